@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "vigil",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "vigil", targets: ["vigil"]),
+        .library(name: "VigilKafka", targets: ["VigilKafka"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        .target(
+            name: "VigilKafka",
+            dependencies: [
+                "CRdKafka",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "vigil",
+            dependencies: [
+                "VigilKafka",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "VigilKafkaTests",
+            dependencies: ["VigilKafka", .product(name: "Logging", package: "swift-log")]
+        ),
+    ]
+)
+
+// Settings every Swift target shares.
+for target in package.targets where target.type != .system {
+    var settings = target.swiftSettings ?? []
+    // Swift 6 language mode: complete strict concurrency checking.
+    settings.append(.swiftLanguageMode(.v6))
+    // Imports of other modules' internals must be spelled out.
+    settings.append(.enableUpcomingFeature("InternalImportsByDefault"))
+    // `any` must be written for existential types.
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    target.swiftSettings = settings
+}

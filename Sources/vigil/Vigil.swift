@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Vigil: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vigil",
+        abstract: "Real-time fraud and anomaly scoring for Kafka.",
+        subcommands: [TopicsCommand.self, VersionCommand.self]
+    )
+}
