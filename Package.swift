@@ -7,16 +7,22 @@ let package = Package(
     products: [
         .executable(name: "vigil", targets: ["vigil"]),
         .library(name: "VigilKafka", targets: ["VigilKafka"]),
+        .library(name: "VigilCore", targets: ["VigilCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
     ],
     targets: [
         .systemLibrary(
             name: "CRdKafka",
             pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"])]
+        ),
+        .target(
+            name: "VigilCore",
+            dependencies: [.product(name: "Atomics", package: "swift-atomics")]
         ),
         .target(
             name: "VigilKafka",
@@ -32,6 +38,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .testTarget(
+            name: "VigilCoreTests",
+            dependencies: ["VigilCore"]
         ),
         .testTarget(
             name: "VigilKafkaTests",

@@ -1,0 +1,98 @@
+/// Tracks the offsets of one input partition from the moment they are read until their processing and
+/// output delivery finish, and answers which offset may be committed.
+///
+/// Offsets are registered in increasing order (gaps allowed: transaction markers and compaction leave holes)
+/// and may complete in any order. The committable offset is one past the longest completed prefix, so a
+/// commit never covers an offset whose outputs are still in flight (at-least-once).
+///
+/// Storage is a growable circular buffer: no allocation once it has grown to the in-flight high-water mark.
+/// Not thread-safe: one thread owns it.
+public struct PartitionOffsetTracker: Sendable {
+    private var offsets: [Int64]
+    private var done: [Bool]
+    private var start = 0
+    private var count = 0
+    /// The offset the next commit may cover up to (exclusive), or `nil` before anything completed.
+    public private(set) var committable: Int64?
+    /// The highest offset registered so far.
+    public private(set) var lastRegistered: Int64?
+
+    public init(initialCapacity: Int = 1024) {
+        let capacity = max(16, initialCapacity)
+        offsets = Array(repeating: 0, count: capacity)
+        done = Array(repeating: false, count: capacity)
+    }
+
+    /// Offsets registered and not yet committable.
+    public var inFlight: Int { count }
+
+    /// Registers an offset that was just read. Offsets must increase.
+    ///
+    /// - Returns: false (and ignores it) when the offset is not above the last one registered.
+    @discardableResult
+    public mutating func register(_ offset: Int64) -> Bool {
+        if let lastRegistered, offset <= lastRegistered { return false }
+        if count == offsets.count { grow() }
+        let slot = (start + count) % offsets.count
+        offsets[slot] = offset
+        done[slot] = false
+        count += 1
+        lastRegistered = offset
+        return true
+    }
+
+    /// Marks an offset complete and advances the committable offset past every completed offset at the front.
+    ///
+    /// - Returns: false when the offset is not in flight (never registered, or already completed and passed).
+    @discardableResult
+    public mutating func complete(_ offset: Int64) -> Bool {
+        guard let index = position(of: offset) else { return false }
+        let slot = (start + index) % offsets.count
+        if done[slot] { return false }
+        done[slot] = true
+        while count > 0, done[start] {
+            committable = offsets[start] + 1
+            start = (start + 1) % offsets.count
+            count -= 1
+        }
+        return true
+    }
+
+    /// Forgets everything (the partition was revoked or is being rewound).
+    public mutating func reset() {
+        start = 0
+        count = 0
+        committable = nil
+        lastRegistered = nil
+    }
+
+    /// Binary search over the in-flight offsets, which increase from `start`.
+    private func position(of offset: Int64) -> Int? {
+        var low = 0
+        var high = count
+        while low < high {
+            let mid = (low + high) / 2
+            let value = offsets[(start + mid) % offsets.count]
+            if value < offset {
+                low = mid + 1
+            } else {
+                high = mid
+            }
+        }
+        guard low < count, offsets[(start + low) % offsets.count] == offset else { return nil }
+        return low
+    }
+
+    private mutating func grow() {
+        let old = offsets.count
+        var newOffsets = Array(repeating: Int64(0), count: old * 2)
+        var newDone = Array(repeating: false, count: old * 2)
+        for i in 0..<count {
+            newOffsets[i] = offsets[(start + i) % old]
+            newDone[i] = done[(start + i) % old]
+        }
+        offsets = newOffsets
+        done = newDone
+        start = 0
+    }
+}

@@ -1,0 +1,195 @@
+import Atomics
+
+/// A bounded single-producer/single-consumer ring with batch hand-off.
+///
+/// Invariant: slots `[head, tail)` (indices taken modulo the capacity) are initialised and owned by the
+/// consumer; all other slots are uninitialised and owned by the producer. Only the producer stores `tail` and
+/// only the consumer stores `head`; each publishes with one releasing store per batch and reads the other's
+/// index with an acquiring load, so the slot writes before a release are visible after the matching acquire.
+///
+/// `@unchecked Sendable`: the storage is shared by exactly two threads under the invariant above; the two
+/// indices are atomics on separate cache lines, and everything else is immutable after `init`.
+public final class SPSCRing<Element>: @unchecked Sendable {
+    /// Number of slots, a power of two.
+    public let capacity: Int
+    let mask: Int
+    let slots: UnsafeMutablePointer<Element>
+    /// Both indices in one allocation, 128 bytes apart, so producer and consumer never share a cache line.
+    private let indexStorage: UnsafeMutableRawPointer
+    let head: UnsafeAtomic<Int>
+    let tail: UnsafeAtomic<Int>
+
+    private init(capacity requested: Int) {
+        precondition(requested > 0, "ring capacity must be positive")
+        var capacity = 1
+        while capacity < requested { capacity <<= 1 }
+        self.capacity = capacity
+        self.mask = capacity - 1
+        self.slots = UnsafeMutablePointer<Element>.allocate(capacity: capacity)
+        self.indexStorage = UnsafeMutableRawPointer.allocate(byteCount: 256, alignment: 128)
+        let headStorage = indexStorage.bindMemory(to: UnsafeAtomic<Int>.Storage.self, capacity: 1)
+        let tailStorage = (indexStorage + 128).bindMemory(to: UnsafeAtomic<Int>.Storage.self, capacity: 1)
+        headStorage.initialize(to: UnsafeAtomic<Int>.Storage(0))
+        tailStorage.initialize(to: UnsafeAtomic<Int>.Storage(0))
+        self.head = UnsafeAtomic(at: headStorage)
+        self.tail = UnsafeAtomic(at: tailStorage)
+    }
+
+    deinit {
+        let first = head.load(ordering: .relaxed)
+        let last = tail.load(ordering: .relaxed)
+        var index = first
+        while index != last {
+            (slots + (index & mask)).deinitialize(count: 1)
+            index &+= 1
+        }
+        slots.deallocate()
+        indexStorage.deallocate()
+    }
+
+    /// Makes a ring of at least `capacity` slots (rounded up to a power of two) and its two ends.
+    public static func makeRing(capacity: Int) -> (producer: Producer, consumer: Consumer) {
+        let ring = SPSCRing(capacity: capacity)
+        return (Producer(ring), Consumer(ring))
+    }
+
+    /// Elements in the ring now, as seen from any thread (approximate while both ends are active).
+    public var count: Int {
+        tail.load(ordering: .acquiring) &- head.load(ordering: .acquiring)
+    }
+}
+
+extension SPSCRing {
+    /// The writing end. Use it from one thread only.
+    ///
+    /// `@unchecked Sendable`: it may be handed to the thread that will own it; the cached index is then touched
+    /// by that thread alone (checked in debug builds).
+    public final class Producer: @unchecked Sendable {
+        public let ring: SPSCRing
+        private var cachedHead = 0
+        private var localTail = 0
+        private let owner = ThreadOwnership()
+
+        init(_ ring: SPSCRing) {
+            self.ring = ring
+        }
+
+        /// Free slots, refreshing the consumer's index only when the cached one shows too little room.
+        @inline(__always)
+        private func freeSlots(atLeast wanted: Int) -> Int {
+            var free = ring.capacity - (localTail &- cachedHead)
+            if free < wanted {
+                cachedHead = ring.head.load(ordering: .acquiring)
+                free = ring.capacity - (localTail &- cachedHead)
+            }
+            return free
+        }
+
+        /// Appends one element unless the ring is full, and publishes it at once.
+        @inline(__always)
+        public func push(_ element: Element) -> Bool {
+            owner.check()
+            guard freeSlots(atLeast: 1) >= 1 else { return false }
+            (ring.slots + (localTail & ring.mask)).initialize(to: element)
+            localTail &+= 1
+            ring.tail.store(localTail, ordering: .releasing)
+            return true
+        }
+
+        /// Appends as many of `elements` as fit and publishes them with one store.
+        ///
+        /// - Returns: how many were appended, from the front of `elements`.
+        public func push(contentsOf elements: UnsafeBufferPointer<Element>) -> Int {
+            owner.check()
+            let n = min(elements.count, freeSlots(atLeast: elements.count))
+            guard n > 0 else { return 0 }
+            for i in 0..<n {
+                (ring.slots + ((localTail &+ i) & ring.mask)).initialize(to: elements[i])
+            }
+            localTail &+= n
+            ring.tail.store(localTail, ordering: .releasing)
+            return n
+        }
+
+        /// Appends without publishing: the consumer sees the element after the next `publish()`.
+        @inline(__always)
+        public func stage(_ element: Element) -> Bool {
+            owner.check()
+            guard freeSlots(atLeast: 1) >= 1 else { return false }
+            (ring.slots + (localTail & ring.mask)).initialize(to: element)
+            localTail &+= 1
+            return true
+        }
+
+        /// Publishes every staged element with one releasing store.
+        @inline(__always)
+        public func publish() {
+            ring.tail.store(localTail, ordering: .releasing)
+        }
+
+        /// Slots free now (from the producer's view: never more than the truth).
+        public var freeCount: Int { freeSlots(atLeast: ring.capacity) }
+    }
+
+    /// The reading end. Use it from one thread only.
+    ///
+    /// `@unchecked Sendable`: as for `Producer`, it is handed to the thread that owns it.
+    public final class Consumer: @unchecked Sendable {
+        public let ring: SPSCRing
+        private var cachedTail = 0
+        private var localHead = 0
+        private let owner = ThreadOwnership()
+
+        init(_ ring: SPSCRing) {
+            self.ring = ring
+        }
+
+        /// Elements visible to this end, refreshing the producer's index when the cached one shows fewer than
+        /// `wanted`.
+        @inline(__always)
+        private func available(wanting wanted: Int = 1) -> Int {
+            var n = cachedTail &- localHead
+            if n < wanted {
+                cachedTail = ring.tail.load(ordering: .acquiring)
+                n = cachedTail &- localHead
+            }
+            return n
+        }
+
+        /// Removes one element, or returns `nil` when the ring is empty.
+        @inline(__always)
+        public func pop() -> Element? {
+            owner.check()
+            guard available() > 0 else { return nil }
+            let element = (ring.slots + (localHead & ring.mask)).move()
+            localHead &+= 1
+            ring.head.store(localHead, ordering: .releasing)
+            return element
+        }
+
+        /// Removes up to `max` elements, handing each to `body` in order, and frees their slots with one store.
+        ///
+        /// - Returns: how many elements were consumed.
+        @discardableResult
+        @inline(__always)
+        public func drain(max: Int = .max, _ body: (consuming Element) throws -> Void) rethrows -> Int {
+            owner.check()
+            let n = Swift.min(max, available(wanting: max))
+            guard n > 0 else { return 0 }
+            var consumed = 0
+            defer {
+                localHead &+= consumed
+                ring.head.store(localHead, ordering: .releasing)
+            }
+            while consumed < n {
+                let element = (ring.slots + ((localHead &+ consumed) & ring.mask)).move()
+                consumed += 1
+                try body(element)
+            }
+            return n
+        }
+
+        /// True when nothing is waiting (refreshes the producer's index).
+        public var isEmpty: Bool { available() == 0 }
+    }
+}

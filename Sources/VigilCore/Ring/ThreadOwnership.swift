@@ -1,0 +1,30 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Debug-build check that a ring end is used from a single thread: the first thread to use it owns it.
+/// Compiled to nothing in release builds.
+struct ThreadOwnership {
+    #if DEBUG
+    private let owner = OwnerBox()
+
+    private final class OwnerBox {
+        var thread: pthread_t?
+    }
+
+    @inline(__always)
+    func check() {
+        let current = pthread_self()
+        if let thread = owner.thread {
+            assert(pthread_equal(thread, current) != 0, "a ring end was used from two threads")
+        } else {
+            owner.thread = current
+        }
+    }
+    #else
+    @inline(__always)
+    func check() {}
+    #endif
+}

@@ -1,0 +1,107 @@
+import Testing
+import VigilCore
+
+@Suite("Offset tracking")
+struct OffsetTrackerTests {
+    @Test func commitsOnlyTheCompletedPrefixWhenWorkFinishesOutOfOrder() {
+        var tracker = PartitionOffsetTracker(initialCapacity: 4)
+        for offset in Int64(10)..<20 { tracker.register(offset) }
+        #expect(tracker.committable == nil)
+        tracker.complete(12)
+        tracker.complete(11)
+        #expect(tracker.committable == nil, "10 is still in flight")
+        tracker.complete(10)
+        #expect(tracker.committable == 13)
+        tracker.complete(19)
+        #expect(tracker.committable == 13)
+        for offset in Int64(13)..<19 { tracker.complete(offset) }
+        #expect(tracker.committable == 20)
+        #expect(tracker.inFlight == 0)
+    }
+
+    @Test func gapsInOffsetsAreAllowed() {
+        var tracker = PartitionOffsetTracker()
+        for offset: Int64 in [0, 1, 5, 9] { tracker.register(offset) }
+        tracker.complete(5)
+        tracker.complete(0)
+        tracker.complete(1)
+        #expect(tracker.committable == 6)
+        tracker.complete(9)
+        #expect(tracker.committable == 10)
+    }
+
+    @Test func unknownRepeatedAndDecreasingOffsetsAreRefused() {
+        var tracker = PartitionOffsetTracker()
+        let results = [
+            tracker.register(3), tracker.register(3), tracker.register(2),
+            tracker.complete(4), tracker.complete(3), tracker.complete(3),
+        ]
+        #expect(results == [true, false, false, false, true, false])
+    }
+
+    @Test func growsPastItsInitialCapacityKeepingOrder() {
+        var tracker = PartitionOffsetTracker(initialCapacity: 16)
+        for offset in Int64(0)..<1000 { tracker.register(offset) }
+        for offset in stride(from: Int64(999), through: 1, by: -1) { tracker.complete(offset) }
+        #expect(tracker.committable == nil)
+        tracker.complete(0)
+        #expect(tracker.committable == 1000)
+    }
+
+    @Test func randomCompletionOrderNeverCommitsAnIncompleteOffset() {
+        var generator = SplitMix(seed: 7)
+        var tracker = PartitionOffsetTracker(initialCapacity: 8)
+        var pending: [Int64] = []
+        var completed = Set<Int64>()
+        var next: Int64 = 0
+        for _ in 0..<20_000 {
+            if pending.isEmpty || generator.next() % 3 != 0 {
+                tracker.register(next)
+                pending.append(next)
+                next += 1 + Int64(generator.next() % 2)
+            } else {
+                let index = Int(generator.next() % UInt64(pending.count))
+                let offset = pending.remove(at: index)
+                tracker.complete(offset)
+                completed.insert(offset)
+            }
+            if let committable = tracker.committable {
+                let smallestPending = pending.min() ?? Int64.max
+                #expect(committable <= smallestPending)
+                #expect(completed.contains(committable - 1))
+            }
+        }
+    }
+
+    @Test func trackerOverPartitionsReportsOnlyMovedOffsetsAndForgetsRevokedOnes() {
+        var tracker = OffsetTracker()
+        tracker.assign(0)
+        tracker.assign(2)
+        tracker.register(partition: 0, offset: 0)
+        tracker.register(partition: 2, offset: 7)
+        let unassigned = tracker.register(partition: 1, offset: 0)
+        #expect(!unassigned)
+        tracker.complete(partition: 2, offset: 7)
+        let moved = tracker.takeCommittable()
+        #expect(moved.count == 1 && moved[0].partition == 2 && moved[0].offset == 8)
+        let again = tracker.takeCommittable()
+        #expect(again.isEmpty)
+        tracker.revoke(0)
+        let afterRevoke = tracker.complete(partition: 0, offset: 0)
+        #expect(!afterRevoke)
+        #expect(tracker.inFlight == 0)
+    }
+}
+
+/// A small deterministic generator for tests.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
