@@ -25,6 +25,10 @@ let package = Package(
             dependencies: [.product(name: "Atomics", package: "swift-atomics")]
         ),
         .target(
+            name: "VigilFeatures",
+            dependencies: ["VigilCore"]
+        ),
+        .target(
             name: "VigilKafka",
             dependencies: [
                 "CRdKafka",
@@ -42,6 +46,10 @@ let package = Package(
         .testTarget(
             name: "VigilCoreTests",
             dependencies: ["VigilCore"]
+        ),
+        .testTarget(
+            name: "VigilFeaturesTests",
+            dependencies: ["VigilFeatures", "VigilCore"]
         ),
         .testTarget(
             name: "VigilKafkaTests",

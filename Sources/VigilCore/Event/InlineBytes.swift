@@ -1,0 +1,87 @@
+/// Up to 64 bytes stored inline (an event id).
+public struct EventID: Sendable, Hashable, CustomStringConvertible {
+    public var storage: InlineArray<64, UInt8>
+    public var count: UInt8
+
+    public init() {
+        storage = InlineArray(repeating: 0)
+        count = 0
+    }
+
+    /// Copies `bytes`; nil when longer than `EventLimits.idBytes`.
+    public init?(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count <= EventLimits.idBytes else { return nil }
+        self.init()
+        for i in 0..<bytes.count { storage[i] = bytes[i] }
+        count = UInt8(bytes.count)
+    }
+
+    public init?(_ string: String) {
+        var utf8 = Array(string.utf8)
+        guard let id = utf8.withUnsafeMutableBytes({ EventID(UnsafeRawBufferPointer($0)) }) else { return nil }
+        self = id
+    }
+
+    /// Calls `body` with the id's bytes.
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withUnsafeBytes(of: storage) { try body(UnsafeRawBufferPointer(rebasing: $0.prefix(Int(count)))) }
+    }
+
+    public var string: String { withBytes { String(decoding: $0, as: UTF8.self) } }
+    public var description: String { string }
+
+    public static func == (lhs: EventID, rhs: EventID) -> Bool {
+        lhs.count == rhs.count && lhs.withBytes { a in rhs.withBytes { b in a.elementsEqual(b) } }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        withBytes { hasher.combine(bytes: $0) }
+    }
+}
+
+/// An entity key (card id, merchant id...) stored inline with its 64-bit hash.
+public struct EntityKey: Sendable, Hashable, CustomStringConvertible {
+    public var storage: InlineArray<48, UInt8>
+    public var count: UInt8
+    /// FNV-1a hash of the bytes: routes events to workers and indexes state tables.
+    public var hash: UInt64
+
+    public init() {
+        storage = InlineArray(repeating: 0)
+        count = 0
+        hash = 0
+    }
+
+    /// Copies `bytes`; nil when longer than `EventLimits.keyBytes`.
+    public init?(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count <= EventLimits.keyBytes else { return nil }
+        self.init()
+        for i in 0..<bytes.count { storage[i] = bytes[i] }
+        count = UInt8(bytes.count)
+        hash = FNV1a.hash(bytes)
+    }
+
+    public init?(_ string: String) {
+        var utf8 = Array(string.utf8)
+        guard let key = utf8.withUnsafeMutableBytes({ EntityKey(UnsafeRawBufferPointer($0)) }) else { return nil }
+        self = key
+    }
+
+    /// True for a key that was present in the event.
+    public var isPresent: Bool { count > 0 }
+
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withUnsafeBytes(of: storage) { try body(UnsafeRawBufferPointer(rebasing: $0.prefix(Int(count)))) }
+    }
+
+    public var string: String { withBytes { String(decoding: $0, as: UTF8.self) } }
+    public var description: String { string }
+
+    public static func == (lhs: EntityKey, rhs: EntityKey) -> Bool {
+        lhs.hash == rhs.hash && lhs.count == rhs.count && lhs.withBytes { a in rhs.withBytes { b in a.elementsEqual(b) } }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(hash)
+    }
+}

@@ -1,0 +1,59 @@
+public import VigilCore
+
+/// Computes the feature vector of each event from per-entity state, in event time.
+///
+/// One engine is owned by one thread. It can own every entity kind or a subset (the pipeline computes
+/// secondary entities' features on one stage and the primary entity's on workers sharded by key), and writes
+/// each feature at its index in `specs`, leaving other positions untouched.
+public struct FeatureEngine: Sendable {
+    public let specs: [FeatureSpec]
+    private var entities: [EntityFeatureState]
+    /// Events seen after their partition's watermark: scored, but not added to any window.
+    public private(set) var lateEvents = 0
+
+    /// - Parameters:
+    ///   - specs: every feature, in output order.
+    ///   - tables: one table spec per entity kind, by entity index.
+    ///   - ownedEntities: the entity kinds this engine computes (all when nil).
+    public init(specs: [FeatureSpec], tables: [EntityTableSpec], ownedEntities: Set<Int>? = nil) {
+        self.specs = specs
+        var entities: [EntityFeatureState] = []
+        for (entity, table) in tables.enumerated() where ownedEntities?.contains(entity) ?? true {
+            let mine = specs.enumerated().filter { $0.element.entity == entity }.map { (position: $0.offset, spec: $0.element) }
+            guard !mine.isEmpty else { continue }
+            entities.append(EntityFeatureState(entity: entity, table: table, specs: mine))
+        }
+        self.entities = entities
+    }
+
+    /// Computes the owned features of `event` into `output` (which has one element per spec) and updates state.
+    public mutating func process(_ event: Event, into output: UnsafeMutableBufferPointer<Double>) {
+        if event.isLate { lateEvents += 1 }
+        for i in entities.indices {
+            entities[i].process(event, into: output)
+        }
+    }
+
+    /// Convenience for tests and tools: the full vector as an array.
+    public mutating func process(_ event: Event) -> [Double] {
+        var output = [Double](repeating: .nan, count: specs.count)
+        output.withUnsafeMutableBufferPointer { process(event, into: $0) }
+        return output
+    }
+
+    /// Keys held per entity kind.
+    public var activeKeys: [(entity: Int, keys: Int)] { entities.map { ($0.entity, $0.index.count) } }
+
+    /// Bytes of feature state per key, per entity kind.
+    public var bytesPerKey: [(entity: Int, bytes: Int)] { entities.map { ($0.entity, $0.bytesPerKey) } }
+
+    /// Keys evicted for space and expired by TTL, per entity kind.
+    public var evictions: [(entity: Int, evicted: Int, expired: Int)] {
+        entities.map { ($0.entity, $0.index.evictedForSpace, $0.index.expired) }
+    }
+
+    /// The key of entity kind `entity` held at a slot, for outputs (nil when not owned).
+    public func key(entity: Int, slot: Int) -> EntityKey? {
+        entities.first { $0.entity == entity }.map { $0.index.keys[slot] }
+    }
+}

@@ -1,0 +1,209 @@
+import VigilCore
+
+/// The state of every feature of one entity kind: the key index and the window stores its features read.
+struct EntityFeatureState: Sendable {
+    enum Plan: Sendable {
+        case sliding(lane: Int?, sizeMs: Int64, aggregate: Aggregate)
+        case slidingRatio(lane: Int, field: Int, sizeMs: Int64)
+        case bucket(store: Int, aggregate: Aggregate)
+        case bucketRatio(store: Int, field: Int)
+        case decayed(store: Int, aggregate: Aggregate)
+        case decayedRatio(store: Int, field: Int)
+        case distinct(store: Int)
+        case firstSeen(store: Int, field: Int)
+        case last(lane: Int)
+        case timeSincePrevious
+    }
+
+    let entity: Int
+    var index: EntityKeyIndex
+    var sliding: SlidingEventStore?
+    var buckets: [BucketWindowStore] = []
+    var decayed: [DecayedStore] = []
+    var categorical: [CategoricalStore] = []
+    /// Numeric fields whose previous value `last` features read, and those values per slot.
+    let lastFields: [Int]
+    var lastValues: [Double] = []
+    var previousTimes: [Int64] = []
+    /// (output position, plan) for each feature of this entity.
+    let features: [(position: Int, plan: Plan)]
+
+    init(entity: Int, table: EntityTableSpec, specs: [(position: Int, spec: FeatureSpec)]) {
+        self.entity = entity
+        index = EntityKeyIndex(maxKeys: table.maxKeys, ttlMs: table.ttlMs)
+        var slidingFields: [Int] = []
+        var longest: Int64 = 0
+        var lastFields: [Int] = []
+        for (_, spec) in specs {
+            if case .sliding(let size) = spec.window, spec.aggregate != .distinct, spec.aggregate != .firstSeen {
+                longest = max(longest, size)
+                if case .numeric(let f) = spec.field, !slidingFields.contains(f) { slidingFields.append(f) }
+                if spec.aggregate == .count { longest = max(longest, size) }
+            }
+            if spec.aggregate == .last, case .numeric(let f) = spec.field, !lastFields.contains(f) { lastFields.append(f) }
+        }
+        let needsSliding = specs.contains { item in
+            if case .sliding = item.spec.window { return item.spec.aggregate != .distinct && item.spec.aggregate != .firstSeen }
+            return false
+        }
+        if needsSliding {
+            sliding = SlidingEventStore(capacity: table.maxEventsPerKey, fields: slidingFields, longestWindowMs: longest)
+        }
+        self.lastFields = lastFields
+
+        var plans: [(Int, Plan)] = []
+        var bucketKeys: [String] = []
+        var decayedKeys: [String] = []
+        var categoricalKeys: [String] = []
+        for (position, spec) in specs {
+            let numericField: Int? = if case .numeric(let f) = spec.field { f } else { nil }
+            let plan: Plan
+            switch (spec.aggregate, spec.window) {
+            case (.timeSincePrevious, _):
+                plan = .timeSincePrevious
+            case (.last, _):
+                plan = .last(lane: lastFields.firstIndex(of: numericField!)!)
+            case (.distinct, .sliding(let size)), (.firstSeen, .sliding(let size)):
+                guard case .categorical(let f) = spec.field else { fatalError("validated: categorical field") }
+                let key = "\(size)/\(f)"
+                var store = categoricalKeys.firstIndex(of: key)
+                if store == nil {
+                    categoricalKeys.append(key)
+                    categorical.append(CategoricalStore(sizeMs: size, field: f, exactCapacity: table.maxDistinctExact))
+                    store = categorical.count - 1
+                }
+                plan = spec.aggregate == .distinct ? .distinct(store: store!) : .firstSeen(store: store!, field: f)
+            case (_, .sliding(let size)):
+                let lane = numericField.flatMap { f in slidingFields.firstIndex(of: f) }
+                plan = spec.aggregate == .ratioToMean
+                    ? .slidingRatio(lane: lane!, field: numericField!, sizeMs: size)
+                    : .sliding(lane: lane, sizeMs: size, aggregate: spec.aggregate)
+            case (_, .tumbling(let size)), (_, .hopping(let size, _)):
+                var hop = size
+                if case .hopping(_, let h) = spec.window { hop = h }
+                let key = "\(size)/\(hop)/\(String(describing: numericField))"
+                var store = bucketKeys.firstIndex(of: key)
+                if store == nil {
+                    bucketKeys.append(key)
+                    buckets.append(BucketWindowStore(sizeMs: size, hopMs: hop, field: numericField))
+                    store = buckets.count - 1
+                }
+                plan = spec.aggregate == .ratioToMean ? .bucketRatio(store: store!, field: numericField!) : .bucket(store: store!, aggregate: spec.aggregate)
+            case (_, .decayed(let halfLife)):
+                let key = "\(halfLife)/\(String(describing: numericField))"
+                var store = decayedKeys.firstIndex(of: key)
+                if store == nil {
+                    decayedKeys.append(key)
+                    decayed.append(DecayedStore(halfLifeMs: halfLife, field: numericField))
+                    store = decayed.count - 1
+                }
+                plan = spec.aggregate == .ratioToMean ? .decayedRatio(store: store!, field: numericField!) : .decayed(store: store!, aggregate: spec.aggregate)
+            case (_, .none):
+                fatalError("validated: \(spec.aggregate) needs a window")
+            }
+            plans.append((position, plan))
+        }
+        self.features = plans
+    }
+
+    private mutating func ensure(slots: Int) {
+        sliding?.ensure(slots: slots)
+        for i in buckets.indices { buckets[i].ensure(slots: slots) }
+        for i in decayed.indices { decayed[i].ensure(slots: slots) }
+        for i in categorical.indices { categorical[i].ensure(slots: slots) }
+        if previousTimes.count < slots {
+            let grown = max(slots, previousTimes.count * 2) - previousTimes.count
+            previousTimes.append(contentsOf: repeatElement(.min, count: grown))
+            lastValues.append(contentsOf: repeatElement(.nan, count: grown * lastFields.count))
+        }
+    }
+
+    private mutating func reset(slot: Int) {
+        sliding?.reset(slot: slot)
+        for i in buckets.indices { buckets[i].reset(slot: slot) }
+        for i in decayed.indices { decayed[i].reset(slot: slot) }
+        for i in categorical.indices { categorical[i].reset(slot: slot) }
+        previousTimes[slot] = .min
+        for lane in 0..<lastFields.count { lastValues[slot * lastFields.count + lane] = .nan }
+    }
+
+    /// Computes this entity's features for `event` into `output` and, unless the event is late, adds the
+    /// event to the state. Values that look back (first seen, time since previous, last, ratio to mean) are
+    /// taken before the event is added; windowed aggregates after, so they include it.
+    mutating func process(_ event: Event, into output: UnsafeMutableBufferPointer<Double>) {
+        let key = event.entities[entity]
+        guard key.isPresent else {
+            for (position, _) in features { output[position] = .nan }
+            return
+        }
+        let t = event.timeMs
+        let lookup = index.lookup(key, nowMs: t)
+        ensure(slots: index.slotCapacity)
+        let slot = lookup.slot
+        if lookup.isFresh { reset(slot: slot) }
+
+        // Look-back values, before the event joins the state.
+        for (position, plan) in features {
+            switch plan {
+            case .timeSincePrevious:
+                let previous = previousTimes[slot]
+                output[position] = previous == .min ? .nan : Double(max(0, t - previous)) / 1000
+            case .last(let lane):
+                output[position] = lastValues[slot * lastFields.count + lane]
+            case .firstSeen(let store, let field):
+                output[position] = categorical[store].wasSeen(slot: slot, hash: event.categorical[field], atMs: t) ? 0 : 1
+            case .slidingRatio(let lane, let field, let size):
+                output[position] = ratio(event.numeric[field], sliding!.stats(slot: slot, lane: lane, atMs: t, sizeMs: size))
+            case .bucketRatio(let store, let field):
+                output[position] = ratio(event.numeric[field], buckets[store].stats(slot: slot, atMs: t))
+            case .decayedRatio(let store, let field):
+                output[position] = ratio(event.numeric[field], decayed[store].stats(slot: slot, atMs: t))
+            default:
+                break
+            }
+        }
+
+        if !event.isLate {
+            sliding?.insert(slot: slot, timeMs: t, numeric: event.numeric)
+            for i in buckets.indices { buckets[i].add(slot: slot, timeMs: t, numeric: event.numeric) }
+            for i in decayed.indices { decayed[i].add(slot: slot, timeMs: t, numeric: event.numeric) }
+            for i in categorical.indices {
+                categorical[i].add(slot: slot, hash: event.categorical[categorical[i].field], timeMs: t)
+            }
+            if t >= previousTimes[slot] {
+                previousTimes[slot] = t
+                for lane in 0..<lastFields.count {
+                    let value = event.numeric[lastFields[lane]]
+                    if !value.isNaN { lastValues[slot * lastFields.count + lane] = value }
+                }
+            }
+        }
+
+        for (position, plan) in features {
+            switch plan {
+            case .sliding(let lane, let size, let aggregate):
+                output[position] = sliding!.stats(slot: slot, lane: lane, atMs: t, sizeMs: size).value(of: aggregate)
+            case .bucket(let store, let aggregate):
+                output[position] = buckets[store].stats(slot: slot, atMs: t).value(of: aggregate)
+            case .decayed(let store, let aggregate):
+                output[position] = decayed[store].stats(slot: slot, atMs: t).value(of: aggregate)
+            case .distinct(let store):
+                output[position] = categorical[store].distinct(slot: slot, atMs: t)
+            default:
+                break
+            }
+        }
+    }
+
+    private func ratio(_ value: Double, _ stats: WindowStats) -> Double {
+        guard !value.isNaN, stats.count > 0, stats.mean != 0 else { return .nan }
+        return value / stats.mean
+    }
+
+    /// Bytes of state per key of this entity.
+    var bytesPerKey: Int {
+        EntityKeyIndex.bytesPerKey + 8 + 8 * lastFields.count + (sliding?.bytesPerKey ?? 0)
+            + buckets.reduce(0) { $0 + $1.bytesPerKey } + decayed.reduce(0) { $0 + $1.bytesPerKey }
+            + categorical.reduce(0) { $0 + $1.bytesPerKey }
+    }
+}

@@ -1,0 +1,156 @@
+public import VigilCore
+
+/// Interns entity keys into dense slot numbers with a bounded number of slots.
+///
+/// Open addressing with linear probing over 64-bit key hashes and backward-shift deletion; a slot remembers
+/// its key (for outputs and collision checks) and its last event time (for TTL and eviction). When every slot
+/// is taken, the least recently seen of a few sampled slots is evicted. Storage grows geometrically up to
+/// `maxKeys` and is then reused: no allocation per event in steady state. Single-threaded.
+public struct EntityKeyIndex: Sendable {
+    public let maxKeys: Int
+    public let ttlMs: Int64
+    private var table: [Int32]  // slot + 1, or 0 for empty
+    private var tableMask: Int
+    public private(set) var keys: [EntityKey] = []
+    public private(set) var lastTimeMs: [Int64] = []
+    private var freeSlots: [Int32] = []
+    private var evictionCursor = 0
+    /// Keys evicted because the table was full, and because they expired.
+    public private(set) var evictedForSpace = 0
+    public private(set) var expired = 0
+
+    public init(maxKeys: Int, ttlMs: Int64) {
+        self.maxKeys = max(1, maxKeys)
+        self.ttlMs = ttlMs
+        var size = 16
+        while size < self.maxKeys * 2 { size <<= 1 }
+        table = Array(repeating: 0, count: Swift.min(size, 1 << 16))
+        tableMask = table.count - 1
+    }
+
+    /// Keys held now.
+    public var count: Int { keys.count - freeSlots.count }
+
+    /// Slots allocated so far (the high-water mark); slot numbers are below it.
+    public var slotCapacity: Int { keys.count }
+
+    /// The outcome of `lookup`.
+    public struct Lookup: Sendable {
+        public var slot: Int
+        /// True when the slot's state must be reset: a new key, an evicted slot reused, or an expired key.
+        public var isFresh: Bool
+        /// A slot whose key was evicted to make room (its state belonged to another key), if any.
+        public var evictedSlot: Int?
+    }
+
+    /// The slot of `key` at event time `nowMs`, creating it (evicting if full) when absent.
+    public mutating func lookup(_ key: EntityKey, nowMs: Int64) -> Lookup {
+        var index = Int(truncatingIfNeeded: key.hash) & tableMask
+        while true {
+            let entry = table[index]
+            if entry == 0 { break }
+            let slot = Int(entry - 1)
+            if keys[slot].hash == key.hash, keys[slot] == key {
+                let expiredKey = lastTimeMs[slot] < nowMs &- ttlMs
+                if expiredKey { expired += 1 }
+                if nowMs > lastTimeMs[slot] { lastTimeMs[slot] = nowMs }
+                return Lookup(slot: slot, isFresh: expiredKey, evictedSlot: nil)
+            }
+            index = (index + 1) & tableMask
+        }
+        var evicted: Int?
+        if count >= maxKeys {
+            evicted = evictOne(nowMs: nowMs)
+        }
+        if (count + 1) * 2 > table.count { growTable() }
+        let slot: Int
+        if let free = freeSlots.popLast() {
+            slot = Int(free)
+            keys[slot] = key
+            lastTimeMs[slot] = nowMs
+        } else {
+            slot = keys.count
+            keys.append(key)
+            lastTimeMs.append(nowMs)
+        }
+        insert(hash: key.hash, slot: slot)
+        return Lookup(slot: slot, isFresh: true, evictedSlot: evicted)
+    }
+
+    /// The slot of `key` without creating one.
+    public func find(_ key: EntityKey) -> Int? {
+        var index = Int(truncatingIfNeeded: key.hash) & tableMask
+        while table[index] != 0 {
+            let slot = Int(table[index] - 1)
+            if keys[slot] == key { return slot }
+            index = (index + 1) & tableMask
+        }
+        return nil
+    }
+
+    /// Evicts the least recently seen key among eight sampled slots; returns its slot, which is free afterwards.
+    /// Called only when every slot is taken, so every sampled slot holds a key.
+    private mutating func evictOne(nowMs: Int64) -> Int {
+        var victim = -1
+        var oldest = Int64.max
+        var probes = 0
+        while probes < 8 {
+            let slot = evictionCursor % keys.count
+            evictionCursor = (evictionCursor + 1) % keys.count
+            probes += 1
+            if lastTimeMs[slot] < oldest {
+                oldest = lastTimeMs[slot]
+                victim = slot
+            }
+        }
+        if victim < 0 { victim = evictionCursor }
+        if oldest < nowMs &- ttlMs { expired += 1 } else { evictedForSpace += 1 }
+        remove(slot: victim)
+        return victim
+    }
+
+    /// Frees a slot and removes its key from the table (backward-shift deletion keeps probe chains intact).
+    public mutating func remove(slot: Int) {
+        let hash = keys[slot].hash
+        var index = Int(truncatingIfNeeded: hash) & tableMask
+        while table[index] != 0 && Int(table[index] - 1) != slot {
+            index = (index + 1) & tableMask
+        }
+        guard table[index] != 0 else { return }
+        table[index] = 0
+        var next = (index + 1) & tableMask
+        while table[next] != 0 {
+            let movedSlot = Int(table[next] - 1)
+            let home = Int(truncatingIfNeeded: keys[movedSlot].hash) & tableMask
+            // Move the entry back if its home is not in the cyclic range (index, next].
+            let distanceToHole = (next - home) & tableMask
+            let distanceToNext = (next - index) & tableMask
+            if distanceToHole >= distanceToNext {
+                table[index] = table[next]
+                table[next] = 0
+                index = next
+            }
+            next = (next + 1) & tableMask
+        }
+        keys[slot] = EntityKey()
+        freeSlots.append(Int32(slot))
+    }
+
+    private mutating func insert(hash: UInt64, slot: Int) {
+        var index = Int(truncatingIfNeeded: hash) & tableMask
+        while table[index] != 0 { index = (index + 1) & tableMask }
+        table[index] = Int32(slot + 1)
+    }
+
+    private mutating func growTable() {
+        let old = table
+        table = Array(repeating: 0, count: old.count * 2)
+        tableMask = table.count - 1
+        for entry in old where entry != 0 {
+            insert(hash: keys[Int(entry - 1)].hash, slot: Int(entry - 1))
+        }
+    }
+
+    /// Bytes held per key by the index itself (key, time and table entries).
+    public static var bytesPerKey: Int { MemoryLayout<EntityKey>.stride + 8 + 2 * 4 }
+}
