@@ -29,6 +29,10 @@ let package = Package(
             dependencies: ["VigilCore"]
         ),
         .target(
+            name: "VigilModels",
+            dependencies: ["VigilCore"]
+        ),
+        .target(
             name: "VigilKafka",
             dependencies: [
                 "CRdKafka",
@@ -50,6 +54,10 @@ let package = Package(
         .testTarget(
             name: "VigilFeaturesTests",
             dependencies: ["VigilFeatures", "VigilCore"]
+        ),
+        .testTarget(
+            name: "VigilModelsTests",
+            dependencies: ["VigilModels", "VigilCore"]
         ),
         .testTarget(
             name: "VigilKafkaTests",

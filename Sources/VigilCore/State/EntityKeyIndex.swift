@@ -1,5 +1,3 @@
-public import VigilCore
-
 /// Interns entity keys into dense slot numbers with a bounded number of slots.
 ///
 /// Open addressing with linear probing over 64-bit key hashes and backward-shift deletion; a slot remembers

@@ -1,0 +1,98 @@
+public import VigilCore
+import Foundation
+
+/// A robust z-score of one numeric field, per entity key or over the whole stream:
+/// `z = (x - median) / (1.4826 * MAD)` over the key's last `window` values (the median absolute deviation
+/// scaled to match a normal distribution's standard deviation), so a few outliers do not mask the next one.
+///
+/// The score is `erf(|z| / sqrt 2)`: the two-sided normal probability mass within `|z|`, in [0, 1).
+/// Each key keeps `window` doubles; scoring copies them into a stack buffer to take medians (no allocation).
+public struct RobustZScoreDetector: Sendable {
+    public let field: Int
+    /// The entity kind whose keys get separate baselines, or nil for one global baseline.
+    public let entity: Int?
+    public let window: Int
+    /// Values needed before a key is scored (its warm-up); earlier events score 0.
+    public let minSamples: Int
+    private var index: EntityKeyIndex
+    private var values: [Double] = []
+    private var counts: [Int32] = []
+    private var next: [Int32] = []
+
+    public init(field: Int, entity: Int?, window: Int = 32, minSamples: Int = 8, maxKeys: Int = 1_000_000, ttlMs: Int64 = 7 * 86_400_000) {
+        self.field = field
+        self.entity = entity
+        self.window = max(3, window)
+        self.minSamples = max(2, min(minSamples, self.window))
+        self.index = EntityKeyIndex(maxKeys: entity == nil ? 1 : maxKeys, ttlMs: entity == nil ? .max / 4 : ttlMs)
+    }
+
+    /// The result for one event.
+    public struct Result: Sendable {
+        public var score: Double
+        public var z: Double
+        /// False until the key has `minSamples` values.
+        public var isWarm: Bool
+    }
+
+    /// Scores `event` against the key's baseline (before the event), then adds the event's value.
+    public mutating func process(_ event: Event) -> Result {
+        let x = event.numeric[field]
+        let key = entity.map { event.entities[$0] } ?? EntityKey()
+        if x.isNaN || (entity != nil && !key.isPresent) { return Result(score: 0, z: .nan, isWarm: false) }
+        let lookup = index.lookup(key, nowMs: event.timeMs)
+        let slot = lookup.slot
+        ensure(slots: index.slotCapacity)
+        if lookup.isFresh {
+            counts[slot] = 0
+            next[slot] = 0
+        }
+        let n = Int(counts[slot])
+        var result = Result(score: 0, z: .nan, isWarm: n >= minSamples)
+        if result.isWarm {
+            result.z = zScore(x, slot: slot, count: n)
+            result.score = erf(Swift.abs(result.z) / 2.0.squareRoot())
+        }
+        if !event.isLate {
+            values[slot * window + Int(next[slot])] = x
+            next[slot] = Int32((Int(next[slot]) + 1) % window)
+            if n < window { counts[slot] = Int32(n + 1) }
+        }
+        return result
+    }
+
+    private func zScore(_ x: Double, slot: Int, count n: Int) -> Double {
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: n) { scratch in
+            var buffer = scratch
+            for i in 0..<n { buffer[i] = values[slot * window + i] }
+            buffer.sort()
+            let median = Self.median(buffer)
+            for i in 0..<n { buffer[i] = Swift.abs(buffer[i] - median) }
+            buffer.sort()
+            var spread = 1.4826 * Self.median(buffer)
+            if spread == 0 {
+                // More than half the values are equal: fall back to the mean absolute deviation.
+                var total = 0.0
+                for i in 0..<n { total += buffer[i] }
+                spread = 1.2533 * total / Double(n)
+            }
+            if spread == 0 { return x == median ? 0 : (x > median ? .infinity : -.infinity) }
+            return (x - median) / spread
+        }
+    }
+
+    private static func median(_ sorted: UnsafeMutableBufferPointer<Double>) -> Double {
+        let n = sorted.count
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
+    }
+
+    private mutating func ensure(slots: Int) {
+        guard counts.count < slots else { return }
+        let grown = max(slots, counts.count * 2) - counts.count
+        values.append(contentsOf: repeatElement(0, count: grown * window))
+        counts.append(contentsOf: repeatElement(0, count: grown))
+        next.append(contentsOf: repeatElement(0, count: grown))
+    }
+
+    public var bytesPerKey: Int { window * 8 + 8 + EntityKeyIndex.bytesPerKey }
+}

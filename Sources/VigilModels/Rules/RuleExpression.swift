@@ -1,0 +1,71 @@
+public import VigilCore
+
+/// A compiled rule condition: a tree of comparisons and arithmetic over features and event fields.
+///
+/// Evaluation walks the tree without allocating. Numbers are doubles; a comparison involving NaN (a missing
+/// field or an undefined feature) is false, so a rule never fires on missing data.
+public indirect enum RuleExpression: Sendable, Equatable {
+    case number(Double)
+    case feature(Int)
+    case numericField(Int)
+    /// A categorical field compared with a text literal (by hash); `equal` false means `!=`.
+    case categoricalIs(field: Int, hash: UInt64, equal: Bool)
+    case negate(RuleExpression)
+    case arithmetic(ArithmeticOperator, RuleExpression, RuleExpression)
+    case comparison(ComparisonOperator, RuleExpression, RuleExpression)
+    case not(RuleExpression)
+    case and(RuleExpression, RuleExpression)
+    case or(RuleExpression, RuleExpression)
+    case abs(RuleExpression)
+
+    public enum ArithmeticOperator: String, Sendable { case add = "+", subtract = "-", multiply = "*", divide = "/" }
+    public enum ComparisonOperator: String, Sendable { case less = "<", lessOrEqual = "<=", greater = ">", greaterOrEqual = ">=", equal = "==", notEqual = "!=" }
+
+    /// The expression's value: a number, or 1/0 for a condition.
+    public func value(features: UnsafeBufferPointer<Double>, event: Event) -> Double {
+        switch self {
+        case .number(let value): return value
+        case .feature(let index): return features[index]
+        case .numericField(let index): return event.numeric[index]
+        case .categoricalIs(let field, let hash, let equal):
+            let value = event.categorical[field]
+            if value == 0 { return 0 }
+            return (value == hash) == equal ? 1 : 0
+        case .negate(let operand): return -operand.value(features: features, event: event)
+        case .abs(let operand): return Swift.abs(operand.value(features: features, event: event))
+        case .arithmetic(let op, let lhs, let rhs):
+            let a = lhs.value(features: features, event: event)
+            let b = rhs.value(features: features, event: event)
+            switch op {
+            case .add: return a + b
+            case .subtract: return a - b
+            case .multiply: return a * b
+            case .divide: return a / b
+            }
+        case .comparison(let op, let lhs, let rhs):
+            let a = lhs.value(features: features, event: event)
+            let b = rhs.value(features: features, event: event)
+            let result: Bool
+            switch op {
+            case .less: result = a < b
+            case .lessOrEqual: result = a <= b
+            case .greater: result = a > b
+            case .greaterOrEqual: result = a >= b
+            case .equal: result = a == b
+            case .notEqual: result = a != b && !a.isNaN && !b.isNaN
+            }
+            return result ? 1 : 0
+        case .not(let operand): return operand.value(features: features, event: event) != 0 ? 0 : 1
+        case .and(let lhs, let rhs):
+            return lhs.value(features: features, event: event) != 0 && rhs.value(features: features, event: event) != 0 ? 1 : 0
+        case .or(let lhs, let rhs):
+            return lhs.value(features: features, event: event) != 0 || rhs.value(features: features, event: event) != 0 ? 1 : 0
+        }
+    }
+
+    /// Whether the condition holds (a non-zero, non-NaN value).
+    public func holds(features: UnsafeBufferPointer<Double>, event: Event) -> Bool {
+        let v = value(features: features, event: event)
+        return v != 0 && !v.isNaN
+    }
+}
