@@ -1,0 +1,251 @@
+/// Decodes JSON input messages into `Event`s on the hot path: one validating pass over the bytes, no
+/// Foundation, and no allocation (strings are hashed or copied into the event's inline storage).
+///
+/// Refused messages get a `DecodeError` saying why; nothing is dropped silently.
+public struct EventDecoder: Sendable {
+    private enum Role: Sendable {
+        case id, time, entity(Int), numeric(Int), categorical(Int), label
+    }
+
+    public let schema: EventSchema
+    /// Field names as bytes with their role, scanned linearly (schemas have a handful of fields).
+    private let roles: [(name: [UInt8], role: Role)]
+    /// Event times outside this range are refused: they would drag the watermark to nonsense.
+    public var timeRangeMs: ClosedRange<Int64> = 946_684_800_000...4_102_444_800_000
+
+    public init(schema: EventSchema) {
+        self.schema = schema
+        var roles: [(name: [UInt8], role: Role)] = [(Array(schema.idField.utf8), .id), (Array(schema.timeField.utf8), .time)]
+        for (i, entity) in schema.entities.enumerated() { roles.append((Array(entity.field.utf8), .entity(i))) }
+        for (i, name) in schema.numericFields.enumerated() { roles.append((Array(name.utf8), .numeric(i))) }
+        for (i, name) in schema.categoricalFields.enumerated() { roles.append((Array(name.utf8), .categorical(i))) }
+        if let label = schema.labelField { roles.append((Array(label.utf8), .label)) }
+        self.roles = roles
+    }
+
+    /// Decodes one message. `event` keeps its partition and offset; every other part is overwritten.
+    public func decode(_ bytes: UnsafeRawBufferPointer, into event: inout Event) throws(DecodeError) {
+        guard bytes.count <= schema.maxMessageBytes else {
+            throw DecodeError(.tooLarge, "message of \(bytes.count) bytes is over the limit of \(schema.maxMessageBytes)")
+        }
+        var scanner = JSONScanner(bytes, maxDepth: schema.maxDepth)
+        scanner.skipWhitespace()
+        guard !scanner.atEnd else { throw DecodeError(.emptyMessage, "empty message") }
+        guard scanner.peek() == 0x7B else {
+            try scanner.skipValue(depth: 0)
+            scanner.skipWhitespace()
+            guard scanner.atEnd else { throw scanner.error(.malformedJSON, "trailing bytes after the JSON value") }
+            throw DecodeError(.notObject, "the message is JSON but not an object")
+        }
+        scanner.position += 1
+
+        let partition = event.partition
+        let offset = event.offset
+        let watermark = event.watermarkMs
+        event = Event()
+        event.partition = partition
+        event.offset = offset
+        event.watermarkMs = watermark
+        var sawID = false
+        var sawTime = false
+
+        scanner.skipWhitespace()
+        if scanner.peek() == 0x7D {
+            scanner.position += 1
+        } else {
+            while true {
+                scanner.skipWhitespace()
+                let key = try scanner.readString()
+                try scanner.expect(0x3A, "':' after a key")
+                scanner.skipWhitespace()
+                if let role = role(of: key, scanner) {
+                    switch role {
+                    case .id:
+                        try readText(&scanner, field: schema.idField, limit: EventLimits.idBytes) { event.id = EventID($0)! }
+                        sawID = event.id.count > 0
+                    case .time:
+                        event.timeMs = try readTime(&scanner)
+                        sawTime = true
+                    case .entity(let i):
+                        try readText(&scanner, field: schema.entities[i].field, limit: EventLimits.keyBytes, allowNull: true) {
+                            event.entities[i] = EntityKey($0)!
+                        }
+                    case .numeric(let i):
+                        event.numeric[i] = try readNumber(&scanner, field: schema.numericFields[i])
+                    case .categorical(let i):
+                        event.categorical[i] = try readCategorical(&scanner, field: schema.categoricalFields[i])
+                    case .label:
+                        event.label = try readLabel(&scanner)
+                    }
+                } else {
+                    try scanner.skipValue(depth: 1)
+                }
+                scanner.skipWhitespace()
+                guard let next = scanner.peek() else { throw scanner.error(.malformedJSON, "unexpected end inside the object") }
+                scanner.position += 1
+                if next == 0x7D { break }
+                guard next == 0x2C else { throw scanner.error(.malformedJSON, "expected ',' or '}'") }
+            }
+        }
+        scanner.skipWhitespace()
+        guard scanner.atEnd else { throw scanner.error(.malformedJSON, "trailing bytes after the object") }
+        guard sawID else { throw DecodeError(.missingField, "missing event id field '\(schema.idField)'") }
+        guard sawTime else { throw DecodeError(.missingField, "missing event time field '\(schema.timeField)'") }
+        // Checked once the whole message is known to be well-formed, so malformed input is reported as such.
+        guard timeRangeMs.contains(event.timeMs) else {
+            throw DecodeError(.timeOutOfRange, "event time \(event.timeMs) ms is outside the years 2000 to 2100")
+        }
+        guard event.entities[0].isPresent else {
+            throw DecodeError(.missingField, "missing primary entity field '\(schema.entities[0].field)'")
+        }
+    }
+
+    private func role(of key: JSONScanner.StringToken, _ scanner: JSONScanner) -> Role? {
+        if key.hasEscapes {
+            return withUnsafeTemporaryAllocation(byteCount: 256, alignment: 1) { buffer in
+                guard let n = scanner.unescape(key, into: buffer) else { return nil }
+                return match(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            }
+        }
+        return match(UnsafeRawBufferPointer(rebasing: scanner.bytes[key.range]))
+    }
+
+    private func match(_ name: UnsafeRawBufferPointer) -> Role? {
+        for entry in roles where entry.name.count == name.count {
+            if entry.name.withUnsafeBytes({ $0.elementsEqual(name) }) { return entry.role }
+        }
+        return nil
+    }
+
+    /// A text value (or an integer, taken as its digits) for ids and keys; calls `store` with its bytes.
+    /// Null or empty means absent when `allowNull`.
+    private func readText(
+        _ scanner: inout JSONScanner,
+        field: String,
+        limit: Int,
+        allowNull: Bool = false,
+        store: (UnsafeRawBufferPointer) -> Void
+    ) throws(DecodeError) {
+        switch scanner.peek() ?? 0 {
+        case 0x22:
+            let token = try scanner.readString()
+            if token.hasEscapes {
+                let stored: Bool = withUnsafeTemporaryAllocation(byteCount: limit, alignment: 1) { buffer in
+                    guard let n = scanner.unescape(token, into: buffer) else { return false }
+                    if n > 0 { store(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) }
+                    return true
+                }
+                guard stored else { throw DecodeError(.valueTooLong, "'\(field)' is longer than \(limit) bytes", at: token.range.lowerBound) }
+            } else {
+                guard token.range.count <= limit else {
+                    throw DecodeError(.valueTooLong, "'\(field)' is longer than \(limit) bytes", at: token.range.lowerBound)
+                }
+                if !token.range.isEmpty { store(UnsafeRawBufferPointer(rebasing: scanner.bytes[token.range])) }
+            }
+        case 0x2D, 48...57:
+            let start = scanner.position
+            let token = try scanner.readNumber()
+            guard token.isInteger else { throw DecodeError(.wrongType, "'\(field)' must be text or an integer", at: start) }
+            guard token.range.count <= limit else { throw DecodeError(.valueTooLong, "'\(field)' is too long", at: start) }
+            store(UnsafeRawBufferPointer(rebasing: scanner.bytes[token.range]))
+        case 0x6E where allowNull:
+            _ = try scanner.readLiteral()
+        default:
+            let start = scanner.position
+            try scanner.skipValue(depth: 1)
+            throw DecodeError(.wrongType, "'\(field)' must be text or an integer", at: start)
+        }
+    }
+
+    private func readTime(_ scanner: inout JSONScanner) throws(DecodeError) -> Int64 {
+        let start = scanner.position
+        let ms: Int64
+        switch (schema.timeFormat, scanner.peek() ?? 0) {
+        case (.epochMilliseconds, 0x2D), (.epochMilliseconds, 48...57), (.epochSeconds, 0x2D), (.epochSeconds, 48...57):
+            let token = try scanner.readNumber()
+            let scale: Double = schema.timeFormat == .epochSeconds ? 1000 : 1
+            if schema.timeFormat == .epochMilliseconds, let exact = scanner.int64(token) {
+                ms = exact
+            } else {
+                let value = scanner.double(token) * scale
+                guard value.isFinite, abs(value) < 9e15 else { throw DecodeError(.timeOutOfRange, "event time out of range", at: start) }
+                ms = Int64(value.rounded())
+            }
+        case (.iso8601, 0x22):
+            let token = try scanner.readString()
+            guard !token.hasEscapes, let parsed = ISO8601.milliseconds(UnsafeRawBufferPointer(rebasing: scanner.bytes[token.range])) else {
+                throw DecodeError(.wrongType, "'\(schema.timeField)' is not an ISO-8601 time", at: start)
+            }
+            ms = parsed
+        default:
+            try scanner.skipValue(depth: 1)
+            let expected = schema.timeFormat == .iso8601 ? "an ISO-8601 text" : "a number (\(schema.timeFormat.rawValue))"
+            throw DecodeError(.wrongType, "'\(schema.timeField)' must be \(expected)", at: start)
+        }
+        return ms
+    }
+
+    private func readNumber(_ scanner: inout JSONScanner, field: String) throws(DecodeError) -> Double {
+        let start = scanner.position
+        switch scanner.peek() ?? 0 {
+        case 0x2D, 48...57:
+            let value = scanner.double(try scanner.readNumber())
+            guard value.isFinite else { throw DecodeError(.nonFinite, "'\(field)' is not a finite number", at: start) }
+            return value
+        case 0x6E:
+            _ = try scanner.readLiteral()
+            return .nan
+        default:
+            try scanner.skipValue(depth: 1)
+            throw DecodeError(.wrongType, "'\(field)' must be a number", at: start)
+        }
+    }
+
+    private func readCategorical(_ scanner: inout JSONScanner, field: String) throws(DecodeError) -> UInt64 {
+        let start = scanner.position
+        switch scanner.peek() ?? 0 {
+        case 0x22:
+            let token = try scanner.readString()
+            if token.range.isEmpty { return 0 }
+            if token.hasEscapes {
+                return withUnsafeTemporaryAllocation(byteCount: token.range.count, alignment: 1) { buffer in
+                    let n = scanner.unescape(token, into: buffer) ?? 0
+                    return nonZero(FNV1a.hash(UnsafeRawBufferPointer(rebasing: buffer[0..<n])))
+                }
+            }
+            return nonZero(FNV1a.hash(UnsafeRawBufferPointer(rebasing: scanner.bytes[token.range])))
+        case 0x2D, 48...57:
+            let token = try scanner.readNumber()
+            return nonZero(FNV1a.hash(UnsafeRawBufferPointer(rebasing: scanner.bytes[token.range])))
+        case 0x74, 0x66:
+            let from = scanner.position
+            _ = try scanner.readLiteral()
+            return nonZero(FNV1a.hash(UnsafeRawBufferPointer(rebasing: scanner.bytes[from..<scanner.position])))
+        case 0x6E:
+            _ = try scanner.readLiteral()
+            return 0
+        default:
+            try scanner.skipValue(depth: 1)
+            throw DecodeError(.wrongType, "'\(field)' must be text, a number or a boolean", at: start)
+        }
+    }
+
+    /// 0 means "absent", so a value hashing to 0 is nudged to 1.
+    private func nonZero(_ hash: UInt64) -> UInt64 { hash == 0 ? 1 : hash }
+
+    private func readLabel(_ scanner: inout JSONScanner) throws(DecodeError) -> Int8 {
+        let start = scanner.position
+        switch scanner.peek() ?? 0 {
+        case 0x74, 0x66, 0x6E:
+            let b = try scanner.readLiteral()
+            return b == 0x74 ? 1 : b == 0x66 ? 0 : -1
+        case 0x2D, 48...57:
+            let value = scanner.double(try scanner.readNumber())
+            guard value == 0 || value == 1 else { throw DecodeError(.wrongType, "the label must be 0 or 1", at: start) }
+            return Int8(value)
+        default:
+            try scanner.skipValue(depth: 1)
+            throw DecodeError(.wrongType, "the label must be 0, 1, true or false", at: start)
+        }
+    }
+}

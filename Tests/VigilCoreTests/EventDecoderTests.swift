@@ -1,0 +1,144 @@
+import Testing
+import VigilCore
+
+private let schema = EventSchema(
+    idField: "event_id",
+    timeField: "ts",
+    timeFormat: .epochMilliseconds,
+    entities: [("card", "card_id"), ("merchant", "merchant_id")],
+    numericFields: ["amount"],
+    categoricalFields: ["country", "currency"],
+    labelField: "label",
+    maxMessageBytes: 512
+)
+
+private func decode(_ text: String, schema: EventSchema = schema) throws(DecodeError) -> Event {
+    let decoder = EventDecoder(schema: schema)
+    var event = Event()
+    var bytes = Array(text.utf8)
+    var failure: DecodeError?
+    bytes.withUnsafeMutableBytes { buffer in
+        do {
+            try decoder.decode(UnsafeRawBufferPointer(buffer), into: &event)
+        } catch {
+            failure = error as? DecodeError
+        }
+    }
+    if let failure { throw failure }
+    return event
+}
+
+private func kind(of text: String, schema: EventSchema = schema) -> DecodeError.Kind? {
+    do {
+        _ = try decode(text, schema: schema)
+        return nil
+    } catch {
+        return error.kind
+    }
+}
+
+private let deepArray: String = String(repeating: "[", count: 40) + String(repeating: "]", count: 40)
+private let deepObject: String = "{\"a\":" + deepArray + "}"
+
+@Suite("Event decoding")
+struct EventDecoderTests {
+    @Test func decodesEveryMappedFieldAndSkipsTheRest() throws {
+        let event = try decode("""
+            {"event_id":"e-1","ts":1764000000123,"card_id":"c42","merchant_id":7,"amount":12.5,
+             "country":"FR","currency":"EUR","label":1,"extra":{"nested":[1,2,{"x":null}]},"note":"caf\\u00e9"}
+            """)
+        #expect(event.id.string == "e-1")
+        #expect(event.timeMs == 1_764_000_000_123)
+        #expect(event.entities[0].string == "c42")
+        #expect(event.entities[1].string == "7")
+        #expect(event.numeric[0] == 12.5)
+        #expect(event.categorical[0] == FNV1a.hash("FR"))
+        #expect(event.categorical[1] == FNV1a.hash("EUR"))
+        #expect(event.label == 1)
+    }
+
+    @Test func optionalFieldsMayBeMissingOrNull() throws {
+        let event = try decode(#"{"ts":1764000000000,"event_id":"e","card_id":"c","amount":null,"merchant_id":null}"#)
+        #expect(event.numeric[0].isNaN)
+        #expect(!event.entities[1].isPresent)
+        #expect(event.categorical[0] == 0)
+        #expect(event.label == -1)
+    }
+
+    @Test func escapedKeysAndValuesAreUnescaped() throws {
+        let event = try decode(#"{"event_\u0069d":"a\"b","ts":1764000000000,"card_id":"\u00e9t\u00e9","country":"F\u0052"}"#)
+        #expect(event.id.string == "a\"b")
+        #expect(event.entities[0].string == "été")
+        #expect(event.categorical[0] == FNV1a.hash("FR"))
+    }
+
+    @Test func timeFormats() throws {
+        var seconds = schema
+        seconds.timeFormat = .epochSeconds
+        #expect(try decode(#"{"event_id":"e","ts":1764000000.25,"card_id":"c"}"#, schema: seconds).timeMs == 1_764_000_000_250)
+        var iso = schema
+        iso.timeFormat = .iso8601
+        #expect(try decode(#"{"event_id":"e","ts":"2025-11-24T16:00:00.123Z","card_id":"c"}"#, schema: iso).timeMs == 1_764_000_000_123)
+        #expect(try decode(#"{"event_id":"e","ts":"2025-11-24T17:00:00+01:00","card_id":"c"}"#, schema: iso).timeMs == 1_764_000_000_000)
+        #expect(try decode(#"{"event_id":"e","ts":"2024-02-29 00:00:00","card_id":"c"}"#, schema: iso).timeMs == 1_709_164_800_000)
+        #expect(kind(of: #"{"event_id":"e","ts":"2023-02-29T00:00:00Z","card_id":"c"}"#, schema: iso) == .wrongType)
+        #expect(kind(of: #"{"event_id":"e","ts":1764000000000,"card_id":"c"}"#, schema: iso) == .wrongType)
+    }
+
+    @Test(arguments: [
+        ("", DecodeError.Kind.emptyMessage),
+        ("not json", .malformedJSON),
+        (#"{"event_id":"e","ts":1764000000000,"card_id":"c""#, .malformedJSON),
+        (#"{"event_id":"e","ts":1764000000000,"card_id":"c"} x"#, .malformedJSON),
+        (#"{"event_id":"e",,"ts":1}"#, .malformedJSON),
+        (#"{"event_id":"e","ts":01,"card_id":"c"}"#, .malformedJSON),
+        (#"{"a":[1,2,]}"#, .malformedJSON),
+        (#"{"a":tru}"#, .malformedJSON),
+        (#"{"a":"\q"}"#, .malformedJSON),
+        (#"[1,2,3]"#, .notObject),
+        (#""text""#, .notObject),
+        (#"{"ts":1764000000000,"card_id":"c"}"#, .missingField),
+        (#"{"event_id":"e","card_id":"c"}"#, .missingField),
+        (#"{"event_id":"e","ts":1764000000000}"#, .missingField),
+        (#"{"event_id":"e","ts":1764000000000,"card_id":""}"#, .missingField),
+        (#"{"event_id":"e","ts":1764000000000,"card_id":"c","amount":"12"}"#, .wrongType),
+        (#"{"event_id":"e","ts":"soon","card_id":"c"}"#, .wrongType),
+        (#"{"event_id":{"a":1},"ts":1764000000000,"card_id":"c"}"#, .wrongType),
+        (#"{"event_id":"e","ts":1764000000000,"card_id":"c","amount":1e999}"#, .nonFinite),
+        (#"{"event_id":"e","ts":1764000000000,"card_id":"c","label":7}"#, .wrongType),
+        (#"{"event_id":"e","ts":99,"card_id":"c"}"#, .timeOutOfRange),
+        (#"{"event_id":"e","ts":99999999999999999,"card_id":"c"}"#, .timeOutOfRange),
+        (#"{"event_id":"e","ts":1764000000000,"card_id":"\#(String(repeating: "k", count: 49))"}"#, .valueTooLong),
+        (#"{"event_id":"\#(String(repeating: "i", count: 65))","ts":1764000000000,"card_id":"c"}"#, .valueTooLong),
+        (#"{"pad":"\#(String(repeating: "x", count: 600))"}"#, .tooLarge),
+        (deepArray, .tooDeep),
+        (deepObject, .tooDeep),
+    ])
+    func refusedMessagesSayWhy(text: String, expected: DecodeError.Kind) {
+        #expect(kind(of: text) == expected, "\(text.prefix(80))")
+    }
+
+    @Test func invalidUTF8IsRefused() {
+        let decoder = EventDecoder(schema: schema)
+        var event = Event()
+        var bytes = Array(#"{"event_id":"e","ts":1764000000000,"card_id":"c","x":"ab"}"#.utf8)
+        bytes.insert(0xC3, at: bytes.count - 3)  // a lead byte followed by an ASCII byte
+        var kind: DecodeError.Kind?
+        bytes.withUnsafeBytes { buffer in
+            do { try decoder.decode(buffer, into: &event) } catch { kind = (error as? DecodeError)?.kind }
+        }
+        #expect(kind == .invalidUTF8)
+        var overlong = Array(#"{"event_id":"e","ts":1764000000000,"card_id":"c","x":"a"}"#.utf8)
+        overlong.insert(contentsOf: [0xC0, 0xAF], at: overlong.count - 2)
+        kind = nil
+        overlong.withUnsafeBytes { buffer in
+            do { try decoder.decode(buffer, into: &event) } catch { kind = (error as? DecodeError)?.kind }
+        }
+        #expect(kind == .invalidUTF8)
+    }
+
+    @Test func lastDuplicateFieldWins() throws {
+        let event = try decode(#"{"event_id":"e","ts":1764000000000,"card_id":"c","amount":1,"amount":2}"#)
+        #expect(event.numeric[0] == 2)
+    }
+}
