@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -39,9 +40,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "VigilDaemon",
+            dependencies: [
+                "VigilCore", "VigilFeatures", "VigilModels", "VigilKafka",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "vigil",
             dependencies: [
+                "VigilDaemon",
                 "VigilKafka",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -58,6 +68,10 @@ let package = Package(
         .testTarget(
             name: "VigilModelsTests",
             dependencies: ["VigilModels", "VigilCore"]
+        ),
+        .testTarget(
+            name: "VigilDaemonTests",
+            dependencies: ["VigilDaemon", "VigilCore", "VigilFeatures", "VigilModels", "VigilKafka"]
         ),
         .testTarget(
             name: "VigilKafkaTests",

@@ -10,6 +10,8 @@ public struct EventDecoder: Sendable {
     public let schema: EventSchema
     /// Field names as bytes with their role, scanned linearly (schemas have a handful of fields).
     private let roles: [(name: [UInt8], role: Role)]
+    /// Categorical fields that are also an entity's key field: (categorical index, entity index).
+    private let categoricalFromEntity: [(Int, Int)]
     /// Event times outside this range are refused: they would drag the watermark to nonsense.
     public var timeRangeMs: ClosedRange<Int64> = 946_684_800_000...4_102_444_800_000
 
@@ -18,7 +20,16 @@ public struct EventDecoder: Sendable {
         var roles: [(name: [UInt8], role: Role)] = [(Array(schema.idField.utf8), .id), (Array(schema.timeField.utf8), .time)]
         for (i, entity) in schema.entities.enumerated() { roles.append((Array(entity.field.utf8), .entity(i))) }
         for (i, name) in schema.numericFields.enumerated() { roles.append((Array(name.utf8), .numeric(i))) }
-        for (i, name) in schema.categoricalFields.enumerated() { roles.append((Array(name.utf8), .categorical(i))) }
+        var categoricalFromEntity: [(Int, Int)] = []
+        for (i, name) in schema.categoricalFields.enumerated() {
+            // A field can be both an entity key and a categorical value (merchant_id): read it once, as the key.
+            if let entity = schema.entities.firstIndex(where: { $0.field == name }) {
+                categoricalFromEntity.append((i, entity))
+            } else {
+                roles.append((Array(name.utf8), .categorical(i)))
+            }
+        }
+        self.categoricalFromEntity = categoricalFromEntity
         if let label = schema.labelField { roles.append((Array(label.utf8), .label)) }
         self.roles = roles
     }
@@ -89,6 +100,9 @@ public struct EventDecoder: Sendable {
         }
         scanner.skipWhitespace()
         guard scanner.atEnd else { throw scanner.error(.malformedJSON, "trailing bytes after the object") }
+        for (categorical, entity) in categoricalFromEntity where event.entities[entity].isPresent {
+            event.categorical[categorical] = nonZero(event.entities[entity].hash)
+        }
         guard sawID else { throw DecodeError(.missingField, "missing event id field '\(schema.idField)'") }
         guard sawTime else { throw DecodeError(.missingField, "missing event time field '\(schema.timeField)'") }
         // Checked once the whole message is known to be well-formed, so malformed input is reported as such.

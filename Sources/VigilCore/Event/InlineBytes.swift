@@ -43,7 +43,8 @@ public struct EventID: Sendable, Hashable, CustomStringConvertible {
 public struct EntityKey: Sendable, Hashable, CustomStringConvertible {
     public var storage: InlineArray<48, UInt8>
     public var count: UInt8
-    /// FNV-1a hash of the bytes: routes events to workers and indexes state tables.
+    /// FNV-1a hash of the bytes (the same as a categorical value with this text): routes events to workers
+    /// and indexes state tables.
     public var hash: UInt64
 
     public init() {

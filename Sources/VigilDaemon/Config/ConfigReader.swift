@@ -7,6 +7,10 @@ import Yams
 final class ConfigReader {
     private(set) var errors: [ConfigError] = []
 
+    func fail(_ error: ConfigError) {
+        errors.append(error)
+    }
+
     func fail(_ path: String, _ node: Node?, _ message: String) {
         errors.append(ConfigError(path: path, line: node?.mark?.line ?? 0, column: node?.mark?.column ?? 0, message: message))
     }

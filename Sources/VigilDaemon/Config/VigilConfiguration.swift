@@ -1,0 +1,61 @@
+public import VigilCore
+public import VigilFeatures
+public import VigilModels
+
+/// A validated Vigil config file (see configs/vigil.yaml for every key, commented).
+public struct VigilConfiguration: Sendable {
+    public enum Delivery: String, Sendable, Equatable {
+        case atLeastOnce = "at_least_once"
+        case exactlyOnce = "exactly_once"
+    }
+
+    public struct Kafka: Sendable, Equatable {
+        public var brokers: String = "127.0.0.1:9092"
+        public var groupID: String = "vigil"
+        public var inputTopics: [String] = []
+        public var alertsTopic: String = "alerts"
+        public var scoresTopic: String?
+        public var deadLetterTopic: String = "dead-letters"
+        public var labelsTopic: String?
+        public var delivery: Delivery = .atLeastOnce
+        /// librdkafka properties passed through unchanged to every client.
+        public var properties: [String: String] = [:]
+    }
+
+    /// A robust z-score detector's settings.
+    public struct ZScoreDetector: Sendable, Equatable {
+        public var name: String
+        public var field: Int
+        public var entity: Int?
+        public var window: Int
+        public var minSamples: Int
+        public var weight: Double
+    }
+
+    public struct Pipeline: Sendable, Equatable {
+        /// Worker threads (events are sharded over them by primary entity).
+        public var workers: Int
+        /// Slots per ring between threads; full rings pause the input.
+        public var ringCapacity: Int = 4096
+        /// Messages per consumer poll.
+        public var pollBatch: Int = 1000
+        /// How often committable offsets are committed.
+        public var commitIntervalMs: Int64 = 1000
+    }
+
+    public var kafka = Kafka()
+    public var schema: EventSchema
+    public var maxLatenessMs: Int64 = 30_000
+    public var tables: [EntityTableSpec]
+    public var features: [FeatureSpec] = []
+    public var detectors: [ZScoreDetector] = []
+    public var rules: [Rule] = []
+    public var policy = AlertPolicy()
+    public var pipeline: Pipeline
+    public var httpListen = "127.0.0.1:9464"
+
+    /// Features' qualified names (`card.tx_count_5m`), in vector order.
+    public var featureNames: [String] {
+        features.map { "\(schema.entities[$0.entity].name).\($0.name)" }
+    }
+}

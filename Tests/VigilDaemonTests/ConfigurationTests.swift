@@ -1,0 +1,123 @@
+import Foundation
+import Testing
+import VigilCore
+import VigilDaemon
+import VigilFeatures
+
+private let minimal = """
+    kafka:
+      brokers: "127.0.0.1:9092"
+      input_topics: [tx]
+      alerts_topic: alerts
+      dead_letter_topic: tx.dlq
+    event:
+      id: event_id
+      time: { field: ts, format: epoch_ms }
+      entities: { card: card_id }
+      numeric: [amount]
+    """
+
+private func errors(_ yaml: String) -> [ConfigError] {
+    do {
+        _ = try VigilConfiguration.load(yaml: yaml)
+        return []
+    } catch {
+        return error.errors
+    }
+}
+
+/// The repository root, found from this file's path.
+let repositoryRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+@Suite("Configuration")
+struct ConfigurationTests {
+    @Test func theShippedConfigLoads() throws {
+        let config = try VigilConfiguration.load(file: repositoryRoot.appendingPathComponent("configs/vigil.yaml").path)
+        #expect(config.kafka.inputTopics == ["transactions"])
+        #expect(config.kafka.scoresTopic == "scores")
+        #expect(config.schema.entities.map(\.name) == ["card", "merchant"])
+        #expect(config.features.count == 12)
+        #expect(config.featureNames.contains("merchant.amount_mean_24h"))
+        #expect(config.rules.map(\.name) == ["card_testing", "takeover_abroad", "velocity_spike"])
+        #expect(config.detectors.first?.name == "amount_z")
+        #expect(config.pipeline.workers == 2)
+        #expect(config.maxLatenessMs == 30_000)
+        #expect(config.features[3].window == .hopping(sizeMs: 86_400_000, hopMs: 3_600_000))
+        #expect(config.tables[0].maxEventsPerKey == 32)
+    }
+
+    @Test func aMinimalConfigGetsDefaults() throws {
+        let config = try VigilConfiguration.load(yaml: minimal)
+        #expect(config.kafka.groupID == "vigil")
+        #expect(config.kafka.delivery == .atLeastOnce)
+        #expect(config.features.isEmpty)
+        #expect(config.policy.threshold == .percentile(99.9))
+    }
+
+    @Test func unknownKeysAreRefusedWithPathAndLine() {
+        let found = errors(minimal + "\n  colour: blue\nalerting:\n  treshold: 0.9\n")
+        #expect(found.contains { $0.path == "event.colour" && $0.line == 11 && $0.message == "unknown key" })
+        #expect(found.contains { $0.path == "alerting.treshold" && $0.line == 13 })
+    }
+
+    @Test func wrongTypesAndBadDurationsAreRefused() {
+        let found = errors(minimal + """
+
+              max_lateness: 30
+            pipeline:
+              workers: many
+            alerting:
+              cooldown: 5 minutes
+              threshold: 2
+            """)
+        #expect(found.contains { $0.path == "event.max_lateness" && $0.line == 11 && $0.message.contains("duration") })
+        #expect(found.contains { $0.path == "pipeline.workers" && $0.line == 13 && $0.message == "expected an integer" })
+        #expect(found.contains { $0.path == "alerting.cooldown" && $0.line == 15 })
+        #expect(found.contains { $0.path == "alerting.threshold" && $0.line == 16 && $0.message.contains("between 0") })
+    }
+
+    @Test func referencesToUndefinedEntitiesFieldsAndFeaturesAreRefused() {
+        let found = errors(minimal + """
+
+            features:
+              - { name: c, entity: account, aggregate: count, window: 5m }
+              - { name: s, entity: card, aggregate: sum, field: price, window: 5m }
+              - { name: d, entity: card, aggregate: distinct, field: amount, window: 5m }
+              - { name: l, entity: card, aggregate: last, field: amount, window: 5m }
+              - { name: x, entity: card, aggregate: median, window: 5m }
+            detectors:
+              - { name: z, type: robust_zscore, field: price }
+              - { name: h, type: isolation_forest, field: amount }
+            rules:
+              - name: r
+                when: "card.unknown > 3"
+            """)
+        #expect(found.contains { $0.path == "features[0].entity" && $0.line == 12 && $0.message.contains("no entity 'account'") })
+        #expect(found.contains { $0.path == "features[1].field" && $0.line == 13 && $0.message.contains("no field 'price'") })
+        #expect(found.contains { $0.path == "features[2].field" && $0.line == 14 && $0.message.contains("categorical field") })
+        #expect(found.contains { $0.path == "features[3].window" && $0.line == 15 })
+        #expect(found.contains { $0.path == "features[4].aggregate" && $0.message.contains("unknown aggregate 'median'") })
+        #expect(found.contains { $0.path == "detectors[0].field" && $0.line == 18 })
+        #expect(found.contains { $0.path == "detectors[1].type" && $0.line == 19 })
+        #expect(found.contains { $0.path == "rules[0].when" && $0.line == 22 && $0.message.contains("unknown feature or field 'card.unknown'") })
+    }
+
+    @Test func ruleErrorsPointAtTheColumnWithinTheLine() throws {
+        let found = errors(minimal + "\nrules:\n  - { name: r, when: \"amount > > 3\" }\n")
+        let error = try #require(found.first { $0.path == "rules[0].when" })
+        #expect(error.line == 12)
+        // The opening quote is at column 22, so the rule's text starts at 23; the second '>' is its 10th character.
+        #expect(error.column == 32)
+        let plain = errors(minimal + "\nrules:\n  - name: r\n    when: amount > > 3\n")
+        // A plain scalar starts at column 11; the second '>' is at 11 + 9.
+        #expect(plain.first { $0.path == "rules[0].when" }?.column == 20)
+    }
+
+    @Test func missingSectionsAndYAMLSyntaxErrorsAreReported() {
+        #expect(errors("kafka: {brokers: x}\n").contains { $0.path == "event" && $0.message.contains("required") })
+        #expect(errors("kafka: {brokers: x}\n").contains { $0.path == "kafka.input_topics" })
+        let syntax = errors("kafka:\n  brokers: [unclosed\n")
+        #expect(syntax.count == 1 && syntax[0].message.contains("not valid YAML") && syntax[0].line >= 2)
+        #expect(errors("").first?.message == "the config is empty")
+    }
+}
