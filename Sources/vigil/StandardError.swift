@@ -4,7 +4,8 @@ import Glibc
 import Darwin
 #endif
 
-/// Writes a line to standard error.
+/// Writes a line to standard error (file descriptor 2, so no shared `FILE *` is touched).
 func printError(_ message: String) {
-    fputs(message + "\n", stderr)
+    var line = Array((message + "\n").utf8)
+    line.withUnsafeMutableBytes { _ = write(2, $0.baseAddress, $0.count) }
 }
