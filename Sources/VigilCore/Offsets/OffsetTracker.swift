@@ -47,6 +47,26 @@ public struct OffsetTracker: Sendable {
         return ok
     }
 
+    /// Records how many outputs an offset's event produced; see `PartitionOffsetTracker.expect`.
+    @discardableResult
+    public mutating func expect(partition: Int, offset: Int64, outputs: Int) -> Bool {
+        guard partition < partitions.count, partitions[partition] != nil else { return false }
+        let before = partitions[partition]!.committable
+        let ok = partitions[partition]!.expect(offset, outputs: outputs)
+        if partitions[partition]!.committable != before { dirty[partition] = true }
+        return ok
+    }
+
+    /// Records one delivered output; see `PartitionOffsetTracker.delivered`.
+    @discardableResult
+    public mutating func delivered(partition: Int, offset: Int64) -> Bool {
+        guard partition < partitions.count, partitions[partition] != nil else { return false }
+        let before = partitions[partition]!.committable
+        let ok = partitions[partition]!.delivered(offset)
+        if partitions[partition]!.committable != before { dirty[partition] = true }
+        return ok
+    }
+
     /// The committable offset of one partition.
     public func committable(partition: Int) -> Int64? {
         guard partition < partitions.count else { return nil }

@@ -2,7 +2,9 @@
 /// output delivery finish, and answers which offset may be committed.
 ///
 /// Offsets are registered in increasing order (gaps allowed: transaction markers and compaction leave holes)
-/// and may complete in any order. The committable offset is one past the longest completed prefix, so a
+/// and may complete in any order. An offset completes once the stage that produced its outputs has said how
+/// many there are (`expect`) and that many deliveries were reported (`delivered`) — in either order, since
+/// delivery reports and expectations travel on different threads. The committable offset is one past the longest completed prefix, so a
 /// commit never covers an offset whose outputs are still in flight (at-least-once).
 ///
 /// Storage is a growable circular buffer: no allocation once it has grown to the in-flight high-water mark.
@@ -10,6 +12,9 @@
 public struct PartitionOffsetTracker: Sendable {
     private var offsets: [Int64]
     private var done: [Bool]
+    /// Outputs still to be delivered (may go negative while a delivery outruns its expectation).
+    private var remaining: [Int32]
+    private var expected: [Bool]
     private var start = 0
     private var count = 0
     /// The offset the next commit may cover up to (exclusive), or `nil` before anything completed.
@@ -21,6 +26,8 @@ public struct PartitionOffsetTracker: Sendable {
         let capacity = max(16, initialCapacity)
         offsets = Array(repeating: 0, count: capacity)
         done = Array(repeating: false, count: capacity)
+        remaining = Array(repeating: 0, count: capacity)
+        expected = Array(repeating: false, count: capacity)
     }
 
     /// Offsets registered and not yet committable.
@@ -36,26 +43,57 @@ public struct PartitionOffsetTracker: Sendable {
         let slot = (start + count) % offsets.count
         offsets[slot] = offset
         done[slot] = false
+        remaining[slot] = 0
+        expected[slot] = false
         count += 1
         lastRegistered = offset
         return true
     }
 
-    /// Marks an offset complete and advances the committable offset past every completed offset at the front.
+    /// Marks an offset complete (processed, with no outputs pending) and advances the committable offset past
+    /// every completed offset at the front.
     ///
     /// - Returns: false when the offset is not in flight (never registered, or already completed and passed).
     @discardableResult
     public mutating func complete(_ offset: Int64) -> Bool {
+        expect(offset, outputs: 0)
+    }
+
+    /// Records that the offset's event was processed and produced `outputs` messages; it completes once that
+    /// many deliveries are reported.
+    ///
+    /// - Returns: false when the offset is not in flight or was already expected.
+    @discardableResult
+    public mutating func expect(_ offset: Int64, outputs: Int) -> Bool {
+        guard let index = position(of: offset) else { return false }
+        let slot = (start + index) % offsets.count
+        if done[slot] || expected[slot] { return false }
+        expected[slot] = true
+        remaining[slot] += Int32(outputs)
+        if remaining[slot] <= 0 { finish(slot) }
+        return true
+    }
+
+    /// Records one delivered output of the offset's event.
+    ///
+    /// - Returns: false when the offset is not in flight.
+    @discardableResult
+    public mutating func delivered(_ offset: Int64) -> Bool {
         guard let index = position(of: offset) else { return false }
         let slot = (start + index) % offsets.count
         if done[slot] { return false }
+        remaining[slot] -= 1
+        if expected[slot], remaining[slot] <= 0 { finish(slot) }
+        return true
+    }
+
+    private mutating func finish(_ slot: Int) {
         done[slot] = true
         while count > 0, done[start] {
             committable = offsets[start] + 1
             start = (start + 1) % offsets.count
             count -= 1
         }
-        return true
     }
 
     /// Forgets everything (the partition was revoked or is being rewound).
@@ -87,12 +125,18 @@ public struct PartitionOffsetTracker: Sendable {
         let old = offsets.count
         var newOffsets = Array(repeating: Int64(0), count: old * 2)
         var newDone = Array(repeating: false, count: old * 2)
+        var newRemaining = Array(repeating: Int32(0), count: old * 2)
+        var newExpected = Array(repeating: false, count: old * 2)
         for i in 0..<count {
             newOffsets[i] = offsets[(start + i) % old]
             newDone[i] = done[(start + i) % old]
+            newRemaining[i] = remaining[(start + i) % old]
+            newExpected[i] = expected[(start + i) % old]
         }
         offsets = newOffsets
         done = newDone
+        remaining = newRemaining
+        expected = newExpected
         start = 0
     }
 }

@@ -69,3 +69,22 @@ public indirect enum RuleExpression: Sendable, Equatable {
         return v != 0 && !v.isNaN
     }
 }
+
+extension RuleExpression {
+    /// The feature indices the expression reads, in first-use order.
+    public var referencedFeatures: [Int] {
+        var found: [Int] = []
+        func visit(_ e: RuleExpression) {
+            switch e {
+            case .feature(let i): if !found.contains(i) { found.append(i) }
+            case .negate(let a), .not(let a), .abs(let a): visit(a)
+            case .arithmetic(_, let a, let b), .comparison(_, let a, let b), .and(let a, let b), .or(let a, let b):
+                visit(a)
+                visit(b)
+            default: break
+            }
+        }
+        visit(self)
+        return found
+    }
+}

@@ -1,0 +1,161 @@
+/// Appends JSON to a reusable byte buffer: no intermediate strings, no allocation once the buffer has grown.
+///
+/// Numbers are written with up to six decimals (or as integers when whole), the same way everywhere, so
+/// replayed and live outputs compare byte for byte. NaN and infinities become `null`.
+public struct JSONWriter: Sendable {
+    public private(set) var bytes: [UInt8] = []
+    private var needsComma: [Bool] = [false]
+
+    public init(capacity: Int = 4096) {
+        bytes.reserveCapacity(capacity)
+        needsComma.reserveCapacity(8)
+    }
+
+    public mutating func reset() {
+        bytes.removeAll(keepingCapacity: true)
+        needsComma.removeAll(keepingCapacity: true)
+        needsComma.append(false)
+    }
+
+    private mutating func separate() {
+        if needsComma[needsComma.count - 1] { bytes.append(0x2C) }
+        needsComma[needsComma.count - 1] = true
+    }
+
+    public mutating func beginObject() {
+        separate()
+        bytes.append(0x7B)
+        needsComma.append(false)
+    }
+
+    public mutating func endObject() {
+        bytes.append(0x7D)
+        needsComma.removeLast()
+    }
+
+    public mutating func beginArray() {
+        separate()
+        bytes.append(0x5B)
+        needsComma.append(false)
+    }
+
+    public mutating func endArray() {
+        bytes.append(0x5D)
+        needsComma.removeLast()
+    }
+
+    /// Writes `"name":` inside an object; the next value follows it without a comma.
+    public mutating func key(_ name: String) {
+        separate()
+        appendString(name)
+        bytes.append(0x3A)
+        needsComma[needsComma.count - 1] = false
+    }
+
+    private mutating func valueDone() {
+        needsComma[needsComma.count - 1] = true
+    }
+
+    public mutating func string(_ value: String) {
+        separate()
+        appendString(value)
+    }
+
+    /// A string value from raw UTF-8 bytes (entity keys and event ids, already validated when decoded).
+    public mutating func string(bytes value: UnsafeRawBufferPointer) {
+        separate()
+        bytes.append(0x22)
+        for b in value { appendEscaped(b) }
+        bytes.append(0x22)
+    }
+
+    public mutating func bool(_ value: Bool) {
+        separate()
+        appendStatic(value ? "true" : "false")
+    }
+
+    public mutating func null() {
+        separate()
+        appendStatic("null")
+    }
+
+    public mutating func int(_ value: Int64) {
+        separate()
+        appendInteger(value)
+    }
+
+    public mutating func number(_ value: Double) {
+        guard value.isFinite else {
+            null()
+            return
+        }
+        separate()
+        if abs(value) >= 1e15 {
+            // Beyond exact integers: fall back to Swift's shortest representation (rare: amounts are smaller).
+            bytes.append(contentsOf: value.description.utf8)
+            return
+        }
+        let scaled = (value * 1_000_000).rounded()
+        let whole = Int64(scaled / 1_000_000)
+        var fraction = Int64(abs(scaled.truncatingRemainder(dividingBy: 1_000_000)))
+        if scaled < 0, whole == 0 { bytes.append(0x2D) }
+        if fraction == 0 {
+            appendInteger(whole)
+            return
+        }
+        appendInteger(whole)
+        bytes.append(0x2E)
+        var digits = 6
+        while fraction % 10 == 0 {
+            fraction /= 10
+            digits -= 1
+        }
+        var divisor: Int64 = 1
+        for _ in 1..<digits { divisor *= 10 }
+        while divisor > 0 {
+            bytes.append(UInt8(48 + (fraction / divisor) % 10))
+            divisor /= 10
+        }
+    }
+
+    private mutating func appendStatic(_ text: StaticString) {
+        bytes.append(contentsOf: UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    private mutating func appendInteger(_ value: Int64) {
+        if value < 0 { bytes.append(0x2D) }
+        var magnitude = value.magnitude
+        if magnitude == 0 {
+            bytes.append(0x30)
+            return
+        }
+        var divisor: UInt64 = 1
+        while divisor <= magnitude / 10 { divisor *= 10 }
+        while divisor > 0 {
+            bytes.append(UInt8(48 + magnitude / divisor))
+            magnitude %= divisor
+            divisor /= 10
+        }
+    }
+
+    private mutating func appendString(_ value: String) {
+        bytes.append(0x22)
+        for b in value.utf8 { appendEscaped(b) }
+        bytes.append(0x22)
+    }
+
+    @inline(__always)
+    private mutating func appendEscaped(_ b: UInt8) {
+        switch b {
+        case 0x22: bytes.append(contentsOf: [0x5C, 0x22])
+        case 0x5C: bytes.append(contentsOf: [0x5C, 0x5C])
+        case 0x0A: bytes.append(contentsOf: [0x5C, 0x6E])
+        case 0x0D: bytes.append(contentsOf: [0x5C, 0x72])
+        case 0x09: bytes.append(contentsOf: [0x5C, 0x74])
+        case 0..<0x20:
+            let hex: [UInt8] = Array("0123456789abcdef".utf8)
+            bytes.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]])
+        default: bytes.append(b)
+        }
+    }
+}

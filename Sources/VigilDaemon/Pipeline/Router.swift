@@ -1,0 +1,26 @@
+public import VigilCore
+import VigilFeatures
+
+/// Runs on the routing (consumer) thread: computes secondary-entity features in input order and hands
+/// items to their workers.
+public struct Router: Sendable {
+    private var secondary: FeatureEngine?
+    private let featureCount: Int
+
+    public init(model: ScoringModel) {
+        secondary = model.makeSecondaryEngine()
+        featureCount = model.config.features.count
+    }
+
+    /// The work item for an event, with its secondary features computed.
+    public mutating func prepare(_ event: Event) -> WorkItem {
+        var item = WorkItem(event: event)
+        if secondary != nil {
+            let count = featureCount
+            item.features.withUnsafeMutableBufferPointer { buffer in
+                secondary!.process(event, into: UnsafeMutableBufferPointer(rebasing: buffer[0..<count]))
+            }
+        }
+        return item
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import Testing
+import VigilCore
+import VigilDaemon
+
+/// Decoded events of a generated stream, in input order.
+func generatedEvents(_ count: Int, config: VigilConfiguration, seed: UInt64 = 7) -> [Event] {
+    var options = TransactionGenerator.Options()
+    options.seed = seed
+    options.cards = 2_000
+    options.merchants = 300
+    options.fraudRate = 0.03
+    options.eventsPerSecond = 50
+    var generator = TransactionGenerator(options: options)
+    let decoder = EventDecoder(schema: config.schema)
+    var events: [Event] = []
+    var watermark = Int64.min
+    for i in 0..<count {
+        var bytes = Array(generator.next().json.utf8)
+        var event = Event()
+        event.offset = Int64(i)
+        event.watermarkMs = watermark
+        bytes.withUnsafeMutableBytes { try! decoder.decode(UnsafeRawBufferPointer($0), into: &event) }
+        watermark = max(watermark, event.timeMs - config.maxLatenessMs)
+        events.append(event)
+    }
+    return events
+}
+
+@Suite("Parallel scoring")
+struct ParallelScoringTests {
+    /// The shipped config, with a fixed threshold so alert decisions are deterministic too.
+    static func config() throws -> VigilConfiguration {
+        try VigilConfiguration.load(file: repositoryRoot.appendingPathComponent("configs/vigil.yaml").path)
+    }
+
+    @Test(.timeLimit(.minutes(2)), arguments: [2, 3])
+    func workersComputeExactlyWhatOneThreadComputes(workers: Int) throws {
+        let config = try Self.config()
+        let events = generatedEvents(30_000, config: config)
+        let model = ScoringModel(config: config)
+
+        var sequential = SequentialScorer(model: model)
+        var expected: [Int64: ScoredEvent] = [:]
+        for event in events { expected[event.offset] = sequential.score(event) }
+
+        let pool = WorkerPool(model: model, count: workers, ringCapacity: 64)
+        var router = Router(model: model)
+        var received: [Int64: ScoredEvent] = [:]
+        func drainOutputs() {
+            for output in pool.outputs { output.drain { received[$0.event.offset] = $0 } }
+        }
+        for event in events {
+            let item = router.prepare(event)
+            while !pool.route(item) { drainOutputs() }
+        }
+        while received.count < events.count { drainOutputs() }
+        pool.stop()
+
+        var mismatches: [Int64] = []
+        var alerts = 0
+        for event in events {
+            let a = expected[event.offset]!
+            let b = received[event.offset]!
+            let sameFeatures = (0..<config.features.count).allSatisfy {
+                a.features[$0].bitPattern == b.features[$0].bitPattern
+            }
+            if !sameFeatures || a.result.score.bitPattern != b.result.score.bitPattern || a.result.alert != b.result.alert
+                || a.result.firedRules != b.result.firedRules
+            {
+                mismatches.append(event.offset)
+            }
+            if a.result.alert { alerts += 1 }
+        }
+        #expect(mismatches.isEmpty, "first mismatches at offsets \(mismatches.prefix(5))")
+        #expect(alerts > 0, "the stream raises alerts, so the comparison covers them")
+    }
+}
