@@ -1,10 +1,12 @@
 public import Logging
+import Foundation
 import Synchronization
 
 /// An idempotent (optionally transactional) producer over librdkafka.
 ///
 /// `produce` only enqueues; a dedicated thread polls librdkafka and calls `onDelivery` once per message with
-/// its outcome. Blocking calls (`flush`, `close` and the transaction calls) must not run on Swift's
+/// its outcome. `flush` and the transaction calls also serve delivery reports, on the calling thread: use
+/// `drain` to wait without that when `onDelivery` must stay on one thread. Blocking calls (`flush`, `close` and the transaction calls) must not run on Swift's
 /// cooperative pool: call them from a dedicated thread.
 public final class KafkaProducer: Sendable {
     let client: RDKafkaClient
@@ -116,10 +118,26 @@ public final class KafkaProducer: Sendable {
     /// Messages enqueued but not yet acknowledged.
     public var queuedMessages: Int { client.outQueueLength }
 
-    /// Flushes, then stops the delivery-report thread. The producer must not be used afterwards.
+    /// Waits until every enqueued message is delivered or failed, with delivery reports served only by the
+    /// producer's own polling thread (unlike `flush`, which serves them on the calling thread too).
+    ///
+    /// - Returns: false when messages were still queued at the deadline.
+    public func drain(timeout: Duration) -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while client.outQueueLength > 0 {
+            if clock.now >= deadline { return false }
+            Thread.sleep(forTimeInterval: 0.002)
+        }
+        return true
+    }
+
+    /// Waits for outstanding deliveries (`drain`), stops the delivery-report thread, then flushes whatever is
+    /// left. Delivery callbacks thus never run on two threads at once. The producer must not be used afterwards.
     public func close(timeout: Duration = .seconds(30)) throws(KafkaError) {
-        defer { pollThread.stop() }
-        try flush(timeout: timeout)
+        let drained = drain(timeout: timeout)
+        pollThread.stop()
+        try flush(timeout: drained ? .zero : .milliseconds(100))
     }
 }
 

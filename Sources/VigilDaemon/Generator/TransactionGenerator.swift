@@ -29,13 +29,32 @@ public struct TransactionGenerator: Sendable {
         var favourites: [Int]
     }
 
+    /// The injected fraud patterns.
+    public enum FraudPattern: String, Sendable, CaseIterable {
+        case cardTesting = "card_testing"
+        case accountTakeover = "account_takeover"
+        case velocitySpike = "velocity_spike"
+    }
+
+    /// One generated transaction.
+    public struct Transaction: Sendable {
+        /// The card id, the input topic's key.
+        public var key: String
+        public var eventID: String
+        public var json: String
+        /// 1 for a fraudulent transaction.
+        public var label: Int
+        /// The pattern a fraudulent transaction belongs to (ground truth for tests; not in the JSON).
+        public var pattern: FraudPattern?
+    }
+
     private struct Pending {
         var timeMs: Int64
         var card: Int
         var merchant: Int
         var amount: Double
         var country: Int
-        var label: Int
+        var pattern: FraudPattern?
     }
 
     public static let countries = ["FR", "DE", "GB", "US", "ES", "IT", "NL", "BR", "JP", "IN"]
@@ -60,8 +79,8 @@ public struct TransactionGenerator: Sendable {
         }
     }
 
-    /// The next transaction as a JSON line (without the newline) and the card id it is keyed by.
-    public mutating func next() -> (key: String, json: String, label: Int) {
+    /// The next transaction; its JSON has no trailing newline.
+    public mutating func next() -> Transaction {
         let step = 1000.0 / options.eventsPerSecond
         let nowMs = Int64(clockMs)
         if let first = pending.indices.min(by: { pending[$0].timeMs < pending[$1].timeMs }), pending[first].timeMs <= nowMs {
@@ -76,7 +95,7 @@ public struct TransactionGenerator: Sendable {
         var amount = card.typicalAmount * exp(0.5 * rng.gaussian())
         if rng.uniform() < 0.01 { amount *= 1 + 9 * rng.uniform() }  // the heavy tail: rare big honest purchases
         let country = rng.uniform() < 0.02 ? Int(rng.next() % 10) : card.country
-        return emit(Pending(timeMs: nowMs, card: cardIndex, merchant: merchant, amount: amount, country: country, label: 0))
+        return emit(Pending(timeMs: nowMs, card: cardIndex, merchant: merchant, amount: amount, country: country, pattern: nil))
     }
 
     private mutating func maybeStartPattern(at nowMs: Int64) {
@@ -91,7 +110,7 @@ public struct TransactionGenerator: Sendable {
             for _ in 0..<count {
                 let t = nowMs + Int64(rng.uniform() * 120_000)
                 let amount = 0.5 + Double(rng.next() % 250) / 100
-                pending.append(Pending(timeMs: t, card: cardIndex, merchant: Int(rng.next() % UInt64(options.merchants)), amount: amount, country: card.country, label: 1))
+                pending.append(Pending(timeMs: t, card: cardIndex, merchant: Int(rng.next() % UInt64(options.merchants)), amount: amount, country: card.country, pattern: .cardTesting))
             }
         case 1:
             let count = 1 + Int(rng.next() % 3)
@@ -100,29 +119,30 @@ public struct TransactionGenerator: Sendable {
             for k in 0..<count {
                 let t = nowMs + Int64(k) * 45_000 + Int64(rng.uniform() * 30_000)
                 let amount = card.typicalAmount * (10 + 30 * rng.uniform())
-                pending.append(Pending(timeMs: t, card: cardIndex, merchant: Int(rng.next() % UInt64(options.merchants)), amount: amount, country: abroad, label: 1))
+                pending.append(Pending(timeMs: t, card: cardIndex, merchant: Int(rng.next() % UInt64(options.merchants)), amount: amount, country: abroad, pattern: .accountTakeover))
             }
         default:
             let count = 12 + Int(rng.next() % 13)
             for _ in 0..<count {
                 let t = nowMs + Int64(rng.uniform() * 240_000)
                 let amount = card.typicalAmount * exp(0.5 * rng.gaussian())
-                pending.append(Pending(timeMs: t, card: cardIndex, merchant: card.favourites[Int(rng.next() % 4)], amount: amount, country: card.country, label: 1))
+                pending.append(Pending(timeMs: t, card: cardIndex, merchant: card.favourites[Int(rng.next() % 4)], amount: amount, country: card.country, pattern: .velocitySpike))
             }
         }
     }
 
-    private mutating func emit(_ p: Pending) -> (key: String, json: String, label: Int) {
+    private mutating func emit(_ p: Pending) -> Transaction {
         sequence += 1
         let jitter = options.jitterMs > 0 ? Int64(rng.next() % UInt64(options.jitterMs)) - options.jitterMs / 2 : 0
         let card = "card-\(String(p.card).leftPadded(to: 5))"
         let cents = (max(0.01, p.amount) * 100).rounded() / 100
+        let eventID = "\(options.idPrefix)-\(options.seed)-\(sequence)"
         let json = """
-            {"event_id":"\(options.idPrefix)-\(options.seed)-\(sequence)","ts":\(p.timeMs + jitter),"card_id":"\(card)",\
+            {"event_id":"\(eventID)","ts":\(p.timeMs + jitter),"card_id":"\(card)",\
             "merchant_id":"m-\(String(p.merchant).leftPadded(to: 4))","amount":\(cents),"country":"\(Self.countries[p.country])",\
-            "currency":"\(Self.currencies[p.country])","label":\(p.label)}
+            "currency":"\(Self.currencies[p.country])","label":\(p.pattern == nil ? 0 : 1)}
             """
-        return (card, json, p.label)
+        return Transaction(key: card, eventID: eventID, json: json, label: p.pattern == nil ? 0 : 1, pattern: p.pattern)
     }
 }
 

@@ -1,0 +1,22 @@
+/// A delivered output, from the producer's delivery-report thread to the consumer thread.
+struct DeliveredOutput: Sendable {
+    var partition: Int32
+    var offset: Int64
+}
+
+/// How many outputs an input offset's event produced, from the output thread to the consumer thread.
+struct ExpectedOutputs: Sendable {
+    var partition: Int32
+    var offset: Int64
+    var outputs: Int32
+}
+
+/// Packs an input position into a produce context: 16 bits of partition index, 48 bits of offset.
+enum OutputContext {
+    static func make(partition: Int32, offset: Int64) -> UInt64 {
+        (UInt64(UInt16(truncatingIfNeeded: partition)) << 48) | (UInt64(bitPattern: offset) & 0x0000_FFFF_FFFF_FFFF)
+    }
+
+    static func partition(_ context: UInt64) -> Int32 { Int32(context >> 48) }
+    static func offset(_ context: UInt64) -> Int64 { Int64(context & 0x0000_FFFF_FFFF_FFFF) }
+}

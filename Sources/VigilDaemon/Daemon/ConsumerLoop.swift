@@ -1,0 +1,312 @@
+import Foundation
+import Logging
+import Synchronization
+import VigilCore
+import VigilKafka
+
+/// The consumer thread: reads batches, decodes and validates, dead-letters refusals, routes events to the
+/// workers, applies back-pressure, tracks offsets and commits.
+///
+/// `@unchecked Sendable`: every mutable property is touched only by the consumer thread — `run()` and the
+/// rebalance hooks, which librdkafka calls from inside `poll` on that same thread. `stopRequested` is the
+/// one field other threads write, and it is atomic.
+final class ConsumerLoop: @unchecked Sendable {
+    private let config: VigilConfiguration
+    private let logger: Logger
+    private let counters: DaemonCounters
+    private let pool: WorkerPool
+    private let producer: KafkaProducer
+    private let deadLetterTopic: KafkaProducerTopic
+    private let decoder: EventDecoder
+    private var router: Router
+    private let deliveries: SPSCRing<DeliveredOutput>.Consumer
+    private let expectations: SPSCRing<ExpectedOutputs>.Consumer
+    private(set) var consumer: KafkaConsumer!
+
+    private var tracker = OffsetTracker()
+    private var partitionIndex: [KafkaTopicPartition: Int] = [:]
+    private var partitions: [KafkaTopicPartition] = []
+    private var watermarks: [Int64] = []
+    private var assigned: Set<Int> = []
+    /// Routed-to-be items that did not fit in their worker's ring, in input order.
+    private var pending: [WorkItem] = []
+    private var pendingStart = 0
+    private var paused = false
+    private var lastCommit = ContinuousClock.now
+    private var lastTopic = ""
+    private var lastTopicPartition: Int32 = -1
+    private var lastIndex = -1
+    let stopRequested = Atomic<Bool>(false)
+
+    init(
+        config: VigilConfiguration,
+        model: ScoringModel,
+        logger: Logger,
+        counters: DaemonCounters,
+        pool: WorkerPool,
+        producer: KafkaProducer,
+        deliveries: SPSCRing<DeliveredOutput>.Consumer,
+        expectations: SPSCRing<ExpectedOutputs>.Consumer
+    ) throws {
+        self.config = config
+        self.logger = logger
+        self.counters = counters
+        self.pool = pool
+        self.producer = producer
+        self.deadLetterTopic = try producer.topic(config.kafka.deadLetterTopic)
+        self.decoder = EventDecoder(schema: config.schema)
+        self.router = Router(model: model)
+        self.deliveries = deliveries
+        self.expectations = expectations
+        pending.reserveCapacity(config.pipeline.pollBatch)
+    }
+
+    /// Creates the Kafka consumer with this loop's rebalance hooks and subscribes.
+    func connect(options: KafkaClientOptions) throws {
+        let configuration = KafkaConsumerConfiguration(
+            client: options,
+            groupID: config.kafka.groupID,
+            isolationLevel: .readCommitted,
+            assignmentStrategy: .cooperativeSticky,
+            properties: config.kafka.properties
+        )
+        let handler = KafkaRebalanceHandler(
+            partitionsAssigned: { [weak self] partitions in self?.assign(&partitions) },
+            partitionsRevoked: { [weak self] partitions, lost in self?.revoke(partitions, lost: lost) }
+        )
+        let logger = self.logger
+        consumer = try KafkaConsumer(
+            configuration: configuration,
+            rebalance: handler,
+            onCommit: { result in
+                if case .failure(let error) = result { logger.warning("offset commit failed", metadata: ["error": "\(error)"]) }
+            },
+            onError: { error in logger.warning("kafka consumer error", metadata: ["error": "\(error)"]) },
+            logger: logger
+        )
+        try consumer.subscribe(config.kafka.inputTopics)
+    }
+
+    // MARK: Main loop
+
+    /// Runs until a stop is requested, then drains everything in flight, commits and leaves the group.
+    func run() {
+        while !stopRequested.load(ordering: .acquiring) {
+            drainCompletions()
+            if pendingStart < pending.count { flushPending(wait: false) }
+            if paused, pendingStart == pending.count, pool.occupancy < 0.5 { setPaused(false) }
+            do {
+                let backlog = pendingStart < pending.count
+                let batch = try consumer.poll(
+                    maxMessages: backlog ? 1 : config.pipeline.pollBatch,
+                    timeout: backlog ? .milliseconds(1) : .milliseconds(50)
+                )
+                for error in batch.errors { logger.warning("kafka: \(error.name): \(error.message)") }
+                for message in batch.messages { handle(message) }
+            } catch {
+                logger.critical("fatal consumer error: \(error)")
+                break
+            }
+            commitIfDue(force: false)
+        }
+        shutdown()
+    }
+
+    private func shutdown() {
+        logger.info("stopping: draining in-flight events")
+        flushPending(wait: true)
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(8)
+        while tracker.inFlight > 0, clock.now < deadline {
+            drainCompletions()
+            Thread.sleep(forTimeInterval: 0.001)
+        }
+        if tracker.inFlight > 0 {
+            logger.warning("stopping with \(tracker.inFlight) events still in flight; they will be read again")
+        }
+        commitIfDue(force: true, synchronous: true)
+        do {
+            try consumer.close()
+        } catch {
+            logger.warning("closing the consumer: \(error)")
+        }
+    }
+
+    // MARK: Messages
+
+    private func index(of topic: String, _ partition: Int32) -> Int {
+        if partition == lastTopicPartition, topic == lastTopic { return lastIndex }
+        let key = KafkaTopicPartition(topic: topic, partition: partition)
+        let index: Int
+        if let known = partitionIndex[key] {
+            index = known
+        } else {
+            index = partitions.count
+            partitions.append(key)
+            watermarks.append(.min)
+            partitionIndex[key] = index
+        }
+        lastTopic = topic
+        lastTopicPartition = partition
+        lastIndex = index
+        return index
+    }
+
+    private func handle(_ message: KafkaMessage) {
+        counters.consumed.add(1, ordering: .relaxed)
+        let index = index(of: message.topic, message.partition)
+        guard tracker.register(partition: index, offset: message.offset) else {
+            logger.debug("message from an unassigned partition or an old offset skipped: \(message.topicPartition)@\(message.offset)")
+            return
+        }
+        var event = Event()
+        event.partition = Int32(index)
+        event.offset = message.offset
+        event.watermarkMs = watermarks[index]
+        guard let value = message.value else {
+            deadLetter(message, partition: index, DecodeError(.emptyMessage, "the message has no value (a tombstone)"))
+            return
+        }
+        do {
+            try value.withUnsafeBytes { try decoder.decode($0, into: &event) }
+        } catch let error as DecodeError {
+            deadLetter(message, partition: index, error)
+            return
+        } catch {
+            deadLetter(message, partition: index, DecodeError(.malformedJSON, "\(error)"))
+            return
+        }
+        let watermark = event.timeMs &- config.maxLatenessMs
+        if watermark > watermarks[index] { watermarks[index] = watermark }
+        let item = router.prepare(event)
+        if pendingStart < pending.count || !pool.route(item) {
+            pending.append(item)
+            if !paused { setPaused(true) }
+        }
+    }
+
+    private func flushPending(wait: Bool) {
+        var backoff = IdleBackoff(maximumMicroseconds: 200)
+        while pendingStart < pending.count {
+            if pool.route(pending[pendingStart]) {
+                pendingStart += 1
+                continue
+            }
+            guard wait else { break }
+            drainCompletions()
+            backoff.idle()
+        }
+        if pendingStart == pending.count {
+            pending.removeAll(keepingCapacity: true)
+            pendingStart = 0
+        }
+    }
+
+    private func setPaused(_ pause: Bool) {
+        let current = assigned.map { partitions[$0] }
+        do {
+            if pause {
+                try consumer.pause(current)
+                counters.pauses.add(1, ordering: .relaxed)
+            } else {
+                try consumer.resume(current)
+            }
+            paused = pause
+        } catch {
+            logger.warning("\(pause ? "pausing" : "resuming") input partitions: \(error)")
+        }
+    }
+
+    private func deadLetter(_ message: KafkaMessage, partition index: Int, _ error: DecodeError) {
+        counters.deadLetter(error.kind)
+        var headers = Array(message.headers)
+        headers.append(KafkaHeader(name: "vigil.error.kind", value: error.kind.rawValue))
+        headers.append(KafkaHeader(name: "vigil.error.message", value: error.message))
+        headers.append(KafkaHeader(name: "vigil.source.topic", value: message.topic))
+        headers.append(KafkaHeader(name: "vigil.source.partition", value: String(message.partition)))
+        headers.append(KafkaHeader(name: "vigil.source.offset", value: String(message.offset)))
+        let context = OutputContext.make(partition: Int32(index), offset: message.offset)
+        do {
+            try withOptional(message.key) { key in
+                try withOptional(message.value) { value in
+                    try producer.produce(
+                        to: deadLetterTopic, key: key, value: value, headers: headers, context: context, blockWhenFull: true)
+                }
+            }
+            tracker.expect(partition: index, offset: message.offset, outputs: 1)
+        } catch {
+            // Not delivered and not expected: the offset stays in flight, so it is never committed past.
+            logger.error("dead-lettering \(message.topicPartition)@\(message.offset) failed: \(error)")
+        }
+    }
+
+    // MARK: Offsets
+
+    private func drainCompletions() {
+        deliveries.drain { tracker.delivered(partition: Int($0.partition), offset: $0.offset) }
+        expectations.drain { tracker.expect(partition: Int($0.partition), offset: $0.offset, outputs: Int($0.outputs)) }
+    }
+
+    private func commitIfDue(force: Bool, synchronous: Bool = false) {
+        let now = ContinuousClock.now
+        guard force || now - lastCommit >= .milliseconds(config.pipeline.commitIntervalMs) else { return }
+        lastCommit = now
+        drainCompletions()
+        let moved = tracker.takeCommittable()
+        guard !moved.isEmpty else { return }
+        let offsets = moved.map { KafkaTopicPartitionOffset(partitions[$0.partition], offset: $0.offset) }
+        do {
+            try consumer.store(offsets)
+            try consumer.commit(async: !synchronous)
+            counters.commits.add(1, ordering: .relaxed)
+        } catch {
+            logger.warning("committing \(offsets): \(error)")
+        }
+    }
+
+    // MARK: Rebalance hooks (called inside poll, on this thread)
+
+    private func assign(_ list: inout [KafkaTopicPartitionOffset]) {
+        for entry in list {
+            let index = index(of: entry.topic, entry.partition)
+            tracker.assign(index)
+            watermarks[index] = .min
+            assigned.insert(index)
+        }
+        logger.info("assigned \(list.map(\.topicPartition.description).joined(separator: ", "))")
+    }
+
+    private func revoke(_ list: [KafkaTopicPartition], lost: Bool) {
+        let indices = list.compactMap { partitionIndex[$0] }
+        if !lost {
+            // Finish what was read from these partitions, then commit it, before they go to another member.
+            flushPending(wait: true)
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(10)
+            while indices.contains(where: { tracker.inFlight(partition: $0) > 0 }), clock.now < deadline {
+                drainCompletions()
+                Thread.sleep(forTimeInterval: 0.001)
+            }
+            let offsets = indices.compactMap { index in
+                tracker.committable(partition: index).map { KafkaTopicPartitionOffset(partitions[index], offset: $0) }
+            }
+            if !offsets.isEmpty {
+                do {
+                    try consumer.commit(offsets, async: false)
+                } catch {
+                    logger.warning("committing revoked partitions: \(error)")
+                }
+            }
+        }
+        for index in indices {
+            tracker.revoke(index)
+            assigned.remove(index)
+        }
+        logger.info("\(lost ? "lost" : "revoked") \(list.map(\.description).joined(separator: ", "))")
+    }
+}
+
+private func withOptional<R>(_ bytes: ArraySlice<UInt8>?, _ body: (UnsafeRawBufferPointer?) throws -> R) rethrows -> R {
+    guard let bytes else { return try body(nil) }
+    return try bytes.withUnsafeBytes { try body($0) }
+}

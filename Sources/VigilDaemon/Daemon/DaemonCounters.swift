@@ -1,0 +1,66 @@
+public import Synchronization
+import VigilCore
+
+/// The daemon's running totals, updated with relaxed atomic adds by whichever thread owns the event at the
+/// time and read by the summary and metrics.
+public final class DaemonCounters: Sendable {
+    public let consumed = Atomic<Int>(0)
+    public let scored = Atomic<Int>(0)
+    public let deadLettered = Atomic<Int>(0)
+    public let alerts = Atomic<Int>(0)
+    public let suppressedByCooldown = Atomic<Int>(0)
+    public let outputsProduced = Atomic<Int>(0)
+    public let deliveryFailures = Atomic<Int>(0)
+    public let pauses = Atomic<Int>(0)
+    public let commits = Atomic<Int>(0)
+    /// Dead letters by `DecodeError.Kind`, in `DecodeError.Kind.allCases` order.
+    private let deadLettersByKind: [Counter]
+    /// Alerts naming each rule, by rule index.
+    private let alertsByRule: [Counter]
+    /// Alerts each detector was warm and at or above the alert threshold for, by detector index.
+    private let alertsByDetector: [Counter]
+
+    final class Counter: Sendable {
+        let value = Atomic<Int>(0)
+    }
+
+    public let ruleNames: [String]
+    public let detectorNames: [String]
+
+    public init(ruleNames: [String], detectorNames: [String]) {
+        self.ruleNames = ruleNames
+        self.detectorNames = detectorNames
+        deadLettersByKind = DecodeError.Kind.allCases.map { _ in Counter() }
+        alertsByRule = ruleNames.map { _ in Counter() }
+        alertsByDetector = detectorNames.map { _ in Counter() }
+    }
+
+    func deadLetter(_ kind: DecodeError.Kind) {
+        deadLettered.add(1, ordering: .relaxed)
+        if let index = DecodeError.Kind.allCases.firstIndex(of: kind) {
+            deadLettersByKind[index].value.add(1, ordering: .relaxed)
+        }
+    }
+
+    func alert(rules: UInt64, detectors: [Int]) {
+        alerts.add(1, ordering: .relaxed)
+        for i in alertsByRule.indices where rules & (1 << UInt64(i)) != 0 {
+            alertsByRule[i].value.add(1, ordering: .relaxed)
+        }
+        for i in detectors where i < alertsByDetector.count {
+            alertsByDetector[i].value.add(1, ordering: .relaxed)
+        }
+    }
+
+    public var deadLettersByReason: [(String, Int)] {
+        zip(DecodeError.Kind.allCases, deadLettersByKind).map { ($0.rawValue, $1.value.load(ordering: .relaxed)) }.filter { $0.1 > 0 }
+    }
+
+    public var alertsPerRule: [(String, Int)] {
+        zip(ruleNames, alertsByRule).map { ($0, $1.value.load(ordering: .relaxed)) }
+    }
+
+    public var alertsPerDetector: [(String, Int)] {
+        zip(detectorNames, alertsByDetector).map { ($0, $1.value.load(ordering: .relaxed)) }
+    }
+}

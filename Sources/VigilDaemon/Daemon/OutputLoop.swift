@@ -1,0 +1,110 @@
+import Foundation
+import Logging
+import Synchronization
+import VigilCore
+import VigilKafka
+import VigilModels
+
+/// The output thread: drains the workers' scored events, writes score and alert records, produces them, and
+/// tells the consumer thread how many outputs each input offset is waiting for.
+///
+/// `@unchecked Sendable`: the writer, records and ring ends are used by the output thread alone; `stop` is
+/// atomic.
+final class OutputLoop: @unchecked Sendable {
+    private let pool: WorkerPool
+    private let producer: KafkaProducer
+    private let alertsTopic: KafkaProducerTopic
+    private let scoresTopic: KafkaProducerTopic?
+    private let expectations: SPSCRing<ExpectedOutputs>.Producer
+    private let counters: DaemonCounters
+    private let logger: Logger
+    private var records: OutputRecords
+    private var writer = JSONWriter()
+    private var scoreThreshold: Double
+    let stopRequested = Atomic<Bool>(false)
+    /// An observer of every scored event (tests and the dashboard's "latest alerts"); called on this thread.
+    var onScored: (@Sendable (ScoredEvent) -> Void)?
+
+    init(
+        config: VigilConfiguration,
+        pool: WorkerPool,
+        producer: KafkaProducer,
+        expectations: SPSCRing<ExpectedOutputs>.Producer,
+        counters: DaemonCounters,
+        logger: Logger
+    ) throws {
+        self.pool = pool
+        self.producer = producer
+        self.alertsTopic = try producer.topic(config.kafka.alertsTopic)
+        self.scoresTopic = try config.kafka.scoresTopic.map { try producer.topic($0) }
+        self.expectations = expectations
+        self.counters = counters
+        self.logger = logger
+        self.records = OutputRecords(config: config)
+        if case .score(let threshold) = config.policy.threshold { scoreThreshold = threshold } else { scoreThreshold = 1 }
+    }
+
+    /// Runs until stopped and every worker's output is drained.
+    func run() {
+        var backoff = IdleBackoff()
+        while true {
+            var handled = 0
+            for output in pool.outputs {
+                handled += output.drain(max: 256) { handle($0) }
+            }
+            if handled > 0 {
+                backoff.reset()
+                continue
+            }
+            if stopRequested.load(ordering: .acquiring), !pool.isRunning, pool.outputs.allSatisfy(\.isEmpty) { break }
+            backoff.idle()
+        }
+    }
+
+    private func handle(_ scored: ScoredEvent) {
+        counters.scored.add(1, ordering: .relaxed)
+        let event = scored.event
+        let context = OutputContext.make(partition: event.partition, offset: event.offset)
+        var outputs: Int32 = 0
+        event.entities[0].withBytes { key in
+            if let scoresTopic {
+                records.writeScore(scored, to: &writer)
+                if produce(scoresTopic, key: key, context: context) { outputs += 1 }
+            }
+            if scored.result.alert {
+                let now = Int64(Date().timeIntervalSince1970 * 1000)
+                records.writeAlert(scored, detectedAtMs: now, to: &writer)
+                if produce(alertsTopic, key: key, context: context) { outputs += 1 }
+                var detectors: [Int] = []
+                for i in 0..<DetectionResult.maxDetectors where scored.result.warmDetectors & (1 << UInt8(i)) != 0 {
+                    if scored.result.detectorScores[i] >= scoreThreshold { detectors.append(i) }
+                }
+                counters.alert(rules: scored.result.firedRules, detectors: detectors)
+            }
+        }
+        if scored.result.suppressedByCooldown { counters.suppressedByCooldown.add(1, ordering: .relaxed) }
+        onScored?(scored)
+        let expectation = ExpectedOutputs(partition: event.partition, offset: event.offset, outputs: outputs)
+        var backoff = IdleBackoff(maximumMicroseconds: 100)
+        while !expectations.push(expectation) { backoff.idle() }
+    }
+
+    private func produce(_ topic: KafkaProducerTopic, key: UnsafeRawBufferPointer, context: UInt64) -> Bool {
+        do {
+            try writer.bytes.withUnsafeBytes { value in
+                try producer.produce(to: topic, key: key, value: value, context: context, blockWhenFull: true)
+            }
+            counters.outputsProduced.add(1, ordering: .relaxed)
+            return true
+        } catch {
+            // Not counted as expected: the input offset is then never committed past, and is read again.
+            logger.error("producing to \(topic.name) failed: \(error)")
+            return false
+        }
+    }
+
+    /// Applies a new config version to alert records (hot reload).
+    func setConfigVersion(_ version: Int) {
+        records.configVersion = version
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+public import Logging
+import Synchronization
+import VigilCore
+import VigilKafka
+
+/// The daemon: the consumer thread, the workers, the output thread and the producer, wired as DESIGN.md draws
+/// them, with an orderly stop (drain, flush, commit, leave the group).
+public final class VigilService: Sendable {
+    public let config: VigilConfiguration
+    public let counters: DaemonCounters
+    private let logger: Logger
+    private let pool: WorkerPool
+    private let producer: KafkaProducer
+    private let consumerLoop: ConsumerLoop
+    private let outputLoop: OutputLoop
+    private let consumerDone = DispatchSemaphore(value: 0)
+    private let outputDone = DispatchSemaphore(value: 0)
+    private let started = Mutex<ContinuousClock.Instant?>(nil)
+    /// Open while the consumer thread drains delivery reports; closed once it has stopped, so the delivery
+    /// thread never waits on a ring nobody empties.
+    private let deliveryGate = DeliveryGate()
+
+    private final class DeliveryGate: Sendable {
+        let open = Atomic<Bool>(true)
+    }
+
+    /// Connects to Kafka and prepares every thread; `start()` sets them going.
+    ///
+    /// - Parameter onScored: observes every scored event on the output thread (tests, dashboards).
+    public init(config: VigilConfiguration, logger: Logger, onScored: (@Sendable (ScoredEvent) -> Void)? = nil) throws {
+        self.config = config
+        self.logger = logger
+        let counters = DaemonCounters(ruleNames: config.rules.map(\.name), detectorNames: config.detectors.map(\.name))
+        self.counters = counters
+        let model = ScoringModel(config: config)
+        let options = KafkaClientOptions(bootstrapServers: config.kafka.brokers.split(separator: ",").map(String.init), clientID: "vigil")
+
+        let (deliveryProducer, deliveryConsumer) = SPSCRing<DeliveredOutput>.makeRing(capacity: 1 << 16)
+        let (expectationProducer, expectationConsumer) = SPSCRing<ExpectedOutputs>.makeRing(capacity: 1 << 16)
+        let deliveryLogger = logger
+        let gate = deliveryGate
+        producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(client: options, linger: .milliseconds(2), properties: config.kafka.properties),
+            onDelivery: { report in
+                // Runs on the producer's polling thread only (the daemon never calls flush elsewhere).
+                guard report.error == nil else {
+                    counters.deliveryFailures.add(1, ordering: .relaxed)
+                    deliveryLogger.error("delivery to \(report.topic) failed: \(report.error!)")
+                    return
+                }
+                let done = DeliveredOutput(partition: OutputContext.partition(report.context), offset: OutputContext.offset(report.context))
+                var backoff = IdleBackoff(maximumMicroseconds: 100)
+                while !deliveryProducer.push(done), gate.open.load(ordering: .acquiring) { backoff.idle() }
+            },
+            onError: { error in deliveryLogger.warning("kafka producer error", metadata: ["error": "\(error)"]) },
+            logger: logger
+        )
+        pool = WorkerPool(model: model, count: config.pipeline.workers, ringCapacity: config.pipeline.ringCapacity)
+        consumerLoop = try ConsumerLoop(
+            config: config, model: model, logger: logger, counters: counters, pool: pool, producer: producer,
+            deliveries: deliveryConsumer, expectations: expectationConsumer
+        )
+        outputLoop = try OutputLoop(
+            config: config, pool: pool, producer: producer, expectations: expectationProducer, counters: counters, logger: logger
+        )
+        outputLoop.onScored = onScored
+        try consumerLoop.connect(options: options)
+    }
+
+    /// Starts the consumer and output threads.
+    public func start() {
+        started.withLock { $0 = .now }
+        let consumerThread = Thread { [consumerLoop, consumerDone] in
+            consumerLoop.run()
+            consumerDone.signal()
+        }
+        consumerThread.name = "vigil.consumer"
+        consumerThread.start()
+        let outputThread = Thread { [outputLoop, outputDone] in
+            outputLoop.run()
+            outputDone.signal()
+        }
+        outputThread.name = "vigil.output"
+        outputThread.start()
+        logger.info("vigil running", metadata: [
+            "topics": "\(config.kafka.inputTopics.joined(separator: ","))", "workers": "\(config.pipeline.workers)",
+        ])
+    }
+
+    /// Asks the daemon to stop; `waitUntilStopped` returns once it has.
+    public func requestStop() {
+        consumerLoop.stopRequested.store(true, ordering: .releasing)
+    }
+
+    /// Waits for the consumer to drain and leave the group, then stops the workers, the output thread and the
+    /// producer (after its last deliveries).
+    public func waitUntilStopped() {
+        consumerDone.wait()
+        deliveryGate.open.store(false, ordering: .releasing)
+        pool.stop()
+        outputLoop.stopRequested.store(true, ordering: .releasing)
+        outputDone.wait()
+        do {
+            try producer.close(timeout: .seconds(5))
+        } catch {
+            logger.warning("closing the producer: \(error)")
+        }
+        logger.info("vigil stopped")
+    }
+
+    /// Seconds since `start()`.
+    public var uptime: Double {
+        guard let start = started.withLock({ $0 }) else { return 0 }
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    /// Late events seen so far.
+    public var lateEvents: Int { pool.lateEvents }
+}

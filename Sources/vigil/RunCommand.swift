@@ -1,0 +1,97 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import VigilDaemon
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the daemon: consume the input topics, score every event, publish alerts."
+    )
+
+    @Option(name: .long, help: "The YAML config file.") var config: String
+    @Option(name: .long, help: "Override kafka.brokers.") var brokers: String?
+    @Option(name: .long, help: "Override pipeline.workers.") var workers: Int?
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
+    @Option(name: .long, help: "Write a JSON summary of the run to this file when stopping.") var summary: String?
+
+    func run() throws {
+        var configuration: VigilConfiguration
+        do {
+            configuration = try VigilConfiguration.load(file: config)
+        } catch let errors as ConfigErrors {
+            for error in errors.errors { printError("\(config): \(error)") }
+            throw ExitCode(1)
+        }
+        if let brokers { configuration.kafka.brokers = brokers }
+        if let workers { configuration.pipeline.workers = max(1, workers) }
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "vigil")
+        let service = try VigilService(config: configuration, logger: logger)
+
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let queue = DispatchQueue(label: "vigil.signals")
+        let sources = [SIGINT, SIGTERM].map { number in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler {
+                logger.notice("signal \(number): stopping")
+                service.requestStop()
+            }
+            source.resume()
+            return source
+        }
+        service.start()
+        service.waitUntilStopped()
+        sources.forEach { $0.cancel() }
+
+        let report = RunSummary(service: service)
+        printError(report.text)
+        if let summary {
+            try report.json.write(toFile: summary, atomically: true, encoding: .utf8)
+        }
+    }
+}
+
+/// What a run did, printed when the daemon stops.
+struct RunSummary {
+    let text: String
+    let json: String
+
+    init(service: VigilService) {
+        let c = service.counters
+        let consumed = c.consumed.load(ordering: .relaxed)
+        let seconds = max(service.uptime, 0.001)
+        let rules = c.alertsPerRule
+        let detectors = c.alertsPerDetector
+        let dead = c.deadLettersByReason
+        var lines = [
+            "vigil summary",
+            "  events in:       \(consumed) in \(String(format: "%.1f", seconds)) s (\(Int(Double(consumed) / seconds)) events/s)",
+            "  scored:          \(c.scored.load(ordering: .relaxed)) (late: \(service.lateEvents))",
+            "  alerts:          \(c.alerts.load(ordering: .relaxed)) (suppressed by cooldown: \(c.suppressedByCooldown.load(ordering: .relaxed)))",
+        ]
+        for (name, count) in rules { lines.append("    rule \(name): \(count)") }
+        for (name, count) in detectors { lines.append("    detector \(name): \(count)") }
+        lines.append("  dead letters:    \(c.deadLettered.load(ordering: .relaxed))")
+        for (kind, count) in dead { lines.append("    \(kind): \(count)") }
+        lines.append("  input pauses:    \(c.pauses.load(ordering: .relaxed)); delivery failures: \(c.deliveryFailures.load(ordering: .relaxed))")
+        text = lines.joined(separator: "\n")
+
+        func object(_ pairs: [(String, Int)]) -> String {
+            "{" + pairs.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
+        }
+        json = """
+            {"events_in":\(consumed),"seconds":\(String(format: "%.3f", seconds)),"scored":\(c.scored.load(ordering: .relaxed)),\
+            "late":\(service.lateEvents),"alerts":\(c.alerts.load(ordering: .relaxed)),"alerts_by_rule":\(object(rules)),\
+            "alerts_by_detector":\(object(detectors)),"dead_letters":\(c.deadLettered.load(ordering: .relaxed)),\
+            "dead_letters_by_reason":\(object(dead)),"pauses":\(c.pauses.load(ordering: .relaxed))}
+            """
+    }
+}
