@@ -73,7 +73,7 @@ private final class Sink {
             let options = KafkaClientOptions(bootstrapServers: brokers.split(separator: ",").map(String.init), clientID: "vigil-produce")
             let producer = try KafkaProducer(
                 configuration: KafkaProducerConfiguration(client: options, linger: .milliseconds(5)),
-                logger: Logger(label: "vigil.produce")
+                logger: quietLogger("vigil.produce")
             )
             self.producer = producer
             self.topic = try producer.topic(name)

@@ -15,7 +15,7 @@ struct TopicsCommand: ParsableCommand {
 
         func admin() throws -> KafkaAdmin {
             let options = KafkaClientOptions(bootstrapServers: brokers.split(separator: ",").map(String.init), clientID: "vigil-topics")
-            return try KafkaAdmin(client: options, logger: Logger(label: "vigil.topics"))
+            return try KafkaAdmin(client: options, logger: quietLogger("vigil.topics"))
         }
     }
 

@@ -44,6 +44,8 @@ struct ConfigurationTests {
         #expect(config.maxLatenessMs == 30_000)
         #expect(config.features[3].window == .hopping(sizeMs: 86_400_000, hopMs: 3_600_000))
         #expect(config.tables[0].maxEventsPerKey == 32)
+        #expect(config.policy.threshold == .percentile(99.9))
+        #expect(config.policy.cooldownMs == 120_000)
     }
 
     @Test func aMinimalConfigGetsDefaults() throws {
