@@ -1,0 +1,100 @@
+import Foundation
+import VigilCore
+
+/// Events through decode + features + detectors in-process, no Kafka: the core's throughput, sequentially
+/// and through the worker pool with 1 ... N workers.
+public struct CoreBenchmark: Sendable {
+    public struct Row: Sendable {
+        public var name: String
+        public var events: Int
+        public var seconds: Double
+        public var eventsPerSecond: Double { Double(events) / seconds }
+    }
+
+    public let config: VigilConfiguration
+    public let messages: [[UInt8]]
+
+    /// Prepares `count` synthetic events (the `vigil produce` stream with `seed`) as raw JSON messages.
+    public init(config: VigilConfiguration, count: Int, seed: UInt64 = 1) {
+        self.config = config
+        var options = TransactionGenerator.Options()
+        options.seed = seed
+        options.eventsPerSecond = 200
+        var generator = TransactionGenerator(options: options)
+        messages = (0..<count).map { _ in Array(generator.next().json.utf8) }
+    }
+
+    private func elapsed(_ start: ContinuousClock.Instant) -> Double {
+        let d = ContinuousClock.now - start
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    /// Decoding alone.
+    public func decodeOnly() -> Row {
+        let decoder = EventDecoder(schema: config.schema)
+        var event = Event()
+        var checksum: Int64 = 0
+        let start = ContinuousClock.now
+        for message in messages {
+            message.withUnsafeBytes { try? decoder.decode($0, into: &event) }
+            checksum &+= event.timeMs
+        }
+        let seconds = elapsed(start)
+        precondition(checksum != 0)
+        return Row(name: "decode only", events: messages.count, seconds: seconds)
+    }
+
+    /// Decode, features and detectors on one thread (`SequentialScorer`).
+    public func sequential() -> Row {
+        let decoder = EventDecoder(schema: config.schema)
+        var scorer = SequentialScorer(model: ScoringModel(config: config))
+        var event = Event()
+        var alerts = 0
+        let start = ContinuousClock.now
+        for (i, message) in messages.enumerated() {
+            event.offset = Int64(i)
+            message.withUnsafeBytes { try? decoder.decode($0, into: &event) }
+            if scorer.score(event).result.alert { alerts += 1 }
+        }
+        return Row(name: "decode + features + detectors, 1 thread", events: messages.count, seconds: elapsed(start))
+    }
+
+    /// The threaded core: this thread decodes and routes, `workers` threads score, one thread drains outputs.
+    public func pipeline(workers: Int) -> Row {
+        let model = ScoringModel(config: config)
+        let pool = WorkerPool(model: model, count: workers, ringCapacity: config.pipeline.ringCapacity)
+        let total = messages.count
+        let drained = DispatchSemaphore(value: 0)
+        let outputs = pool.outputs
+        Thread {
+            var seen = 0
+            var backoff = 0
+            while seen < total {
+                var n = 0
+                for output in outputs { n += output.drain(max: 512) { _ in } }
+                seen += n
+                if n == 0 {
+                    backoff += 1
+                    if backoff > 64 { usleep(20) }
+                } else {
+                    backoff = 0
+                }
+            }
+            drained.signal()
+        }.start()
+        let decoder = EventDecoder(schema: config.schema)
+        var router = Router(model: model)
+        var event = Event()
+        let start = ContinuousClock.now
+        for (i, message) in messages.enumerated() {
+            event.offset = Int64(i)
+            message.withUnsafeBytes { try? decoder.decode($0, into: &event) }
+            let item = router.prepare(event)
+            while !pool.route(item) { sched_yield() }
+        }
+        drained.wait()
+        let seconds = elapsed(start)
+        pool.stop()
+        return Row(name: "threaded core, \(workers) worker\(workers == 1 ? "" : "s")", events: total, seconds: seconds)
+    }
+}

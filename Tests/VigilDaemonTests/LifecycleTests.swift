@@ -1,0 +1,123 @@
+import Foundation
+import Synchronization
+import Testing
+import VigilCore
+import VigilDaemon
+import VigilKafka
+
+/// Topics and a config of their own for one daemon test.
+struct DaemonFixture {
+    var config: VigilConfiguration
+    var ids: [String] = []
+
+    init(prefix: String, partitions: Int32 = 2) throws {
+        config = try VigilConfiguration.load(file: repositoryRoot.appendingPathComponent("configs/vigil.yaml").path)
+        let name = Broker.unique(prefix)
+        config.kafka.brokers = try Broker.address()
+        config.kafka.groupID = "\(name)-group"
+        config.kafka.inputTopics = ["\(name)-tx"]
+        config.kafka.alertsTopic = "\(name)-alerts"
+        config.kafka.scoresTopic = "\(name)-scores"
+        config.kafka.deadLetterTopic = "\(name)-dlq"
+        config.pipeline.commitIntervalMs = 200
+        let topics = [config.kafka.inputTopics[0], config.kafka.alertsTopic, config.kafka.scoresTopic!, config.kafka.deadLetterTopic]
+        try KafkaAdmin(client: Broker.options(), logger: Broker.logger)
+            .createTopics(topics.map { KafkaTopicSpecification(name: $0, partitions: partitions) }, ignoreExisting: false)
+    }
+
+    /// Produces `count` generated events to the input topic.
+    mutating func produce(_ count: Int, seed: UInt64) throws {
+        var options = TransactionGenerator.Options()
+        options.seed = seed
+        options.cards = 500
+        var generator = TransactionGenerator(options: options)
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: Broker.options()), logger: Broker.logger)
+        for _ in 0..<count {
+            let t = generator.next()
+            ids.append(t.eventID)
+            try producer.produce(topic: config.kafka.inputTopics[0], key: Array(t.key.utf8), value: Array(t.json.utf8), blockWhenFull: true)
+        }
+        try producer.close(timeout: .seconds(60))
+    }
+
+    /// The event ids on the scores topic.
+    func scoredIDs(expecting count: Int) throws -> [String] {
+        try Broker.readAll(config.kafka.scoresTopic!, expecting: count).compactMap { message in
+            let object = try JSONSerialization.jsonObject(with: Data(message.value ?? [])) as? [String: Any]
+            return object?["event_id"] as? String
+        }
+    }
+
+    func writeConfig() throws -> String {
+        let path = NSTemporaryDirectory() + "\(config.kafka.groupID).yaml"
+        var text = try String(contentsOfFile: repositoryRoot.appendingPathComponent("configs/vigil.yaml").path, encoding: .utf8)
+        for (from, to) in [
+            ("\"127.0.0.1:9092\"", "\"\(config.kafka.brokers)\""), ("group_id: vigil", "group_id: \(config.kafka.groupID)"),
+            ("input_topics: [transactions]", "input_topics: [\(config.kafka.inputTopics[0])]"),
+            ("alerts_topic: alerts", "alerts_topic: \(config.kafka.alertsTopic)"),
+            ("scores_topic: scores", "scores_topic: \(config.kafka.scoresTopic!)"),
+            ("dead_letter_topic: transactions.dlq", "dead_letter_topic: \(config.kafka.deadLetterTopic)"),
+        ] {
+            text = text.replacingOccurrences(of: from, with: to)
+        }
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+}
+
+@Suite("Daemon lifecycle and back-pressure against a real broker", .serialized)
+struct LifecycleTests {
+    @Test(.timeLimit(.minutes(3)))
+    func fullRingsPauseTheInputAndNothingIsLost() throws {
+        var fixture = try DaemonFixture(prefix: "pressure")
+        fixture.config.pipeline.ringCapacity = 16
+        fixture.config.pipeline.workers = 1
+        try fixture.produce(5_000, seed: 21)
+        // A slow output side: the output thread sleeps, its ring fills, then the worker's, then the input pauses.
+        let seen = Atomic<Int>(0)
+        let service = try VigilService(config: fixture.config, logger: Broker.logger) { _ in
+            if seen.add(1, ordering: .relaxed).newValue % 50 == 0 { Thread.sleep(forTimeInterval: 0.005) }
+        }
+        service.start()
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(90)
+        while service.counters.scored.load(ordering: .relaxed) < 5_000, clock.now < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        service.requestStop()
+        service.waitUntilStopped()
+        #expect(service.counters.pauses.load(ordering: .relaxed) > 0, "the input was paused")
+        let ids = try fixture.scoredIDs(expecting: 5_000)
+        #expect(ids.count == 5_000)
+        #expect(Set(ids) == Set(fixture.ids))
+    }
+
+    @Test(.timeLimit(.minutes(3)))
+    func sigtermStopsTheDaemonWithinTenSecondsAndCommitsWhatWasDelivered() throws {
+        var fixture = try DaemonFixture(prefix: "sigterm")
+        try fixture.produce(20_000, seed: 22)
+        let binary = repositoryRoot.appendingPathComponent(".build/debug/vigil")
+        try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build the vigil executable first (scripts/test does)")
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["run", "--config", try fixture.writeConfig(), "--log-level", "warning"]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        Thread.sleep(forTimeInterval: 6)
+        let clock = ContinuousClock()
+        let signalled = clock.now
+        process.terminate()  // SIGTERM
+        while process.isRunning, clock.now - signalled < .seconds(15) { Thread.sleep(forTimeInterval: 0.05) }
+        let stopTime = clock.now - signalled
+        #expect(!process.isRunning)
+        #expect(stopTime < .seconds(10), "stopped in \(stopTime)")
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0)
+
+        // Whatever was committed had its score delivered: committed offsets never run ahead of outputs.
+        let checker = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: Broker.options(), groupID: fixture.config.kafka.groupID), logger: Broker.logger)
+        let committed = try checker.committed((0..<2).map { KafkaTopicPartition(topic: fixture.config.kafka.inputTopics[0], partition: Int32($0)) })
+        try checker.close()
+        let committedCount = committed.map { max(0, $0.offset) }.reduce(0, +)
+        let scored = try fixture.scoredIDs(expecting: Int(committedCount))
+        #expect(Int64(Set(scored).count) >= committedCount)
+        #expect(committedCount > 0)
+    }
+}
