@@ -96,20 +96,36 @@ struct LifecycleTests {
         try fixture.produce(20_000, seed: 22)
         let binary = repositoryRoot.appendingPathComponent(".build/debug/vigil")
         try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build the vigil executable first (scripts/test does)")
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = ["run", "--config", try fixture.writeConfig(), "--log-level", "warning"]
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        // posix_spawn and waitpid rather than Foundation's Process, whose exit monitoring was seen to miss exits.
+        let configPath = try fixture.writeConfig()
+        let argv: [UnsafeMutablePointer<CChar>?] = [
+            strdup(binary.path), strdup("run"), strdup("--config"), strdup(configPath), strdup("--log-level"), strdup("error"), nil,
+        ]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        try #require(posix_spawn(&pid, binary.path, nil, nil, argv, environ) == 0)
         Thread.sleep(forTimeInterval: 6)
         let clock = ContinuousClock()
         let signalled = clock.now
-        process.terminate()  // SIGTERM
-        while process.isRunning, clock.now - signalled < .seconds(15) { Thread.sleep(forTimeInterval: 0.05) }
+        kill(pid, SIGTERM)
+        var status: Int32 = 0
+        var exited = false
+        while clock.now - signalled < .seconds(15) {
+            if waitpid(pid, &status, WNOHANG) == pid {
+                exited = true
+                break
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
         let stopTime = clock.now - signalled
-        #expect(!process.isRunning)
+        if !exited {
+            kill(pid, SIGKILL)
+            waitpid(pid, &status, 0)
+        }
+        #expect(exited)
         #expect(stopTime < .seconds(10), "stopped in \(stopTime)")
-        #expect(process.terminationReason == .exit && process.terminationStatus == 0)
+        // WIFEXITED and WEXITSTATUS, spelled out (they are C macros).
+        #expect(status & 0x7f == 0 && (status >> 8) & 0xff == 0, "wait status \(status)")
 
         // Whatever was committed had its score delivered: committed offsets never run ahead of outputs.
         let checker = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: Broker.options(), groupID: fixture.config.kafka.groupID), logger: Broker.logger)

@@ -48,7 +48,7 @@ public struct DetectionEngine: Sendable {
         var combined = 0.0
         var weightTotal = 0.0
         var warmCount = 0
-        var strongest: [(Int, Double)] = []
+        var explained = 0
         for i in zScores.indices {
             let r = zScores[i].detector.process(event)
             result.detectorScores[i] = r.score
@@ -61,16 +61,22 @@ public struct DetectionEngine: Sendable {
             case .weightedMean: combined += r.score * zScores[i].weight
             }
             weightTotal += zScores[i].weight
-            if strongest.count < DetectionResult.maxExplanation { strongest.append((i, r.z)) }
+            // Keep the strongest |z| first: insertion into the fixed-size explanation (no allocation).
+            let field = zScores[i].detector.field
+            let item = ExplanationItem(source: .numericField(field), value: event.numeric[field], contribution: r.z)
+            var slot = min(explained, DetectionResult.maxExplanation - 1)
+            if explained < DetectionResult.maxExplanation || abs(r.z) > abs(result.explanation[slot].contribution) {
+                while slot > 0, abs(result.explanation[slot - 1].contribution) < abs(r.z) {
+                    result.explanation[slot] = result.explanation[slot - 1]
+                    slot -= 1
+                }
+                result.explanation[slot] = item
+                explained = min(explained + 1, DetectionResult.maxExplanation)
+            }
         }
         if warmCount > 0 {
             if policy.combination == .mean { combined /= Double(warmCount) }
             if policy.combination == .weightedMean, weightTotal > 0 { combined /= weightTotal }
-        }
-        strongest.sort { abs($0.1) > abs($1.1) }
-        for (slot, (i, z)) in strongest.enumerated() {
-            let field = zScores[i].detector.field
-            result.explanation[slot] = ExplanationItem(source: .numericField(field), value: event.numeric[field], contribution: z)
         }
 
         result.score = max(ruleScore, combined)

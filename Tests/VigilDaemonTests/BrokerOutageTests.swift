@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+import VigilCore
+import VigilDaemon
+import VigilKafka
+
+/// A dev broker of a test's own (so freezing it disturbs no other test), started and stopped with
+/// scripts/broker and a private state folder.
+final class DedicatedBroker {
+    let state: String
+    let address: String
+    let pid: pid_t
+
+    init() throws {
+        state = NSTemporaryDirectory() + "vigil-broker-\(UUID().uuidString.prefix(8))"
+        let output = try Self.script(["start"], state: state)
+        guard let line = output.split(separator: "\n").last(where: { $0.hasPrefix("BROKER=") }) else {
+            throw TestSetupError("scripts/broker start printed no address: \(output)")
+        }
+        address = String(line.dropFirst("BROKER=".count))
+        let pidText = try String(contentsOfFile: state + "/broker.pid", encoding: .utf8)
+        pid = pid_t(pidText.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    }
+
+    func stop() {
+        kill(pid, SIGCONT)
+        _ = try? Self.script(["stop"], state: state)
+    }
+
+    /// Runs scripts/broker with a private state folder and returns what it printed. Uses posix_spawn and
+    /// waitpid directly: Foundation's `Process` was seen missing this script's exit (it starts a daemon).
+    @discardableResult
+    static func script(_ arguments: [String], state: String) throws -> String {
+        let output = state + ".out"
+        let command = "VIGIL_BROKER_STATE='\(state)' '\(repositoryRoot.path)/scripts/broker' \(arguments.joined(separator: " ")) >'\(output)' 2>/dev/null"
+        var pid: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup(command), nil]
+        defer { argv.forEach { free($0) } }
+        guard posix_spawn(&pid, "/bin/sh", nil, nil, argv, environ) == 0 else { throw TestSetupError("cannot run scripts/broker") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1, errno == EINTR {}
+        return (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+    }
+}
+
+@Suite("Broker outage")
+struct BrokerOutageTests {
+    /// The broker freezes (SIGSTOP) for 8 s while events flow; the daemon rides it out and loses nothing.
+    @Test(.timeLimit(.minutes(3)))
+    func aFrozenBrokerIsRetriedNotFatal() throws {
+        let broker = try DedicatedBroker()
+        defer { broker.stop() }
+        var config = try VigilConfiguration.load(file: repositoryRoot.appendingPathComponent("configs/vigil.yaml").path)
+        config.kafka.brokers = broker.address
+        config.pipeline.commitIntervalMs = 200
+        let options = KafkaClientOptions(bootstrapServers: [broker.address], clientID: "outage-test")
+        try KafkaAdmin(client: options, logger: Broker.logger).createTopics(
+            ["transactions", "alerts", "scores", "transactions.dlq"].map { KafkaTopicSpecification(name: $0, partitions: 2) }
+        )
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: options), logger: Broker.logger)
+        var generator = TransactionGenerator(options: TransactionGenerator.Options())
+        var ids = Set<String>()
+        func produce(_ count: Int) throws {
+            for _ in 0..<count {
+                let t = generator.next()
+                ids.insert(t.eventID)
+                try producer.produce(topic: "transactions", key: Array(t.key.utf8), value: Array(t.json.utf8), blockWhenFull: true)
+            }
+            _ = producer.drain(timeout: .seconds(30))
+        }
+        try produce(5_000)
+        let service = try VigilService(config: config, logger: Broker.logger)
+        service.start()
+        let clock = ContinuousClock()
+        var deadline = clock.now + .seconds(60)
+        while service.counters.scored.load(ordering: .relaxed) < 5_000, clock.now < deadline { Thread.sleep(forTimeInterval: 0.1) }
+
+        kill(broker.pid, SIGSTOP)
+        Thread.sleep(forTimeInterval: 8)
+        kill(broker.pid, SIGCONT)
+        try produce(5_000)
+        deadline = clock.now + .seconds(90)
+        while service.counters.scored.load(ordering: .relaxed) < 10_000, clock.now < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        service.requestStop()
+        service.waitUntilStopped()
+        try producer.close()
+
+        #expect(service.counters.scored.load(ordering: .relaxed) == 10_000)
+        #expect(service.counters.deliveryFailures.load(ordering: .relaxed) == 0)
+        let reader = try KafkaConsumer(
+            configuration: KafkaConsumerConfiguration(client: options, groupID: "outage-reader", sessionTimeout: .seconds(6), maxPollInterval: .seconds(7)),
+            logger: Broker.logger
+        )
+        try reader.subscribe(["scores"])
+        var scored = Set<String>()
+        deadline = clock.now + .seconds(60)
+        while scored.count < 10_000, clock.now < deadline {
+            for message in try reader.poll(maxMessages: 5000).messages {
+                if let object = try JSONSerialization.jsonObject(with: Data(message.value ?? [])) as? [String: Any], let id = object["event_id"] as? String {
+                    scored.insert(id)
+                }
+            }
+        }
+        try reader.close()
+        #expect(scored == ids)
+    }
+}
