@@ -49,9 +49,10 @@ struct ParallelScoringTests {
 
         let pool = WorkerPool(model: model, count: workers, ringCapacity: 64)
         var router = Router(model: model)
+        var merge = OrderedMerge(outputs: pool.outputs, stage: model.makeStage())
         var received: [Int64: ScoredEvent] = [:]
         func drainOutputs() {
-            for output in pool.outputs { output.drain { received[$0.event.offset] = $0 } }
+            _ = merge.drain { received[$0.event.offset] = $0 }
         }
         for event in events {
             let item = router.prepare(event)
@@ -68,14 +69,18 @@ struct ParallelScoringTests {
             let sameFeatures = (0..<config.features.count).allSatisfy {
                 a.features[$0].bitPattern == b.features[$0].bitPattern
             }
-            if !sameFeatures || a.result.score.bitPattern != b.result.score.bitPattern || a.result.alert != b.result.alert
+            let sameDetectors = (0..<config.detectors.count).allSatisfy {
+                a.result.rawScores[$0].bitPattern == b.result.rawScores[$0].bitPattern
+                    && a.result.detectorScores[$0].bitPattern == b.result.detectorScores[$0].bitPattern
+            }
+            if !sameFeatures || !sameDetectors || a.result.score.bitPattern != b.result.score.bitPattern || a.result.alert != b.result.alert
                 || a.result.firedRules != b.result.firedRules
             {
                 mismatches.append(event.offset)
             }
             if a.result.alert { alerts += 1 }
         }
-        #expect(mismatches.isEmpty, "first mismatches at offsets \(mismatches.prefix(5))")
+        #expect(mismatches.count == 0, "\(mismatches.count) mismatches, the first at offsets \(mismatches.prefix(5))")
         #expect(alerts > 0, "the stream raises alerts, so the comparison covers them")
     }
 }

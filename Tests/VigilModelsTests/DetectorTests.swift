@@ -22,8 +22,8 @@ struct DetectorTests {
         var probe = detector
         let typical = probe.process(event(card: "a", amount: 11, at: 100))
         let outlier = detector.process(event(card: "a", amount: 400, at: 100))
-        #expect(outlier.score > 0.999)
-        #expect(typical.score < 0.7)
+        #expect(outlier.score > 100)
+        #expect(typical.score < 1)
         // Sorted 9 10 10 10 11 11 12 13: median 10.5; deviations .5 .5 .5 .5 .5 1.5 1.5 2.5: MAD 0.5.
         #expect(abs(outlier.z - (400 - 10.5) / (1.4826 * 0.5)) < 1e-9)
         // Another card has no baseline yet.
@@ -54,14 +54,17 @@ struct DetectorTests {
 
     @Test func rulesAlertAndCooldownSuppressRepeatsPerEntity() throws {
         let expression = try RuleParser.parse("amount < 2") { $0 == "amount" ? .numericField(0) : nil }
-        var engine = DetectionEngine(
+        var stage = ScoringStage(
+            specs: [],
             rules: [Rule(name: "tiny", source: "amount < 2", expression: expression)],
-            zScores: [],
-            policy: AlertPolicy(threshold: .score(0.99), cooldownMs: 60_000),
-            primaryEntity: 0
+            policy: AlertPolicy(threshold: .score(0.99), cooldownMs: 60_000)
         )
         let features: [Double] = []
-        func run(_ e: Event) -> DetectionResult { features.withUnsafeBufferPointer { engine.process(e, features: $0) } }
+        func run(_ e: Event) -> DetectionResult {
+            var result = DetectionResult()
+            features.withUnsafeBufferPointer { stage.process(e, features: $0, result: &result) }
+            return result
+        }
         let first = run(event(card: "a", amount: 1, at: 0))
         #expect(first.alert && first.firedRules == 1 && first.score == 1)
         let repeated = run(event(card: "a", amount: 1, at: 30_000))
@@ -71,25 +74,47 @@ struct DetectorTests {
         #expect(!run(event(card: "a", amount: 5, at: 200_000)).alert)
     }
 
-    @Test func detectorScoresCombineAndExplainTheField() {
-        var engine = DetectionEngine(
-            rules: [],
-            zScores: [.init(name: "amount_z", detector: RobustZScoreDetector(field: 0, entity: 0, window: 8, minSamples: 4))],
-            policy: AlertPolicy(threshold: .score(0.999), cooldownMs: 0),
-            primaryEntity: 0
-        )
+    @Test func perEntityScoresAreCalibratedCombinedAndExplained() {
+        let specs = [DetectorSpec(name: "amount_z", kind: .robustZScore(field: 0, entity: 0, window: 8, minSamples: 4))]
+        var detectors = EntityDetectors(specs: specs, maxKeys: 100, ttlMs: .max / 4)
+        var stage = ScoringStage(specs: specs, rules: [], policy: AlertPolicy(threshold: .percentile(99), cooldownMs: 0, calibrationWarmup: 20))
         let features: [Double] = []
-        for (i, amount) in [10.0, 11, 9, 10, 12].enumerated() {
-            let r = features.withUnsafeBufferPointer { engine.process(event(card: "a", amount: amount, at: Int64(i)), features: $0) }
-            #expect(!r.alert)
+        func run(_ e: Event) -> DetectionResult {
+            var result = DetectionResult()
+            detectors.process(e, into: &result)
+            features.withUnsafeBufferPointer { stage.process(e, features: $0, result: &result) }
+            return result
         }
-        let spike = features.withUnsafeBufferPointer { engine.process(event(card: "a", amount: 500, at: 10), features: $0) }
+        var generator = SeededGenerator(seed: 3)
+        var alerts = 0
+        for i in 0..<1000 {
+            let r = run(event(card: "c\(i % 10)", amount: 10 + Double(generator.next() % 100) / 50, at: Int64(i)))
+            if i >= 200, r.alert { alerts += 1 }
+        }
+        // A 99th-percentile threshold alerts on about 1 % of ordinary events once calibrated.
+        #expect(alerts <= 24, "\(alerts) alerts in 800 ordinary events")
+        let spike = run(event(card: "c3", amount: 500, at: 1000))
         #expect(spike.alert)
         #expect(spike.warmDetectors == 1)
+        #expect(spike.detectorScores[0] > 0.99, "the spike is above every earlier score")
         #expect(spike.score == spike.detectorScores[0])
+        #expect(spike.percentile >= 99)
         #expect(spike.explanation[0].source == .numericField(0))
         #expect(spike.explanation[0].value == 500)
         #expect(spike.explanation[0].contribution > 100)
+    }
+
+    @Test func calibratorMapsScoresToPercentilesOfEarlierScores() {
+        var calibrator = ScoreCalibrator(warmup: 100, refreshEvery: 10)
+        #expect(calibrator.percentile(of: 1).isNaN, "not warm yet")
+        for i in 0..<10_000 { calibrator.add(Double(i % 1000)) }
+        #expect(abs(calibrator.percentile(of: 500) - 0.5) < 0.02)
+        #expect(calibrator.percentile(of: 5000) == 1)
+        // A value tied with a tenth of all scores sits in the middle of their ranks.
+        var tied = ScoreCalibrator(warmup: 10, refreshEvery: 1)
+        for i in 0..<1000 { tied.add(i % 10 == 0 ? 7 : Double(i % 10)) }
+        #expect(abs(tied.percentile(of: 7) - tied.percentile(of: 7.0000001) + 0.1) < 0.02 || tied.percentile(of: 7) < 0.9)
+        #expect(calibrator.percentile(of: -1) == 0)
     }
 }
 

@@ -189,6 +189,14 @@ extension SPSCRing {
             return n
         }
 
+        /// Calls `body` with the oldest element without removing it; returns nil when the ring is empty.
+        @inline(__always)
+        public func peek<R>(_ body: (borrowing Element) throws -> R) rethrows -> R? {
+            owner.check()
+            guard available() > 0 else { return nil }
+            return try body((ring.slots + (localHead & ring.mask)).pointee)
+        }
+
         /// True when nothing is waiting (refreshes the producer's index).
         public var isEmpty: Bool { available() == 0 }
     }

@@ -83,7 +83,7 @@ extension VigilConfiguration {
         config.kafka = kafka
         config.maxLatenessMs = maxLateness
         config.features = readFeatures(top, schema, reader)
-        config.detectors = readDetectors(top, schema, reader)
+        config.detectors = readDetectors(top, config, reader)
         config.rules = readRules(top, config, reader)
         config.policy = readAlerting(top.mapping("alerting"), reader)
         if let pipeline = top.mapping("pipeline") {
@@ -281,36 +281,95 @@ extension VigilConfiguration {
         return features
     }
 
-    private static func readDetectors(_ top: ConfigReader.Mapping, _ schema: EventSchema, _ reader: ConfigReader) -> [ZScoreDetector] {
-        var detectors: [ZScoreDetector] = []
+    private static func readDetectors(_ top: ConfigReader.Mapping, _ config: VigilConfiguration, _ reader: ConfigReader) -> [DetectorSpec] {
+        let schema = config.schema
+        var detectors: [DetectorSpec] = []
+        let resolve = resolver(config)
         for (path, node) in top.sequence("detectors") {
             guard let item = reader.mapping(path, node) else { continue }
             defer { item.finish() }
             guard let name = item.string("name", required: true), let type = item.string("type", required: true) else { continue }
-            guard type == "robust_zscore" else {
-                reader.fail(item.child("type"), item.node("type"), "unknown detector type '\(type)' (available: robust_zscore)")
-                continue
-            }
-            guard let fieldName = item.string("field", required: true) else { continue }
-            guard let field = schema.numericFields.firstIndex(of: fieldName) else {
-                reader.fail(item.child("field"), item.node("field"), "no numeric field '\(fieldName)' is declared under event.numeric")
-                continue
-            }
-            var entity: Int?
-            if let entityName = item.string("entity") {
-                entity = schema.entities.firstIndex { $0.name == entityName }
-                if entity == nil {
-                    reader.fail(item.child("entity"), item.node("entity"), "no entity '\(entityName)' is declared under event.entities")
-                    continue
-                }
-            }
-            let window = item.int("window", default: 32, range: 3...4096)
-            let minSamples = item.int("min_samples", default: 8, range: 2...4096)
             let weight = item.double("weight", default: 1, range: 0...1_000_000) ?? 1
             if detectors.contains(where: { $0.name == name }) {
                 reader.fail(item.child("name"), item.node("name"), "detector '\(name)' is defined twice")
             }
-            detectors.append(ZScoreDetector(name: name, field: field, entity: entity, window: window, minSamples: minSamples, weight: weight))
+            switch type {
+            case "robust_zscore":
+                guard let fieldName = item.string("field", required: true) else { continue }
+                guard let field = schema.numericFields.firstIndex(of: fieldName) else {
+                    reader.fail(item.child("field"), item.node("field"), "no numeric field '\(fieldName)' is declared under event.numeric")
+                    continue
+                }
+                var entity: Int?
+                if let entityName = item.string("entity") {
+                    entity = schema.entities.firstIndex { $0.name == entityName }
+                    if entity == nil {
+                        reader.fail(item.child("entity"), item.node("entity"), "no entity '\(entityName)' is declared under event.entities")
+                        continue
+                    }
+                }
+                let window = item.int("window", default: 32, range: 3...4096)
+                let minSamples = item.int("min_samples", default: 8, range: 2...4096)
+                detectors.append(DetectorSpec(name: name, weight: weight, kind: .robustZScore(field: field, entity: entity, window: window, minSamples: minSamples)))
+            case "half_space_trees":
+                var inputNames = item.stringList("inputs")
+                if !item.has("inputs") { inputNames = schema.numericFields }
+                var inputs: [DetectorInput] = []
+                for (k, inputName) in inputNames.enumerated() {
+                    switch resolve(inputName) {
+                    case .feature(let f): inputs.append(.feature(f))
+                    case .numericField(let f): inputs.append(.numericField(f))
+                    default:
+                        reader.fail("\(item.child("inputs"))[\(k)]", item.node("inputs"), "no feature or numeric field '\(inputName)'")
+                    }
+                }
+                if inputs.isEmpty {
+                    reader.fail(item.child("inputs"), item.node("inputs") ?? node, "half-space trees need at least one input")
+                    continue
+                }
+                if inputs.count > 64 { reader.fail(item.child("inputs"), item.node("inputs"), "at most 64 inputs") }
+                if item.has("entity") {
+                    _ = item.node("entity")
+                    reader.fail(item.child("entity"), item.node("entity"), "half-space trees are global: a forest per key would need trees x 2^height counters per key")
+                }
+                let trees = item.int("trees", default: 25, range: 1...1000)
+                let height = item.int("height", default: 15, range: 1...20)
+                let window = item.int("window", default: 250, range: 10...10_000_000)
+                let warmup = item.int("warmup", default: 1000, range: 1...10_000_000)
+                let margin = item.double("margin", default: 0.1, range: 0...10) ?? 0.1
+                let seed = UInt64(item.int("seed", default: 42, range: 0...Int.max))
+                var ranges: [ClosedRange<Double>]?
+                if let section = item.mapping("ranges") {
+                    var byName: [String: ClosedRange<Double>] = [:]
+                    for entry in section.entries {
+                        guard let bounds = section.node(entry.key)?.sequence, bounds.count == 2,
+                            let low = bounds[0].scalar.flatMap({ Double($0.string) }), let high = bounds[1].scalar.flatMap({ Double($0.string) }),
+                            low < high
+                        else {
+                            reader.fail(section.child(entry.key), entry.value, "expected [low, high] with low < high")
+                            continue
+                        }
+                        if !inputNames.contains(entry.key) {
+                            reader.fail(section.child(entry.key), entry.keyNode, "'\(entry.key)' is not one of this detector's inputs")
+                        }
+                        byName[entry.key] = low...high
+                    }
+                    let missing = inputNames.filter { byName[$0] == nil }
+                    if !missing.isEmpty {
+                        reader.fail(section.path, section.node, "ranges are missing for \(missing.joined(separator: ", ")) (give all, or none to learn them)")
+                    } else {
+                        ranges = inputNames.map { byName[$0]! }
+                    }
+                }
+                detectors.append(
+                    DetectorSpec(
+                        name: name, weight: weight,
+                        kind: .halfSpaceTrees(inputs: inputs, trees: trees, height: height, window: window, ranges: ranges, warmup: warmup, margin: margin, seed: seed)
+                    )
+                )
+            default:
+                reader.fail(item.child("type"), item.node("type"), "unknown detector type '\(type)' (available: robust_zscore, half_space_trees)")
+            }
         }
         if detectors.count > DetectionResult.maxDetectors {
             reader.fail("detectors", nil, "at most \(DetectionResult.maxDetectors) detectors are supported")

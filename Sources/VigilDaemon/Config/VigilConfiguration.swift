@@ -22,16 +22,6 @@ public struct VigilConfiguration: Sendable {
         public var properties: [String: String] = [:]
     }
 
-    /// A robust z-score detector's settings.
-    public struct ZScoreDetector: Sendable, Equatable {
-        public var name: String
-        public var field: Int
-        public var entity: Int?
-        public var window: Int
-        public var minSamples: Int
-        public var weight: Double
-    }
-
     public struct Pipeline: Sendable, Equatable {
         /// Worker threads (events are sharded over them by primary entity).
         public var workers: Int
@@ -48,7 +38,7 @@ public struct VigilConfiguration: Sendable {
     public var maxLatenessMs: Int64 = 30_000
     public var tables: [EntityTableSpec]
     public var features: [FeatureSpec] = []
-    public var detectors: [ZScoreDetector] = []
+    public var detectors: [DetectorSpec] = []
     public var rules: [Rule] = []
     public var policy = AlertPolicy()
     public var pipeline: Pipeline

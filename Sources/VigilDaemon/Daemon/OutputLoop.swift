@@ -12,6 +12,7 @@ import VigilModels
 /// atomic.
 final class OutputLoop: @unchecked Sendable {
     private let pool: WorkerPool
+    private var merge: OrderedMerge
     private let producer: KafkaProducer
     private let alertsTopic: KafkaProducerTopic
     private let scoresTopic: KafkaProducerTopic?
@@ -34,6 +35,7 @@ final class OutputLoop: @unchecked Sendable {
         logger: Logger
     ) throws {
         self.pool = pool
+        self.merge = OrderedMerge(outputs: pool.outputs, stage: ScoringModel(config: config).makeStage())
         self.producer = producer
         self.alertsTopic = try producer.topic(config.kafka.alertsTopic)
         self.scoresTopic = try config.kafka.scoresTopic.map { try producer.topic($0) }
@@ -41,22 +43,19 @@ final class OutputLoop: @unchecked Sendable {
         self.counters = counters
         self.logger = logger
         self.records = OutputRecords(config: config)
-        if case .score(let threshold) = config.policy.threshold { scoreThreshold = threshold } else { scoreThreshold = 1 }
+        if case .score(let threshold) = config.policy.threshold { scoreThreshold = threshold } else { scoreThreshold = config.policy.threshold.fraction }
     }
 
     /// Runs until stopped and every worker's output is drained.
     func run() {
         var backoff = IdleBackoff()
         while true {
-            var handled = 0
-            for output in pool.outputs {
-                handled += output.drain(max: 256) { handle($0) }
-            }
+            let handled = merge.drain(max: 256) { handle($0) }
             if handled > 0 {
                 backoff.reset()
                 continue
             }
-            if stopRequested.load(ordering: .acquiring), !pool.isRunning, pool.outputs.allSatisfy(\.isEmpty) { break }
+            if stopRequested.load(ordering: .acquiring), !pool.isRunning, merge.isEmpty { break }
             backoff.idle()
         }
     }

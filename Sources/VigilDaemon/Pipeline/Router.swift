@@ -6,6 +6,7 @@ import VigilFeatures
 public struct Router: Sendable {
     private var secondary: FeatureEngine?
     private let featureCount: Int
+    private var nextSequence: UInt64 = 0
 
     public init(model: ScoringModel) {
         secondary = model.makeSecondaryEngine()
@@ -14,7 +15,8 @@ public struct Router: Sendable {
 
     /// The work item for an event, with its secondary features computed.
     public mutating func prepare(_ event: Event) -> WorkItem {
-        var item = WorkItem(event: event)
+        var item = WorkItem(event: event, sequence: nextSequence)
+        nextSequence += 1
         if secondary != nil {
             let count = featureCount
             item.features.withUnsafeMutableBufferPointer { buffer in

@@ -1,6 +1,5 @@
 import Foundation
 public import VigilCore
-import VigilModels
 import Synchronization
 
 /// N worker threads, each scoring the events of its share of primary-entity keys, fed and drained through
@@ -20,16 +19,8 @@ public final class WorkerPool: Sendable {
     /// What the pool shares with one worker thread.
     private final class WorkerSlot: Sendable {
         let finished = DispatchSemaphore(value: 0)
-        /// A pending hot reload, taken by the worker between events.
-        let reconfiguration = Mutex<Reconfiguration?>(nil)
         /// Late events the worker has seen (read by metrics and at shutdown).
         let lateEvents = Atomic<Int>(0)
-    }
-
-    struct Reconfiguration: Sendable {
-        var rules: [Rule]
-        var weights: [String: Double]
-        var policy: AlertPolicy
     }
 
     /// Starts `count` workers with scorers from `model`, each ring holding `ringCapacity` items.
@@ -86,11 +77,6 @@ public final class WorkerPool: Sendable {
     /// Late events counted by all workers.
     public var lateEvents: Int { slots.reduce(0) { $0 + $1.lateEvents.load(ordering: .relaxed) } }
 
-    /// Asks every worker to apply new rules, weights and policy before its next event (hot reload).
-    func reconfigure(_ change: Reconfiguration) {
-        for slot in slots { slot.reconfiguration.withLock { $0 = change } }
-    }
-
     /// Asks the workers to finish the items already routed and stop, and waits until they have.
     public func stop() {
         stopping.store(true, ordering: .releasing)
@@ -100,15 +86,7 @@ public final class WorkerPool: Sendable {
     private func run(index: Int, scorer initial: EventScorer, input: SPSCRing<WorkItem>.Consumer, output: SPSCRing<ScoredEvent>.Producer) {
         var scorer = initial
         var backoff = IdleBackoff()
-        var checkReload = 0
         while true {
-            checkReload += 1
-            if checkReload & 1023 == 0, let change = slots[index].reconfiguration.withLock({ slot -> Reconfiguration? in
-                defer { slot = nil }
-                return slot
-            }) {
-                scorer.reconfigure(rules: change.rules, weights: change.weights, policy: change.policy)
-            }
             let stop = stopping.load(ordering: .acquiring)
             let drained = input.drain(max: 256) { item in
                 let scored = scorer.score(item)

@@ -6,10 +6,13 @@ public import VigilModels
 public struct WorkItem: Sendable {
     public var event: Event
     public var features: FeatureVector
+    /// The item's place in input order, assigned by the router; the scoring stage restores this order.
+    public var sequence: UInt64
 
-    public init(event: Event, features: FeatureVector = .undefined) {
+    public init(event: Event, features: FeatureVector = .undefined, sequence: UInt64 = 0) {
         self.event = event
         self.features = features
+        self.sequence = sequence
     }
 }
 
@@ -18,10 +21,12 @@ public struct ScoredEvent: Sendable {
     public var event: Event
     public var features: FeatureVector
     public var result: DetectionResult
+    public var sequence: UInt64
 
-    public init(event: Event, features: FeatureVector, result: DetectionResult) {
+    public init(event: Event, features: FeatureVector, result: DetectionResult, sequence: UInt64) {
         self.event = event
         self.features = features
         self.result = result
+        self.sequence = sequence
     }
 }

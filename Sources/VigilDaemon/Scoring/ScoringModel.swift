@@ -32,77 +32,64 @@ public struct ScoringModel: Sendable {
     public func makeScorer() -> EventScorer {
         EventScorer(
             features: FeatureEngine(specs: config.features, tables: config.tables, ownedEntities: [0]),
-            detection: makeDetectionEngine()
+            detectors: EntityDetectors(specs: config.detectors, maxKeys: config.tables[0].maxKeys, ttlMs: config.tables[0].ttlMs)
         )
     }
 
-    func makeDetectionEngine() -> DetectionEngine {
-        let zScores = config.detectors.map { d in
-            DetectionEngine.ZScoreEntry(
-                name: d.name,
-                weight: d.weight,
-                detector: RobustZScoreDetector(
-                    field: d.field,
-                    entity: d.entity,
-                    window: d.window,
-                    minSamples: d.minSamples,
-                    maxKeys: d.entity.map { config.tables[$0].maxKeys } ?? 1,
-                    ttlMs: d.entity.map { config.tables[$0].ttlMs } ?? .max / 4
-                )
-            )
-        }
-        return DetectionEngine(rules: config.rules, zScores: zScores, policy: config.policy, primaryEntity: 0, maxKeys: config.tables[0].maxKeys)
+    /// The ordered scoring stage: global detectors, calibration, rules and the alert policy.
+    public func makeStage() -> ScoringStage {
+        ScoringStage(specs: config.detectors, rules: config.rules, policy: config.policy, primaryEntity: 0, maxKeys: config.tables[0].maxKeys)
     }
 }
 
-/// A worker's scoring state: primary-entity features, then detectors, rules and the alert policy.
+/// A worker's scoring state: primary-entity features and per-entity detectors.
 public struct EventScorer: Sendable {
     var features: FeatureEngine
-    public private(set) var detection: DetectionEngine
+    var detectors: EntityDetectors
 
-    /// Completes the item's feature vector and scores it.
+    /// Completes the item's feature vector and runs the per-entity detectors.
     public mutating func score(_ item: WorkItem) -> ScoredEvent {
         var vector = item.features
+        var result = DetectionResult()
         let count = features.specs.count
-        let result: DetectionResult = vector.withUnsafeMutableBufferPointer { buffer in
-            let live = UnsafeMutableBufferPointer(rebasing: buffer[0..<count])
-            features.process(item.event, into: live)
-            return detection.process(item.event, features: UnsafeBufferPointer(live))
+        vector.withUnsafeMutableBufferPointer { buffer in
+            features.process(item.event, into: UnsafeMutableBufferPointer(rebasing: buffer[0..<count]))
         }
-        return ScoredEvent(event: item.event, features: vector, result: result)
+        detectors.process(item.event, into: &result)
+        return ScoredEvent(event: item.event, features: vector, result: result, sequence: item.sequence)
     }
 
     /// Events scored after their partition's watermark.
     public var lateEvents: Int { features.lateEvents }
 
     public var featureEngine: FeatureEngine { features }
+}
 
-    /// Replaces rules, detector weights and the alert policy (hot reload), keeping all state.
-    public mutating func reconfigure(rules: [Rule], weights: [String: Double], policy: AlertPolicy) {
-        detection.reconfigure(rules: rules, weights: weights, policy: policy)
+extension ScoringStage {
+    /// Completes a worker's scored event: global detectors, calibration, rules, policy.
+    public mutating func finish(_ scored: inout ScoredEvent) {
+        var result = scored.result
+        scored.features.withUnsafeBufferPointer { process(scored.event, features: $0, result: &result) }
+        scored.result = result
     }
 }
 
 /// Scores events one at a time on the calling thread: the reference the parallel pipeline must equal, and
 /// what `vigil replay` runs.
 public struct SequentialScorer: Sendable {
-    private var secondary: FeatureEngine?
+    private var router: Router
     private var scorer: EventScorer
-    private let featureCount: Int
+    private var stage: ScoringStage
 
     public init(model: ScoringModel) {
-        secondary = model.makeSecondaryEngine()
+        router = Router(model: model)
         scorer = model.makeScorer()
-        featureCount = model.config.features.count
+        stage = model.makeStage()
     }
 
     public mutating func score(_ event: Event) -> ScoredEvent {
-        var item = WorkItem(event: event)
-        if secondary != nil {
-            item.features.withUnsafeMutableBufferPointer { buffer in
-                secondary!.process(event, into: UnsafeMutableBufferPointer(rebasing: buffer[0..<featureCount]))
-            }
-        }
-        return scorer.score(item)
+        var scored = scorer.score(router.prepare(event))
+        stage.finish(&scored)
+        return scored
     }
 }

@@ -1,11 +1,10 @@
 public import VigilCore
-import Foundation
 
 /// A robust z-score of one numeric field, per entity key or over the whole stream:
 /// `z = (x - median) / (1.4826 * MAD)` over the key's last `window` values (the median absolute deviation
 /// scaled to match a normal distribution's standard deviation), so a few outliers do not mask the next one.
 ///
-/// The score is `erf(|z| / sqrt 2)`: the two-sided normal probability mass within `|z|`, in [0, 1).
+/// The raw score is `|z|` (calibration turns it into a percentile).
 /// Each key keeps `window` doubles; scoring copies them into a stack buffer to take medians (no allocation).
 public struct RobustZScoreDetector: Sendable {
     public let field: Int
@@ -51,7 +50,7 @@ public struct RobustZScoreDetector: Sendable {
         var result = Result(score: 0, z: .nan, isWarm: n >= minSamples)
         if result.isWarm {
             result.z = zScore(x, slot: slot, count: n)
-            result.score = erf(Swift.abs(result.z) / 2.0.squareRoot())
+            result.score = Swift.abs(result.z)
         }
         if !event.isLate {
             values[slot * window + Int(next[slot])] = x

@@ -26,3 +26,13 @@ public struct AlertPolicy: Sendable, Equatable {
         self.calibrationWarmup = calibrationWarmup
     }
 }
+
+extension AlertPolicy.Threshold {
+    /// The threshold as a calibrated score (0 ... 1): a percentile of 99.9 is 0.999.
+    public var fraction: Double {
+        switch self {
+        case .percentile(let p): p / 100
+        case .score(let s): s
+        }
+    }
+}

@@ -3,8 +3,13 @@ public struct DetectionResult: Sendable {
     public static let maxDetectors = 8
     public static let maxExplanation = 4
 
-    /// Score of each detector, by detector index (0 ... 1).
+    /// Each detector's raw score, by detector index (its own scale).
+    public var rawScores: InlineArray<8, Double>
+    /// Each detector's calibrated score: the raw score's percentile among that detector's earlier scores,
+    /// 0 ... 1; NaN before calibration warms up.
     public var detectorScores: InlineArray<8, Double>
+    /// A per-detector detail for explanations (the z-score of a robust z-score detector).
+    public var details: InlineArray<8, Double>
     /// Bit `i` set when detector `i` was past its warm-up for this event.
     public var warmDetectors: UInt8
     /// Bit `i` set when rule `i` fired.
@@ -20,7 +25,9 @@ public struct DetectionResult: Sendable {
     public var explanation: InlineArray<4, ExplanationItem>
 
     public init() {
+        rawScores = InlineArray(repeating: .nan)
         detectorScores = InlineArray(repeating: .nan)
+        details = InlineArray(repeating: .nan)
         warmDetectors = 0
         firedRules = 0
         score = 0

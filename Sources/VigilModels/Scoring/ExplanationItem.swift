@@ -8,12 +8,16 @@ public struct ExplanationItem: Sendable, Equatable {
 
     public var source: Source
     public var value: Double
-    /// Detector-specific: a z-score for the robust z-score detector.
+    /// Detector-specific: the z-score for the robust z-score detector, the input's share of the anomaly score
+    /// for half-space trees.
     public var contribution: Double
+    /// The detector (by index) the reason comes from.
+    public var detector: Int8
 
-    public init(source: Source = .none, value: Double = .nan, contribution: Double = 0) {
+    public init(source: Source = .none, value: Double = .nan, contribution: Double = 0, detector: Int8 = -1) {
         self.source = source
         self.value = value
         self.contribution = contribution
+        self.detector = detector
     }
 }

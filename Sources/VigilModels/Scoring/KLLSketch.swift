@@ -104,6 +104,15 @@ public struct KLLSketch: Sendable {
         return weighted[weighted.count - 1].value
     }
 
+    /// Calls `body` with every retained item and its weight.
+    public func forEachWeighted(_ body: (Double, Double) -> Void) {
+        var weight = 1.0
+        for level in levels {
+            for item in level { body(item, weight) }
+            weight *= 2
+        }
+    }
+
     /// Items retained (memory is about 8 bytes each).
     public var retained: Int { levels.reduce(0) { $0 + $1.count } }
 }

@@ -1,0 +1,48 @@
+public import VigilCore
+public import VigilModels
+
+/// Merges the workers' output rings back into input order (by the router's sequence numbers) and runs the
+/// scoring stage on each event in that order. Used by the output thread; single-threaded.
+///
+/// Each worker's outputs are already in order, so the next event is always at the head of one ring: no
+/// buffering is needed, and a missing sequence number just means its worker has not finished it yet.
+public struct OrderedMerge: Sendable {
+    private let outputs: [SPSCRing<ScoredEvent>.Consumer]
+    private var stage: ScoringStage
+    public private(set) var nextSequence: UInt64 = 0
+
+    public init(outputs: [SPSCRing<ScoredEvent>.Consumer], stage: ScoringStage) {
+        self.outputs = outputs
+        self.stage = stage
+    }
+
+    /// Hands up to `max` events, in input order and finished by the stage, to `body`; returns how many.
+    public mutating func drain(max: Int = 256, _ body: (ScoredEvent) -> Void) -> Int {
+        var handled = 0
+        var idleRings = 0
+        var ring = 0
+        while handled < max, idleRings < outputs.count {
+            let want = nextSequence
+            let isNext = outputs[ring].peek { $0.sequence == want } ?? false
+            if isNext, var scored = outputs[ring].pop() {
+                stage.finish(&scored)
+                nextSequence += 1
+                handled += 1
+                idleRings = 0
+                body(scored)
+            } else {
+                idleRings += 1
+                ring = (ring + 1) % outputs.count
+            }
+        }
+        return handled
+    }
+
+    /// True when every ring is empty.
+    public var isEmpty: Bool { outputs.allSatisfy(\.isEmpty) }
+
+    /// Applies new rules, weights and policy (hot reload) from the next event on.
+    public mutating func reconfigure(rules: [Rule], weights: [String: Double], policy: AlertPolicy) {
+        stage.reconfigure(rules: rules, weights: weights, policy: policy)
+    }
+}

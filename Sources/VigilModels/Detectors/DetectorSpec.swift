@@ -1,0 +1,32 @@
+/// Something a detector reads: a feature or a numeric event field.
+public enum DetectorInput: Sendable, Equatable {
+    case feature(Int)
+    case numericField(Int)
+}
+
+/// A configured detector.
+public struct DetectorSpec: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        /// A robust z-score of one numeric field, per entity key (`entity`) or over the whole stream.
+        case robustZScore(field: Int, entity: Int?, window: Int, minSamples: Int)
+        /// Half-space trees over `inputs`, global. `ranges` (one per input) scale inputs to [0, 1]; without
+        /// them, ranges are learned from the first `warmup` events, widened by `margin`.
+        case halfSpaceTrees(inputs: [DetectorInput], trees: Int, height: Int, window: Int, ranges: [ClosedRange<Double>]?, warmup: Int, margin: Double, seed: UInt64)
+    }
+
+    public var name: String
+    public var weight: Double
+    public var kind: Kind
+
+    public init(name: String, weight: Double = 1, kind: Kind) {
+        self.name = name
+        self.weight = weight
+        self.kind = kind
+    }
+
+    /// Per-entity detectors run on the workers that own the entity; the others on the ordered scoring stage.
+    public var isPerEntity: Bool {
+        if case .robustZScore(_, let entity, _, _) = kind { return entity != nil }
+        return false
+    }
+}

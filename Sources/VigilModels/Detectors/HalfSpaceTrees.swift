@@ -1,0 +1,164 @@
+/// Streaming Half-Space Trees (Tan, Ting & Liu, IJCAI 2011).
+///
+/// Each tree is a complete binary tree of fixed height over the unit cube: every innerNodes node splits one
+/// randomly chosen input at the middle of that input's randomly perturbed work range. Each node counts the
+/// events that reached it in the current window (`latest`) and in the previous one (`reference`); every `window`
+/// events the latest counts become the reference and restart from zero. An event's score in a tree is
+/// `reference(node) * 2^depth` at the deepest node it reaches (stopping early where the reference mass falls
+/// below `sizeLimit`); sparse regions score low, so the anomaly score is `1 - sum / maximum`.
+///
+/// Nodes live in flat arrays (heap order: children of `i` are `2i+1`, `2i+2`), so scoring is O(trees x height)
+/// with no allocation. Inputs must be scaled to [0, 1] first (`InputScaler`).
+public struct HalfSpaceTrees: Sendable, Equatable {
+    public let trees: Int
+    public let height: Int
+    public let window: Int
+    public let dimensions: Int
+    /// Nodes with a reference mass below this end a path (0.1 x window in the paper).
+    public let sizeLimit: Double
+    private let nodesPerTree: Int
+    private var splitInput: [Int32]
+    private var splitValue: [Double]
+    private var reference: [Float]
+    private var latest: [Float]
+    /// Events in the current window.
+    public private(set) var seenInWindow = 0
+    /// Completed windows; the model scores once one reference window exists.
+    public private(set) var windows = 0
+
+    public init(dimensions: Int, trees: Int = 25, height: Int = 15, window: Int = 250, seed: UInt64 = 42) {
+        precondition(dimensions > 0 && trees > 0 && height > 0 && height <= 20 && window > 0)
+        self.dimensions = dimensions
+        self.trees = trees
+        self.height = height
+        self.window = window
+        self.sizeLimit = 0.1 * Double(window)
+        nodesPerTree = (1 << (height + 1)) - 1
+        let innerNodes = (1 << height) - 1
+        splitInput = Array(repeating: 0, count: trees * innerNodes)
+        splitValue = Array(repeating: 0, count: trees * innerNodes)
+        reference = Array(repeating: 0, count: trees * nodesPerTree)
+        latest = Array(repeating: 0, count: trees * nodesPerTree)
+        var rng = SplitMixGenerator(seed: seed)
+        var low = [Double](repeating: 0, count: dimensions)
+        var high = [Double](repeating: 0, count: dimensions)
+        for tree in 0..<trees {
+            // The paper's work range: around a random point s, [s - 2 max(s, 1-s), s + 2 max(s, 1-s)].
+            for q in 0..<dimensions {
+                let s = rng.uniform()
+                let r = 2 * Swift.max(s, 1 - s)
+                low[q] = s - r
+                high[q] = s + r
+            }
+            build(tree: tree, node: 0, depth: 0, low: &low, high: &high, rng: &rng)
+        }
+    }
+
+    private mutating func build(tree: Int, node: Int, depth: Int, low: inout [Double], high: inout [Double], rng: inout SplitMixGenerator) {
+        guard depth < height else { return }
+        let innerNodes = (1 << height) - 1
+        let q = Int(rng.next() % UInt64(dimensions))
+        let split = (low[q] + high[q]) / 2
+        splitInput[tree * innerNodes + node] = Int32(q)
+        splitValue[tree * innerNodes + node] = split
+        let savedHigh = high[q]
+        high[q] = split
+        build(tree: tree, node: 2 * node + 1, depth: depth + 1, low: &low, high: &high, rng: &rng)
+        high[q] = savedHigh
+        let savedLow = low[q]
+        low[q] = split
+        build(tree: tree, node: 2 * node + 2, depth: depth + 1, low: &low, high: &high, rng: &rng)
+        low[q] = savedLow
+    }
+
+    /// The reference mass (events of the previous window) at a node, in heap order (children of `i` are
+    /// `2i + 1` and `2i + 2`).
+    public func referenceMass(tree: Int, node: Int) -> Double { Double(reference[tree * nodesPerTree + node]) }
+
+    /// The latest mass (events of the current window) at a node.
+    public func latestMass(tree: Int, node: Int) -> Double { Double(latest[tree * nodesPerTree + node]) }
+
+    /// True once a reference window exists.
+    public var isWarm: Bool { windows > 0 }
+
+    /// The largest possible mass score: every event of a window at the deepest level of every tree.
+    private var maximum: Double { Double(trees) * Double(window) * Double(1 << height) }
+
+    /// Scores `x` (scaled to [0, 1]) against the reference window, then counts it in the latest window.
+    ///
+    /// - Parameter contributions: receives, per input, its share of the anomaly score (they sum to it):
+    ///   along each tree's path, a split that sends the event to a child holding less than half of the
+    ///   parent's reference mass "explains" that shortfall; the shortfalls are credited to the split inputs
+    ///   and scaled to the tree's anomaly. An input that keeps routing the event into sparse halves gets the
+    ///   credit, which is what a person reads as "this value is unusual".
+    /// - Returns: the anomaly score in [0, 1] (0 before the first reference window).
+    public mutating func scoreAndLearn(_ x: UnsafeBufferPointer<Double>, contributions: UnsafeMutableBufferPointer<Double>?) -> Double {
+        let innerNodes = (1 << height) - 1
+        let warm = windows > 0
+        var total = 0.0
+        if let contributions { for i in 0..<dimensions { contributions[i] = 0 } }
+        withUnsafeTemporaryAllocation(of: (input: Int32, shortfall: Double).self, capacity: height + 1) { path in
+            for tree in 0..<trees {
+                let nodeBase = tree * nodesPerTree
+                let splitBase = tree * innerNodes
+                var node = 0
+                var depth = 0
+                var scored = false
+                var treeScore = 0.0
+                var steps = 0
+                var shortfallTotal = 0.0
+                while true {
+                    latest[nodeBase + node] += 1
+                    let mass = Double(reference[nodeBase + node])
+                    if !scored, depth == height || mass < sizeLimit {
+                        treeScore = mass * Double(1 << depth)
+                        scored = true
+                    }
+                    if depth == height { break }
+                    let q = splitInput[splitBase + node]
+                    let child = x[Int(q)] < splitValue[splitBase + node] ? 2 * node + 1 : 2 * node + 2
+                    if !scored {
+                        let shortfall = Swift.max(0, mass / 2 - Double(reference[nodeBase + child]))
+                        path[steps] = (q, shortfall)
+                        steps += 1
+                        shortfallTotal += shortfall
+                    }
+                    node = child
+                    depth += 1
+                }
+                total += treeScore
+                guard warm, let contributions, steps > 0 else { continue }
+                // This tree's share of the anomaly score, spread over the inputs of its path's splits.
+                let treeAnomaly = (1 - treeScore / (Double(window) * Double(1 << height))) / Double(trees)
+                for k in 0..<steps {
+                    let share = shortfallTotal > 0 ? path[k].shortfall / shortfallTotal : 1 / Double(steps)
+                    contributions[Int(path[k].input)] += treeAnomaly * share
+                }
+            }
+        }
+        seenInWindow += 1
+        if seenInWindow >= window {
+            swap(&reference, &latest)
+            for i in latest.indices { latest[i] = 0 }
+            seenInWindow = 0
+            windows += 1
+        }
+        return warm ? Swift.max(0, 1 - total / maximum) : 0
+    }
+}
+
+/// SplitMix64, seeded: the trees' structure is reproducible.
+struct SplitMixGenerator: Sendable {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
+}

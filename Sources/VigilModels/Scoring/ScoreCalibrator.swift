@@ -1,0 +1,82 @@
+/// Maps a detector's raw scores to percentiles of the scores it produced so far, so every detector speaks the
+/// same language ("this event is in the top 0.1 %") whatever its raw scale.
+///
+/// A KLL sketch holds the distribution. Ranks are read from a sorted snapshot of the sketch (values and
+/// cumulative weights), refreshed every `refreshEvery` scores, so calibrating costs one binary search.
+public struct ScoreCalibrator: Sendable {
+    private var sketch: KLLSketch
+    private var snapshotValues: [Double] = []
+    private var snapshotRanks: [Double] = []
+    private var sinceRefresh = 0
+    public let refreshEvery: Int
+    /// Scores needed before percentiles are trusted.
+    public let warmup: Int
+
+    public init(warmup: Int = 1000, refreshEvery: Int = 1000, k: Int = 200, seed: UInt64 = 0x5eed) {
+        self.warmup = warmup
+        self.refreshEvery = max(1, refreshEvery)
+        sketch = KLLSketch(k: k, seed: seed)
+        snapshotValues.reserveCapacity(4 * k)
+        snapshotRanks.reserveCapacity(4 * k)
+    }
+
+    /// Scores seen so far.
+    public var count: Int { sketch.count }
+
+    public var isWarm: Bool { sketch.count >= warmup }
+
+    /// The mid-rank of `raw` among earlier scores (0 ... 1): the fraction below it plus half the fraction
+    /// equal to it, so a score tied with many others (a saturated maximum) is not "the top" of them all.
+    /// NaN before `warmup` scores.
+    public func percentile(of raw: Double) -> Double {
+        guard isWarm, !snapshotValues.isEmpty, !raw.isNaN else { return .nan }
+        let below = firstIndex { $0 >= raw }
+        let atOrBelow = firstIndex { $0 > raw }
+        let lower = below == 0 ? 0 : snapshotRanks[below - 1]
+        let upper = atOrBelow == 0 ? 0 : snapshotRanks[atOrBelow - 1]
+        return (lower + upper) / 2
+    }
+
+    /// The first snapshot index whose value satisfies `predicate` (values are sorted; binary search).
+    private func firstIndex(where predicate: (Double) -> Bool) -> Int {
+        var low = 0
+        var high = snapshotValues.count
+        while low < high {
+            let mid = (low + high) / 2
+            if predicate(snapshotValues[mid]) { high = mid } else { low = mid + 1 }
+        }
+        return low
+    }
+
+    /// Adds a score to the distribution.
+    public mutating func add(_ raw: Double) {
+        guard !raw.isNaN else { return }
+        sketch.add(raw)
+        sinceRefresh += 1
+        // Refresh often while the history is short (every tenth of it), then every `refreshEvery` scores.
+        if snapshotValues.isEmpty ? sketch.count >= warmup : sinceRefresh >= min(refreshEvery, max(1, sketch.count / 10)) {
+            refresh()
+        }
+    }
+
+    private mutating func refresh() {
+        sinceRefresh = 0
+        snapshotValues.removeAll(keepingCapacity: true)
+        snapshotRanks.removeAll(keepingCapacity: true)
+        sketch.forEachWeighted { value, weight in
+            snapshotValues.append(value)
+            snapshotRanks.append(weight)
+        }
+        // Sort values with their weights, then turn weights into cumulative fractions.
+        let order = snapshotValues.indices.sorted { snapshotValues[$0] < snapshotValues[$1] }
+        let values = order.map { snapshotValues[$0] }
+        let weights = order.map { snapshotRanks[$0] }
+        let total = weights.reduce(0, +)
+        var cumulative = 0.0
+        snapshotValues = values
+        snapshotRanks = weights.map { w in
+            cumulative += w
+            return cumulative / total
+        }
+    }
+}

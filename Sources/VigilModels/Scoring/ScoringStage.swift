@@ -1,0 +1,207 @@
+public import VigilCore
+
+/// The ordered end of scoring: runs on one thread over events in input order, after the workers. It runs the
+/// global detectors, calibrates every detector's raw score to a percentile, evaluates the rules, combines the
+/// calibrated scores and applies the alert policy (threshold, warm-up, cooldown), and picks the explanation.
+///
+/// Keeping global models here, in input order, makes the result independent of the number of workers.
+public struct ScoringStage: Sendable {
+    private struct Global: Sendable {
+        var index: Int
+        var inputs: [DetectorInput]
+        var scaler: InputScaler?
+        var trees: HalfSpaceTrees?
+        var zScore: RobustZScoreDetector?
+        /// The last event's per-input shares of the anomaly score (half-space trees).
+        var contributions: [Double] = []
+    }
+
+    public private(set) var specs: [DetectorSpec]
+    public private(set) var rules: [Rule]
+    public private(set) var policy: AlertPolicy
+    private var globals: [Global] = []
+    private var calibrators: [ScoreCalibrator]
+    private var combined: ScoreCalibrator
+    public let primaryEntity: Int
+    private var cooldownIndex: EntityKeyIndex
+    private var lastAlertMs: [Int64] = []
+    private var inputBuffer = [Double](repeating: 0, count: 64)
+    private var scaledBuffer = [Double](repeating: 0, count: 64)
+
+    public init(specs: [DetectorSpec], rules: [Rule], policy: AlertPolicy, primaryEntity: Int = 0, maxKeys: Int = 1_000_000) {
+        precondition(specs.count <= DetectionResult.maxDetectors && rules.count <= 64, "validated by the config loader")
+        self.specs = specs
+        self.rules = rules
+        self.policy = policy
+        self.primaryEntity = primaryEntity
+        self.cooldownIndex = EntityKeyIndex(maxKeys: maxKeys, ttlMs: max(policy.cooldownMs, 1))
+        calibrators = specs.indices.map { ScoreCalibrator(warmup: policy.calibrationWarmup, seed: 0x5eed &+ UInt64($0)) }
+        combined = ScoreCalibrator(warmup: policy.calibrationWarmup, seed: 0xc0b1)
+        for (index, spec) in specs.enumerated() where !spec.isPerEntity {
+            switch spec.kind {
+            case .robustZScore(let field, _, let window, let minSamples):
+                globals.append(Global(index: index, inputs: [.numericField(field)], zScore: RobustZScoreDetector(field: field, entity: nil, window: window, minSamples: minSamples)))
+            case .halfSpaceTrees(let inputs, let trees, let height, let window, let ranges, let warmup, let margin, let seed):
+                let scaler = ranges.map { InputScaler(ranges: $0) } ?? InputScaler(dimensions: inputs.count, warmup: warmup, margin: margin)
+                globals.append(
+                    Global(
+                        index: index, inputs: inputs, scaler: scaler,
+                        trees: HalfSpaceTrees(dimensions: inputs.count, trees: trees, height: height, window: window, seed: seed),
+                        contributions: Array(repeating: 0, count: inputs.count)
+                    )
+                )
+            }
+        }
+    }
+
+    /// Completes `result` (which holds the per-entity detectors' raw scores) for one event.
+    public mutating func process(_ event: Event, features: UnsafeBufferPointer<Double>, result: inout DetectionResult) {
+        runGlobalDetectors(event, features: features, result: &result)
+
+        // Calibrate every warm detector's raw score against its own history, then learn the score.
+        var combinedScore = 0.0
+        var weightTotal = 0.0
+        var calibratedCount = 0
+        for i in specs.indices where result.warmDetectors & (1 << UInt8(i)) != 0 {
+            let raw = result.rawScores[i]
+            let calibrated = calibrators[i].percentile(of: raw)
+            calibrators[i].add(raw)
+            result.detectorScores[i] = calibrated
+            guard !calibrated.isNaN else { continue }
+            calibratedCount += 1
+            switch policy.combination {
+            case .max: combinedScore = max(combinedScore, calibrated)
+            case .mean: combinedScore += calibrated
+            case .weightedMean: combinedScore += calibrated * specs[i].weight
+            }
+            weightTotal += specs[i].weight
+        }
+        if calibratedCount > 0 {
+            if policy.combination == .mean { combinedScore /= Double(calibratedCount) }
+            if policy.combination == .weightedMean, weightTotal > 0 { combinedScore /= weightTotal }
+        }
+
+        var ruleScore = 0.0
+        for (i, rule) in rules.enumerated() where rule.expression.holds(features: features, event: event) {
+            result.firedRules |= 1 << UInt64(i)
+            ruleScore = max(ruleScore, rule.score)
+        }
+
+        result.score = max(ruleScore, combinedScore)
+        var detectorsAlert = false
+        if calibratedCount > 0 {
+            let percentile = combined.percentile(of: combinedScore)
+            combined.add(combinedScore)
+            result.percentile = percentile.isNaN ? .nan : 100 * percentile
+            switch policy.threshold {
+            case .score(let threshold): detectorsAlert = combinedScore >= threshold
+            case .percentile(let p): detectorsAlert = !percentile.isNaN && 100 * percentile >= p
+            }
+        }
+        if result.firedRules != 0 { result.percentile = max(result.percentile.isNaN ? 0 : result.percentile, 100 * ruleScore) }
+
+        if result.firedRules != 0 || detectorsAlert {
+            result.alert = !inCooldown(event)
+            result.suppressedByCooldown = !result.alert
+        }
+        if result.alert || result.suppressedByCooldown { explain(event, features, &result) }
+    }
+
+    private mutating func runGlobalDetectors(_ event: Event, features: UnsafeBufferPointer<Double>, result: inout DetectionResult) {
+        for g in globals.indices {
+            let index = globals[g].index
+            if globals[g].zScore != nil {
+                let r = globals[g].zScore!.process(event)
+                if r.isWarm {
+                    result.rawScores[index] = r.score
+                    result.details[index] = r.z
+                    result.warmDetectors |= 1 << UInt8(index)
+                }
+                continue
+            }
+            guard globals[g].trees != nil else { continue }
+            // Move the detector out while it works (no copy-on-write of its arrays), then put it back.
+            var global = Global(index: index, inputs: [])
+            swap(&global, &globals[g])
+            defer { swap(&global, &globals[g]) }
+            let n = global.inputs.count
+            for (k, input) in global.inputs.enumerated() {
+                switch input {
+                case .feature(let f): inputBuffer[k] = features[f]
+                case .numericField(let f): inputBuffer[k] = event.numeric[f]
+                }
+            }
+            inputBuffer.withUnsafeBufferPointer { raw in
+                let x = UnsafeBufferPointer(rebasing: raw[0..<n])
+                global.scaler!.observe(x)
+                guard global.scaler!.isReady else { return }
+                scaledBuffer.withUnsafeMutableBufferPointer { scaled in
+                    global.scaler!.scale(x, into: UnsafeMutableBufferPointer(rebasing: scaled[0..<n]))
+                    let wasWarm = global.trees!.isWarm
+                    let score = global.contributions.withUnsafeMutableBufferPointer { contributions in
+                        global.trees!.scoreAndLearn(UnsafeBufferPointer(rebasing: scaled[0..<n]), contributions: contributions)
+                    }
+                    if wasWarm {
+                        result.rawScores[index] = score
+                        result.warmDetectors |= 1 << UInt8(index)
+                    }
+                }
+            }
+        }
+    }
+
+    private mutating func inCooldown(_ event: Event) -> Bool {
+        let key = event.entities[primaryEntity]
+        guard key.isPresent, policy.cooldownMs > 0 else { return false }
+        let lookup = cooldownIndex.lookup(key, nowMs: event.timeMs)
+        if lastAlertMs.count < cooldownIndex.slotCapacity {
+            lastAlertMs.append(contentsOf: repeatElement(.min, count: cooldownIndex.slotCapacity - lastAlertMs.count))
+        }
+        if lookup.isFresh { lastAlertMs[lookup.slot] = .min }
+        let last = lastAlertMs[lookup.slot]
+        if last != .min, event.timeMs >= last, event.timeMs < last + policy.cooldownMs { return true }
+        lastAlertMs[lookup.slot] = event.timeMs
+        return false
+    }
+
+    /// The strongest reasons, strongest detector first: a z-score detector's field and z; half-space trees'
+    /// two inputs with the largest share of the anomaly.
+    private func explain(_ event: Event, _ features: UnsafeBufferPointer<Double>, _ result: inout DetectionResult) {
+        var filled = 0
+        let order = specs.indices.filter { result.warmDetectors & (1 << UInt8($0)) != 0 }
+            .sorted { (result.detectorScores[$0].isNaN ? -1 : result.detectorScores[$0]) > (result.detectorScores[$1].isNaN ? -1 : result.detectorScores[$1]) }
+        for i in order where filled < DetectionResult.maxExplanation {
+            switch specs[i].kind {
+            case .robustZScore(let field, _, _, _):
+                result.explanation[filled] = ExplanationItem(source: .numericField(field), value: event.numeric[field], contribution: result.details[i], detector: Int8(i))
+                filled += 1
+            case .halfSpaceTrees(let inputs, _, _, _, _, _, _, _):
+                guard let global = globals.first(where: { $0.index == i }) else { continue }
+                var best: [(Int, Double)] = []
+                for k in inputs.indices { best.append((k, global.contributions[k])) }
+                best.sort { $0.1 > $1.1 }
+                for (k, share) in best.prefix(2) where filled < DetectionResult.maxExplanation && share > 0 {
+                    let source: ExplanationItem.Source
+                    let value: Double
+                    switch inputs[k] {
+                    case .feature(let f):
+                        source = .feature(f)
+                        value = features[f]
+                    case .numericField(let f):
+                        source = .numericField(f)
+                        value = event.numeric[f]
+                    }
+                    result.explanation[filled] = ExplanationItem(source: source, value: value, contribution: share, detector: Int8(i))
+                    filled += 1
+                }
+            }
+        }
+    }
+
+    /// Replaces rules, weights and the policy in place (hot reload); detector and calibration state is kept.
+    public mutating func reconfigure(rules: [Rule], weights: [String: Double], policy: AlertPolicy) {
+        self.rules = rules
+        for i in specs.indices { if let w = weights[specs[i].name] { specs[i].weight = w } }
+        self.policy = policy
+    }
+}
