@@ -138,3 +138,28 @@ struct SeededGenerator: RandomNumberGenerator {
         return FNV1a.mix(state)
     }
 }
+
+@Suite("Evaluation metrics")
+struct EvaluationMetricsTests {
+    @Test func rocAndPrAreasMatchHandComputedValues() {
+        // Scores 0.9 (pos), 0.8 (neg), 0.7 (pos), 0.1 (neg): 3 of 4 positive-negative pairs ordered right.
+        let m = BinaryClassificationMetrics(scores: [0.9, 0.8, 0.7, 0.1], labels: [true, false, true, false])
+        #expect(m.rocAUC == 0.75)
+        // Average precision: recall 0.5 at precision 1, then recall 1 at precision 2/3.
+        #expect(abs(m.prAUC - (0.5 * 1 + 0.5 * 2.0 / 3)) < 1e-12)
+    }
+
+    @Test func tiesCountHalfAndPerfectOrderingScoresOne() {
+        #expect(BinaryClassificationMetrics(scores: [1, 1, 1, 1], labels: [true, false, true, false]).rocAUC == 0.5)
+        let perfect = BinaryClassificationMetrics(scores: [0.1, 0.2, 0.9, 0.95], labels: [false, false, true, true])
+        #expect(perfect.rocAUC == 1 && perfect.prAUC == 1)
+        #expect(BinaryClassificationMetrics(scores: [0.3], labels: [true]).rocAUC.isNaN)
+    }
+
+    @Test func decisionsGivePrecisionAndRecall() {
+        var d = DecisionMetrics()
+        for (decision, label) in [(true, true), (true, false), (false, true), (false, false), (true, true)] { d.add(decision: decision, label: label) }
+        #expect(d.precision == 2.0 / 3)
+        #expect(d.recall == 2.0 / 3)
+    }
+}

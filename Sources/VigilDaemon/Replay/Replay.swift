@@ -1,0 +1,151 @@
+import Foundation
+import VigilCore
+public import VigilModels
+
+/// Offline scoring of a JSON-lines file with the daemon's own decode, features, detectors and policy, in file
+/// order on one thread, as if the file were one input partition.
+public struct Replay: Sendable {
+    /// What a replay measured.
+    public struct Report: Sendable {
+        public var events = 0
+        public var refused: [String: Int] = [:]
+        public var seconds = 0.0
+        public var alerts = 0
+        public var labelled = 0
+        /// Per detector, ranking metrics of its raw scores (events where it was not warm rank lowest).
+        public var detectors: [(name: String, metrics: BinaryClassificationMetrics)] = []
+        /// Ranking metrics of "any rule fired".
+        public var rules: BinaryClassificationMetrics?
+        /// Ranking metrics of the combined score.
+        public var combined: BinaryClassificationMetrics?
+        /// Alerts against labels.
+        public var decisions = DecisionMetrics()
+
+        public var eventsPerSecond: Double { seconds > 0 ? Double(events) / seconds : 0 }
+        public var alertsPerThousand: Double { events > 0 ? 1000 * Double(alerts) / Double(events) : 0 }
+    }
+
+    public let config: VigilConfiguration
+
+    public init(config: VigilConfiguration) {
+        self.config = config
+    }
+
+    /// Replays `input`; writes score records (as on the scores topic) to `output` when given, and the feature
+    /// vectors as of each event to `featuresOut` (CSV with a header, label last) when given.
+    public func run(input: String, output: String? = nil, featuresOut: String? = nil) throws -> Report {
+        let data = try Data(contentsOf: URL(fileURLWithPath: input))
+        let decoder = EventDecoder(schema: config.schema)
+        var scorer = SequentialScorer(model: ScoringModel(config: config))
+        let records = OutputRecords(config: config)
+        var writer = JSONWriter()
+        var out: [UInt8] = []
+        out.reserveCapacity(output == nil ? 0 : 1 << 20)
+        let outHandle = try output.map { path -> FileHandle in
+            guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+                throw ReplayError("cannot write \(path)")
+            }
+            return handle
+        }
+        var featureText = ""
+        let featuresHandle = try featuresOut.map { path -> FileHandle in
+            guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+                throw ReplayError("cannot write \(path)")
+            }
+            return handle
+        }
+        if let featuresHandle {
+            featuresHandle.write(Data(((["event_id"] + config.featureNames + ["label"]).joined(separator: ",") + "\n").utf8))
+        }
+
+        var report = Report()
+        let detectorCount = config.detectors.count
+        var rawScores: [[Double]] = Array(repeating: [], count: detectorCount)
+        var combined: [Double] = []
+        var ruleFired: [Double] = []
+        var labels: [Bool] = []
+        var watermark = Int64.min
+        var offset: Int64 = 0
+        let start = ContinuousClock.now
+
+        try data.withUnsafeBytes { (all: UnsafeRawBufferPointer) in
+            var lineStart = 0
+            while lineStart < all.count {
+                var lineEnd = lineStart
+                while lineEnd < all.count, all[lineEnd] != 0x0A { lineEnd += 1 }
+                defer { lineStart = lineEnd + 1 }
+                var line = UnsafeRawBufferPointer(rebasing: all[lineStart..<lineEnd])
+                if line.last == 0x0D { line = UnsafeRawBufferPointer(rebasing: line.dropLast()) }
+                if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+                var event = Event()
+                event.offset = offset
+                event.watermarkMs = watermark
+                offset += 1
+                do {
+                    try decoder.decode(line, into: &event)
+                } catch let error as DecodeError {
+                    report.refused[error.kind.rawValue, default: 0] += 1
+                    continue
+                }
+                let candidate = event.timeMs &- config.maxLatenessMs
+                if candidate > watermark { watermark = candidate }
+                let scored = scorer.score(event)
+                report.events += 1
+                if scored.result.alert { report.alerts += 1 }
+                if event.label >= 0 {
+                    let label = event.label == 1
+                    report.labelled += 1
+                    labels.append(label)
+                    for i in 0..<detectorCount { rawScores[i].append(scored.result.rawScores[i]) }
+                    combined.append(scored.result.score)
+                    ruleFired.append(scored.result.firedRules != 0 ? 1 : 0)
+                    report.decisions.add(decision: scored.result.alert, label: label)
+                }
+                if let outHandle {
+                    records.writeScore(scored, to: &writer)
+                    out.append(contentsOf: writer.bytes)
+                    out.append(0x0A)
+                    if out.count >= 1 << 20 {
+                        outHandle.write(Data(out))
+                        out.removeAll(keepingCapacity: true)
+                    }
+                }
+                if let featuresHandle {
+                    featureText += scored.event.id.string
+                    for i in 0..<config.features.count {
+                        let v = scored.features[i]
+                        featureText += v.isNaN ? "," : ",\(v)"
+                    }
+                    featureText += event.label >= 0 ? ",\(event.label)\n" : ",\n"
+                    if featureText.utf8.count >= 1 << 20 {
+                        featuresHandle.write(Data(featureText.utf8))
+                        featureText = ""
+                    }
+                }
+            }
+        }
+        let elapsed = ContinuousClock.now - start
+        report.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        if let outHandle {
+            outHandle.write(Data(out))
+            try outHandle.close()
+        }
+        if let featuresHandle {
+            featuresHandle.write(Data(featureText.utf8))
+            try featuresHandle.close()
+        }
+        if report.labelled > 0 {
+            for i in 0..<detectorCount {
+                report.detectors.append((config.detectors[i].name, BinaryClassificationMetrics(scores: rawScores[i], labels: labels)))
+            }
+            if !config.rules.isEmpty { report.rules = BinaryClassificationMetrics(scores: ruleFired, labels: labels) }
+            report.combined = BinaryClassificationMetrics(scores: combined, labels: labels)
+        }
+        return report
+    }
+}
+
+struct ReplayError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
