@@ -109,7 +109,7 @@ public struct EventDecoder: Sendable {
         guard timeRangeMs.contains(event.timeMs) else {
             throw DecodeError(.timeOutOfRange, "event time \(event.timeMs) ms is outside the years 2000 to 2100")
         }
-        guard event.entities[0].isPresent else {
+        guard schema.entities.isEmpty || event.entities[0].isPresent else {
             throw DecodeError(.missingField, "missing primary entity field '\(schema.entities[0].field)'")
         }
     }

@@ -11,7 +11,7 @@ public struct EventSchema: Sendable, Equatable {
     public var timeField: String
     public var timeFormat: TimeFormat
     /// Entity kinds in order (the first is the primary entity, the one input topics are keyed by) with the
-    /// field each is read from.
+    /// field each is read from. May be empty: then every detector is global.
     public var entities: [(name: String, field: String)]
     public var numericFields: [String]
     public var categoricalFields: [String]

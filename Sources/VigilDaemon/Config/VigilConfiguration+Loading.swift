@@ -147,11 +147,13 @@ extension VigilConfiguration {
         }
         let lateness = section.duration("max_lateness", default: 30_000) ?? 30_000
         var entities: [(name: String, field: String)] = []
-        if let mapping = section.mapping("entities", required: true) {
+        // Entities are optional: without them every detector is global and any numeric stream can be scored.
+        if section.has("entities"), section.node("entities")?.scalar?.string == "" {
+            _ = section.node("entities")
+        } else if let mapping = section.mapping("entities") {
             for entry in mapping.entries {
                 if let field = mapping.string(entry.key) { entities.append((entry.key, field)) }
             }
-            if entities.isEmpty { reader.fail(mapping.path, mapping.node, "at least one entity is needed (the first is the input key)") }
             if entities.count > EventLimits.entities {
                 reader.fail(mapping.path, mapping.node, "at most \(EventLimits.entities) entities are supported")
             }
@@ -171,7 +173,7 @@ extension VigilConfiguration {
             reader.fail(section.path, section.node, "field '\(name)' is listed twice")
         }
         section.finish()
-        guard let id, let timeField, !entities.isEmpty, entities.count <= EventLimits.entities,
+        guard let id, let timeField, entities.count <= EventLimits.entities,
             numeric.count <= EventLimits.numericFields, categorical.count <= EventLimits.categoricalFields
         else { return (nil, lateness) }
         return (

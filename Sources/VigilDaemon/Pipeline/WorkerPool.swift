@@ -60,7 +60,10 @@ public final class WorkerPool: Sendable {
     /// Call from the routing thread only.
     @inline(__always)
     public func route(_ item: WorkItem) -> Bool {
-        inputs[worker(for: item.event.entities[0])].push(item)
+        let key = item.event.entities[0]
+        // Without a primary entity no worker holds state for the event: spread by event id.
+        let index = key.isPresent ? worker(for: key) : Int((item.event.id.withBytes(FNV1a.hash) >> 33) % UInt64(count))
+        return inputs[index].push(item)
     }
 
     /// Items waiting in the input rings (approximate).

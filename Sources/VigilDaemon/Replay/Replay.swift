@@ -31,8 +31,9 @@ public struct Replay: Sendable {
         self.config = config
     }
 
-    /// Replays `input`; writes score records (as on the scores topic) to `output` when given, and the feature
-    /// vectors as of each event to `featuresOut` (CSV with a header, label last) when given.
+    /// Replays `input`; writes score records (as on the scores topic) to `output` when given, and to
+    /// `featuresOut` (CSV with a header) each event's feature vector as of that event, its numeric fields, every
+    /// detector's raw score (`raw:NAME`, empty before warm-up) and its label.
     public func run(input: String, output: String? = nil, featuresOut: String? = nil) throws -> Report {
         let data = try Data(contentsOf: URL(fileURLWithPath: input))
         let decoder = EventDecoder(schema: config.schema)
@@ -55,7 +56,8 @@ public struct Replay: Sendable {
             return handle
         }
         if let featuresHandle {
-            featuresHandle.write(Data(((["event_id"] + config.featureNames + ["label"]).joined(separator: ",") + "\n").utf8))
+            let header = ["event_id"] + config.featureNames + config.schema.numericFields + config.detectors.map { "raw:\($0.name)" } + ["label"]
+            featuresHandle.write(Data((header.joined(separator: ",") + "\n").utf8))
         }
 
         var report = Report()
@@ -114,6 +116,14 @@ public struct Replay: Sendable {
                     featureText += scored.event.id.string
                     for i in 0..<config.features.count {
                         let v = scored.features[i]
+                        featureText += v.isNaN ? "," : ",\(v)"
+                    }
+                    for i in 0..<config.schema.numericFields.count {
+                        let v = event.numeric[i]
+                        featureText += v.isNaN ? "," : ",\(v)"
+                    }
+                    for i in 0..<detectorCount {
+                        let v = scored.result.rawScores[i]
                         featureText += v.isNaN ? "," : ",\(v)"
                     }
                     featureText += event.label >= 0 ? ",\(event.label)\n" : ",\n"

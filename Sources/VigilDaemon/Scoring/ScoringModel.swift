@@ -32,13 +32,13 @@ public struct ScoringModel: Sendable {
     public func makeScorer() -> EventScorer {
         EventScorer(
             features: FeatureEngine(specs: config.features, tables: config.tables, ownedEntities: [0]),
-            detectors: EntityDetectors(specs: config.detectors, maxKeys: config.tables[0].maxKeys, ttlMs: config.tables[0].ttlMs)
+            detectors: EntityDetectors(specs: config.detectors, maxKeys: config.tables.first?.maxKeys ?? 1, ttlMs: config.tables.first?.ttlMs ?? .max / 4)
         )
     }
 
     /// The ordered scoring stage: global detectors, calibration, rules and the alert policy.
     public func makeStage() -> ScoringStage {
-        ScoringStage(specs: config.detectors, rules: config.rules, policy: config.policy, primaryEntity: 0, maxKeys: config.tables[0].maxKeys)
+        ScoringStage(specs: config.detectors, rules: config.rules, policy: config.policy, primaryEntity: 0, maxKeys: config.tables.first?.maxKeys ?? 1)
     }
 }
 
