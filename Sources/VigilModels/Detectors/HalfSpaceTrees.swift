@@ -148,7 +148,7 @@ public struct HalfSpaceTrees: Sendable, Equatable {
 }
 
 /// SplitMix64, seeded: the trees' structure is reproducible.
-struct SplitMixGenerator: Sendable {
+struct SplitMixGenerator: Sendable, Equatable {
     private var state: UInt64
     init(seed: UInt64) { state = seed }
 

@@ -1,0 +1,263 @@
+/// One robust random cut tree (Guha, Mishra, Roy & Schrijvers, ICML 2016) over the points its sampler keeps.
+///
+/// Nodes live in flat arrays with a free list; each node keeps its bounding box and mass, so inserting and
+/// deleting a point touch only the path from the root to its leaf. Equal points share a leaf (mass > 1).
+struct RandomCutTree: Sendable, Equatable {
+    let dimensions: Int
+    private(set) var root: Int32 = -1
+    private var parent: [Int32] = []
+    private var left: [Int32] = []
+    private var right: [Int32] = []
+    private var cutDimension: [Int32] = []
+    private var cutValue: [Double] = []
+    private var mass: [Int32] = []
+    private var boxLow: [Double] = []
+    private var boxHigh: [Double] = []
+    private var freeNodes: [Int32] = []
+
+    init(dimensions: Int, capacity: Int) {
+        self.dimensions = dimensions
+        let nodes = 2 * capacity + 2
+        parent.reserveCapacity(nodes)
+        boxLow.reserveCapacity(nodes * dimensions)
+        boxHigh.reserveCapacity(nodes * dimensions)
+    }
+
+    var isEmpty: Bool { root < 0 }
+    var totalMass: Int { root < 0 ? 0 : Int(mass[Int(root)]) }
+
+    private func isLeaf(_ n: Int) -> Bool { left[n] < 0 }
+
+    private mutating func newNode() -> Int {
+        if let reused = freeNodes.popLast() {
+            let n = Int(reused)
+            parent[n] = -1; left[n] = -1; right[n] = -1; cutDimension[n] = -1; cutValue[n] = 0; mass[n] = 0
+            return n
+        }
+        parent.append(-1); left.append(-1); right.append(-1); cutDimension.append(-1); cutValue.append(0); mass.append(0)
+        boxLow.append(contentsOf: repeatElement(0, count: dimensions))
+        boxHigh.append(contentsOf: repeatElement(0, count: dimensions))
+        return parent.count - 1
+    }
+
+    private mutating func setBox(_ n: Int, point x: UnsafeBufferPointer<Double>) {
+        for i in 0..<dimensions {
+            boxLow[n * dimensions + i] = x[i]
+            boxHigh[n * dimensions + i] = x[i]
+        }
+    }
+
+    private mutating func recomputeBox(_ n: Int) {
+        let l = Int(left[n]), r = Int(right[n])
+        for i in 0..<dimensions {
+            boxLow[n * dimensions + i] = Swift.min(boxLow[l * dimensions + i], boxLow[r * dimensions + i])
+            boxHigh[n * dimensions + i] = Swift.max(boxHigh[l * dimensions + i], boxHigh[r * dimensions + i])
+        }
+    }
+
+    private func leafEquals(_ n: Int, _ x: UnsafeBufferPointer<Double>) -> Bool {
+        for i in 0..<dimensions where boxLow[n * dimensions + i] != x[i] { return false }
+        return true
+    }
+
+    /// Inserts `x`; returns its leaf. `uniform` draws from [0, 1).
+    @discardableResult
+    mutating func insert(_ x: UnsafeBufferPointer<Double>, uniform: () -> Double) -> Int {
+        guard root >= 0 else {
+            let leaf = newNode()
+            setBox(leaf, point: x)
+            mass[leaf] = 1
+            root = Int32(leaf)
+            return leaf
+        }
+        var node = Int(root)
+        while true {
+            // The bounding box grown by x, and a random cut over its total span.
+            var span = 0.0
+            for i in 0..<dimensions {
+                span += Swift.max(boxHigh[node * dimensions + i], x[i]) - Swift.min(boxLow[node * dimensions + i], x[i])
+            }
+            if isLeaf(node), leafEquals(node, x) {
+                incrementPath(from: node)
+                return node
+            }
+            var cut = uniform() * span
+            var dimension = 0
+            var value = 0.0
+            for i in 0..<dimensions {
+                let low = Swift.min(boxLow[node * dimensions + i], x[i])
+                let width = Swift.max(boxHigh[node * dimensions + i], x[i]) - low
+                if cut < width || i == dimensions - 1 {
+                    dimension = i
+                    value = low + Swift.min(cut, width)
+                    break
+                }
+                cut -= width
+            }
+            let boxL = boxLow[node * dimensions + dimension]
+            let boxH = boxHigh[node * dimensions + dimension]
+            let separates = (x[dimension] <= value && value < boxL) || (x[dimension] > value && value >= boxH)
+            if separates {
+                return split(node, at: dimension, value: value, x: x)
+            }
+            if isLeaf(node) {
+                // Only a rounding edge fails to separate two different points: draw the cut again.
+                continue
+            }
+            let next = x[Int(cutDimension[node])] <= cutValue[node] ? Int(left[node]) : Int(right[node])
+            node = next
+        }
+    }
+
+    /// Puts a new internal node above `node`, cutting x off at (dimension, value); returns x's new leaf.
+    private mutating func split(_ node: Int, at dimension: Int, value: Double, x: UnsafeBufferPointer<Double>) -> Int {
+        let leaf = newNode()
+        setBox(leaf, point: x)
+        mass[leaf] = 1
+        let inner = newNode()
+        let above = parent[node]
+        parent[inner] = above
+        cutDimension[inner] = Int32(dimension)
+        cutValue[inner] = value
+        if x[dimension] <= value {
+            left[inner] = Int32(leaf); right[inner] = Int32(node)
+        } else {
+            left[inner] = Int32(node); right[inner] = Int32(leaf)
+        }
+        parent[node] = Int32(inner)
+        parent[leaf] = Int32(inner)
+        mass[inner] = mass[node]
+        recomputeBox(inner)
+        if above < 0 {
+            root = Int32(inner)
+        } else if left[Int(above)] == Int32(node) {
+            left[Int(above)] = Int32(inner)
+        } else {
+            right[Int(above)] = Int32(inner)
+        }
+        incrementPath(from: leaf, startingAbove: true)
+        mass[leaf] = 1
+        return leaf
+    }
+
+    /// Adds one to the mass of `node` (unless `startingAbove`) and of every ancestor, growing their boxes.
+    private mutating func incrementPath(from node: Int, startingAbove: Bool = false) {
+        var n = startingAbove ? Int(parent[node]) : node
+        if !startingAbove { mass[n] += 1; n = Int(parent[n]) }
+        while n >= 0 {
+            mass[n] += 1
+            recomputeBox(n)
+            n = Int(parent[n])
+        }
+    }
+
+    /// The leaf holding `x`, or nil.
+    func find(_ x: UnsafeBufferPointer<Double>) -> Int? {
+        guard root >= 0 else { return nil }
+        var n = Int(root)
+        while !isLeaf(n) {
+            n = x[Int(cutDimension[n])] <= cutValue[n] ? Int(left[n]) : Int(right[n])
+        }
+        return leafEquals(n, x) ? n : nil
+    }
+
+    /// Removes one copy of `x`; false when it is not in the tree.
+    @discardableResult
+    mutating func delete(_ x: UnsafeBufferPointer<Double>) -> Bool {
+        guard let leaf = find(x) else { return false }
+        if mass[leaf] > 1 {
+            var n = leaf
+            while n >= 0 {
+                mass[n] -= 1
+                n = Int(parent[n])
+            }
+            return true
+        }
+        let above = Int(parent[leaf])
+        freeNodes.append(Int32(leaf))
+        guard above >= 0 else {
+            root = -1
+            return true
+        }
+        let sibling = left[above] == Int32(leaf) ? Int(right[above]) : Int(left[above])
+        let grand = parent[above]
+        parent[sibling] = grand
+        freeNodes.append(Int32(above))
+        if grand < 0 {
+            root = Int32(sibling)
+        } else {
+            if left[Int(grand)] == Int32(above) { left[Int(grand)] = Int32(sibling) } else { right[Int(grand)] = Int32(sibling) }
+            var n = Int(grand)
+            while n >= 0 {
+                mass[n] -= 1
+                recomputeBox(n)
+                n = Int(parent[n])
+            }
+        }
+        return true
+    }
+
+    /// Collusive displacement of the leaf: the largest, over the leaf and its ancestors below the root, of
+    /// sibling mass / own subtree mass (how many points would be displaced, per point removed, if the subtree
+    /// holding x were taken out).
+    func coDisplacement(leaf: Int) -> (score: Double, at: Int) {
+        var best = 0.0
+        var bestNode = leaf
+        var n = leaf
+        while parent[n] >= 0 {
+            let p = Int(parent[n])
+            let sibling = left[p] == Int32(n) ? Int(right[p]) : Int(left[p])
+            let ratio = Double(mass[sibling]) / Double(mass[n])
+            if ratio > best {
+                best = ratio
+                bestNode = n
+            }
+            n = p
+        }
+        return (best, bestNode)
+    }
+
+    /// Per-dimension shares of an attribution: along the path from the leaf up to (and including) the parent
+    /// of `until`, how far x lies outside the sibling subtree's box in each dimension, normalised by that box's
+    /// span plus the gap. Returns the raw weights in `into` (high and low directions), summed over the path.
+    func separationWeights(leaf: Int, x: UnsafeBufferPointer<Double>, until top: Int, high: UnsafeMutableBufferPointer<Double>, low: UnsafeMutableBufferPointer<Double>) {
+        for i in 0..<dimensions { high[i] = 0; low[i] = 0 }
+        var n = leaf
+        while parent[n] >= 0 {
+            let p = Int(parent[n])
+            let sibling = left[p] == Int32(n) ? Int(right[p]) : Int(left[p])
+            var total = 0.0
+            for i in 0..<dimensions {
+                let l = boxLow[sibling * dimensions + i], h = boxHigh[sibling * dimensions + i]
+                total += Swift.max(h, x[i]) - Swift.min(l, x[i])
+            }
+            if total > 0 {
+                for i in 0..<dimensions {
+                    let l = boxLow[sibling * dimensions + i], h = boxHigh[sibling * dimensions + i]
+                    if x[i] > h { high[i] += (x[i] - h) / total }
+                    if x[i] < l { low[i] += (l - x[i]) / total }
+                }
+            }
+            if n == top { break }
+            n = p
+        }
+    }
+
+    /// Checks the invariants (masses add up, boxes contain children, parents point back); for tests.
+    func isConsistent() -> Bool {
+        guard root >= 0 else { return true }
+        func check(_ n: Int) -> Bool {
+            if isLeaf(n) { return mass[n] >= 1 }
+            let l = Int(left[n]), r = Int(right[n])
+            guard parent[l] == Int32(n), parent[r] == Int32(n), mass[n] == mass[l] + mass[r] else { return false }
+            for i in 0..<dimensions {
+                if boxLow[n * dimensions + i] > Swift.min(boxLow[l * dimensions + i], boxLow[r * dimensions + i]) { return false }
+                if boxHigh[n * dimensions + i] < Swift.max(boxHigh[l * dimensions + i], boxHigh[r * dimensions + i]) { return false }
+            }
+            let d = Int(cutDimension[n])
+            guard boxHigh[l * dimensions + d] <= cutValue[n], boxLow[r * dimensions + d] > cutValue[n] else { return false }
+            return check(l) && check(r)
+        }
+        return parent[Int(root)] < 0 && check(Int(root))
+    }
+}
