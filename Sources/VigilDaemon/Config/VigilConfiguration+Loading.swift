@@ -313,26 +313,38 @@ extension VigilConfiguration {
                 let window = item.int("window", default: 32, range: 3...4096)
                 let minSamples = item.int("min_samples", default: 8, range: 2...4096)
                 detectors.append(DetectorSpec(name: name, weight: weight, kind: .robustZScore(field: field, entity: entity, window: window, minSamples: minSamples)))
-            case "half_space_trees":
-                var inputNames = item.stringList("inputs")
-                if !item.has("inputs") { inputNames = schema.numericFields }
-                var inputs: [DetectorInput] = []
-                for (k, inputName) in inputNames.enumerated() {
-                    switch resolve(inputName) {
-                    case .feature(let f): inputs.append(.feature(f))
-                    case .numericField(let f): inputs.append(.numericField(f))
-                    default:
-                        reader.fail("\(item.child("inputs"))[\(k)]", item.node("inputs"), "no feature or numeric field '\(inputName)'")
-                    }
-                }
+            case "half_space_trees", "random_cut_forest":
+                let (inputNames, inputs) = readInputs(item, schema: schema, resolve: resolve, reader: reader)
                 if inputs.isEmpty {
-                    reader.fail(item.child("inputs"), item.node("inputs") ?? node, "half-space trees need at least one input")
+                    reader.fail(item.child("inputs"), item.node("inputs") ?? node, "\(type) needs at least one input")
                     continue
                 }
                 if inputs.count > 64 { reader.fail(item.child("inputs"), item.node("inputs"), "at most 64 inputs") }
                 if item.has("entity") {
                     _ = item.node("entity")
-                    reader.fail(item.child("entity"), item.node("entity"), "half-space trees are global: a forest per key would need trees x 2^height counters per key")
+                    reader.fail(item.child("entity"), item.node("entity"), "\(type) is global: a model per key would need a whole forest per key")
+                }
+                if type == "random_cut_forest" {
+                    let trees = item.int("trees", default: 50, range: 1...1000)
+                    let sampleSize = item.int("sample_size", default: 256, range: 4...100_000)
+                    let shingleSize = item.int("shingle_size", default: 1, range: 1...64)
+                    let warmup = item.int("warmup", default: 1000, range: 1...10_000_000)
+                    let seed = UInt64(item.int("seed", default: 42, range: 0...Int.max))
+                    var sampling = RandomCutForest.Sampling.timeDecay(lambda: 1 / (10 * Double(sampleSize)))
+                    switch item.string("sampling", default: "time_decay") {
+                    case "reservoir": sampling = .reservoir
+                    case "time_decay":
+                        if let lambda = item.double("time_decay", default: nil, range: 0...1) { sampling = .timeDecay(lambda: lambda) }
+                    default:
+                        reader.fail(item.child("sampling"), item.node("sampling"), "must be reservoir or time_decay")
+                    }
+                    detectors.append(
+                        DetectorSpec(
+                            name: name, weight: weight,
+                            kind: .randomCutForest(inputs: inputs, trees: trees, sampleSize: sampleSize, shingleSize: shingleSize, sampling: sampling, warmup: warmup, seed: seed)
+                        )
+                    )
+                    continue
                 }
                 let trees = item.int("trees", default: 25, range: 1...1000)
                 let height = item.int("height", default: 15, range: 1...20)
@@ -370,13 +382,33 @@ extension VigilConfiguration {
                     )
                 )
             default:
-                reader.fail(item.child("type"), item.node("type"), "unknown detector type '\(type)' (available: robust_zscore, half_space_trees)")
+                reader.fail(item.child("type"), item.node("type"), "unknown detector type '\(type)' (available: robust_zscore, half_space_trees, random_cut_forest)")
             }
         }
         if detectors.count > DetectionResult.maxDetectors {
             reader.fail("detectors", nil, "at most \(DetectionResult.maxDetectors) detectors are supported")
         }
         return detectors
+    }
+
+    /// A detector's `inputs` (features or numeric fields; all numeric fields when the key is absent).
+    private static func readInputs(
+        _ item: ConfigReader.Mapping,
+        schema: EventSchema,
+        resolve: (String) -> RuleOperand?,
+        reader: ConfigReader
+    ) -> ([String], [DetectorInput]) {
+        let names = item.has("inputs") ? item.stringList("inputs") : schema.numericFields
+        var inputs: [DetectorInput] = []
+        for (k, inputName) in names.enumerated() {
+            switch resolve(inputName) {
+            case .feature(let f): inputs.append(.feature(f))
+            case .numericField(let f): inputs.append(.numericField(f))
+            default:
+                reader.fail("\(item.child("inputs"))[\(k)]", item.node("inputs"), "no feature or numeric field '\(inputName)'")
+            }
+        }
+        return (names, inputs)
     }
 
     /// Resolves a name in a rule: a qualified or unambiguous feature name, or an event field.

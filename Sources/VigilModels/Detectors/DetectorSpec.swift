@@ -12,6 +12,9 @@ public struct DetectorSpec: Sendable, Equatable {
         /// Half-space trees over `inputs`, global. `ranges` (one per input) scale inputs to [0, 1]; without
         /// them, ranges are learned from the first `warmup` events, widened by `margin`.
         case halfSpaceTrees(inputs: [DetectorInput], trees: Int, height: Int, window: Int, ranges: [ClosedRange<Double>]?, warmup: Int, margin: Double, seed: UInt64)
+        /// A random cut forest over `inputs` (scaled, unclamped, by ranges learned from the first `warmup`
+        /// events), global; CoDisp score with per-input attribution.
+        case randomCutForest(inputs: [DetectorInput], trees: Int, sampleSize: Int, shingleSize: Int, sampling: RandomCutForest.Sampling, warmup: Int, seed: UInt64)
     }
 
     public var name: String

@@ -52,6 +52,16 @@ public struct InputScaler: Sendable, Equatable {
         }
     }
 
+    /// Scales `x` into `output` without clamping: values beyond the learned range keep their distance (what
+    /// distance-based models such as random cut forests need). NaN maps to 0.5.
+    public func scaleUnclamped(_ x: UnsafeBufferPointer<Double>, into output: UnsafeMutableBufferPointer<Double>) {
+        for i in low.indices {
+            let v = x[i]
+            let span = high[i] - low[i]
+            output[i] = v.isNaN || span <= 0 ? 0.5 : (v - low[i]) / span
+        }
+    }
+
     /// Scales `x` into `output`.
     public func scale(_ x: UnsafeBufferPointer<Double>, into output: UnsafeMutableBufferPointer<Double>) {
         for i in low.indices {

@@ -12,8 +12,11 @@ public struct ScoringStage: Sendable {
         var scaler: InputScaler?
         var trees: HalfSpaceTrees?
         var zScore: RobustZScoreDetector?
-        /// The last event's per-input shares of the anomaly score (half-space trees).
+        var forest: RandomCutForest?
+        /// The last event's per-input shares of the anomaly score (half-space trees; high side for forests).
         var contributions: [Double] = []
+        /// The last event's low-side attribution (random cut forests).
+        var lowContributions: [Double] = []
     }
 
     public private(set) var specs: [DetectorSpec]
@@ -41,6 +44,15 @@ public struct ScoringStage: Sendable {
             switch spec.kind {
             case .robustZScore(let field, _, let window, let minSamples):
                 globals.append(Global(index: index, inputs: [.numericField(field)], zScore: RobustZScoreDetector(field: field, entity: nil, window: window, minSamples: minSamples)))
+            case .randomCutForest(let inputs, let trees, let sampleSize, let shingleSize, let sampling, let warmup, let seed):
+                globals.append(
+                    Global(
+                        index: index, inputs: inputs, scaler: InputScaler(dimensions: inputs.count, warmup: warmup, margin: 0),
+                        forest: RandomCutForest(dimensions: inputs.count, trees: trees, sampleSize: sampleSize, shingleSize: shingleSize, sampling: sampling, seed: seed),
+                        contributions: Array(repeating: 0, count: inputs.count),
+                        lowContributions: Array(repeating: 0, count: inputs.count)
+                    )
+                )
             case .halfSpaceTrees(let inputs, let trees, let height, let window, let ranges, let warmup, let margin, let seed):
                 let scaler = ranges.map { InputScaler(ranges: $0) } ?? InputScaler(dimensions: inputs.count, warmup: warmup, margin: margin)
                 globals.append(
@@ -119,7 +131,7 @@ public struct ScoringStage: Sendable {
                 }
                 continue
             }
-            guard globals[g].trees != nil else { continue }
+            guard globals[g].trees != nil || globals[g].forest != nil else { continue }
             // Move the detector out while it works (no copy-on-write of its arrays), then put it back.
             var global = Global(index: index, inputs: [])
             swap(&global, &globals[g])
@@ -136,6 +148,19 @@ public struct ScoringStage: Sendable {
                 global.scaler!.observe(x)
                 guard global.scaler!.isReady else { return }
                 scaledBuffer.withUnsafeMutableBufferPointer { scaled in
+                    if global.forest != nil {
+                        global.scaler!.scaleUnclamped(x, into: UnsafeMutableBufferPointer(rebasing: scaled[0..<n]))
+                        let score = global.contributions.withUnsafeMutableBufferPointer { high in
+                            global.lowContributions.withUnsafeMutableBufferPointer { low in
+                                global.forest!.scoreAndLearn(UnsafeBufferPointer(rebasing: scaled[0..<n]), high: high, low: low)
+                            }
+                        }
+                        if !score.isNaN {
+                            result.rawScores[index] = score
+                            result.warmDetectors |= 1 << UInt8(index)
+                        }
+                        return
+                    }
                     global.scaler!.scale(x, into: UnsafeMutableBufferPointer(rebasing: scaled[0..<n]))
                     let wasWarm = global.trees!.isWarm
                     let score = global.contributions.withUnsafeMutableBufferPointer { contributions in
@@ -175,10 +200,13 @@ public struct ScoringStage: Sendable {
             case .robustZScore(let field, _, _, _):
                 result.explanation[filled] = ExplanationItem(source: .numericField(field), value: event.numeric[field], contribution: result.details[i], detector: Int8(i))
                 filled += 1
-            case .halfSpaceTrees(let inputs, _, _, _, _, _, _, _):
+            case .halfSpaceTrees(let inputs, _, _, _, _, _, _, _), .randomCutForest(let inputs, _, _, _, _, _, _):
                 guard let global = globals.first(where: { $0.index == i }) else { continue }
                 var best: [(Int, Double)] = []
-                for k in inputs.indices { best.append((k, global.contributions[k])) }
+                for k in inputs.indices {
+                    let low = global.lowContributions.isEmpty ? 0 : global.lowContributions[k]
+                    best.append((k, global.contributions[k] + low))
+                }
                 best.sort { $0.1 > $1.1 }
                 for (k, share) in best.prefix(2) where filled < DetectionResult.maxExplanation && share > 0 {
                     let source: ExplanationItem.Source
