@@ -152,3 +152,44 @@ public struct EntityKeyIndex: Sendable {
     /// Bytes held per key by the index itself (key, time and table entries).
     public static var bytesPerKey: Int { MemoryLayout<EntityKey>.stride + 8 + 2 * 4 }
 }
+
+extension EntityKeyIndex: BinaryStateRepresentable {
+    public func write(to w: inout BinaryWriter) {
+        w.write(maxKeys)
+        w.write(ttlMs)
+        w.write(table)
+        w.write(keys.count)
+        for key in keys { key.withBytes { w.write(Array($0)) } }
+        w.write(lastTimeMs)
+        w.write(freeSlots)
+        w.write(evictionCursor)
+        w.write(evictedForSpace)
+        w.write(expired)
+    }
+
+    public init(from r: inout BinaryReader) throws(StateError) {
+        maxKeys = try r.readInt()
+        ttlMs = try r.readInt64()
+        table = try r.readInt32s()
+        guard table.count > 0, table.count & (table.count - 1) == 0 else { throw StateError("key index: bad table size") }
+        tableMask = table.count - 1
+        let count = try r.readInt()
+        guard count >= 0, count <= table.count else { throw StateError("key index: bad key count") }
+        keys = []
+        for _ in 0..<count {
+            let bytes = try r.readBytes()
+            if bytes.isEmpty {
+                keys.append(EntityKey())
+            } else {
+                guard let key = bytes.withUnsafeBytes({ EntityKey($0) }) else { throw StateError("key index: key too long") }
+                keys.append(key)
+            }
+        }
+        lastTimeMs = try r.readInt64s()
+        freeSlots = try r.readInt32s()
+        evictionCursor = try r.readInt()
+        evictedForSpace = try r.readInt()
+        expired = try r.readInt()
+        guard lastTimeMs.count == keys.count else { throw StateError("key index: inconsistent arrays") }
+    }
+}

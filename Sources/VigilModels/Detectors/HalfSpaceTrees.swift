@@ -1,3 +1,5 @@
+public import VigilCore
+
 /// Streaming Half-Space Trees (Tan, Ting & Liu, IJCAI 2011).
 ///
 /// Each tree is a complete binary tree of fixed height over the unit cube: every innerNodes node splits one
@@ -149,7 +151,7 @@ public struct HalfSpaceTrees: Sendable, Equatable {
 
 /// SplitMix64, seeded: the trees' structure is reproducible.
 struct SplitMixGenerator: Sendable, Equatable {
-    private var state: UInt64
+    fileprivate(set) var state: UInt64
     init(seed: UInt64) { state = seed }
 
     mutating func next() -> UInt64 {
@@ -161,4 +163,30 @@ struct SplitMixGenerator: Sendable, Equatable {
     }
 
     mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
+}
+
+extension HalfSpaceTrees: BinaryStateRepresentable {
+    public func write(to w: inout BinaryWriter) {
+        w.write(dimensions); w.write(trees); w.write(height); w.write(window)
+        w.write(splitInput); w.write(splitValue); w.write(reference); w.write(latest)
+        w.write(seenInWindow); w.write(windows)
+    }
+
+    public init(from r: inout BinaryReader) throws(StateError) {
+        dimensions = try r.readInt(); trees = try r.readInt(); height = try r.readInt(); window = try r.readInt()
+        guard dimensions > 0, trees > 0, (1...20).contains(height), window > 0 else { throw StateError("half-space trees: bad shape") }
+        sizeLimit = 0.1 * Double(window)
+        nodesPerTree = (1 << (height + 1)) - 1
+        splitInput = try r.readInt32s(); splitValue = try r.readDoubles(); reference = try r.readFloats(); latest = try r.readFloats()
+        seenInWindow = try r.readInt(); windows = try r.readInt()
+        let inner = trees * ((1 << height) - 1)
+        guard splitInput.count == inner, splitValue.count == inner, reference.count == trees * nodesPerTree, latest.count == reference.count,
+            splitInput.allSatisfy({ $0 >= 0 && Int($0) < dimensions })
+        else { throw StateError("half-space trees: inconsistent arrays") }
+    }
+}
+
+extension SplitMixGenerator {
+    func write(to w: inout BinaryWriter) { w.write(state) }
+    init(from r: inout BinaryReader) throws(StateError) { state = try r.readUInt64() }
 }

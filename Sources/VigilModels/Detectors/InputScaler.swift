@@ -1,3 +1,5 @@
+public import VigilCore
+
 /// Maps a detector's inputs to [0, 1] by per-input ranges, given in the config or learned from the first
 /// `warmup` events (their minimum and maximum widened by `margin` of the span on each side). Values outside
 /// the range are clamped; NaN (a missing value) maps to 0.5, the middle, so it neither stands out nor hides.
@@ -73,5 +75,17 @@ public struct InputScaler: Sendable, Equatable {
                 output[i] = span > 0 ? Swift.min(1, Swift.max(0, (v - low[i]) / span)) : 0.5
             }
         }
+    }
+}
+
+extension InputScaler: BinaryStateRepresentable {
+    public func write(to w: inout BinaryWriter) {
+        w.write(low); w.write(high); w.write(warmup); w.write(margin); w.write(learned); w.write(fixed)
+    }
+
+    public init(from r: inout BinaryReader) throws(StateError) {
+        low = try r.readDoubles(); high = try r.readDoubles(); warmup = try r.readInt(); margin = try r.readDouble()
+        learned = try r.readInt(); fixed = try r.readBool()
+        guard low.count == high.count else { throw StateError("input scaler: inconsistent ranges") }
     }
 }

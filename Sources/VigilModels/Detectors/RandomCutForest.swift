@@ -1,4 +1,5 @@
 import Foundation
+public import VigilCore
 
 /// A streaming robust random cut forest (Guha et al., ICML 2016) scoring by collusive displacement (CoDisp).
 ///
@@ -192,4 +193,40 @@ public struct RandomCutForest: Sendable, Equatable {
 
     /// Points each tree's sample holds.
     public var sampleCounts: [Int] { used }
+}
+
+extension RandomCutForest: BinaryStateRepresentable {
+    public func write(to w: inout BinaryWriter) {
+        w.write(inputDimensions); w.write(shingleSize); w.write(sampleSize); w.write(outputAfter)
+        switch sampling {
+        case .reservoir: w.write(UInt8(0)); w.write(0.0)
+        case .timeDecay(let lambda): w.write(UInt8(1)); w.write(lambda)
+        }
+        w.write(trees.count)
+        for tree in trees { tree.write(to: &w) }
+        w.write(points); w.write(used); w.write(occupied); w.write(priorities)
+        for heap in heaps { w.write(heap) }
+        w.write(seen); w.write(shingle); w.write(shingleFilled)
+        rng.write(to: &w)
+    }
+
+    public init(from r: inout BinaryReader) throws(StateError) {
+        inputDimensions = try r.readInt(); shingleSize = try r.readInt(); sampleSize = try r.readInt(); outputAfter = try r.readInt()
+        let kind = try r.readUInt8()
+        let lambda = try r.readDouble()
+        sampling = kind == 0 ? .reservoir : .timeDecay(lambda: lambda)
+        let count = try r.readInt()
+        guard inputDimensions > 0, shingleSize > 0, sampleSize > 1, (1...10_000).contains(count) else { throw StateError("random cut forest: bad shape") }
+        trees = []
+        for _ in 0..<count { trees.append(try RandomCutTree(from: &r)) }
+        points = try r.readDoubles(); used = try r.readInts(); occupied = try r.readBools(); priorities = try r.readDoubles()
+        heaps = []
+        for _ in 0..<count { heaps.append(try r.readInt32s()) }
+        seen = try r.readInt(); shingle = try r.readDoubles(); shingleFilled = try r.readInt()
+        rng = try SplitMixGenerator(from: &r)
+        let d = inputDimensions * shingleSize
+        guard points.count == count * sampleSize * d, used.count == count, occupied.count == count * sampleSize,
+            priorities.count == count * sampleSize, shingle.count == d
+        else { throw StateError("random cut forest: inconsistent arrays") }
+    }
 }

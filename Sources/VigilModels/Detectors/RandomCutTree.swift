@@ -1,3 +1,5 @@
+import VigilCore
+
 /// One robust random cut tree (Guha, Mishra, Roy & Schrijvers, ICML 2016) over the points its sampler keeps.
 ///
 /// Nodes live in flat arrays with a free list; each node keeps its bounding box and mass, so inserting and
@@ -259,5 +261,25 @@ struct RandomCutTree: Sendable, Equatable {
             return check(l) && check(r)
         }
         return parent[Int(root)] < 0 && check(Int(root))
+    }
+}
+
+extension RandomCutTree {
+    func write(to w: inout BinaryWriter) {
+        w.write(dimensions); w.write(root)
+        w.write(parent); w.write(left); w.write(right); w.write(cutDimension); w.write(cutValue); w.write(mass)
+        w.write(boxLow); w.write(boxHigh); w.write(freeNodes)
+    }
+
+    init(from r: inout BinaryReader) throws(StateError) {
+        dimensions = try r.readInt(); root = try r.readInt32()
+        parent = try r.readInt32s(); left = try r.readInt32s(); right = try r.readInt32s(); cutDimension = try r.readInt32s()
+        cutValue = try r.readDoubles(); mass = try r.readInt32s(); boxLow = try r.readDoubles(); boxHigh = try r.readDoubles()
+        freeNodes = try r.readInt32s()
+        let n = parent.count
+        guard dimensions > 0, left.count == n, right.count == n, cutDimension.count == n, cutValue.count == n, mass.count == n,
+            boxLow.count == n * dimensions, boxHigh.count == n * dimensions, root < Int32(n),
+            (parent + left + right + freeNodes).allSatisfy({ $0 >= -1 && $0 < Int32(n) })
+        else { throw StateError("random cut tree: inconsistent arrays") }
     }
 }

@@ -95,3 +95,21 @@ public struct RobustZScoreDetector: Sendable {
 
     public var bytesPerKey: Int { window * 8 + 8 + EntityKeyIndex.bytesPerKey }
 }
+
+extension RobustZScoreDetector: BinaryStateRepresentable {
+    public func write(to w: inout BinaryWriter) {
+        w.write(field); w.write(entity ?? -1); w.write(window); w.write(minSamples)
+        index.write(to: &w)
+        w.write(values); w.write(counts); w.write(next)
+    }
+
+    public init(from r: inout BinaryReader) throws(StateError) {
+        field = try r.readInt()
+        let e = try r.readInt()
+        entity = e < 0 ? nil : e
+        window = try r.readInt(); minSamples = try r.readInt()
+        index = try EntityKeyIndex(from: &r)
+        values = try r.readDoubles(); counts = try r.readInt32s(); next = try r.readInt32s()
+        guard window >= 3, counts.count == next.count, values.count == counts.count * window else { throw StateError("z-score: inconsistent arrays") }
+    }
+}

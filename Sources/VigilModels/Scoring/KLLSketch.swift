@@ -1,3 +1,5 @@
+public import VigilCore
+
 /// A KLL streaming quantile sketch (Karnin, Lang & Liberty, FOCS 2016).
 ///
 /// Items enter level 0; a level holding more than its capacity is sorted and compacted: every other item
@@ -115,4 +117,20 @@ public struct KLLSketch: Sendable {
 
     /// Items retained (memory is about 8 bytes each).
     public var retained: Int { levels.reduce(0) { $0 + $1.count } }
+}
+
+extension KLLSketch: BinaryStateRepresentable {
+    public func write(to w: inout BinaryWriter) {
+        w.write(k); w.write(count); w.write(rng)
+        w.write(levels.count)
+        for level in levels { w.write(level) }
+    }
+
+    public init(from r: inout BinaryReader) throws(StateError) {
+        k = try r.readInt(); count = try r.readInt(); rng = try r.readUInt64()
+        let n = try r.readInt()
+        guard k >= 8, (1...64).contains(n) else { throw StateError("KLL sketch: bad shape") }
+        levels = []
+        for _ in 0..<n { levels.append(try r.readDoubles()) }
+    }
 }

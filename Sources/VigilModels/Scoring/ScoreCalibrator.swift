@@ -1,3 +1,5 @@
+public import VigilCore
+
 /// Maps a detector's raw scores to percentiles of the scores it produced so far, so every detector speaks the
 /// same language ("this event is in the top 0.1 %") whatever its raw scale.
 ///
@@ -78,5 +80,19 @@ public struct ScoreCalibrator: Sendable {
             cumulative += w
             return cumulative / total
         }
+    }
+}
+
+extension ScoreCalibrator: BinaryStateRepresentable {
+    public func write(to w: inout BinaryWriter) {
+        sketch.write(to: &w)
+        w.write(snapshotValues); w.write(snapshotRanks); w.write(sinceRefresh); w.write(refreshEvery); w.write(warmup)
+    }
+
+    public init(from r: inout BinaryReader) throws(StateError) {
+        sketch = try KLLSketch(from: &r)
+        snapshotValues = try r.readDoubles(); snapshotRanks = try r.readDoubles()
+        sinceRefresh = try r.readInt(); refreshEvery = try r.readInt(); warmup = try r.readInt()
+        guard snapshotValues.count == snapshotRanks.count, refreshEvery > 0 else { throw StateError("calibrator: inconsistent") }
     }
 }

@@ -6,7 +6,7 @@ public import VigilCore
 ///
 /// Keeping global models here, in input order, makes the result independent of the number of workers.
 public struct ScoringStage: Sendable {
-    private struct Global: Sendable {
+    struct Global: Sendable {
         var index: Int
         var inputs: [DetectorInput]
         var scaler: InputScaler?
@@ -22,12 +22,12 @@ public struct ScoringStage: Sendable {
     public private(set) var specs: [DetectorSpec]
     public private(set) var rules: [Rule]
     public private(set) var policy: AlertPolicy
-    private var globals: [Global] = []
-    private var calibrators: [ScoreCalibrator]
-    private var combined: ScoreCalibrator
+    var globals: [Global] = []
+    var calibrators: [ScoreCalibrator]
+    var combined: ScoreCalibrator
     public let primaryEntity: Int
-    private var cooldownIndex: EntityKeyIndex
-    private var lastAlertMs: [Int64] = []
+    var cooldownIndex: EntityKeyIndex
+    var lastAlertMs: [Int64] = []
     private var inputBuffer = [Double](repeating: 0, count: 64)
     private var scaledBuffer = [Double](repeating: 0, count: 64)
 

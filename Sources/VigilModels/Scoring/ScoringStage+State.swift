@@ -1,0 +1,64 @@
+public import VigilCore
+
+extension ScoringStage {
+    /// The version of the scoring stage's serialised state; bumped on any layout change.
+    public static let stateVersion: UInt64 = 1
+
+    /// Every learned part of the stage — global detectors, input ranges, calibrators, cooldowns — in the
+    /// versioned, checksummed binary format. Rules and the policy come from the config, not from state.
+    public func saveState() -> [UInt8] {
+        var w = BinaryWriter()
+        w.write(specs.count)
+        for spec in specs { w.write(spec.name) }
+        w.write(globals.count)
+        for global in globals {
+            w.write(global.index)
+            w.write(global.scaler != nil)
+            global.scaler?.write(to: &w)
+            w.write(global.trees != nil)
+            global.trees?.write(to: &w)
+            w.write(global.zScore != nil)
+            global.zScore?.write(to: &w)
+            w.write(global.forest != nil)
+            global.forest?.write(to: &w)
+        }
+        for calibrator in calibrators { calibrator.write(to: &w) }
+        combined.write(to: &w)
+        cooldownIndex.write(to: &w)
+        w.write(lastAlertMs)
+        return BinaryWriter.envelope(kind: "scoring-stage", version: Self.stateVersion, payload: w.bytes)
+    }
+
+    /// Restores what `saveState` wrote, into a stage built from the same detectors (same names, same kinds).
+    public mutating func restoreState(_ data: [UInt8]) throws(StateError) {
+        let (_, payload) = try BinaryReader.open(data, kind: "scoring-stage", versions: 1...Self.stateVersion)
+        var r = BinaryReader(payload)
+        let names = try (0..<r.readInt()).map { _ throws(StateError) in try r.readString() }
+        guard names == specs.map(\.name) else {
+            throw StateError("saved detectors \(names) differ from the configured \(specs.map(\.name))")
+        }
+        var restored = globals
+        let count = try r.readInt()
+        guard count == restored.count else { throw StateError("saved global detectors differ from the configured ones") }
+        for g in 0..<count {
+            guard try r.readInt() == restored[g].index else { throw StateError("saved global detectors are in another order") }
+            restored[g].scaler = try r.readBool() ? InputScaler(from: &r) : nil
+            restored[g].trees = try r.readBool() ? HalfSpaceTrees(from: &r) : nil
+            restored[g].zScore = try r.readBool() ? RobustZScoreDetector(from: &r) : nil
+            restored[g].forest = try r.readBool() ? RandomCutForest(from: &r) : nil
+            guard (restored[g].trees != nil) == (globals[g].trees != nil), (restored[g].forest != nil) == (globals[g].forest != nil),
+                (restored[g].zScore != nil) == (globals[g].zScore != nil)
+            else { throw StateError("saved detector '\(specs[restored[g].index].name)' is of another kind") }
+        }
+        let restoredCalibrators = try specs.indices.map { _ throws(StateError) in try ScoreCalibrator(from: &r) }
+        let restoredCombined = try ScoreCalibrator(from: &r)
+        let restoredCooldown = try EntityKeyIndex(from: &r)
+        let restoredLastAlert = try r.readInt64s()
+        guard r.isAtEnd else { throw StateError("trailing bytes in scoring-stage state") }
+        globals = restored
+        calibrators = restoredCalibrators
+        combined = restoredCombined
+        cooldownIndex = restoredCooldown
+        lastAlertMs = restoredLastAlert
+    }
+}
