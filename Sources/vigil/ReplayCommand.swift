@@ -13,6 +13,7 @@ struct ReplayCommand: ParsableCommand {
     @Option(name: .long, help: "Events, one JSON object per line, in the order to replay.") var input: String
     @Option(name: .long, help: "Write score records (as on the scores topic) to this JSON-lines file.") var output: String?
     @Option(name: .long, help: "Write each event's feature vector (as of that event) and label as CSV.") var featuresOut: String?
+    @Option(name: .long, help: "Feed each event's label to supervised detectors this many events later (delayed ground truth).") var labelDelay: Int?
     @Flag(name: .long, help: "Print the report as JSON.") var json = false
 
     func run() throws {
@@ -23,7 +24,7 @@ struct ReplayCommand: ParsableCommand {
             for error in errors.errors { printError("\(config): \(error)") }
             throw ExitCode(1)
         }
-        let report = try Replay(config: configuration).run(input: input, output: output, featuresOut: featuresOut)
+        let report = try Replay(config: configuration).run(input: input, output: output, featuresOut: featuresOut, labelDelay: labelDelay)
         writeLine(json ? ReplayReportText.json(report) : ReplayReportText.table(report))
     }
 }
@@ -52,6 +53,9 @@ enum ReplayReportText {
         if let combined = r.combined { lines.append("| combined | \(f(combined.rocAUC)) | \(f(combined.prAUC)) |") }
         lines.append("")
         lines.append("at the alert threshold: precision \(f(r.decisions.precision)), recall \(f(r.decisions.recall))")
+        if r.labelsJoined + r.labelsUnknown > 0 {
+            lines.append("delayed labels: \(r.labelsJoined) joined, \(r.labelsUnknown) unknown or expired")
+        }
         return lines.joined(separator: "\n")
     }
 

@@ -82,6 +82,9 @@ struct RunSummary {
         lines.append("  dead letters:    \(c.deadLettered.load(ordering: .relaxed))")
         for (kind, count) in dead { lines.append("    \(kind): \(count)") }
         lines.append("  input pauses:    \(c.pauses.load(ordering: .relaxed)); delivery failures: \(c.deliveryFailures.load(ordering: .relaxed))")
+        if service.config.kafka.labelsTopic != nil {
+            lines.append("  labels:          \(c.labelsJoined.load(ordering: .relaxed)) joined, \(c.labelsUnknown.load(ordering: .relaxed)) unknown or expired, \(c.malformedLabels.load(ordering: .relaxed)) unreadable")
+        }
         text = lines.joined(separator: "\n")
 
         func object(_ pairs: [(String, Int)]) -> String {

@@ -39,7 +39,7 @@ struct ConfigurationTests {
         #expect(config.features.count == 12)
         #expect(config.featureNames.contains("merchant.amount_mean_24h"))
         #expect(config.rules.map(\.name) == ["card_testing", "takeover_abroad", "velocity_spike"])
-        #expect(config.detectors.map(\.name) == ["amount_z", "hst"])
+        #expect(config.detectors.map(\.name) == ["amount_z", "hst", "ftrl"])
         #expect(config.pipeline.workers == 2)
         #expect(config.maxLatenessMs == 30_000)
         #expect(config.features[3].window == .hopping(sizeMs: 86_400_000, hopMs: 3_600_000))

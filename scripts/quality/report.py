@@ -45,8 +45,10 @@ baseline is the positive rate). Detectors that are still warming up rank an even
 ## (a) Synthetic card stream (`vigil produce`)
 
 `vigil produce --count 200000 --cards 2000 --merchants 300 --event-rate 10 --fraud-rate 0.01 --seed 5`, scored by
-`vigil replay --config configs/vigil.yaml` (rules, a per-card robust z-score of the amount, and half-space trees
-over six features; the combined score is the max of the calibrated detector scores and the fired rules' scores):
+`vigil replay --config configs/vigil.yaml --label-delay 1000` (rules, a per-card robust z-score of the amount,
+half-space trees over six features, and FTRL-Proximal logistic regression trained on each event's label 1,000
+events later, as a labels topic would deliver it; the combined score is the max of the calibrated detector
+scores and the fired rules' scores):
 
 ```
 {read("synthetic.txt")}
@@ -55,8 +57,8 @@ over six features; the combined score is the max of the calibrated detector scor
 ## (b) Statlog (Shuttle), bundled in River's wheel
 
 49,097 records of 9 sensor readings, about 7 % anomalies (ODDS version), streamed in file order through
-`vigil replay --config configs/examples/shuttle.yaml` (no entities, no features: two global detectors over the
-numeric fields):
+`vigil replay --config configs/examples/shuttle.yaml` (no entities, no features: half-space trees, a random cut
+forest with Amazon's defaults and a robust z-score of one field, all global):
 
 ```
 {read("shuttle.txt")}

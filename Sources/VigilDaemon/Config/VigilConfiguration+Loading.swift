@@ -313,6 +313,25 @@ extension VigilConfiguration {
                 let window = item.int("window", default: 32, range: 3...4096)
                 let minSamples = item.int("min_samples", default: 8, range: 2...4096)
                 detectors.append(DetectorSpec(name: name, weight: weight, kind: .robustZScore(field: field, entity: entity, window: window, minSamples: minSamples)))
+            case "ftrl":
+                let (_, inputs) = readInputs(item, schema: schema, resolve: resolve, reader: reader)
+                if inputs.isEmpty {
+                    reader.fail(item.child("inputs"), item.node("inputs") ?? node, "ftrl needs at least one input")
+                    continue
+                }
+                let alpha = item.double("alpha", default: 0.1, range: 1e-9...1e6) ?? 0.1
+                let beta = item.double("beta", default: 1, range: 0...1e6) ?? 1
+                let l1 = item.double("l1", default: 1, range: 0...1e6) ?? 1
+                let l2 = item.double("l2", default: 1, range: 0...1e6) ?? 1
+                let cache = item.int("cache", default: 100_000, range: 1...100_000_000)
+                let minLabels = item.int("min_labels", default: 20, range: 1...10_000_000)
+                let warmup = item.int("warmup", default: 1000, range: 1...10_000_000)
+                detectors.append(
+                    DetectorSpec(
+                        name: name, weight: weight,
+                        kind: .supervised(inputs: inputs, alpha: alpha, beta: beta, l1: l1, l2: l2, cacheSize: cache, minLabels: minLabels, warmup: warmup)
+                    )
+                )
             case "half_space_trees", "random_cut_forest":
                 let (inputNames, inputs) = readInputs(item, schema: schema, resolve: resolve, reader: reader)
                 if inputs.isEmpty {
@@ -382,7 +401,7 @@ extension VigilConfiguration {
                     )
                 )
             default:
-                reader.fail(item.child("type"), item.node("type"), "unknown detector type '\(type)' (available: robust_zscore, half_space_trees, random_cut_forest)")
+                reader.fail(item.child("type"), item.node("type"), "unknown detector type '\(type)' (available: robust_zscore, half_space_trees, random_cut_forest, ftrl)")
             }
         }
         if detectors.count > DetectionResult.maxDetectors {

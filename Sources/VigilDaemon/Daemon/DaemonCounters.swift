@@ -13,6 +13,10 @@ public final class DaemonCounters: Sendable {
     public let deliveryFailures = Atomic<Int>(0)
     public let pauses = Atomic<Int>(0)
     public let commits = Atomic<Int>(0)
+    /// Delayed labels joined to their event, labels for unknown or expired events, and unreadable labels.
+    public let labelsJoined = Atomic<Int>(0)
+    public let labelsUnknown = Atomic<Int>(0)
+    public let malformedLabels = Atomic<Int>(0)
     /// Dead letters by `DecodeError.Kind`, in `DecodeError.Kind.allCases` order.
     private let deadLettersByKind: [Counter]
     /// Alerts naming each rule, by rule index.

@@ -23,6 +23,9 @@ final class OutputLoop: @unchecked Sendable {
     private var writer = JSONWriter()
     private var scoreThreshold: Double
     let stopRequested = Atomic<Bool>(false)
+    /// Delayed ground truth (`kafka.labels_topic`), polled on this thread between batches.
+    private let labels: KafkaConsumer?
+    private var labelsPolled = 0
     /// An observer of every scored event (tests and the dashboard's "latest alerts"); called on this thread.
     var onScored: (@Sendable (ScoredEvent) -> Void)?
 
@@ -43,6 +46,20 @@ final class OutputLoop: @unchecked Sendable {
         self.counters = counters
         self.logger = logger
         self.records = OutputRecords(config: config)
+        if let topic = config.kafka.labelsTopic {
+            let options = KafkaClientOptions(bootstrapServers: config.kafka.brokers.split(separator: ",").map(String.init), clientID: "vigil-labels")
+            let consumer = try KafkaConsumer(
+                configuration: KafkaConsumerConfiguration(
+                    client: options, groupID: "\(config.kafka.groupID).labels", commitMode: .automatic(interval: .seconds(1)),
+                    properties: config.kafka.properties
+                ),
+                logger: logger
+            )
+            try consumer.subscribe([topic])
+            labels = consumer
+        } else {
+            labels = nil
+        }
         if case .score(let threshold) = config.policy.threshold { scoreThreshold = threshold } else { scoreThreshold = config.policy.threshold.fraction }
     }
 
@@ -50,6 +67,7 @@ final class OutputLoop: @unchecked Sendable {
     func run() {
         var backoff = IdleBackoff()
         while true {
+            pollLabels()
             let handled = merge.drain(max: 256) { handle($0) }
             if handled > 0 {
                 backoff.reset()
@@ -57,6 +75,44 @@ final class OutputLoop: @unchecked Sendable {
             }
             if stopRequested.load(ordering: .acquiring), !pool.isRunning, merge.isEmpty { break }
             backoff.idle()
+        }
+        if let labels {
+            do { try labels.close() } catch { logger.warning("closing the labels consumer: \(error)") }
+        }
+    }
+
+    /// Reads waiting labels (`{"event_id": ..., "label": 0 | 1 | true | false}`) without blocking and trains
+    /// the supervised detectors; unknown or expired event ids are counted by the stage.
+    private func pollLabels() {
+        guard let labels else { return }
+        labelsPolled += 1
+        guard labelsPolled % 16 == 0 else { return }
+        do {
+            let batch = try labels.poll(maxMessages: 1000, timeout: .zero)
+            for message in batch.messages {
+                defer { try? labels.store(processed: message) }
+                guard let value = message.value,
+                    let object = try? JSONSerialization.jsonObject(with: Data(value)) as? [String: Any],
+                    let idText = object["event_id"] as? String, let id = EventID(idText)
+                else {
+                    counters.malformedLabels.add(1, ordering: .relaxed)
+                    continue
+                }
+                let label: Bool
+                switch object["label"] {
+                case let b as Bool: label = b
+                case let n as NSNumber: label = n.doubleValue != 0
+                default:
+                    counters.malformedLabels.add(1, ordering: .relaxed)
+                    continue
+                }
+                merge.learnLabel(eventID: id, label: label)
+            }
+            let counts = merge.labelCounts
+            counters.labelsJoined.store(counts.joined, ordering: .relaxed)
+            counters.labelsUnknown.store(counts.unknown, ordering: .relaxed)
+        } catch {
+            logger.warning("reading labels: \(error)")
         }
     }
 

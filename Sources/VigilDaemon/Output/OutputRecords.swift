@@ -78,14 +78,23 @@ public struct OutputRecords: Sendable {
         writer.beginArray()
         for slot in 0..<DetectionResult.maxExplanation {
             let item = result.explanation[slot]
-            guard case .numericField(let field) = item.source else { continue }
+            let name: String
+            switch item.source {
+            case .numericField(let field): name = numericNames[field]
+            case .feature(let feature): name = featureNames[feature]
+            case .none: continue
+            }
             writer.beginObject()
             writer.key("feature")
-            writer.string(numericNames[field])
+            writer.string(name)
             writer.key("value")
             writer.number(item.value)
             writer.key("contribution")
             writer.number(item.contribution)
+            if item.detector >= 0, Int(item.detector) < detectorNames.count {
+                writer.key("detector")
+                writer.string(detectorNames[Int(item.detector)])
+            }
             writer.endObject()
         }
         for (i, features) in ruleFeatures.enumerated() where result.firedRules & (1 << UInt64(i)) != 0 {

@@ -41,6 +41,14 @@ public struct OrderedMerge: Sendable {
     /// True when every ring is empty.
     public var isEmpty: Bool { outputs.allSatisfy(\.isEmpty) }
 
+    /// Trains the supervised detectors on a delayed label.
+    public mutating func learnLabel(eventID: EventID, label: Bool) {
+        stage.learnLabel(eventID: eventID, label: label)
+    }
+
+    /// Labels joined, and labels whose event was unknown or expired.
+    public var labelCounts: (joined: Int, unknown: Int) { stage.labelCounts }
+
     /// Applies new rules, weights and policy (hot reload) from the next event on.
     public mutating func reconfigure(rules: [Rule], weights: [String: Double], policy: AlertPolicy) {
         stage.reconfigure(rules: rules, weights: weights, policy: policy)

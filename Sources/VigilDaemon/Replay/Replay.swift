@@ -20,6 +20,9 @@ public struct Replay: Sendable {
         public var combined: BinaryClassificationMetrics?
         /// Alerts against labels.
         public var decisions = DecisionMetrics()
+        /// Delayed labels joined to their event, and labels whose event was unknown or expired.
+        public var labelsJoined = 0
+        public var labelsUnknown = 0
 
         public var eventsPerSecond: Double { seconds > 0 ? Double(events) / seconds : 0 }
         public var alertsPerThousand: Double { events > 0 ? 1000 * Double(alerts) / Double(events) : 0 }
@@ -34,7 +37,11 @@ public struct Replay: Sendable {
     /// Replays `input`; writes score records (as on the scores topic) to `output` when given, and to
     /// `featuresOut` (CSV with a header) each event's feature vector as of that event, its numeric fields, every
     /// detector's raw score (`raw:NAME`, empty before warm-up) and its label.
-    public func run(input: String, output: String? = nil, featuresOut: String? = nil) throws -> Report {
+    ///
+    /// - Parameter labelDelay: when set, each labelled event's label is fed to the supervised detectors this
+    ///   many events later, as delayed ground truth from a labels topic would be (the label never reaches the
+    ///   models before the event is scored).
+    public func run(input: String, output: String? = nil, featuresOut: String? = nil, labelDelay: Int? = nil) throws -> Report {
         let data = try Data(contentsOf: URL(fileURLWithPath: input))
         let decoder = EventDecoder(schema: config.schema)
         var scorer = SequentialScorer(model: ScoringModel(config: config))
@@ -68,6 +75,8 @@ public struct Replay: Sendable {
         var labels: [Bool] = []
         var watermark = Int64.min
         var offset: Int64 = 0
+        var pendingLabels: [(EventID, Bool)] = []
+        pendingLabels.reserveCapacity((labelDelay ?? 0) + 1)
         let start = ContinuousClock.now
 
         try data.withUnsafeBytes { (all: UnsafeRawBufferPointer) in
@@ -93,6 +102,13 @@ public struct Replay: Sendable {
                 if candidate > watermark { watermark = candidate }
                 let scored = scorer.score(event)
                 report.events += 1
+                if let labelDelay, event.label >= 0 {
+                    pendingLabels.append((event.id, event.label == 1))
+                    if pendingLabels.count > labelDelay {
+                        let (id, label) = pendingLabels.removeFirst()
+                        scorer.learnLabel(eventID: id, label: label)
+                    }
+                }
                 if scored.result.alert { report.alerts += 1 }
                 if event.label >= 0 {
                     let label = event.label == 1
@@ -144,6 +160,8 @@ public struct Replay: Sendable {
             featuresHandle.write(Data(featureText.utf8))
             try featuresHandle.close()
         }
+        report.labelsJoined = scorer.labelCounts.joined
+        report.labelsUnknown = scorer.labelCounts.unknown
         if report.labelled > 0 {
             for i in 0..<detectorCount {
                 report.detectors.append((config.detectors[i].name, BinaryClassificationMetrics(scores: rawScores[i], labels: labels)))

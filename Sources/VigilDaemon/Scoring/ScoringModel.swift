@@ -92,4 +92,11 @@ public struct SequentialScorer: Sendable {
         stage.finish(&scored)
         return scored
     }
+
+    /// Feeds a delayed label to the supervised detectors.
+    public mutating func learnLabel(eventID: EventID, label: Bool) {
+        stage.learnLabel(eventID: eventID, label: label)
+    }
+
+    public var labelCounts: (joined: Int, unknown: Int) { stage.labelCounts }
 }

@@ -15,6 +15,10 @@ public struct DetectorSpec: Sendable, Equatable {
         /// A random cut forest over `inputs` (scaled, unclamped, by ranges learned from the first `warmup`
         /// events), global; CoDisp score with per-input attribution.
         case randomCutForest(inputs: [DetectorInput], trees: Int, sampleSize: Int, shingleSize: Int, sampling: RandomCutForest.Sampling, warmup: Int, seed: UInt64)
+        /// FTRL-Proximal logistic regression over `inputs` (scaled to [0, 1] by ranges learned from the first
+        /// `warmup` events), trained by delayed labels joined through a cache of the last `cacheSize` vectors;
+        /// it scores once it has seen `minLabels` labels of each class.
+        case supervised(inputs: [DetectorInput], alpha: Double, beta: Double, l1: Double, l2: Double, cacheSize: Int, minLabels: Int, warmup: Int)
     }
 
     public var name: String

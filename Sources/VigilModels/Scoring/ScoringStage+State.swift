@@ -5,7 +5,9 @@ extension ScoringStage {
     public static let stateVersion: UInt64 = 1
 
     /// Every learned part of the stage — global detectors, input ranges, calibrators, cooldowns — in the
-    /// versioned, checksummed binary format. Rules and the policy come from the config, not from state.
+    /// versioned, checksummed binary format. Rules and the policy come from the config, not from state; the
+    /// supervised detectors' label-join caches are transient (labels for events before a restore are
+    /// counted as unknown).
     public func saveState() -> [UInt8] {
         var w = BinaryWriter()
         w.write(specs.count)
@@ -21,6 +23,10 @@ extension ScoringStage {
             global.zScore?.write(to: &w)
             w.write(global.forest != nil)
             global.forest?.write(to: &w)
+            w.write(global.model != nil)
+            global.model?.write(to: &w)
+            w.write(global.positives)
+            w.write(global.negatives)
         }
         for calibrator in calibrators { calibrator.write(to: &w) }
         combined.write(to: &w)
@@ -46,8 +52,11 @@ extension ScoringStage {
             restored[g].trees = try r.readBool() ? HalfSpaceTrees(from: &r) : nil
             restored[g].zScore = try r.readBool() ? RobustZScoreDetector(from: &r) : nil
             restored[g].forest = try r.readBool() ? RandomCutForest(from: &r) : nil
+            restored[g].model = try r.readBool() ? FTRLProximal(from: &r) : nil
+            restored[g].positives = try r.readInt()
+            restored[g].negatives = try r.readInt()
             guard (restored[g].trees != nil) == (globals[g].trees != nil), (restored[g].forest != nil) == (globals[g].forest != nil),
-                (restored[g].zScore != nil) == (globals[g].zScore != nil)
+                (restored[g].zScore != nil) == (globals[g].zScore != nil), (restored[g].model != nil) == (globals[g].model != nil)
             else { throw StateError("saved detector '\(specs[restored[g].index].name)' is of another kind") }
         }
         let restoredCalibrators = try specs.indices.map { _ throws(StateError) in try ScoreCalibrator(from: &r) }

@@ -13,6 +13,11 @@ public struct ScoringStage: Sendable {
         var trees: HalfSpaceTrees?
         var zScore: RobustZScoreDetector?
         var forest: RandomCutForest?
+        var model: FTRLProximal?
+        var labels: LabelJoinCache?
+        var minLabels = 0
+        var positives = 0
+        var negatives = 0
         /// The last event's per-input shares of the anomaly score (half-space trees; high side for forests).
         var contributions: [Double] = []
         /// The last event's low-side attribution (random cut forests).
@@ -44,6 +49,15 @@ public struct ScoringStage: Sendable {
             switch spec.kind {
             case .robustZScore(let field, _, let window, let minSamples):
                 globals.append(Global(index: index, inputs: [.numericField(field)], zScore: RobustZScoreDetector(field: field, entity: nil, window: window, minSamples: minSamples)))
+            case .supervised(let inputs, let alpha, let beta, let l1, let l2, let cacheSize, let minLabels, let warmup):
+                globals.append(
+                    Global(
+                        index: index, inputs: inputs, scaler: InputScaler(dimensions: inputs.count, warmup: warmup, margin: 0.1),
+                        model: FTRLProximal(dimensions: inputs.count, alpha: alpha, beta: beta, l1: l1, l2: l2),
+                        labels: LabelJoinCache(capacity: cacheSize, dimensions: inputs.count), minLabels: minLabels,
+                        contributions: Array(repeating: 0, count: inputs.count)
+                    )
+                )
             case .randomCutForest(let inputs, let trees, let sampleSize, let shingleSize, let sampling, let warmup, let seed):
                 globals.append(
                     Global(
@@ -131,7 +145,7 @@ public struct ScoringStage: Sendable {
                 }
                 continue
             }
-            guard globals[g].trees != nil || globals[g].forest != nil else { continue }
+            guard globals[g].trees != nil || globals[g].forest != nil || globals[g].model != nil else { continue }
             // Move the detector out while it works (no copy-on-write of its arrays), then put it back.
             var global = Global(index: index, inputs: [])
             swap(&global, &globals[g])
@@ -148,6 +162,18 @@ public struct ScoringStage: Sendable {
                 global.scaler!.observe(x)
                 guard global.scaler!.isReady else { return }
                 scaledBuffer.withUnsafeMutableBufferPointer { scaled in
+                    if global.model != nil {
+                        global.scaler!.scale(x, into: UnsafeMutableBufferPointer(rebasing: scaled[0..<n]))
+                        let vector = UnsafeBufferPointer(rebasing: scaled[0..<n])
+                        global.labels!.remember(event.id, vector)
+                        if global.positives >= global.minLabels, global.negatives >= global.minLabels {
+                            let p = global.model!.predict(vector)
+                            result.rawScores[index] = p
+                            result.warmDetectors |= 1 << UInt8(index)
+                            for k in 0..<n { global.contributions[k] = global.model!.weight(k) * vector[k] }
+                        }
+                        return
+                    }
                     if global.forest != nil {
                         global.scaler!.scaleUnclamped(x, into: UnsafeMutableBufferPointer(rebasing: scaled[0..<n]))
                         let score = global.contributions.withUnsafeMutableBufferPointer { high in
@@ -200,7 +226,8 @@ public struct ScoringStage: Sendable {
             case .robustZScore(let field, _, _, _):
                 result.explanation[filled] = ExplanationItem(source: .numericField(field), value: event.numeric[field], contribution: result.details[i], detector: Int8(i))
                 filled += 1
-            case .halfSpaceTrees(let inputs, _, _, _, _, _, _, _), .randomCutForest(let inputs, _, _, _, _, _, _):
+            case .halfSpaceTrees(let inputs, _, _, _, _, _, _, _), .randomCutForest(let inputs, _, _, _, _, _, _),
+                .supervised(let inputs, _, _, _, _, _, _, _):
                 guard let global = globals.first(where: { $0.index == i }) else { continue }
                 var best: [(Int, Double)] = []
                 for k in inputs.indices {
@@ -224,6 +251,30 @@ public struct ScoringStage: Sendable {
                 }
             }
         }
+    }
+
+    /// Trains the supervised detectors on a delayed label for an event they scored.
+    ///
+    /// - Returns: how many supervised detectors found the event in their cache (0 when unknown or expired).
+    @discardableResult
+    public mutating func learnLabel(eventID: EventID, label: Bool) -> Int {
+        var joined = 0
+        for g in globals.indices where globals[g].model != nil {
+            var model = globals[g].model!
+            globals[g].model = nil
+            let found = globals[g].labels!.take(eventID) { x in model.learn(x, label: label) }
+            globals[g].model = model
+            if found {
+                joined += 1
+                if label { globals[g].positives += 1 } else { globals[g].negatives += 1 }
+            }
+        }
+        return joined
+    }
+
+    /// Labels joined and labels whose event was unknown or expired, over the supervised detectors.
+    public var labelCounts: (joined: Int, unknown: Int) {
+        globals.reduce((0, 0)) { ($0.0 + ($1.labels?.joined ?? 0), $0.1 + ($1.labels?.unknown ?? 0)) }
     }
 
     /// Replaces rules, weights and the policy in place (hot reload); detector and calibration state is kept.
