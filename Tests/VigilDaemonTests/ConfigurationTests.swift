@@ -123,3 +123,62 @@ struct ConfigurationTests {
         #expect(errors("").first?.message == "the config is empty")
     }
 }
+
+@Suite("Detector configuration")
+struct DetectorConfigurationTests {
+    @Test func detectorsTakeFeaturesAndFieldsAsInputs() throws {
+        let config = try VigilConfiguration.load(yaml: """
+            kafka: { brokers: "x:1", input_topics: [t], alerts_topic: a, dead_letter_topic: d }
+            event:
+              id: id
+              time: { field: ts }
+              entities: { card: card_id }
+              numeric: [amount, fee]
+            features:
+              - { name: mean_1h, entity: card, aggregate: mean, field: amount, window: 1h }
+            detectors:
+              - { name: z_feature, type: robust_zscore, input: card.mean_1h, entity: card }
+              - { name: z_field, type: robust_zscore, field: fee }
+              - { name: hst, type: half_space_trees, inputs: [amount, mean_1h], ranges: { amount: [0, 1000], mean_1h: [0, 1000] } }
+              - { name: rcf, type: random_cut_forest, sampling: reservoir, shingle_size: 2 }
+              - { name: ftrl, type: ftrl, inputs: [amount], min_labels: 5 }
+            """)
+        #expect(config.detectors.map(\.name) == ["z_feature", "z_field", "hst", "rcf", "ftrl"])
+        #expect(config.detectors[0].kind == .robustZScore(input: .feature(0), entity: 0, window: 32, minSamples: 8))
+        #expect(config.detectors[1].kind == .robustZScore(input: .numericField(1), entity: nil, window: 32, minSamples: 8))
+        guard case .halfSpaceTrees(let inputs, _, _, _, let ranges, _, _, _) = config.detectors[2].kind else {
+            Issue.record("not half-space trees")
+            return
+        }
+        #expect(inputs == [.numericField(0), .feature(0)])
+        #expect(ranges == [0...1000, 0...1000])
+        guard case .randomCutForest(let rcfInputs, 50, 256, 2, .reservoir, _, _) = config.detectors[3].kind else {
+            Issue.record("not the expected forest: \(config.detectors[3].kind)")
+            return
+        }
+        #expect(rcfInputs == [.numericField(0), .numericField(1)], "every numeric field when no inputs are listed")
+    }
+
+    @Test func detectorMistakesAreRefusedWithTheirPath() {
+        let base = """
+            kafka: { brokers: "x:1", input_topics: [t], alerts_topic: a, dead_letter_topic: d }
+            event:
+              id: id
+              time: { field: ts }
+              numeric: [amount]
+            detectors:
+
+            """
+        func errors(_ detector: String) -> [ConfigError] {
+            do {
+                _ = try VigilConfiguration.load(yaml: base + "  - " + detector + "\n")
+                return []
+            } catch { return error.errors }
+        }
+        #expect(errors("{ name: h, type: half_space_trees, inputs: [nope] }").contains { $0.path == "detectors[0].inputs[0]" })
+        #expect(errors("{ name: h, type: half_space_trees, ranges: { amount: [5, 1] } }").contains { $0.path == "detectors[0].ranges.amount" })
+        #expect(errors("{ name: r, type: random_cut_forest, sampling: sometimes }").contains { $0.path == "detectors[0].sampling" })
+        #expect(errors("{ name: r, type: random_cut_forest, entity: card }").contains { $0.message.contains("global") })
+        #expect(errors("{ name: z, type: robust_zscore, input: nothing }").contains { $0.path == "detectors[0].input" })
+    }
+}

@@ -137,3 +137,44 @@ struct LifecycleTests {
         #expect(committedCount > 0)
     }
 }
+
+@Suite("Delayed labels against a real broker", .serialized)
+struct LabelsTopicTests {
+    /// Labels on `kafka.labels_topic` reach the supervised detector; labels for unknown events are counted.
+    @Test(.timeLimit(.minutes(3)))
+    func labelsAreJoinedToTheEventsTheyLabel() throws {
+        var fixture = try DaemonFixture(prefix: "labels", partitions: 2)
+        let labelsTopic = "\(fixture.config.kafka.groupID)-labels"
+        try KafkaAdmin(client: Broker.options(), logger: Broker.logger).createTopics([KafkaTopicSpecification(name: labelsTopic)])
+        fixture.config.kafka.labelsTopic = labelsTopic
+        try fixture.produce(3_000, seed: 44)
+        let service = try VigilService(config: fixture.config, logger: Broker.logger)
+        service.start()
+        let clock = ContinuousClock()
+        var deadline = clock.now + .seconds(60)
+        while service.counters.scored.load(ordering: .relaxed) < 3_000, clock.now < deadline { Thread.sleep(forTimeInterval: 0.1) }
+
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: Broker.options()), logger: Broker.logger)
+        for (i, id) in fixture.ids.prefix(2_000).enumerated() {
+            try producer.produce(topic: labelsTopic, key: nil, value: Array(#"{"event_id":"\#(id)","label":\#(i % 50 == 0 ? 1 : 0)}"#.utf8))
+        }
+        try producer.produce(topic: labelsTopic, key: nil, value: Array(#"{"event_id":"no-such-event","label":1}"#.utf8))
+        try producer.produce(topic: labelsTopic, key: nil, value: Array("not json".utf8))
+        try producer.close()
+        deadline = clock.now + .seconds(60)
+        while service.counters.labelsJoined.load(ordering: .relaxed) + service.counters.labelsUnknown.load(ordering: .relaxed) < 2_001,
+            clock.now < deadline
+        {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        service.requestStop()
+        service.waitUntilStopped()
+        // The first 1,000 events were scored while the ftrl detector learned its input ranges: their labels are
+        // unknown to it; the rest join.
+        let joined = service.counters.labelsJoined.load(ordering: .relaxed)
+        let unknown = service.counters.labelsUnknown.load(ordering: .relaxed)
+        #expect(joined + unknown == 2_001)
+        #expect(joined >= 900, "joined \(joined), unknown \(unknown)")
+        #expect(service.counters.malformedLabels.load(ordering: .relaxed) == 1)
+    }
+}

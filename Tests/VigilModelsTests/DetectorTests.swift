@@ -75,14 +75,16 @@ struct DetectorTests {
     }
 
     @Test func perEntityScoresAreCalibratedCombinedAndExplained() {
-        let specs = [DetectorSpec(name: "amount_z", kind: .robustZScore(field: 0, entity: 0, window: 8, minSamples: 4))]
+        let specs = [DetectorSpec(name: "amount_z", kind: .robustZScore(input: .numericField(0), entity: 0, window: 8, minSamples: 4))]
         var detectors = EntityDetectors(specs: specs, maxKeys: 100, ttlMs: .max / 4)
         var stage = ScoringStage(specs: specs, rules: [], policy: AlertPolicy(threshold: .percentile(99), cooldownMs: 0, calibrationWarmup: 20))
         let features: [Double] = []
         func run(_ e: Event) -> DetectionResult {
             var result = DetectionResult()
-            detectors.process(e, into: &result)
-            features.withUnsafeBufferPointer { stage.process(e, features: $0, result: &result) }
+            features.withUnsafeBufferPointer {
+                detectors.process(e, features: $0, into: &result)
+                stage.process(e, features: $0, result: &result)
+            }
             return result
         }
         var generator = SeededGenerator(seed: 3)

@@ -55,7 +55,7 @@ struct ModelStateTests {
         let specs = [
             DetectorSpec(name: "hst", kind: .halfSpaceTrees(inputs: [.numericField(0), .numericField(1)], trees: 10, height: 8, window: 50, ranges: nil, warmup: 100, margin: 0.1, seed: 3)),
             DetectorSpec(name: "rcf", kind: .randomCutForest(inputs: [.numericField(0), .numericField(1)], trees: 10, sampleSize: 32, shingleSize: 1, sampling: .timeDecay(lambda: 0.01), warmup: 100, seed: 4)),
-            DetectorSpec(name: "z", kind: .robustZScore(field: 0, entity: nil, window: 16, minSamples: 4)),
+            DetectorSpec(name: "z", kind: .robustZScore(input: .numericField(0), entity: nil, window: 16, minSamples: 4)),
         ]
         let policy = AlertPolicy(threshold: .percentile(99), cooldownMs: 60_000, calibrationWarmup: 100)
         var original = ScoringStage(specs: specs, rules: [], policy: policy)
@@ -84,14 +84,14 @@ struct ModelStateTests {
     }
 
     @Test func corruptOrForeignStateIsRefusedWithAReason() throws {
-        let specs = [DetectorSpec(name: "z", kind: .robustZScore(field: 0, entity: nil, window: 16, minSamples: 4))]
+        let specs = [DetectorSpec(name: "z", kind: .robustZScore(input: .numericField(0), entity: nil, window: 16, minSamples: 4))]
         let stage = ScoringStage(specs: specs, rules: [], policy: AlertPolicy())
         var saved = stage.saveState()
         saved[saved.count / 2] ^= 0xFF
         var target = ScoringStage(specs: specs, rules: [], policy: AlertPolicy())
         #expect(throws: StateError("state checksum mismatch: corrupt")) { try target.restoreState(saved) }
         #expect(throws: StateError("not Vigil state (bad magic)")) { try target.restoreState(Array("hello, world".utf8)) }
-        var other = ScoringStage(specs: [DetectorSpec(name: "other", kind: .robustZScore(field: 0, entity: nil, window: 16, minSamples: 4))], rules: [], policy: AlertPolicy())
+        var other = ScoringStage(specs: [DetectorSpec(name: "other", kind: .robustZScore(input: .numericField(0), entity: nil, window: 16, minSamples: 4))], rules: [], policy: AlertPolicy())
         #expect(throws: StateError.self) { try other.restoreState(stage.saveState()) }
         let future = BinaryWriter.envelope(kind: "scoring-stage", version: 99, payload: [])
         #expect(throws: StateError("scoring-stage state version 99 is not supported (supported: 1...1)")) { try target.restoreState(future) }

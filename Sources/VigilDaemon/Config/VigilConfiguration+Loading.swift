@@ -297,9 +297,16 @@ extension VigilConfiguration {
             }
             switch type {
             case "robust_zscore":
-                guard let fieldName = item.string("field", required: true) else { continue }
-                guard let field = schema.numericFields.firstIndex(of: fieldName) else {
-                    reader.fail(item.child("field"), item.node("field"), "no numeric field '\(fieldName)' is declared under event.numeric")
+                // One input: `field` (a numeric field) or `input` (a numeric field or a feature).
+                let inputKey = item.has("input") ? "input" : "field"
+                guard let inputName = item.string(inputKey, required: true) else { continue }
+                let input: DetectorInput
+                switch inputKey == "field" ? schema.numericFields.firstIndex(of: inputName).map { RuleOperand.numericField($0) } : resolve(inputName) {
+                case .numericField(let f): input = .numericField(f)
+                case .feature(let f): input = .feature(f)
+                default:
+                    let expected = inputKey == "field" ? "numeric field" : "feature or numeric field"
+                    reader.fail(item.child(inputKey), item.node(inputKey), "no \(expected) '\(inputName)' is declared")
                     continue
                 }
                 var entity: Int?
@@ -312,7 +319,7 @@ extension VigilConfiguration {
                 }
                 let window = item.int("window", default: 32, range: 3...4096)
                 let minSamples = item.int("min_samples", default: 8, range: 2...4096)
-                detectors.append(DetectorSpec(name: name, weight: weight, kind: .robustZScore(field: field, entity: entity, window: window, minSamples: minSamples)))
+                detectors.append(DetectorSpec(name: name, weight: weight, kind: .robustZScore(input: input, entity: entity, window: window, minSamples: minSamples)))
             case "ftrl":
                 let (_, inputs) = readInputs(item, schema: schema, resolve: resolve, reader: reader)
                 if inputs.isEmpty {

@@ -54,8 +54,8 @@ public struct EventScorer: Sendable {
         let count = features.specs.count
         vector.withUnsafeMutableBufferPointer { buffer in
             features.process(item.event, into: UnsafeMutableBufferPointer(rebasing: buffer[0..<count]))
+            detectors.process(item.event, features: UnsafeBufferPointer(rebasing: buffer[0..<count]), into: &result)
         }
-        detectors.process(item.event, into: &result)
         return ScoredEvent(event: item.event, features: vector, result: result, sequence: item.sequence)
     }
 

@@ -1,14 +1,26 @@
+public import VigilCore
+
 /// Something a detector reads: a feature or a numeric event field.
 public enum DetectorInput: Sendable, Equatable {
     case feature(Int)
     case numericField(Int)
+
+    /// The input's value for an event with this feature vector.
+    @inline(__always)
+    public func value(event: Event, features: UnsafeBufferPointer<Double>) -> Double {
+        switch self {
+        case .feature(let f): f < features.count ? features[f] : .nan
+        case .numericField(let f): event.numeric[f]
+        }
+    }
 }
 
 /// A configured detector.
 public struct DetectorSpec: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
-        /// A robust z-score of one numeric field, per entity key (`entity`) or over the whole stream.
-        case robustZScore(field: Int, entity: Int?, window: Int, minSamples: Int)
+        /// A robust z-score of one input (a numeric field or a feature), per entity key (`entity`) or over the
+        /// whole stream.
+        case robustZScore(input: DetectorInput, entity: Int?, window: Int, minSamples: Int)
         /// Half-space trees over `inputs`, global. `ranges` (one per input) scale inputs to [0, 1]; without
         /// them, ranges are learned from the first `warmup` events, widened by `margin`.
         case halfSpaceTrees(inputs: [DetectorInput], trees: Int, height: Int, window: Int, ranges: [ClosedRange<Double>]?, warmup: Int, margin: Double, seed: UInt64)

@@ -34,9 +34,13 @@ public struct RobustZScoreDetector: Sendable {
         public var isWarm: Bool
     }
 
-    /// Scores `event` against the key's baseline (before the event), then adds the event's value.
+    /// Scores the event's `field` against the key's baseline (before the event), then adds the value.
     public mutating func process(_ event: Event) -> Result {
-        let x = event.numeric[field]
+        process(event, value: event.numeric[field])
+    }
+
+    /// Scores `x` for the event's key against the key's baseline (before the event), then adds `x`.
+    public mutating func process(_ event: Event, value x: Double) -> Result {
         let key = entity.map { event.entities[$0] } ?? EntityKey()
         if x.isNaN || (entity != nil && !key.isPresent) { return Result(score: 0, z: .nan, isWarm: false) }
         let lookup = index.lookup(key, nowMs: event.timeMs)

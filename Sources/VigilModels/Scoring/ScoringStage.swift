@@ -47,8 +47,9 @@ public struct ScoringStage: Sendable {
         combined = ScoreCalibrator(warmup: policy.calibrationWarmup, seed: 0xc0b1)
         for (index, spec) in specs.enumerated() where !spec.isPerEntity {
             switch spec.kind {
-            case .robustZScore(let field, _, let window, let minSamples):
-                globals.append(Global(index: index, inputs: [.numericField(field)], zScore: RobustZScoreDetector(field: field, entity: nil, window: window, minSamples: minSamples)))
+            case .robustZScore(let input, _, let window, let minSamples):
+                let field = if case .numericField(let f) = input { f } else { -1 }
+                globals.append(Global(index: index, inputs: [input], zScore: RobustZScoreDetector(field: field, entity: nil, window: window, minSamples: minSamples)))
             case .supervised(let inputs, let alpha, let beta, let l1, let l2, let cacheSize, let minLabels, let warmup):
                 globals.append(
                     Global(
@@ -137,7 +138,7 @@ public struct ScoringStage: Sendable {
         for g in globals.indices {
             let index = globals[g].index
             if globals[g].zScore != nil {
-                let r = globals[g].zScore!.process(event)
+                let r = globals[g].zScore!.process(event, value: globals[g].inputs[0].value(event: event, features: features))
                 if r.isWarm {
                     result.rawScores[index] = r.score
                     result.details[index] = r.z
@@ -223,8 +224,12 @@ public struct ScoringStage: Sendable {
             .sorted { (result.detectorScores[$0].isNaN ? -1 : result.detectorScores[$0]) > (result.detectorScores[$1].isNaN ? -1 : result.detectorScores[$1]) }
         for i in order where filled < DetectionResult.maxExplanation {
             switch specs[i].kind {
-            case .robustZScore(let field, _, _, _):
-                result.explanation[filled] = ExplanationItem(source: .numericField(field), value: event.numeric[field], contribution: result.details[i], detector: Int8(i))
+            case .robustZScore(let input, _, _, _):
+                let source: ExplanationItem.Source = switch input {
+                case .feature(let f): .feature(f)
+                case .numericField(let f): .numericField(f)
+                }
+                result.explanation[filled] = ExplanationItem(source: source, value: input.value(event: event, features: features), contribution: result.details[i], detector: Int8(i))
                 filled += 1
             case .halfSpaceTrees(let inputs, _, _, _, _, _, _, _), .randomCutForest(let inputs, _, _, _, _, _, _),
                 .supervised(let inputs, _, _, _, _, _, _, _):
