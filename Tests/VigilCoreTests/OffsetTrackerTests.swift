@@ -49,7 +49,7 @@ struct OffsetTrackerTests {
     }
 
     @Test func randomCompletionOrderNeverCommitsAnIncompleteOffset() {
-        var generator = SplitMix(seed: 7)
+        var generator = SplitMix64(seed: 7)
         var tracker = PartitionOffsetTracker(initialCapacity: 8)
         var pending: [Int64] = []
         var completed = Set<Int64>()
@@ -93,39 +93,3 @@ struct OffsetTrackerTests {
     }
 }
 
-/// A small deterministic generator for tests.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-@Suite("Offset tracking with outputs")
-struct OffsetTrackerOutputTests {
-    @Test func anOffsetCompletesWhenItsExpectedOutputsAreDeliveredInEitherOrder() {
-        var tracker = PartitionOffsetTracker()
-        tracker.register(0)
-        tracker.register(1)
-        tracker.register(2)
-        // Offset 0: two outputs, one delivery arrives before the expectation.
-        tracker.delivered(0)
-        tracker.expect(0, outputs: 2)
-        #expect(tracker.committable == nil)
-        tracker.delivered(0)
-        #expect(tracker.committable == 1)
-        // Offset 2 has no outputs; offset 1 one output not yet delivered.
-        tracker.expect(2, outputs: 0)
-        tracker.expect(1, outputs: 1)
-        #expect(tracker.committable == 1)
-        tracker.delivered(1)
-        #expect(tracker.committable == 3)
-        let late = tracker.delivered(1)
-        #expect(!late)
-    }
-}

@@ -32,7 +32,7 @@ struct DetectorTests {
 
     @Test func kllQuantilesStayWithinTheirErrorBound() {
         var sketch = KLLSketch(k: 200)
-        var generator = SeededGenerator(seed: 42)
+        var generator = SplitMix64(seed: 42)
         let n = 1_000_000
         var values: [Double] = []
         values.reserveCapacity(n)
@@ -87,7 +87,7 @@ struct DetectorTests {
             }
             return result
         }
-        var generator = SeededGenerator(seed: 3)
+        var generator = SplitMix64(seed: 3)
         var alerts = 0
         for i in 0..<1000 {
             let r = run(event(card: "c\(i % 10)", amount: 10 + Double(generator.next() % 100) / 50, at: Int64(i)))
@@ -131,15 +131,6 @@ private func countAtOrBelow(_ sorted: [Double], _ value: Double) -> Int {
     return low
 }
 
-/// A deterministic generator (SplitMix64), so the test is the same on every run.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        return FNV1a.mix(state)
-    }
-}
 
 @Suite("Evaluation metrics")
 struct EvaluationMetricsTests {

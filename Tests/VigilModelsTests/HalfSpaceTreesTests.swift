@@ -1,4 +1,5 @@
 import Testing
+import VigilCore
 import VigilModels
 
 @Suite("Half-space trees")
@@ -27,7 +28,7 @@ struct HalfSpaceTreesTests {
 
     @Test func anIsolatedPointScoresHigherThanAClusterPoint() {
         var model = HalfSpaceTrees(dimensions: 2, trees: 25, height: 8, window: 200, seed: 7)
-        var generator = SeededGenerator(seed: 5)
+        var generator = SplitMix64(seed: 5)
         var contributions = [0.0, 0.0]
         func clusterPoint() -> [Double] {
             [0.3 + Double(generator.next() % 1000) / 10_000, 0.6 + Double(generator.next() % 1000) / 10_000]
@@ -42,7 +43,7 @@ struct HalfSpaceTreesTests {
 
     @Test func theUnusualInputGetsTheCredit() {
         var model = HalfSpaceTrees(dimensions: 3, trees: 25, height: 10, window: 256, seed: 9)
-        var generator = SeededGenerator(seed: 8)
+        var generator = SplitMix64(seed: 8)
         var contributions = [0.0, 0.0, 0.0]
         for _ in 0..<512 {
             let p = (0..<3).map { _ in 0.4 + Double(generator.next() % 1000) / 5000 }

@@ -29,7 +29,7 @@ private func event(_ i: Int, amount: Double) -> Event {
 @Suite("Model state")
 struct ModelStateTests {
     @Test func everyModelRoundTripsBitExactly() throws {
-        var generator = SeededGenerator(seed: 4)
+        var generator = SplitMix64(seed: 4)
         var hst = HalfSpaceTrees(dimensions: 2, trees: 5, height: 6, window: 20, seed: 1)
         var forest = RandomCutForest(dimensions: 2, trees: 5, sampleSize: 16, shingleSize: 2, seed: 2)
         var sketch = KLLSketch(k: 16)
@@ -59,7 +59,7 @@ struct ModelStateTests {
         ]
         let policy = AlertPolicy(threshold: .percentile(99), cooldownMs: 60_000, calibrationWarmup: 100)
         var original = ScoringStage(specs: specs, rules: [], policy: policy)
-        var generator = SeededGenerator(seed: 9)
+        var generator = SplitMix64(seed: 9)
         let features: [Double] = []
         func run(_ stage: inout ScoringStage, _ e: Event) -> DetectionResult {
             var result = DetectionResult()

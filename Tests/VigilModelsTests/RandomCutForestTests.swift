@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigilCore
 import VigilModels
 
 @Suite("Random cut forest")
@@ -15,7 +16,7 @@ struct RandomCutForestTests {
     @Test(arguments: [RandomCutForest.Sampling.reservoir, .timeDecay(lambda: 0.01)])
     func insertAndDeleteKeepEveryTreeConsistent(sampling: RandomCutForest.Sampling) {
         var forest = RandomCutForest(dimensions: 3, trees: 10, sampleSize: 32, sampling: sampling, seed: 3)
-        var generator = SeededGenerator(seed: 1)
+        var generator = SplitMix64(seed: 1)
         var high = [0.0, 0, 0], low = [0.0, 0, 0]
         for i in 0..<2_000 {
             // Some exact repeats too: equal points share a leaf.
@@ -29,7 +30,7 @@ struct RandomCutForestTests {
 
     @Test func anIsolatedPointScoresHigherThanAClusterPoint() {
         var forest = RandomCutForest(dimensions: 2, trees: 50, sampleSize: 128, seed: 5)
-        var generator = SeededGenerator(seed: 2)
+        var generator = SplitMix64(seed: 2)
         var high = [0.0, 0], low = [0.0, 0]
         for _ in 0..<1_000 {
             _ = score(&forest, [5 + Double(generator.next() % 100) / 100, 5 + Double(generator.next() % 100) / 100], high: &high, low: &low)

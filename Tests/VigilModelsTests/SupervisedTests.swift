@@ -38,7 +38,7 @@ struct SupervisedTests {
         let specs = [DetectorSpec(name: "ftrl", kind: .supervised(inputs: [.numericField(0)], alpha: 0.5, beta: 1, l1: 0, l2: 0, cacheSize: 1000, minLabels: 5, warmup: 10))]
         var stage = ScoringStage(specs: specs, rules: [], policy: AlertPolicy(threshold: .score(0.99), calibrationWarmup: 10))
         let features: [Double] = []
-        var generator = SeededGenerator(seed: 2)
+        var generator = SplitMix64(seed: 2)
         var lastWarm = -1
         var pending: [(EventID, Bool)] = []
         var fraudScores: [Double] = [], legitScores: [Double] = []

@@ -1,4 +1,5 @@
 import Foundation
+import VigilCore
 
 /// A seeded synthetic card-transaction stream with injected fraud and a `label` field.
 ///
@@ -152,21 +153,7 @@ extension String {
     }
 }
 
-/// SplitMix64: a small, fast, seedable generator.
-struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
-
+extension SplitMix64 {
     /// A standard normal draw (Box-Muller).
     mutating func gaussian() -> Double {
         let u = max(uniform(), 1e-12)

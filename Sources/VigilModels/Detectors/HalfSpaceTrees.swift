@@ -41,7 +41,7 @@ public struct HalfSpaceTrees: Sendable, Equatable {
         splitValue = Array(repeating: 0, count: trees * innerNodes)
         reference = Array(repeating: 0, count: trees * nodesPerTree)
         latest = Array(repeating: 0, count: trees * nodesPerTree)
-        var rng = SplitMixGenerator(seed: seed)
+        var rng = SplitMix64(seed: seed)
         var low = [Double](repeating: 0, count: dimensions)
         var high = [Double](repeating: 0, count: dimensions)
         for tree in 0..<trees {
@@ -56,7 +56,7 @@ public struct HalfSpaceTrees: Sendable, Equatable {
         }
     }
 
-    private mutating func build(tree: Int, node: Int, depth: Int, low: inout [Double], high: inout [Double], rng: inout SplitMixGenerator) {
+    private mutating func build(tree: Int, node: Int, depth: Int, low: inout [Double], high: inout [Double], rng: inout SplitMix64) {
         guard depth < height else { return }
         let innerNodes = (1 << height) - 1
         let q = Int(rng.next() % UInt64(dimensions))
@@ -149,22 +149,6 @@ public struct HalfSpaceTrees: Sendable, Equatable {
     }
 }
 
-/// SplitMix64, seeded: the trees' structure is reproducible.
-struct SplitMixGenerator: Sendable, Equatable {
-    fileprivate(set) var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
-}
-
 extension HalfSpaceTrees: BinaryStateRepresentable {
     public func write(to w: inout BinaryWriter) {
         w.write(dimensions); w.write(trees); w.write(height); w.write(window)
@@ -186,7 +170,7 @@ extension HalfSpaceTrees: BinaryStateRepresentable {
     }
 }
 
-extension SplitMixGenerator {
+extension SplitMix64 {
     func write(to w: inout BinaryWriter) { w.write(state) }
-    init(from r: inout BinaryReader) throws(StateError) { state = try r.readUInt64() }
+    init(from r: inout BinaryReader) throws(StateError) { self.init(seed: try r.readUInt64()) }
 }

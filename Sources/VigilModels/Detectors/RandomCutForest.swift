@@ -41,7 +41,7 @@ public struct RandomCutForest: Sendable, Equatable {
     private var seen = 0
     private var shingle: [Double]
     private var shingleFilled = 0
-    private var rng: SplitMixGenerator
+    private var rng: SplitMix64
 
     public var dimensions: Int { inputDimensions * shingleSize }
 
@@ -60,7 +60,7 @@ public struct RandomCutForest: Sendable, Equatable {
         priorities = Array(repeating: 0, count: trees * sampleSize)
         heaps = Array(repeating: [], count: trees)
         shingle = Array(repeating: 0, count: d)
-        rng = SplitMixGenerator(seed: seed)
+        rng = SplitMix64(seed: seed)
     }
 
     public var isWarm: Bool { used.min() ?? 0 >= outputAfter }
@@ -223,7 +223,7 @@ extension RandomCutForest: BinaryStateRepresentable {
         heaps = []
         for _ in 0..<count { heaps.append(try r.readInt32s()) }
         seen = try r.readInt(); shingle = try r.readDoubles(); shingleFilled = try r.readInt()
-        rng = try SplitMixGenerator(from: &r)
+        rng = try SplitMix64(from: &r)
         let d = inputDimensions * shingleSize
         guard points.count == count * sampleSize * d, used.count == count, occupied.count == count * sampleSize,
             priorities.count == count * sampleSize, shingle.count == d
