@@ -93,3 +93,26 @@ struct OffsetTrackerTests {
     }
 }
 
+@Suite("Offset tracking with outputs")
+struct OffsetTrackerOutputTests {
+    @Test func anOffsetCompletesWhenItsExpectedOutputsAreDeliveredInEitherOrder() {
+        var tracker = PartitionOffsetTracker()
+        tracker.register(0)
+        tracker.register(1)
+        tracker.register(2)
+        // Offset 0: two outputs, one delivery arrives before the expectation.
+        tracker.delivered(0)
+        tracker.expect(0, outputs: 2)
+        #expect(tracker.committable == nil)
+        tracker.delivered(0)
+        #expect(tracker.committable == 1)
+        // Offset 2 has no outputs; offset 1 one output not yet delivered.
+        tracker.expect(2, outputs: 0)
+        tracker.expect(1, outputs: 1)
+        #expect(tracker.committable == 1)
+        tracker.delivered(1)
+        #expect(tracker.committable == 3)
+        let late = tracker.delivered(1)
+        #expect(!late)
+    }
+}

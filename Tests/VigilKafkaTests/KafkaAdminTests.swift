@@ -3,7 +3,7 @@ import VigilKafka
 
 @Suite("Topic administration against a real broker", .serialized)
 struct KafkaAdminTests {
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(3)))
     func compactTopicIsCreatedWithItsPartitionsAndCleanupPolicy() throws {
         let admin = try TestBroker.admin()
         let name = TestBroker.unique("changelog")
@@ -15,7 +15,7 @@ struct KafkaAdminTests {
         #expect(configuration["cleanup.policy"] == "compact")
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(3)))
     func creatingAnExistingTopicIsReportedUnlessIgnored() throws {
         let admin = try TestBroker.admin()
         let name = try TestBroker.createTopic("exists", partitions: 1)
