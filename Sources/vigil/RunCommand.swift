@@ -37,6 +37,22 @@ struct RunCommand: ParsableCommand {
 
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
+        signal(SIGHUP, SIG_IGN)
+        let configPath = config
+        let reloadSource = DispatchSource.makeSignalSource(signal: SIGHUP, queue: DispatchQueue(label: "vigil.reload"))
+        reloadSource.setEventHandler {
+            do {
+                var new = try VigilConfiguration.load(file: configPath)
+                new.kafka.brokers = configuration.kafka.brokers
+                new.pipeline.workers = configuration.pipeline.workers
+                service.reload(new)
+            } catch let errors as ConfigErrors {
+                logger.error("reload refused: \(configPath) has errors:\n\(errors)")
+            } catch {
+                logger.error("reload refused: \(error)")
+            }
+        }
+        reloadSource.resume()
         let queue = DispatchQueue(label: "vigil.signals")
         let sources = [SIGINT, SIGTERM].map { number in
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
@@ -50,6 +66,7 @@ struct RunCommand: ParsableCommand {
         service.start()
         service.waitUntilStopped()
         sources.forEach { $0.cancel() }
+        reloadSource.cancel()
 
         let report = RunSummary(service: service)
         printError(report.text)

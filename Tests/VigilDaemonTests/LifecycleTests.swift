@@ -4,6 +4,7 @@ import Testing
 import VigilCore
 import VigilDaemon
 import VigilKafka
+import VigilModels
 
 /// Topics and a config of their own for one daemon test.
 struct DaemonFixture {
@@ -176,5 +177,44 @@ struct LabelsTopicTests {
         #expect(joined + unknown == 2_001)
         #expect(joined >= 900, "joined \(joined), unknown \(unknown)")
         #expect(service.counters.malformedLabels.load(ordering: .relaxed) == 1)
+    }
+}
+
+@Suite("Hot reload against a real broker", .serialized)
+struct HotReloadTests {
+    /// Rules, thresholds and cooldowns change in place and alerts carry the new config_version; changes that
+    /// need a restart are refused, naming them, and the running config stays.
+    @Test(.timeLimit(.minutes(3)))
+    func rulesChangeInPlaceAndStructuralChangesAreRefused() throws {
+        var fixture = try DaemonFixture(prefix: "reload", partitions: 1)
+        let service = try VigilService(config: fixture.config, logger: Broker.logger)
+        service.start()
+
+        var structural = fixture.config
+        structural.features.removeLast()
+        structural.pipeline.ringCapacity = 128
+        #expect(service.reload(structural) == .refused(sections: ["features", "pipeline"]))
+
+        var rules = fixture.config
+        rules.rules.append(
+            Rule(name: "every_amount", source: "amount > 0", expression: try RuleParser.parse("amount > 0") { $0 == "amount" ? .numericField(0) : nil })
+        )
+        rules.policy.cooldownMs = 0
+        #expect(service.reload(rules) == .applied(version: 2))
+        Thread.sleep(forTimeInterval: 0.5)
+        try fixture.produce(200, seed: 55)
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(60)
+        while service.counters.scored.load(ordering: .relaxed) < 200, clock.now < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        service.requestStop()
+        service.waitUntilStopped()
+
+        let alerts = try Broker.readAll(fixture.config.kafka.alertsTopic, expecting: 200)
+        #expect(alerts.count == 200, "the new rule fires on every event and the cooldown is off")
+        for message in alerts.prefix(20) {
+            let object = try JSONSerialization.jsonObject(with: Data(message.value ?? [])) as? [String: Any]
+            #expect(object?["config_version"] as? Int == 2)
+            #expect((object?["rules"] as? [String])?.contains("every_amount") == true)
+        }
     }
 }

@@ -301,7 +301,8 @@ extension VigilConfiguration {
                 let inputKey = item.has("input") ? "input" : "field"
                 guard let inputName = item.string(inputKey, required: true) else { continue }
                 let input: DetectorInput
-                switch inputKey == "field" ? schema.numericFields.firstIndex(of: inputName).map { RuleOperand.numericField($0) } : resolve(inputName) {
+                let operand = inputKey == "field" ? schema.numericFields.firstIndex(of: inputName).map(RuleOperand.numericField) : resolve(inputName)
+                switch operand {
                 case .numericField(let f): input = .numericField(f)
                 case .feature(let f): input = .feature(f)
                 default:

@@ -43,6 +43,8 @@ public struct VigilConfiguration: Sendable {
     public var policy = AlertPolicy()
     public var pipeline: Pipeline
     public var httpListen = "127.0.0.1:9464"
+    /// The version alerts carry (`config_version`): 1 at start, then one more per accepted reload.
+    var configVersionForReload = 1
 
     /// Features' qualified names (`card.tx_count_5m`), in vector order.
     public var featureNames: [String] {

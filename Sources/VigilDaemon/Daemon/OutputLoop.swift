@@ -23,6 +23,8 @@ final class OutputLoop: @unchecked Sendable {
     private var writer = JSONWriter()
     private var scoreThreshold: Double
     let stopRequested = Atomic<Bool>(false)
+    /// A hot reload waiting to be applied between batches (written by any thread, taken by this one).
+    private let pendingReload = Mutex<VigilConfiguration?>(nil)
     /// Delayed ground truth (`kafka.labels_topic`), polled on this thread between batches.
     private let labels: KafkaConsumer?
     private var labelsPolled = 0
@@ -68,6 +70,7 @@ final class OutputLoop: @unchecked Sendable {
         var backoff = IdleBackoff()
         while true {
             pollLabels()
+            applyPendingReload()
             let handled = merge.drain(max: 256) { handle($0) }
             if handled > 0 {
                 backoff.reset()
@@ -158,8 +161,24 @@ final class OutputLoop: @unchecked Sendable {
         }
     }
 
-    /// Applies a new config version to alert records (hot reload).
-    func setConfigVersion(_ version: Int) {
-        records.configVersion = version
+    /// Queues new rules, detector weights and alert policy; they apply from the next batch on, and alerts then
+    /// carry `version`.
+    func reload(_ config: VigilConfiguration, version: Int) {
+        var versioned = config
+        versioned.configVersionForReload = version
+        pendingReload.withLock { $0 = versioned }
+    }
+
+    private func applyPendingReload() {
+        guard let config = pendingReload.withLock({ pending -> VigilConfiguration? in
+            defer { pending = nil }
+            return pending
+        }) else { return }
+        var weights: [String: Double] = [:]
+        for detector in config.detectors { weights[detector.name] = detector.weight }
+        merge.reconfigure(rules: config.rules, weights: weights, policy: config.policy)
+        records = OutputRecords(config: config, configVersion: config.configVersionForReload)
+        if case .score(let threshold) = config.policy.threshold { scoreThreshold = threshold } else { scoreThreshold = config.policy.threshold.fraction }
+        logger.notice("config reloaded", metadata: ["config_version": "\(config.configVersionForReload)"])
     }
 }

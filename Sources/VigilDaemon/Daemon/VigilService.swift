@@ -7,7 +7,9 @@ import VigilKafka
 /// The daemon: the consumer thread, the workers, the output thread and the producer, wired as DESIGN.md draws
 /// them, with an orderly stop (drain, flush, commit, leave the group).
 public final class VigilService: Sendable {
+    /// The config the daemon started with (reloads change only rules, weights and the alert policy).
     public let config: VigilConfiguration
+    private let reloads = Mutex<(version: Int, current: VigilConfiguration?)>((1, nil))
     public let counters: DaemonCounters
     private let logger: Logger
     private let pool: WorkerPool
@@ -107,6 +109,36 @@ public final class VigilService: Sendable {
             logger.warning("closing the producer: \(error)")
         }
         logger.info("vigil stopped")
+    }
+
+    /// The outcome of a reload request.
+    public enum ReloadOutcome: Sendable, Equatable {
+        /// Applied in place; alerts now carry this `config_version`.
+        case applied(version: Int)
+        /// Refused: these sections changed and need a restart. The running config stays.
+        case refused(sections: [String])
+    }
+
+    /// Applies a new config's rules, detector weights and alert policy without losing any state, or refuses it
+    /// when anything else changed (topics, schema, features, detectors, state bounds, pipeline, HTTP).
+    @discardableResult
+    public func reload(_ new: VigilConfiguration) -> ReloadOutcome {
+        let outcome: ReloadOutcome = reloads.withLock { state in
+            let running = state.current ?? config
+            let sections = running.changesNeedingRestart(to: new)
+            guard sections.isEmpty else { return .refused(sections: sections) }
+            state.version += 1
+            state.current = new
+            return .applied(version: state.version)
+        }
+        switch outcome {
+        case .applied(let version):
+            outputLoop.reload(new, version: version)
+            logger.notice("reload accepted", metadata: ["config_version": "\(version)"])
+        case .refused(let sections):
+            logger.error("reload refused: \(sections.joined(separator: ", ")) changed and need a restart; the running config stays")
+        }
+        return outcome
     }
 
     /// Seconds since `start()`.

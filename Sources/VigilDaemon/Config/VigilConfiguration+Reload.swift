@@ -1,0 +1,19 @@
+import VigilModels
+
+extension VigilConfiguration {
+    /// The parts of `other` that differ from this config and need a restart to change: everything except the
+    /// rules, the alerting policy and detector weights. Empty when `other` can be applied in place.
+    public func changesNeedingRestart(to other: VigilConfiguration) -> [String] {
+        var changed: [String] = []
+        if kafka != other.kafka { changed.append("kafka") }
+        if schema != other.schema || maxLatenessMs != other.maxLatenessMs { changed.append("event") }
+        if tables != other.tables { changed.append("state") }
+        if features != other.features { changed.append("features") }
+        let detectorsWithoutWeights = detectors.map { DetectorSpec(name: $0.name, kind: $0.kind) }
+        let otherWithoutWeights = other.detectors.map { DetectorSpec(name: $0.name, kind: $0.kind) }
+        if detectorsWithoutWeights != otherWithoutWeights { changed.append("detectors (other than weight)") }
+        if pipeline != other.pipeline { changed.append("pipeline") }
+        if httpListen != other.httpListen { changed.append("http") }
+        return changed
+    }
+}
