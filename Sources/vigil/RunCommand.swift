@@ -63,7 +63,7 @@ struct RunCommand: ParsableCommand {
             source.resume()
             return source
         }
-        service.start()
+        try service.start()
         service.waitUntilStopped()
         sources.forEach { $0.cancel() }
         reloadSource.cancel()

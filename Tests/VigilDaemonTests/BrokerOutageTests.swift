@@ -53,6 +53,7 @@ struct BrokerOutageTests {
         var config = try VigilConfiguration.load(file: repositoryRoot.appendingPathComponent("configs/vigil.yaml").path)
         config.kafka.brokers = broker.address
         config.pipeline.commitIntervalMs = 200
+        config.httpListen = "127.0.0.1:0"
         let options = KafkaClientOptions(bootstrapServers: [broker.address], clientID: "outage-test")
         try KafkaAdmin(client: options, logger: Broker.logger).createTopics(
             ["transactions", "alerts", "scores", "transactions.dlq"].map { KafkaTopicSpecification(name: $0, partitions: 2) }
@@ -70,7 +71,7 @@ struct BrokerOutageTests {
         }
         try produce(5_000)
         let service = try VigilService(config: config, logger: Broker.logger)
-        service.start()
+        try service.start()
         let clock = ContinuousClock()
         var deadline = clock.now + .seconds(60)
         while service.counters.scored.load(ordering: .relaxed) < 5_000, clock.now < deadline { Thread.sleep(forTimeInterval: 0.1) }

@@ -68,6 +68,7 @@ struct EndToEndTests {
         config.kafka.deadLetterTopic = "\(prefix)-dlq"
         config.pipeline.workers = 2
         config.pipeline.commitIntervalMs = 200
+        config.httpListen = "127.0.0.1:0"
         try admin.createTopics(
             [config.kafka.inputTopics[0], config.kafka.alertsTopic, config.kafka.scoresTopic!, config.kafka.deadLetterTopic].map {
                 KafkaTopicSpecification(name: $0, partitions: 4)
@@ -116,7 +117,7 @@ struct EndToEndTests {
         #expect(cardTestingCards.count >= 5)
 
         let service = try VigilService(config: config, logger: Broker.logger)
-        service.start()
+        try service.start()
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(150)
         let expected = total + malformedCount

@@ -21,6 +21,7 @@ struct DaemonFixture {
         config.kafka.scoresTopic = "\(name)-scores"
         config.kafka.deadLetterTopic = "\(name)-dlq"
         config.pipeline.commitIntervalMs = 200
+        config.httpListen = "127.0.0.1:0"
         let topics = [config.kafka.inputTopics[0], config.kafka.alertsTopic, config.kafka.scoresTopic!, config.kafka.deadLetterTopic]
         try KafkaAdmin(client: Broker.options(), logger: Broker.logger)
             .createTopics(topics.map { KafkaTopicSpecification(name: $0, partitions: partitions) }, ignoreExisting: false)
@@ -58,6 +59,7 @@ struct DaemonFixture {
             ("alerts_topic: alerts", "alerts_topic: \(config.kafka.alertsTopic)"),
             ("scores_topic: scores", "scores_topic: \(config.kafka.scoresTopic!)"),
             ("dead_letter_topic: transactions.dlq", "dead_letter_topic: \(config.kafka.deadLetterTopic)"),
+            ("listen: \"127.0.0.1:9464\"", "listen: \"127.0.0.1:0\""),
         ] {
             text = text.replacingOccurrences(of: from, with: to)
         }
@@ -79,7 +81,7 @@ struct LifecycleTests {
         let service = try VigilService(config: fixture.config, logger: Broker.logger) { _ in
             if seen.add(1, ordering: .relaxed).newValue % 50 == 0 { Thread.sleep(forTimeInterval: 0.005) }
         }
-        service.start()
+        try service.start()
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(90)
         while service.counters.scored.load(ordering: .relaxed) < 5_000, clock.now < deadline { Thread.sleep(forTimeInterval: 0.1) }
@@ -150,7 +152,7 @@ struct LabelsTopicTests {
         fixture.config.kafka.labelsTopic = labelsTopic
         try fixture.produce(3_000, seed: 44)
         let service = try VigilService(config: fixture.config, logger: Broker.logger)
-        service.start()
+        try service.start()
         let clock = ContinuousClock()
         var deadline = clock.now + .seconds(60)
         while service.counters.scored.load(ordering: .relaxed) < 3_000, clock.now < deadline { Thread.sleep(forTimeInterval: 0.1) }
@@ -188,7 +190,7 @@ struct HotReloadTests {
     func rulesChangeInPlaceAndStructuralChangesAreRefused() throws {
         var fixture = try DaemonFixture(prefix: "reload", partitions: 1)
         let service = try VigilService(config: fixture.config, logger: Broker.logger)
-        service.start()
+        try service.start()
 
         var structural = fixture.config
         structural.features.removeLast()
@@ -216,5 +218,71 @@ struct HotReloadTests {
             #expect(object?["config_version"] as? Int == 2)
             #expect((object?["rules"] as? [String])?.contains("every_amount") == true)
         }
+    }
+}
+
+/// GETs a path from a local HTTP endpoint; returns the status and body.
+func httpGet(port: Int, path: String) throws -> (status: Int, body: String) {
+    let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard socket >= 0 else { throw TestSetupError("socket failed") }
+    defer { close(socket) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else { throw TestSetupError("connect to port \(port) failed") }
+    let request = Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8)
+    _ = request.withUnsafeBytes { send(socket, $0.baseAddress, $0.count, 0) }
+    var response: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
+        if n <= 0 { break }
+        response.append(contentsOf: buffer[0..<n])
+    }
+    let text = String(decoding: response, as: UTF8.self)
+    let statusLine = text.split(separator: "\r\n").first ?? ""
+    let status = Int(statusLine.split(separator: " ").dropFirst().first ?? "") ?? 0
+    let body = text.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n")
+    return (status, body)
+}
+
+@Suite("HTTP endpoints against a real broker", .serialized)
+struct HTTPEndpointTests {
+    /// /metrics reports the known stream's counts; /readyz turns ready once partitions are assigned and the
+    /// unsupervised detectors are warm; /healthz answers throughout.
+    @Test(.timeLimit(.minutes(3)))
+    func metricsAndReadinessFollowAKnownStream() throws {
+        var fixture = try DaemonFixture(prefix: "http", partitions: 2)
+        let service = try VigilService(config: fixture.config, logger: Broker.logger)
+        try service.start()
+        let port = try #require(service.httpPort)
+        #expect(try httpGet(port: port, path: "/healthz").status == 200)
+        let before = try httpGet(port: port, path: "/readyz")
+        #expect(before.status == 503 && before.body.contains("\"ready\":false"))
+
+        try fixture.produce(4_000, seed: 66)
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(90)
+        while service.counters.scored.load(ordering: .relaxed) < 4_000, clock.now < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        let metrics = try httpGet(port: port, path: "/metrics")
+        let ready = try httpGet(port: port, path: "/readyz")
+        let missing = try httpGet(port: port, path: "/nope")
+        service.requestStop()
+        service.waitUntilStopped()
+
+        #expect(metrics.status == 200)
+        #expect(metrics.body.contains("vigil_events_consumed_total 4000"))
+        #expect(metrics.body.contains("vigil_events_scored_total 4000"))
+        #expect(metrics.body.contains("vigil_assigned_partitions 2"))
+        #expect(metrics.body.contains("vigil_processing_latency_seconds_count 4000"))
+        #expect(metrics.body.contains("vigil_score_count 4000"))
+        #expect(metrics.body.contains(#"vigil_detector_warm{detector="hst"} 1"#))
+        #expect(metrics.body.contains(#"vigil_dead_letters_total{reason="malformed_json"} 0"#))
+        #expect(ready.status == 200 && ready.body.contains("\"ready\":true"), "\(ready.body)")
+        #expect(missing.status == 404)
     }
 }

@@ -69,7 +69,7 @@ struct ReplayTests {
         }
 
         let service = try VigilService(config: fixture.config, logger: Broker.logger)
-        service.start()
+        try service.start()
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(90)
         while service.counters.scored.load(ordering: .relaxed) < 6_000, clock.now < deadline { Thread.sleep(forTimeInterval: 0.1) }

@@ -53,7 +53,9 @@ public struct EventDecoder: Sendable {
         let partition = event.partition
         let offset = event.offset
         let watermark = event.watermarkMs
+        let consumedAt = event.consumedAtNs
         event = Event()
+        event.consumedAtNs = consumedAt
         event.partition = partition
         event.offset = offset
         event.watermarkMs = watermark

@@ -17,6 +17,8 @@ public struct Event: Sendable {
     public var categorical: InlineArray<8, UInt64>
     /// The ground-truth label when the schema names one: 0, 1, or -1 for none. Never read by online models.
     public var label: Int8
+    /// When the pipeline read the event (monotonic nanoseconds), for latency measurement; 0 when unknown.
+    public var consumedAtNs: UInt64
 
     public init() {
         partition = 0
@@ -28,6 +30,7 @@ public struct Event: Sendable {
         numeric = InlineArray(repeating: .nan)
         categorical = InlineArray(repeating: 0)
         label = -1
+        consumedAtNs = 0
     }
 
     /// True when the event arrived after its partition's watermark passed its time.

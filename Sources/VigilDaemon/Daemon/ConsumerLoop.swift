@@ -37,6 +37,8 @@ final class ConsumerLoop: @unchecked Sendable {
     private var lastTopicPartition: Int32 = -1
     private var lastIndex = -1
     let stopRequested = Atomic<Bool>(false)
+    /// Partitions assigned now (read by readiness checks).
+    let assignedPartitions = Atomic<Int>(0)
 
     init(
         config: VigilConfiguration,
@@ -163,6 +165,7 @@ final class ConsumerLoop: @unchecked Sendable {
         event.partition = Int32(index)
         event.offset = message.offset
         event.watermarkMs = watermarks[index]
+        event.consumedAtNs = DispatchTime.now().uptimeNanoseconds
         guard let value = message.value else {
             deadLetter(message, partition: index, DecodeError(.emptyMessage, "the message has no value (a tombstone)"))
             return
@@ -273,6 +276,7 @@ final class ConsumerLoop: @unchecked Sendable {
             watermarks[index] = .min
             assigned.insert(index)
         }
+        assignedPartitions.store(assigned.count, ordering: .relaxed)
         logger.info("assigned \(list.map(\.topicPartition.description).joined(separator: ", "))")
     }
 
@@ -302,6 +306,7 @@ final class ConsumerLoop: @unchecked Sendable {
             tracker.revoke(index)
             assigned.remove(index)
         }
+        assignedPartitions.store(assigned.count, ordering: .relaxed)
         logger.info("\(lost ? "lost" : "revoked") \(list.map(\.description).joined(separator: ", "))")
     }
 }

@@ -28,6 +28,10 @@ final class OutputLoop: @unchecked Sendable {
     /// Delayed ground truth (`kafka.labels_topic`), polled on this thread between batches.
     private let labels: KafkaConsumer?
     private var labelsPolled = 0
+    /// Latency and score distributions, recorded here as events leave the pipeline.
+    var metrics: MetricsExporter?
+    /// Detectors that have been warm on some event (bit per detector), for readiness and metrics.
+    let warmDetectors = Atomic<Int>(0)
     /// An observer of every scored event (tests and the dashboard's "latest alerts"); called on this thread.
     var onScored: (@Sendable (ScoredEvent) -> Void)?
 
@@ -141,6 +145,14 @@ final class OutputLoop: @unchecked Sendable {
             }
         }
         if scored.result.suppressedByCooldown { counters.suppressedByCooldown.add(1, ordering: .relaxed) }
+        let warm = Int(scored.result.warmDetectors)
+        if warm & ~warmDetectors.load(ordering: .relaxed) != 0 { warmDetectors.bitwiseOr(warm, ordering: .relaxed) }
+        if let metrics {
+            if event.consumedAtNs > 0 {
+                metrics.latency.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds &- event.consumedAtNs))
+            }
+            metrics.scores.record(scored.result.score)
+        }
         onScored?(scored)
         let expectation = ExpectedOutputs(partition: event.partition, offset: event.offset, outputs: outputs)
         var backoff = IdleBackoff(maximumMicroseconds: 100)

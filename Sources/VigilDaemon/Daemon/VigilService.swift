@@ -19,6 +19,8 @@ public final class VigilService: Sendable {
     private let consumerDone = DispatchSemaphore(value: 0)
     private let outputDone = DispatchSemaphore(value: 0)
     private let started = Mutex<ContinuousClock.Instant?>(nil)
+    private let metrics: MetricsExporter
+    private let http = Mutex<HTTPEndpoints?>(nil)
     /// Open while the consumer thread drains delivery reports; closed once it has stopped, so the delivery
     /// thread never waits on a ring nobody empties.
     private let deliveryGate = DeliveryGate()
@@ -67,11 +69,21 @@ public final class VigilService: Sendable {
             config: config, pool: pool, producer: producer, expectations: expectationProducer, counters: counters, logger: logger
         )
         outputLoop.onScored = onScored
+        metrics = MetricsExporter(counters: counters)
+        outputLoop.metrics = metrics
         try consumerLoop.connect(options: options)
     }
 
-    /// Starts the consumer and output threads.
-    public func start() {
+    /// The port the HTTP endpoints listen on, once started (nil when `http.listen` is "off").
+    public var httpPort: Int? { http.withLock { $0?.port } }
+
+    /// Starts the consumer and output threads and the HTTP endpoints.
+    public func start() throws {
+        if config.httpListen != "off" {
+            let endpoints = try HTTPEndpoints(listen: config.httpListen) { [weak self] path in self?.respond(to: path) }
+            http.withLock { $0 = endpoints }
+            logger.info("http endpoints on port \(endpoints.port)")
+        }
         started.withLock { $0 = .now }
         let consumerThread = Thread { [consumerLoop, consumerDone] in
             consumerLoop.run()
@@ -100,6 +112,10 @@ public final class VigilService: Sendable {
     public func waitUntilStopped() {
         consumerDone.wait()
         deliveryGate.open.store(false, ordering: .releasing)
+        http.withLock { endpoints in
+            endpoints?.close()
+            endpoints = nil
+        }
         pool.stop()
         outputLoop.stopRequested.store(true, ordering: .releasing)
         outputDone.wait()
@@ -139,6 +155,42 @@ public final class VigilService: Sendable {
             logger.error("reload refused: \(sections.joined(separator: ", ")) changed and need a restart; the running config stays")
         }
         return outcome
+    }
+
+    /// Whether the daemon is ready: partitions assigned and every unsupervised detector warm.
+    public var readiness: (ready: Bool, assignedPartitions: Int, coldDetectors: [String]) {
+        let assigned = consumerLoop.assignedPartitions.load(ordering: .relaxed)
+        let warm = outputLoop.warmDetectors.load(ordering: .relaxed)
+        var cold: [String] = []
+        for (i, spec) in config.detectors.enumerated() where warm & (1 << i) == 0 {
+            if case .supervised = spec.kind { continue }  // waits for labels, which may never come
+            cold.append(spec.name)
+        }
+        return (assigned > 0 && cold.isEmpty, assigned, cold)
+    }
+
+    private func respond(to path: String) -> HTTPEndpoints.Response? {
+        switch path {
+        case "/metrics":
+            let version = reloads.withLock { $0.version }
+            let body = metrics.render(
+                occupancy: pool.occupancy,
+                assignedPartitions: consumerLoop.assignedPartitions.load(ordering: .relaxed),
+                warmMask: outputLoop.warmDetectors.load(ordering: .relaxed),
+                lateEvents: pool.lateEvents,
+                configVersion: version
+            )
+            return .init(status: .ok, contentType: "text/plain; version=0.0.4", body: body)
+        case "/healthz":
+            return .init(status: .ok, contentType: "application/json", body: Array(#"{"status":"alive"}"#.utf8))
+        case "/readyz":
+            let state = readiness
+            let cold = state.coldDetectors.map { "\"\($0)\"" }.joined(separator: ",")
+            let body = #"{"ready":\#(state.ready),"assigned_partitions":\#(state.assignedPartitions),"cold_detectors":[\#(cold)]}"#
+            return .init(status: state.ready ? .ok : .serviceUnavailable, contentType: "application/json", body: Array(body.utf8))
+        default:
+            return nil
+        }
     }
 
     /// Seconds since `start()`.

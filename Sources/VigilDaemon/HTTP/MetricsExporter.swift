@@ -1,0 +1,104 @@
+import Foundation
+import Prometheus
+import Synchronization
+import VigilCore
+
+/// A running total carried from `DaemonCounters` into a Prometheus counter.
+private func total(
+    _ registry: PrometheusCollectorRegistry,
+    _ name: String,
+    _ help: String,
+    _ read: @escaping @Sendable (DaemonCounters) -> Int
+) -> (Counter, @Sendable (DaemonCounters) -> Int) {
+    (registry.makeCounter(name: name, help: help), read)
+}
+
+/// The daemon's Prometheus metrics. Running totals live in `DaemonCounters` (relaxed atomics, cheap on the
+/// event path) and are carried into the Prometheus registry on each scrape; latency and score distributions are
+/// recorded as events leave the pipeline.
+final class MetricsExporter: Sendable {
+    let registry: PrometheusCollectorRegistry
+    /// Consumption to output hand-off, per event.
+    let latency: DurationHistogram
+    /// The combined score of every event.
+    let scores: ValueHistogram
+    private let counters: DaemonCounters
+    private let totals: [(Counter, @Sendable (DaemonCounters) -> Int)]
+    private let deadLetters: [(Counter, String)]
+    private let ruleAlerts: [Counter]
+    private let detectorAlerts: [Counter]
+    private let lastSeen = Mutex<[ObjectIdentifier: Int]>([:])
+    private let occupancy: Gauge
+    private let pauses: Counter
+    private let assigned: Gauge
+    private let warm: [Gauge]
+    private let configVersion: Gauge
+    private let late: Counter
+
+    init(counters: DaemonCounters) {
+        let registry = PrometheusCollectorRegistry()
+        self.registry = registry
+        self.counters = counters
+        latency = registry.makeDurationHistogram(
+            name: "vigil_processing_latency_seconds",
+            buckets: [.microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5), .milliseconds(5),
+                      .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1)],
+            help: "From reading an event to handing its outputs to the producer"
+        )
+        scores = registry.makeValueHistogram(
+            name: "vigil_score", buckets: [0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1],
+            help: "Combined score of every event (0 ... 1)"
+        )
+        totals = [
+            total(registry, "vigil_events_consumed_total", "Input messages read") { $0.consumed.load(ordering: .relaxed) },
+            total(registry, "vigil_events_scored_total", "Events scored") { $0.scored.load(ordering: .relaxed) },
+            total(registry, "vigil_alerts_total", "Alerts published") { $0.alerts.load(ordering: .relaxed) },
+            total(registry, "vigil_alerts_suppressed_total", "Alerts suppressed by the cooldown") { $0.suppressedByCooldown.load(ordering: .relaxed) },
+            total(registry, "vigil_outputs_produced_total", "Score, alert and dead-letter records produced") { $0.outputsProduced.load(ordering: .relaxed) },
+            total(registry, "vigil_delivery_failures_total", "Outputs the broker did not acknowledge") { $0.deliveryFailures.load(ordering: .relaxed) },
+            total(registry, "vigil_commits_total", "Offset commits") { $0.commits.load(ordering: .relaxed) },
+            total(registry, "vigil_labels_joined_total", "Delayed labels joined to their event") { $0.labelsJoined.load(ordering: .relaxed) },
+            total(registry, "vigil_labels_unknown_total", "Labels for unknown or expired events") { $0.labelsUnknown.load(ordering: .relaxed) },
+        ]
+        deadLetters = DecodeError.Kind.allCases.map {
+            (registry.makeCounter(name: "vigil_dead_letters_total", labels: [("reason", $0.rawValue)], help: "Refused input messages by reason"), $0.rawValue)
+        }
+        ruleAlerts = counters.ruleNames.map { registry.makeCounter(name: "vigil_alerts_by_rule_total", labels: [("rule", $0)], help: "Alerts naming each rule") }
+        detectorAlerts = counters.detectorNames.map {
+            registry.makeCounter(name: "vigil_alerts_by_detector_total", labels: [("detector", $0)], help: "Alerts each detector scored above the threshold")
+        }
+        occupancy = registry.makeGauge(name: "vigil_ring_occupancy", help: "Fullest worker input ring, 0 ... 1")
+        pauses = registry.makeCounter(name: "vigil_input_pauses_total", help: "Times full rings paused the input")
+        assigned = registry.makeGauge(name: "vigil_assigned_partitions", help: "Input partitions assigned to this daemon")
+        warm = counters.detectorNames.map { registry.makeGauge(name: "vigil_detector_warm", labels: [("detector", $0)], help: "1 once the detector scores") }
+        configVersion = registry.makeGauge(name: "vigil_config_version", help: "The config version alerts carry")
+        late = registry.makeCounter(name: "vigil_late_events_total", help: "Events older than their partition's watermark")
+    }
+
+    /// Moves a counter up to `total` (Prometheus counters only increase).
+    private func advance(_ counter: Counter, to total: Int) {
+        let key = ObjectIdentifier(counter)
+        let delta = lastSeen.withLock { seen -> Int in
+            let previous = seen[key] ?? 0
+            seen[key] = max(previous, total)
+            return max(0, total - previous)
+        }
+        if delta > 0 { counter.increment(by: Int64(delta)) }
+    }
+
+    /// The metrics in Prometheus text format, after bringing the registry up to date.
+    func render(occupancy ringOccupancy: Double, assignedPartitions: Int, warmMask: Int, lateEvents: Int, configVersion version: Int) -> [UInt8] {
+        for (counter, read) in totals { advance(counter, to: read(counters)) }
+        let byReason = Dictionary(uniqueKeysWithValues: counters.deadLettersByReason)
+        for (counter, reason) in deadLetters { advance(counter, to: byReason[reason] ?? 0) }
+        for (counter, (_, count)) in zip(ruleAlerts, counters.alertsPerRule) { advance(counter, to: count) }
+        for (counter, (_, count)) in zip(detectorAlerts, counters.alertsPerDetector) { advance(counter, to: count) }
+        advance(pauses, to: counters.pauses.load(ordering: .relaxed))
+        advance(late, to: lateEvents)
+        occupancy.set(ringOccupancy)
+        assigned.set(Double(assignedPartitions))
+        for (i, gauge) in warm.enumerated() { gauge.set(Double(warmMask & (1 << i) != 0 ? 1 : 0)) }
+        configVersion.set(Double(version))
+        return registry.emitToBuffer()
+    }
+}
