@@ -49,7 +49,7 @@ public final class KafkaConsumer: Sendable {
     /// - Throws: `KafkaError` with `isFatal` when the consumer can no longer be used.
     public func poll(maxMessages: Int = 1000, timeout: Duration = .milliseconds(100)) throws(KafkaError) -> KafkaMessageBatch {
         let batch = try client.pollBatch(maxMessages: maxMessages, timeoutMs: timeout.timeoutMilliseconds)
-        if batch.errors.contains(where: { $0.code == .fatal }), let fatal = client.fatalError() {
+        if batch.errors.contains(where: { $0.code == .fatal }), let fatal = client.fatalClientError() {
             throw fatal
         }
         return batch

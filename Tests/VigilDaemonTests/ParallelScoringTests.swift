@@ -4,7 +4,7 @@ import VigilCore
 import VigilDaemon
 
 /// Decoded events of a generated stream, in input order.
-func generatedEvents(_ count: Int, config: VigilConfiguration, seed: UInt64 = 7) -> [Event] {
+func generatedEvents(_ count: Int, config: VigilConfiguration, seed: UInt64 = 7) throws -> [Event] {
     var options = TransactionGenerator.Options()
     options.seed = seed
     options.cards = 2_000
@@ -20,7 +20,7 @@ func generatedEvents(_ count: Int, config: VigilConfiguration, seed: UInt64 = 7)
         var event = Event()
         event.offset = Int64(i)
         event.watermarkMs = watermark
-        bytes.withUnsafeMutableBytes { try! decoder.decode(UnsafeRawBufferPointer($0), into: &event) }
+        try bytes.withUnsafeMutableBytes { try decoder.decode(UnsafeRawBufferPointer($0), into: &event) }
         watermark = max(watermark, event.timeMs - config.maxLatenessMs)
         events.append(event)
     }
@@ -40,7 +40,7 @@ struct ParallelScoringTests {
     @Test(.timeLimit(.minutes(2)), arguments: [2, 3])
     func workersComputeExactlyWhatOneThreadComputes(workers: Int) throws {
         let config = try Self.config()
-        let events = generatedEvents(30_000, config: config)
+        let events = try generatedEvents(30_000, config: config)
         let model = ScoringModel(config: config)
 
         var sequential = SequentialScorer(model: model)

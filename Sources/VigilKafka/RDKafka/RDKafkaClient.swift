@@ -71,7 +71,7 @@ final class RDKafkaClient: @unchecked Sendable {
     static var librdkafkaVersion: String { String(cString: rd_kafka_version_str()) }
 
     /// The fatal error that made this client unusable, if any (`rd_kafka_fatal_error`).
-    func fatalError() -> KafkaError? {
+    func fatalClientError() -> KafkaError? {
         var buffer = [CChar](repeating: 0, count: 512)
         let code = rd_kafka_fatal_error(handle, &buffer, buffer.count)
         guard code != RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
