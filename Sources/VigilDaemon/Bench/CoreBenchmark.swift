@@ -59,19 +59,22 @@ public struct CoreBenchmark: Sendable {
         return Row(name: "decode + features + detectors, 1 thread", events: messages.count, seconds: elapsed(start))
     }
 
-    /// The threaded core: this thread decodes and routes, `workers` threads score, one thread drains outputs.
+    /// The threaded core as the daemon runs it: this thread decodes, computes secondary features and routes;
+    /// `workers` threads compute primary features and per-entity detectors; one thread restores input order and
+    /// runs the scoring stage (global detectors, calibration, rules, policy).
     public func pipeline(workers: Int) -> Row {
         let model = ScoringModel(config: config)
         let pool = WorkerPool(model: model, count: workers, ringCapacity: config.pipeline.ringCapacity)
         let total = messages.count
         let drained = DispatchSemaphore(value: 0)
         let outputs = pool.outputs
+        let stage = model.makeStage()
         Thread {
+            var merge = OrderedMerge(outputs: outputs, stage: stage)
             var seen = 0
             var backoff = 0
             while seen < total {
-                var n = 0
-                for output in outputs { n += output.drain(max: 512) { _ in } }
+                let n = merge.drain(max: 512) { _ in }
                 seen += n
                 if n == 0 {
                     backoff += 1
