@@ -72,21 +72,21 @@ struct BrokerOutageTests {
         try produce(5_000)
         let service = try VigilService(config: config, logger: Broker.logger)
         try service.start()
-        let clock = ContinuousClock()
-        var deadline = clock.now + .seconds(60)
-        while service.counters.scored.load(ordering: .relaxed) < 5_000, clock.now < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        service.waitUntilScored(5_000, within: .seconds(60))
 
         kill(broker.pid, SIGSTOP)
         Thread.sleep(forTimeInterval: 8)
         kill(broker.pid, SIGCONT)
         try produce(5_000)
-        deadline = clock.now + .seconds(90)
-        while service.counters.scored.load(ordering: .relaxed) < 10_000, clock.now < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        service.waitUntilScored(10_000, within: .seconds(90))
+        Thread.sleep(forTimeInterval: 1)
         service.requestStop()
         service.waitUntilStopped()
         try producer.close()
 
-        #expect(service.counters.scored.load(ordering: .relaxed) == 10_000)
+        // At least once: the 8 s freeze outlasts the 6 s session, so the group may rebalance and re-read the few
+        // events whose commit had not landed; none may be missing (checked on the scores topic below).
+        #expect(service.counters.scored.load(ordering: .relaxed) >= 10_000)
         #expect(service.counters.deliveryFailures.load(ordering: .relaxed) == 0)
         let reader = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(client: options, groupID: "outage-reader", sessionTimeout: .seconds(6), maxPollInterval: .seconds(7)),
@@ -94,7 +94,8 @@ struct BrokerOutageTests {
         )
         try reader.subscribe(["scores"])
         var scored = Set<String>()
-        deadline = clock.now + .seconds(60)
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(60)
         while scored.count < 10_000, clock.now < deadline {
             for message in try reader.poll(maxMessages: 5000).messages {
                 if let object = try JSONSerialization.jsonObject(with: Data(message.value ?? [])) as? [String: Any], let id = object["event_id"] as? String {

@@ -48,6 +48,17 @@ enum Broker {
     }
 }
 
+extension VigilService {
+    /// Waits until `count` events were scored or `timeout` passed; returns how many were scored.
+    @discardableResult
+    func waitUntilScored(_ count: Int, within timeout: Duration = .seconds(90)) -> Int {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while counters.scored.load(ordering: .relaxed) < count, clock.now < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        return counters.scored.load(ordering: .relaxed)
+    }
+}
+
 struct TestSetupError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }

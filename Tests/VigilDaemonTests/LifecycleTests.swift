@@ -82,9 +82,7 @@ struct LifecycleTests {
             if seen.add(1, ordering: .relaxed).newValue % 50 == 0 { Thread.sleep(forTimeInterval: 0.005) }
         }
         try service.start()
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(90)
-        while service.counters.scored.load(ordering: .relaxed) < 5_000, clock.now < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        service.waitUntilScored(5_000, within: .seconds(90))
         service.requestStop()
         service.waitUntilStopped()
         #expect(service.counters.pauses.load(ordering: .relaxed) > 0, "the input was paused")
@@ -153,9 +151,7 @@ struct LabelsTopicTests {
         try fixture.produce(3_000, seed: 44)
         let service = try VigilService(config: fixture.config, logger: Broker.logger)
         try service.start()
-        let clock = ContinuousClock()
-        var deadline = clock.now + .seconds(60)
-        while service.counters.scored.load(ordering: .relaxed) < 3_000, clock.now < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        service.waitUntilScored(3_000, within: .seconds(60))
 
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: Broker.options()), logger: Broker.logger)
         for (i, id) in fixture.ids.prefix(2_000).enumerated() {
@@ -164,7 +160,8 @@ struct LabelsTopicTests {
         try producer.produce(topic: labelsTopic, key: nil, value: Array(#"{"event_id":"no-such-event","label":1}"#.utf8))
         try producer.produce(topic: labelsTopic, key: nil, value: Array("not json".utf8))
         try producer.close()
-        deadline = clock.now + .seconds(60)
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(60)
         while service.counters.labelsJoined.load(ordering: .relaxed) + service.counters.labelsUnknown.load(ordering: .relaxed) < 2_001,
             clock.now < deadline
         {
@@ -205,9 +202,7 @@ struct HotReloadTests {
         #expect(service.reload(rules) == .applied(version: 2))
         Thread.sleep(forTimeInterval: 0.5)
         try fixture.produce(200, seed: 55)
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(60)
-        while service.counters.scored.load(ordering: .relaxed) < 200, clock.now < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        service.waitUntilScored(200, within: .seconds(60))
         service.requestStop()
         service.waitUntilStopped()
 
@@ -265,9 +260,7 @@ struct HTTPEndpointTests {
         #expect(before.status == 503 && before.body.contains("\"ready\":false"))
 
         try fixture.produce(4_000, seed: 66)
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(90)
-        while service.counters.scored.load(ordering: .relaxed) < 4_000, clock.now < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        service.waitUntilScored(4_000, within: .seconds(90))
         let metrics = try httpGet(port: port, path: "/metrics")
         let ready = try httpGet(port: port, path: "/readyz")
         let missing = try httpGet(port: port, path: "/nope")

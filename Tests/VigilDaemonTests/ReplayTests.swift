@@ -70,9 +70,7 @@ struct ReplayTests {
 
         let service = try VigilService(config: fixture.config, logger: Broker.logger)
         try service.start()
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(90)
-        while service.counters.scored.load(ordering: .relaxed) < 6_000, clock.now < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        service.waitUntilScored(6_000, within: .seconds(90))
         service.requestStop()
         service.waitUntilStopped()
 
