@@ -68,24 +68,9 @@ struct TestSetupError: Error, CustomStringConvertible {
 struct EndToEndTests {
     @Test(.timeLimit(.minutes(5)))
     func everyEventIsScoredOnceEveryRefusalIsDeadLetteredAndCardTestingAlerts() throws {
-        let prefix = Broker.unique("e2e")
-        let admin = try KafkaAdmin(client: Broker.options(), logger: Broker.logger)
-        var config = try VigilConfiguration.load(file: repositoryRoot.appendingPathComponent("configs/vigil.yaml").path)
-        config.kafka.brokers = try Broker.address()
-        config.kafka.groupID = "\(prefix)-group"
-        config.kafka.inputTopics = ["\(prefix)-tx"]
-        config.kafka.alertsTopic = "\(prefix)-alerts"
-        config.kafka.scoresTopic = "\(prefix)-scores"
-        config.kafka.deadLetterTopic = "\(prefix)-dlq"
+        // Topics and config of its own (DaemonFixture), four partitions, two workers.
+        var config = try DaemonFixture(prefix: "e2e", partitions: 4).config
         config.pipeline.workers = 2
-        config.pipeline.commitIntervalMs = 200
-        config.httpListen = "127.0.0.1:0"
-        try admin.createTopics(
-            [config.kafka.inputTopics[0], config.kafka.alertsTopic, config.kafka.scoresTopic!, config.kafka.deadLetterTopic].map {
-                KafkaTopicSpecification(name: $0, partitions: 4)
-            },
-            ignoreExisting: false
-        )
 
         // 50,000 events and 80 malformed messages.
         var options = TransactionGenerator.Options()
