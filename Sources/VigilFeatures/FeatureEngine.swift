@@ -52,8 +52,37 @@ public struct FeatureEngine: Sendable {
         entities.map { ($0.entity, $0.index.evictedForSpace, $0.index.expired) }
     }
 
+    /// What one owned entity kind holds now, without allocating (for gauges updated on the worker threads);
+    /// nil when this engine does not own the kind.
+    public func usage(entity: Int) -> EntityStateUsage? {
+        for state in entities where state.entity == entity {
+            let keys = state.index.count
+            return EntityStateUsage(
+                keys: keys, bytes: keys * state.bytesPerKey, evicted: state.index.evictedForSpace, expired: state.index.expired)
+        }
+        return nil
+    }
+
     /// The key of entity kind `entity` held at a slot, for outputs (nil when not owned).
     public func key(entity: Int, slot: Int) -> EntityKey? {
         entities.first { $0.entity == entity }.map { $0.index.keys[slot] }
+    }
+}
+
+/// Keys and feature-state bytes one entity kind holds, and how many keys left it.
+public struct EntityStateUsage: Sendable, Equatable {
+    /// Keys held now.
+    public var keys: Int
+    /// Bytes of feature state for those keys (slots of their window stores, key index entry).
+    public var bytes: Int
+    /// Keys evicted to make room (`state.<entity>.max_keys`) and expired by TTL, since the start.
+    public var evicted: Int
+    public var expired: Int
+
+    public init(keys: Int, bytes: Int, evicted: Int, expired: Int) {
+        self.keys = keys
+        self.bytes = bytes
+        self.evicted = evicted
+        self.expired = expired
     }
 }

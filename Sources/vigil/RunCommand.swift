@@ -13,7 +13,8 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "The YAML config file.") var config: String
     @Option(name: .long, help: "Override kafka.brokers.") var brokers: String?
     @Option(name: .long, help: "Override pipeline.workers.") var workers: Int?
-    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
+    @Option(name: .long, help: "Override logging.level: trace, debug, info, notice, warning, error, critical.") var logLevel: String?
+    @Option(name: .long, help: "Override logging.format: logfmt, json or text.") var logFormat: String?
     @Option(name: .long, help: "Write a JSON summary of the run to this file when stopping.") var summary: String?
 
     func run() throws {
@@ -24,33 +25,34 @@ struct RunCommand: ParsableCommand {
             for error in errors.errors { printError("\(config): \(error)") }
             throw ExitCode(1)
         }
-        if let brokers { configuration.kafka.brokers = brokers }
-        if let workers { configuration.pipeline.workers = max(1, workers) }
-        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let overrides = Overrides(brokers: brokers, workers: workers, logLevel: logLevel, logFormat: logFormat)
+        guard overrides.logLevel.map({ Logger.Level(rawValue: $0) != nil }) ?? true,
+            overrides.logFormat.map({ LogFormat(rawValue: $0) != nil }) ?? true
+        else {
+            printError("--log-level or --log-format has an unknown value")
+            throw ExitCode(1)
+        }
+        overrides.apply(to: &configuration)
+        let logging = configuration.logging
+        let limiter = logging.rateLimitBurst.map { LogRateLimiter(burst: $0, intervalNs: UInt64(logging.rateLimitIntervalMs) * 1_000_000) }
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+            StructuredLogHandler(label: label, format: logging.format, level: Logger.Level(rawValue: logging.level) ?? .info, limiter: limiter)
         }
         let logger = Logger(label: "vigil")
-        let service = try VigilService(config: configuration, logger: logger)
+        let configPath = config
+        let service = try VigilService(config: configuration, logger: logger, configSource: {
+            var new = try VigilConfiguration.load(file: configPath)
+            overrides.apply(to: &new)
+            return new
+        })
 
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
         signal(SIGHUP, SIG_IGN)
-        let configPath = config
         let reloadSource = DispatchSource.makeSignalSource(signal: SIGHUP, queue: DispatchQueue(label: "vigil.reload"))
         reloadSource.setEventHandler {
-            do {
-                var new = try VigilConfiguration.load(file: configPath)
-                new.kafka.brokers = configuration.kafka.brokers
-                new.pipeline.workers = configuration.pipeline.workers
-                service.reload(new)
-            } catch let errors as ConfigErrors {
-                logger.error("reload refused: \(configPath) has errors:\n\(errors)")
-            } catch {
-                logger.error("reload refused: \(error)")
-            }
+            logger.notice("SIGHUP: re-reading \(configPath)")
+            service.reloadFromSource()
         }
         reloadSource.resume()
         let queue = DispatchQueue(label: "vigil.signals")
@@ -73,6 +75,22 @@ struct RunCommand: ParsableCommand {
         if let summary {
             try report.json.write(toFile: summary, atomically: true, encoding: .utf8)
         }
+    }
+}
+
+/// Command-line values that replace config keys, at start and on every reload (so a reload never sees a change
+/// the operator made on the command line).
+struct Overrides: Sendable {
+    var brokers: String?
+    var workers: Int?
+    var logLevel: String?
+    var logFormat: String?
+
+    func apply(to config: inout VigilConfiguration) {
+        if let brokers { config.kafka.brokers = brokers }
+        if let workers { config.pipeline.workers = max(1, workers) }
+        if let logLevel { config.logging.level = logLevel }
+        if let logFormat, let format = LogFormat(rawValue: logFormat) { config.logging.format = format }
     }
 }
 

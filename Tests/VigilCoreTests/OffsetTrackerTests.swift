@@ -115,4 +115,30 @@ struct OffsetTrackerOutputTests {
         let late = tracker.delivered(1)
         #expect(!late)
     }
+
+    /// Each offset's read time comes back once, when its last output is delivered, whatever the order.
+    @Test func readTimesComeBackWhenOffsetsFinish() {
+        var tracker = OffsetTracker()
+        tracker.assign(0)
+        tracker.assign(1)
+        tracker.register(partition: 0, offset: 5, readAtNs: 100)
+        tracker.register(partition: 0, offset: 6, readAtNs: 200)
+        tracker.register(partition: 1, offset: 0, readAtNs: 300)
+        tracker.register(partition: 1, offset: 1)
+        tracker.expect(partition: 0, offset: 6, outputs: 2)
+        tracker.delivered(partition: 0, offset: 6)
+        tracker.complete(partition: 1, offset: 0)
+        tracker.complete(partition: 1, offset: 1)
+        var seen: [UInt64] = []
+        tracker.drainFinishedReadTimes { seen.append($0) }
+        #expect(seen == [300], "offset 6 still waits for a delivery; offset 1 gave no read time")
+        tracker.delivered(partition: 0, offset: 6)
+        tracker.expect(partition: 0, offset: 5, outputs: 0)
+        seen.removeAll()
+        tracker.drainFinishedReadTimes { seen.append($0) }
+        #expect(seen.sorted() == [100, 200])
+        seen.removeAll()
+        tracker.drainFinishedReadTimes { seen.append($0) }
+        #expect(seen.isEmpty, "each read time is handed over once")
+    }
 }

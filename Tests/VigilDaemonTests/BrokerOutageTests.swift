@@ -27,19 +27,10 @@ final class DedicatedBroker {
         _ = try? Self.script(["stop"], state: state)
     }
 
-    /// Runs scripts/broker with a private state folder and returns what it printed. Uses posix_spawn and
-    /// waitpid directly: Foundation's `Process` was seen missing this script's exit (it starts a daemon).
+    /// Runs scripts/broker with a private state folder and returns what it printed.
     @discardableResult
     static func script(_ arguments: [String], state: String) throws -> String {
-        let output = state + ".out"
-        let command = "VIGIL_BROKER_STATE='\(state)' '\(repositoryRoot.path)/scripts/broker' \(arguments.joined(separator: " ")) >'\(output)' 2>/dev/null"
-        var pid: pid_t = 0
-        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup(command), nil]
-        defer { argv.forEach { free($0) } }
-        guard posix_spawn(&pid, "/bin/sh", nil, nil, argv, environ) == 0 else { throw TestSetupError("cannot run scripts/broker") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1, errno == EINTR {}
-        return (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        try Shell.run("'\(repositoryRoot.path)/scripts/broker' \(arguments.joined(separator: " "))", environment: ["VIGIL_BROKER_STATE": state]).output
     }
 }
 

@@ -10,6 +10,8 @@ import VigilModels
 struct DaemonFixture {
     var config: VigilConfiguration
     var ids: [String] = []
+    /// The primary-entity key of each produced event.
+    var keys: [String] = []
 
     init(prefix: String, partitions: Int32 = 2) throws {
         config = try VigilConfiguration.load(file: repositoryRoot.appendingPathComponent("configs/vigil.yaml").path)
@@ -37,6 +39,7 @@ struct DaemonFixture {
         for _ in 0..<count {
             let t = generator.next()
             ids.append(t.eventID)
+            keys.append(t.key)
             try producer.produce(topic: config.kafka.inputTopics[0], key: Array(t.key.utf8), value: Array(t.json.utf8), blockWhenFull: true)
         }
         try producer.close(timeout: .seconds(60))
@@ -78,9 +81,9 @@ struct LifecycleTests {
         try fixture.produce(5_000, seed: 21)
         // A slow output side: the output thread sleeps, its ring fills, then the worker's, then the input pauses.
         let seen = Atomic<Int>(0)
-        let service = try VigilService(config: fixture.config, logger: Broker.logger) { _ in
+        let service = try VigilService(config: fixture.config, logger: Broker.logger, onScored: { _ in
             if seen.add(1, ordering: .relaxed).newValue % 50 == 0 { Thread.sleep(forTimeInterval: 0.005) }
-        }
+        })
         try service.start()
         service.waitUntilScored(5_000, within: .seconds(90))
         service.requestStop()
@@ -181,6 +184,61 @@ struct LabelsTopicTests {
 
 @Suite("Hot reload against a real broker", .serialized)
 struct HotReloadTests {
+    /// POST /admin/reload and `vigil reload` re-read the config file: accepted changes move config_version,
+    /// restart-only changes are refused (409) and a broken file is refused with its key path (422); the
+    /// running config stays in both cases.
+    @Test(.timeLimit(.minutes(3)))
+    func theAdminEndpointAndTheReloadCommandReReadTheFile() throws {
+        let fixture = try DaemonFixture(prefix: "admin", partitions: 1)
+        let path = try fixture.writeConfig()
+        let service = try VigilService(config: fixture.config, logger: Broker.logger, configSource: {
+            var config = try VigilConfiguration.load(file: path)
+            config.pipeline.commitIntervalMs = 200
+            return config
+        })
+        try service.start()
+        defer {
+            service.requestStop()
+            service.waitUntilStopped()
+        }
+        let port = try #require(service.httpPort)
+        let original = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(original.contains("threshold_percentile: 99.9"))
+
+        try original.replacingOccurrences(of: "threshold_percentile: 99.9", with: "threshold_percentile: 99.5")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let applied = try SimpleHTTPClient.request(method: "POST", port: port, path: "/admin/reload")
+        #expect(applied.status == 200)
+        #expect(applied.body == #"{"outcome":"applied","config_version":2}"#)
+        #expect(service.configVersion == 2)
+
+        let topic = fixture.config.kafka.inputTopics[0]
+        try original.replacingOccurrences(of: "input_topics: [\(topic)]", with: "input_topics: [\(topic)-other]")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let refused = try SimpleHTTPClient.request(method: "POST", port: port, path: "/admin/reload")
+        #expect(refused.status == 409)
+        #expect(refused.body == #"{"outcome":"refused","restart_needed_for":["kafka"]}"#)
+
+        try original.replacingOccurrences(of: "cooldown: 2m", with: "cooldown: soon")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let invalid = try SimpleHTTPClient.request(method: "POST", port: port, path: "/admin/reload")
+        #expect(invalid.status == 422)
+        #expect(invalid.body.contains("alerting.cooldown"), "\(invalid.body)")
+        #expect(service.configVersion == 2, "refused reloads leave the running config")
+        #expect(try SimpleHTTPClient.request(method: "GET", port: port, path: "/admin/reload").status == 405)
+
+        // The command-line client: exit 0 when applied, 1 when refused.
+        try original.write(toFile: path, atomically: true, encoding: .utf8)
+        let command = try Shell.run("'\(Shell.vigil)' reload --http 127.0.0.1:\(port)")
+        #expect(command.status == 0, "\(command.output)")
+        #expect(command.output.contains(#""config_version":3"#), "\(command.output)")
+        try original.replacingOccurrences(of: "input_topics: [\(topic)]", with: "input_topics: [\(topic)-other]")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let refusedCommand = try Shell.run("'\(Shell.vigil)' reload --http 127.0.0.1:\(port)")
+        #expect(refusedCommand.status == 1, "\(refusedCommand.output)")
+        #expect(refusedCommand.output.contains("restart_needed_for"))
+    }
+
     /// Rules, thresholds and cooldowns change in place and alerts carry the new config_version; changes that
     /// need a restart are refused, naming them, and the running config stays.
     @Test(.timeLimit(.minutes(3)))
@@ -218,31 +276,29 @@ struct HotReloadTests {
 
 /// GETs a path from a local HTTP endpoint; returns the status and body.
 func httpGet(port: Int, path: String) throws -> (status: Int, body: String) {
-    let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard socket >= 0 else { throw TestSetupError("socket failed") }
-    defer { close(socket) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    let response = try SimpleHTTPClient.request(port: port, path: path)
+    return (response.status, response.body)
+}
+
+/// Scrapes /metrics until `condition` holds (or the time is up) and returns the last scrape.
+func waitForMetrics(port: Int, within timeout: Duration, until condition: (String) -> Bool) throws -> String {
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    var body = ""
+    repeat {
+        body = try httpGet(port: port, path: "/metrics").body
+        if condition(body) { break }
+        Thread.sleep(forTimeInterval: 0.2)
+    } while clock.now < deadline
+    return body
+}
+
+/// The value of one sample line (`name{labels} value`) in Prometheus text.
+func metricValue(_ text: String, _ series: String) -> Double? {
+    for line in text.split(separator: "\n") where line.hasPrefix(series + " ") {
+        return Double(line.dropFirst(series.count + 1))
     }
-    guard connected == 0 else { throw TestSetupError("connect to port \(port) failed") }
-    let request = Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8)
-    _ = request.withUnsafeBytes { send(socket, $0.baseAddress, $0.count, 0) }
-    var response: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65_536)
-    while true {
-        let n = buffer.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
-        if n <= 0 { break }
-        response.append(contentsOf: buffer[0..<n])
-    }
-    let text = String(decoding: response, as: UTF8.self)
-    let statusLine = text.split(separator: "\r\n").first ?? ""
-    let status = Int(statusLine.split(separator: " ").dropFirst().first ?? "") ?? 0
-    let body = text.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n")
-    return (status, body)
+    return nil
 }
 
 @Suite("HTTP endpoints against a real broker", .serialized)
@@ -261,21 +317,36 @@ struct HTTPEndpointTests {
 
         try fixture.produce(4_000, seed: 66)
         service.waitUntilScored(4_000, within: .seconds(90))
-        let metrics = try httpGet(port: port, path: "/metrics")
+        let topic = fixture.config.kafka.inputTopics[0]
+        // Latency is recorded as deliveries come back, lag as librdkafka reports it (every second): wait for both.
+        let metrics = try waitForMetrics(port: port, within: .seconds(20)) { body in
+            body.contains("vigil_processing_latency_seconds_count 4000")
+                && body.contains(#"vigil_consumer_lag{topic="\#(topic)",partition="0"} 0"#)
+                && body.contains(#"vigil_consumer_lag{topic="\#(topic)",partition="1"} 0"#)
+        }
         let ready = try httpGet(port: port, path: "/readyz")
         let missing = try httpGet(port: port, path: "/nope")
+        let post = try SimpleHTTPClient.request(method: "POST", port: port, path: "/metrics")
         service.requestStop()
         service.waitUntilStopped()
 
-        #expect(metrics.status == 200)
-        #expect(metrics.body.contains("vigil_events_consumed_total 4000"))
-        #expect(metrics.body.contains("vigil_events_scored_total 4000"))
-        #expect(metrics.body.contains("vigil_assigned_partitions 2"))
-        #expect(metrics.body.contains("vigil_processing_latency_seconds_count 4000"))
-        #expect(metrics.body.contains("vigil_score_count 4000"))
-        #expect(metrics.body.contains(#"vigil_detector_warm{detector="hst"} 1"#))
-        #expect(metrics.body.contains(#"vigil_dead_letters_total{reason="malformed_json"} 0"#))
+        #expect(metrics.contains("vigil_events_consumed_total 4000"))
+        #expect(metrics.contains("vigil_events_scored_total 4000"))
+        #expect(metrics.contains("vigil_assigned_partitions 2"))
+        #expect(metrics.contains("vigil_processing_latency_seconds_count 4000"))
+        #expect(metrics.contains("vigil_score_count 4000"))
+        #expect(metrics.contains(#"vigil_detector_warm{detector="hst"} 1"#))
+        #expect(metrics.contains(#"vigil_dead_letters_total{reason="malformed_json"} 0"#))
+        #expect(metrics.contains(#"vigil_consumer_lag{topic="\#(topic)",partition="0"} 0"#))
+        // Every card of the stream holds state; nothing was evicted.
+        #expect(metrics.contains(#"vigil_entity_keys{entity="card"} \#(Set(fixture.keys).count).0"#))
+        #expect(metrics.contains(#"vigil_entity_keys_evicted_total{entity="card"} 0"#))
+        let bytes = metricValue(metrics, #"vigil_entity_state_bytes{entity="card"}"#) ?? 0
+        #expect(bytes > Double(Set(fixture.keys).count) * 100, "feature state bytes: \(bytes)")
+        #expect(metrics.contains(#"vigil_kafka_broker_rtt_seconds{client="producer""#))
+        #expect(metrics.contains(#"vigil_kafka_queued_messages{client="producer"}"#))
         #expect(ready.status == 200 && ready.body.contains("\"ready\":true"), "\(ready.body)")
         #expect(missing.status == 404)
+        #expect(post.status == 405)
     }
 }

@@ -32,9 +32,16 @@ public struct OffsetTracker: Sendable {
 
     /// Registers a read offset; false when the partition is not assigned or the offset does not increase.
     @discardableResult
-    public mutating func register(partition: Int, offset: Int64) -> Bool {
+    public mutating func register(partition: Int, offset: Int64, readAtNs: UInt64 = 0) -> Bool {
         guard partition < partitions.count, partitions[partition] != nil else { return false }
-        return partitions[partition]!.register(offset)
+        return partitions[partition]!.register(offset, readAtNs: readAtNs)
+    }
+
+    /// Hands over the read times (see `register`) of every offset finished since the last call.
+    public mutating func drainFinishedReadTimes(_ body: (UInt64) -> Void) {
+        for i in partitions.indices where partitions[i] != nil {
+            partitions[i]!.drainFinishedReadTimes(body)
+        }
     }
 
     /// Completes an offset; false when it was not in flight (for instance, its partition was revoked meanwhile).

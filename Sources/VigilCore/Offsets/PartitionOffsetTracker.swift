@@ -15,6 +15,10 @@ public struct PartitionOffsetTracker: Sendable {
     /// Outputs still to be delivered (may go negative while a delivery outruns its expectation).
     private var remaining: [Int32]
     private var expected: [Bool]
+    /// When each offset was read (`DispatchTime` nanoseconds; 0 when not given).
+    private var readAt: [UInt64]
+    /// Read times of the offsets finished since the last `drainFinishedReadTimes` (reused storage).
+    private var finishedReadTimes: [UInt64] = []
     private var start = 0
     private var count = 0
     /// The offset the next commit may cover up to (exclusive), or `nil` before anything completed.
@@ -28,6 +32,8 @@ public struct PartitionOffsetTracker: Sendable {
         done = Array(repeating: false, count: capacity)
         remaining = Array(repeating: 0, count: capacity)
         expected = Array(repeating: false, count: capacity)
+        readAt = Array(repeating: 0, count: capacity)
+        finishedReadTimes.reserveCapacity(capacity)
     }
 
     /// Offsets registered and not yet committable.
@@ -35,9 +41,11 @@ public struct PartitionOffsetTracker: Sendable {
 
     /// Registers an offset that was just read. Offsets must increase.
     ///
+    /// - Parameter readAtNs: when it was read (monotonic nanoseconds), reported back once it finishes so the
+    ///   owner can measure read-to-delivery latency; 0 reports nothing.
     /// - Returns: false (and ignores it) when the offset is not above the last one registered.
     @discardableResult
-    public mutating func register(_ offset: Int64) -> Bool {
+    public mutating func register(_ offset: Int64, readAtNs: UInt64 = 0) -> Bool {
         if let lastRegistered, offset <= lastRegistered { return false }
         if count == offsets.count { grow() }
         let slot = (start + count) % offsets.count
@@ -45,6 +53,7 @@ public struct PartitionOffsetTracker: Sendable {
         done[slot] = false
         remaining[slot] = 0
         expected[slot] = false
+        readAt[slot] = readAtNs
         count += 1
         lastRegistered = offset
         return true
@@ -89,6 +98,7 @@ public struct PartitionOffsetTracker: Sendable {
 
     private mutating func finish(_ slot: Int) {
         done[slot] = true
+        if readAt[slot] != 0 { finishedReadTimes.append(readAt[slot]) }
         while count > 0, done[start] {
             committable = offsets[start] + 1
             start = (start + 1) % offsets.count
@@ -96,8 +106,15 @@ public struct PartitionOffsetTracker: Sendable {
         }
     }
 
+    /// Hands over the read times of the offsets finished since the last call, in finishing order.
+    public mutating func drainFinishedReadTimes(_ body: (UInt64) -> Void) {
+        for time in finishedReadTimes { body(time) }
+        finishedReadTimes.removeAll(keepingCapacity: true)
+    }
+
     /// Forgets everything (the partition was revoked or is being rewound).
     public mutating func reset() {
+        finishedReadTimes.removeAll(keepingCapacity: true)
         start = 0
         count = 0
         committable = nil
@@ -127,16 +144,19 @@ public struct PartitionOffsetTracker: Sendable {
         var newDone = Array(repeating: false, count: old * 2)
         var newRemaining = Array(repeating: Int32(0), count: old * 2)
         var newExpected = Array(repeating: false, count: old * 2)
+        var newReadAt = Array(repeating: UInt64(0), count: old * 2)
         for i in 0..<count {
             newOffsets[i] = offsets[(start + i) % old]
             newDone[i] = done[(start + i) % old]
             newRemaining[i] = remaining[(start + i) % old]
             newExpected[i] = expected[(start + i) % old]
+            newReadAt[i] = readAt[(start + i) % old]
         }
         offsets = newOffsets
         done = newDone
         remaining = newRemaining
         expected = newExpected
+        readAt = newReadAt
         start = 0
     }
 }

@@ -50,7 +50,7 @@ extension VigilConfiguration {
     private static func build(_ top: ConfigReader.Mapping, _ reader: ConfigReader) -> VigilConfiguration? {
         let kafka = readKafka(top.mapping("kafka", required: true), reader)
         guard let eventSection = top.mapping("event", required: true) else {
-            _ = ["features", "detectors", "rules", "alerting", "state", "pipeline", "http"].map { top.node($0) }
+            _ = ["features", "detectors", "rules", "alerting", "state", "pipeline", "http", "logging"].map { top.node($0) }
             return nil
         }
         let (schemaRead, maxLateness) = readEvent(eventSection, reader)
@@ -93,11 +93,42 @@ extension VigilConfiguration {
             config.pipeline.commitIntervalMs = pipeline.duration("commit_interval", default: config.pipeline.commitIntervalMs) ?? 1000
             pipeline.finish()
         }
+        if let section = top.mapping("logging") {
+            config.logging = readLogging(section, reader)
+        }
         if let http = top.mapping("http") {
             config.httpListen = http.string("listen", default: config.httpListen) ?? config.httpListen
             http.finish()
         }
         return config
+    }
+
+    private static func readLogging(_ section: ConfigReader.Mapping, _ reader: ConfigReader) -> Logging {
+        var logging = Logging()
+        if let format = section.string("format") {
+            if let value = LogFormat(rawValue: format) {
+                logging.format = value
+            } else {
+                reader.fail(section.child("format"), section.node("format"), "must be one of \(LogFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+        }
+        if let level = section.string("level") {
+            let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+            if levels.contains(level) {
+                logging.level = level
+            } else {
+                reader.fail(section.child("level"), section.node("level"), "must be one of \(levels.joined(separator: ", "))")
+            }
+        }
+        if section.node("rate_limit")?.scalar?.string == "off" {
+            logging.rateLimitBurst = nil
+        } else if let limit = section.mapping("rate_limit") {
+            logging.rateLimitBurst = limit.int("burst", default: logging.rateLimitBurst ?? 10, range: 1...1_000_000)
+            logging.rateLimitIntervalMs = limit.duration("interval", default: logging.rateLimitIntervalMs) ?? logging.rateLimitIntervalMs
+            limit.finish()
+        }
+        section.finish()
+        return logging
     }
 
     private static func readKafka(_ section: ConfigReader.Mapping?, _ reader: ConfigReader) -> Kafka {
@@ -119,6 +150,11 @@ extension VigilConfiguration {
             } else {
                 reader.fail(section.child("delivery"), section.node("delivery"), "must be at_least_once or exactly_once")
             }
+        }
+        if section.node("statistics_interval")?.scalar?.string == "off" {
+            kafka.statisticsIntervalMs = nil
+        } else if let interval = section.duration("statistics_interval", default: kafka.statisticsIntervalMs) {
+            kafka.statisticsIntervalMs = interval
         }
         if let properties = section.mapping("properties") {
             for entry in properties.entries {

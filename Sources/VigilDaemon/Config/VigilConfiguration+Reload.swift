@@ -14,6 +14,7 @@ extension VigilConfiguration {
         if detectorsWithoutWeights != otherWithoutWeights { changed.append("detectors (other than weight)") }
         if pipeline != other.pipeline { changed.append("pipeline") }
         if httpListen != other.httpListen { changed.append("http") }
+        if logging != other.logging { changed.append("logging") }
         return changed
     }
 }

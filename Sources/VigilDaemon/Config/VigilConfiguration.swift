@@ -18,6 +18,8 @@ public struct VigilConfiguration: Sendable {
         public var deadLetterTopic: String = "dead-letters"
         public var labelsTopic: String?
         public var delivery: Delivery = .atLeastOnce
+        /// `statistics_interval`: how often librdkafka reports lag, round trips and queues (nil: "off").
+        public var statisticsIntervalMs: Int64? = 1000
         /// librdkafka properties passed through unchanged to every client.
         public var properties: [String: String] = [:]
     }
@@ -33,7 +35,17 @@ public struct VigilConfiguration: Sendable {
         public var commitIntervalMs: Int64 = 1000
     }
 
+    /// `logging`: line format, level and the rate limit for repeated warnings and errors.
+    public struct Logging: Sendable, Equatable {
+        public var format: LogFormat = .logfmt
+        public var level: String = "info"
+        /// At most `rateLimitBurst` warning/error lines per call site every `rateLimitIntervalMs`; nil: no limit.
+        public var rateLimitBurst: Int? = 10
+        public var rateLimitIntervalMs: Int64 = 10_000
+    }
+
     public var kafka = Kafka()
+    public var logging = Logging()
     public var schema: EventSchema
     public var maxLatenessMs: Int64 = 30_000
     public var tables: [EntityTableSpec]

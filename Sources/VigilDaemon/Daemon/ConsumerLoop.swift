@@ -36,6 +36,12 @@ final class ConsumerLoop: @unchecked Sendable {
     private var lastTopic = ""
     private var lastTopicPartition: Int32 = -1
     private var lastIndex = -1
+    /// Read-to-delivery latency of every input event.
+    private var latency: LatencyRecorder
+    /// Where the router publishes the secondary entities' keys and bytes (owner 0).
+    private let stateGauges: EntityStateGauges?
+    private let statistics: KafkaStatisticsGauges?
+    private var polls = 0
     let stopRequested = Atomic<Bool>(false)
     /// Partitions assigned now (read by readiness checks).
     let assignedPartitions = Atomic<Int>(0)
@@ -48,8 +54,14 @@ final class ConsumerLoop: @unchecked Sendable {
         pool: WorkerPool,
         producer: KafkaProducer,
         deliveries: SPSCRing<DeliveredOutput>.Consumer,
-        expectations: SPSCRing<ExpectedOutputs>.Consumer
+        expectations: SPSCRing<ExpectedOutputs>.Consumer,
+        latency: LatencyRecorder,
+        stateGauges: EntityStateGauges? = nil,
+        statistics: KafkaStatisticsGauges? = nil
     ) throws {
+        self.latency = latency
+        self.stateGauges = stateGauges
+        self.statistics = statistics
         self.config = config
         self.logger = logger
         self.counters = counters
@@ -77,12 +89,15 @@ final class ConsumerLoop: @unchecked Sendable {
             partitionsRevoked: { [weak self] partitions, lost in self?.revoke(partitions, lost: lost) }
         )
         let logger = self.logger
+        var onStatistics: (@Sendable (String) -> Void)?
+        if let statistics { onStatistics = { json in statistics.receive(role: "consumer", json: json) } }
         consumer = try KafkaConsumer(
             configuration: configuration,
             rebalance: handler,
             onCommit: { result in
                 if case .failure(let error) = result { logger.warning("offset commit failed", metadata: ["error": "\(error)"]) }
             },
+            onStatistics: onStatistics,
             onError: { error in logger.warning("kafka consumer error", metadata: ["error": "\(error)"]) },
             logger: logger
         )
@@ -99,12 +114,16 @@ final class ConsumerLoop: @unchecked Sendable {
             if paused, pendingStart == pending.count, pool.occupancy < 0.5 { setPaused(false) }
             do {
                 let backlog = pendingStart < pending.count
+                // While outputs are in flight, come back soon to take their deliveries (commits and latency
+                // follow them); an idle input can wait longer.
                 let batch = try consumer.poll(
                     maxMessages: backlog ? 1 : config.pipeline.pollBatch,
-                    timeout: backlog ? .milliseconds(1) : .milliseconds(50)
+                    timeout: backlog ? .milliseconds(1) : tracker.inFlight > 0 ? .milliseconds(5) : .milliseconds(50)
                 )
                 for error in batch.errors { logger.warning("kafka: \(error.name): \(error.message)") }
                 for message in batch.messages { handle(message) }
+                polls &+= 1
+                if polls & 15 == 0 { stateGauges?.publish(owner: 0) { router.usage(entity: $0) } }
             } catch {
                 logger.critical("fatal consumer error: \(error)")
                 break
@@ -157,7 +176,8 @@ final class ConsumerLoop: @unchecked Sendable {
     private func handle(_ message: KafkaMessage) {
         counters.consumed.add(1, ordering: .relaxed)
         let index = index(of: message.topic, message.partition)
-        guard tracker.register(partition: index, offset: message.offset) else {
+        let readAt = DispatchTime.now().uptimeNanoseconds
+        guard tracker.register(partition: index, offset: message.offset, readAtNs: readAt) else {
             logger.debug("message from an unassigned partition or an old offset skipped: \(message.topicPartition)@\(message.offset)")
             return
         }
@@ -165,7 +185,7 @@ final class ConsumerLoop: @unchecked Sendable {
         event.partition = Int32(index)
         event.offset = message.offset
         event.watermarkMs = watermarks[index]
-        event.consumedAtNs = DispatchTime.now().uptimeNanoseconds
+        event.consumedAtNs = readAt
         guard let value = message.value else {
             deadLetter(message, partition: index, DecodeError(.emptyMessage, "the message has no value (a tombstone)"))
             return
@@ -222,6 +242,11 @@ final class ConsumerLoop: @unchecked Sendable {
 
     private func deadLetter(_ message: KafkaMessage, partition index: Int, _ error: DecodeError) {
         counters.deadLetter(error.kind)
+        // One line per refusal; the log handler's rate limit keeps a flood of bad input from flooding the log.
+        logger.warning("input message dead-lettered", metadata: [
+            "kind": "\(error.kind.rawValue)", "reason": "\(error.message)",
+            "source": "\(message.topic)/\(message.partition)@\(message.offset)",
+        ])
         var headers = Array(message.headers)
         headers.append(KafkaHeader(name: "vigil.error.kind", value: error.kind.rawValue))
         headers.append(KafkaHeader(name: "vigil.error.message", value: error.message))
@@ -248,6 +273,9 @@ final class ConsumerLoop: @unchecked Sendable {
     private func drainCompletions() {
         deliveries.drain { tracker.delivered(partition: Int($0.partition), offset: $0.offset) }
         expectations.drain { tracker.expect(partition: Int($0.partition), offset: $0.offset, outputs: Int($0.outputs)) }
+        let now = DispatchTime.now().uptimeNanoseconds
+        tracker.drainFinishedReadTimes { latency.record(readAtNs: $0, nowNs: now) }
+        latency.publishIfDue(nowNs: now)
     }
 
     private func commitIfDue(force: Bool, synchronous: Bool = false) {

@@ -30,6 +30,8 @@ final class OutputLoop: @unchecked Sendable {
     private var labelsPolled = 0
     /// Latency and score distributions, recorded here as events leave the pipeline.
     var metrics: MetricsExporter?
+    /// The dashboard's score distribution and latest alerts.
+    var live: LiveStatistics?
     /// Detectors that have been warm on some event (bit per detector), for readiness and metrics.
     let warmDetectors = Atomic<Int>(0)
     /// An observer of every scored event (tests and the dashboard's "latest alerts"); called on this thread.
@@ -137,6 +139,7 @@ final class OutputLoop: @unchecked Sendable {
                 let now = Int64(Date().timeIntervalSince1970 * 1000)
                 records.writeAlert(scored, detectedAtMs: now, to: &writer)
                 if produce(alertsTopic, key: key, context: context) { outputs += 1 }
+                live?.record(alert: writer.bytes)
                 var detectors: [Int] = []
                 for i in 0..<DetectionResult.maxDetectors where scored.result.warmDetectors & (1 << UInt8(i)) != 0 {
                     if scored.result.detectorScores[i] >= scoreThreshold { detectors.append(i) }
@@ -147,12 +150,8 @@ final class OutputLoop: @unchecked Sendable {
         if scored.result.suppressedByCooldown { counters.suppressedByCooldown.add(1, ordering: .relaxed) }
         let warm = Int(scored.result.warmDetectors)
         if warm & ~warmDetectors.load(ordering: .relaxed) != 0 { warmDetectors.bitwiseOr(warm, ordering: .relaxed) }
-        if let metrics {
-            if event.consumedAtNs > 0 {
-                metrics.latency.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds &- event.consumedAtNs))
-            }
-            metrics.scores.record(scored.result.score)
-        }
+        metrics?.scores.record(scored.result.score)
+        live?.record(score: scored.result.score)
         onScored?(scored)
         let expectation = ExpectedOutputs(partition: event.partition, offset: event.offset, outputs: outputs)
         var backoff = IdleBackoff(maximumMicroseconds: 100)

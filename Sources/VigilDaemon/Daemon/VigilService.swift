@@ -1,5 +1,7 @@
 import Foundation
 public import Logging
+import NIOCore
+import NIOHTTP1
 import Synchronization
 import VigilCore
 import VigilKafka
@@ -20,7 +22,14 @@ public final class VigilService: Sendable {
     private let outputDone = DispatchSemaphore(value: 0)
     private let started = Mutex<ContinuousClock.Instant?>(nil)
     private let metrics: MetricsExporter
+    private let kafkaStatistics: KafkaStatisticsGauges
+    private let stateGauges: EntityStateGauges
+    /// What the dashboard shows.
+    public let live = LiveStatistics()
     private let http = Mutex<HTTPEndpoints?>(nil)
+    private let sampler = Mutex<RepeatedTask?>(nil)
+    /// Re-reads the config for `reloadFromSource` (SIGHUP, `vigil reload`, POST /admin/reload).
+    private let configSource: (@Sendable () throws -> VigilConfiguration)?
     /// Open while the consumer thread drains delivery reports; closed once it has stopped, so the delivery
     /// thread never waits on a ring nobody empties.
     private let deliveryGate = DeliveryGate()
@@ -31,14 +40,32 @@ public final class VigilService: Sendable {
 
     /// Connects to Kafka and prepares every thread; `start()` sets them going.
     ///
-    /// - Parameter onScored: observes every scored event on the output thread (tests, dashboards).
-    public init(config: VigilConfiguration, logger: Logger, onScored: (@Sendable (ScoredEvent) -> Void)? = nil) throws {
+    /// - Parameters:
+    ///   - configSource: reads the config again for reloads (nil: only `reload(_:)` with a config in hand).
+    ///   - onScored: observes every scored event on the output thread (tests, dashboards).
+    public init(
+        config: VigilConfiguration,
+        logger: Logger,
+        configSource: (@Sendable () throws -> VigilConfiguration)? = nil,
+        onScored: (@Sendable (ScoredEvent) -> Void)? = nil
+    ) throws {
         self.config = config
         self.logger = logger
+        self.configSource = configSource
         let counters = DaemonCounters(ruleNames: config.rules.map(\.name), detectorNames: config.detectors.map(\.name))
         self.counters = counters
         let model = ScoringModel(config: config)
-        let options = KafkaClientOptions(bootstrapServers: config.kafka.brokers.split(separator: ",").map(String.init), clientID: "vigil")
+        let options = KafkaClientOptions(
+            bootstrapServers: config.kafka.brokers.split(separator: ",").map(String.init),
+            clientID: "vigil",
+            statisticsInterval: config.kafka.statisticsIntervalMs.map { .milliseconds($0) }
+        )
+        let metrics = MetricsExporter(counters: counters)
+        self.metrics = metrics
+        let kafkaStatistics = KafkaStatisticsGauges(registry: metrics.registry, logger: logger)
+        self.kafkaStatistics = kafkaStatistics
+        let stateGauges = EntityStateGauges(entityNames: config.schema.entities.map(\.name), owners: config.pipeline.workers + 1)
+        self.stateGauges = stateGauges
 
         let (deliveryProducer, deliveryConsumer) = SPSCRing<DeliveredOutput>.makeRing(capacity: 1 << 16)
         let (expectationProducer, expectationConsumer) = SPSCRing<ExpectedOutputs>.makeRing(capacity: 1 << 16)
@@ -57,20 +84,23 @@ public final class VigilService: Sendable {
                 var backoff = IdleBackoff(maximumMicroseconds: 100)
                 while !deliveryProducer.push(done), gate.open.load(ordering: .acquiring) { backoff.idle() }
             },
+            onStatistics: { kafkaStatistics.receive(role: "producer", json: $0) },
             onError: { error in deliveryLogger.warning("kafka producer error", metadata: ["error": "\(error)"]) },
             logger: logger
         )
-        pool = WorkerPool(model: model, count: config.pipeline.workers, ringCapacity: config.pipeline.ringCapacity)
+        pool = WorkerPool(model: model, count: config.pipeline.workers, ringCapacity: config.pipeline.ringCapacity, stateGauges: stateGauges)
         consumerLoop = try ConsumerLoop(
             config: config, model: model, logger: logger, counters: counters, pool: pool, producer: producer,
-            deliveries: deliveryConsumer, expectations: expectationConsumer
+            deliveries: deliveryConsumer, expectations: expectationConsumer,
+            latency: LatencyRecorder(prometheus: metrics.latency, live: live),
+            stateGauges: stateGauges, statistics: kafkaStatistics
         )
         outputLoop = try OutputLoop(
             config: config, pool: pool, producer: producer, expectations: expectationProducer, counters: counters, logger: logger
         )
         outputLoop.onScored = onScored
-        metrics = MetricsExporter(counters: counters)
         outputLoop.metrics = metrics
+        outputLoop.live = live
         try consumerLoop.connect(options: options)
     }
 
@@ -80,8 +110,14 @@ public final class VigilService: Sendable {
     /// Starts the consumer and output threads and the HTTP endpoints.
     public func start() throws {
         if config.httpListen != "off" {
-            let endpoints = try HTTPEndpoints(listen: config.httpListen) { [weak self] path in self?.respond(to: path) }
+            let endpoints = try HTTPEndpoints(listen: config.httpListen) { [weak self] request in self?.respond(to: request) }
             http.withLock { $0 = endpoints }
+            let task = endpoints.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: .seconds(1)) { [weak self] _ in
+                guard let self else { return }
+                let lag = self.kafkaStatistics.consumerLag
+                self.live.sample(counters: self.counters, lag: lag.partitions.isEmpty ? nil : lag.total)
+            }
+            sampler.withLock { $0 = task }
             logger.info("http endpoints on port \(endpoints.port)")
         }
         started.withLock { $0 = .now }
@@ -112,6 +148,10 @@ public final class VigilService: Sendable {
     public func waitUntilStopped() {
         consumerDone.wait()
         deliveryGate.open.store(false, ordering: .releasing)
+        sampler.withLock { task in
+            task?.cancel()
+            task = nil
+        }
         http.withLock { endpoints in
             endpoints?.close()
             endpoints = nil
@@ -157,6 +197,34 @@ public final class VigilService: Sendable {
         return outcome
     }
 
+    /// The outcome of re-reading the config file.
+    public enum SourceReloadOutcome: Sendable, Equatable {
+        case applied(version: Int)
+        case refused(sections: [String])
+        /// The file could not be read or has errors (each with its key path and line); nothing changed.
+        case invalid(message: String)
+        /// The daemon was started without a config source.
+        case unavailable
+    }
+
+    /// Re-reads the config through `configSource` and applies it like `reload(_:)` (SIGHUP, `vigil reload`,
+    /// POST /admin/reload).
+    @discardableResult
+    public func reloadFromSource() -> SourceReloadOutcome {
+        guard let configSource else { return .unavailable }
+        let new: VigilConfiguration
+        do {
+            new = try configSource()
+        } catch {
+            logger.error("reload refused: the config has errors; the running config stays", metadata: ["errors": "\(error)"])
+            return .invalid(message: "\(error)")
+        }
+        switch reload(new) {
+        case .applied(let version): return .applied(version: version)
+        case .refused(let sections): return .refused(sections: sections)
+        }
+    }
+
     /// Whether the daemon is ready: partitions assigned and every unsupervised detector warm.
     public var readiness: (ready: Bool, assignedPartitions: Int, coldDetectors: [String]) {
         let assigned = consumerLoop.assignedPartitions.load(ordering: .relaxed)
@@ -169,29 +237,76 @@ public final class VigilService: Sendable {
         return (assigned > 0 && cold.isEmpty, assigned, cold)
     }
 
-    private func respond(to path: String) -> HTTPEndpoints.Response? {
-        switch path {
-        case "/metrics":
-            let version = reloads.withLock { $0.version }
+    private func respond(to request: HTTPEndpoints.Request) -> HTTPEndpoints.Response? {
+        switch (request.method, request.path) {
+        case (.GET, "/metrics"):
+            kafkaStatistics.update()
             let body = metrics.render(
                 occupancy: pool.occupancy,
                 assignedPartitions: consumerLoop.assignedPartitions.load(ordering: .relaxed),
                 warmMask: outputLoop.warmDetectors.load(ordering: .relaxed),
                 lateEvents: pool.lateEvents,
-                configVersion: version
+                configVersion: configVersion,
+                entities: zip(stateGauges.entityNames, stateGauges.totals).map { ($0, $1) }
             )
             return .init(status: .ok, contentType: "text/plain; version=0.0.4", body: body)
-        case "/healthz":
-            return .init(status: .ok, contentType: "application/json", body: Array(#"{"status":"alive"}"#.utf8))
-        case "/readyz":
+        case (.GET, "/healthz"):
+            return .init(json: #"{"status":"alive"}"#)
+        case (.GET, "/readyz"):
             let state = readiness
             let cold = state.coldDetectors.map { "\"\($0)\"" }.joined(separator: ",")
             let body = #"{"ready":\#(state.ready),"assigned_partitions":\#(state.assignedPartitions),"cold_detectors":[\#(cold)]}"#
-            return .init(status: state.ready ? .ok : .serviceUnavailable, contentType: "application/json", body: Array(body.utf8))
+            return .init(status: state.ready ? .ok : .serviceUnavailable, json: body)
+        case (.GET, "/dashboard"), (.GET, "/"):
+            return .init(status: .ok, contentType: "text/html; charset=utf-8", body: DashboardPage.html)
+        case (.GET, "/api/live"):
+            let body = live.json(
+                counters: counters, configVersion: configVersion, ready: readiness.ready, uptime: uptime,
+                entities: zip(stateGauges.entityNames, stateGauges.totals).map { ($0, $1) }
+            )
+            return .init(status: .ok, contentType: "application/json", body: body)
+        case (.POST, "/admin/reload"):
+            guard request.fromLoopback else { return .init(status: .forbidden, json: #"{"error":"admin endpoints answer loopback clients only"}"#) }
+            return reloadResponse(reloadFromSource())
+        case (_, "/admin/reload"):
+            return .init(status: .methodNotAllowed, json: #"{"error":"POST only"}"#)
+        case (_, "/metrics"), (_, "/healthz"), (_, "/readyz"), (_, "/dashboard"), (_, "/api/live"):
+            return .init(status: .methodNotAllowed, json: #"{"error":"GET only"}"#)
         default:
             return nil
         }
     }
+
+    private func reloadResponse(_ outcome: SourceReloadOutcome) -> HTTPEndpoints.Response {
+        var w = JSONWriter(capacity: 256)
+        w.beginObject()
+        let status: HTTPResponseStatus
+        switch outcome {
+        case .applied(let version):
+            status = .ok
+            w.key("outcome"); w.string("applied")
+            w.key("config_version"); w.int(Int64(version))
+        case .refused(let sections):
+            status = .conflict
+            w.key("outcome"); w.string("refused")
+            w.key("restart_needed_for"); w.beginArray()
+            for section in sections { w.string(section) }
+            w.endArray()
+        case .invalid(let message):
+            status = .unprocessableEntity
+            w.key("outcome"); w.string("invalid")
+            w.key("errors"); w.string(message)
+        case .unavailable:
+            status = .serviceUnavailable
+            w.key("outcome"); w.string("unavailable")
+            w.key("errors"); w.string("this daemon was started without a config file to re-read")
+        }
+        w.endObject()
+        return .init(status: status, contentType: "application/json", body: w.bytes)
+    }
+
+    /// The `config_version` alerts carry now.
+    public var configVersion: Int { reloads.withLock { $0.version } }
 
     /// Seconds since `start()`.
     public var uptime: Double {

@@ -2,22 +2,43 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// A small HTTP/1.1 server for the operator endpoints (`/metrics`, `/healthz`, `/readyz`), on its own event loop
-/// thread so scrapes never touch the pipeline's threads.
+/// A small HTTP/1.1 server for the operator endpoints (`/metrics`, `/healthz`, `/readyz`, `/dashboard`,
+/// `/admin/reload`), on its own event loop thread so scrapes never touch the pipeline's threads.
 final class HTTPEndpoints: Sendable {
+    /// What a route sees of a request.
+    struct Request: Sendable {
+        var method: HTTPMethod
+        var path: String
+        /// Whether the client connected from a loopback address (admin actions are refused otherwise).
+        var fromLoopback: Bool
+    }
+
     /// A response: status, content type and body.
     struct Response: Sendable {
         var status: HTTPResponseStatus
         var contentType: String
         var body: [UInt8]
+
+        init(status: HTTPResponseStatus, contentType: String, body: [UInt8]) {
+            self.status = status
+            self.contentType = contentType
+            self.body = body
+        }
+
+        init(status: HTTPResponseStatus = .ok, json: String) {
+            self.init(status: status, contentType: "application/json", body: Array(json.utf8))
+        }
     }
 
-    typealias Route = @Sendable (_ path: String) -> Response?
+    typealias Route = @Sendable (_ request: Request) -> Response?
 
     private let group: MultiThreadedEventLoopGroup
     private let channel: any Channel
     /// The port actually bound (useful with port 0).
     let port: Int
+
+    /// The event loop serving requests, for periodic tasks that belong with the endpoints (dashboard sampling).
+    var eventLoop: any EventLoop { channel.eventLoop }
 
     /// Binds `listen` (`host:port`; port 0 picks a free one) and serves `route`.
     init(listen: String, route: @escaping Route) throws {
@@ -53,7 +74,7 @@ struct HTTPEndpointsError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Answers one request per `end` part with the route's response (404 when none, 405 for non-GET).
+/// Answers one request per `end` part with the route's response (404 when none).
 private final class RequestHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -75,12 +96,18 @@ private final class RequestHandler: ChannelInboundHandler {
             guard let request = head else { return }
             head = nil
             let path = String(request.uri.split(separator: "?", maxSplits: 1).first ?? "")
-            let response: HTTPEndpoints.Response
-            if request.method != .GET {
-                response = .init(status: .methodNotAllowed, contentType: "text/plain", body: Array("GET only\n".utf8))
-            } else {
-                response = route(path) ?? .init(status: .notFound, contentType: "text/plain", body: Array("not found\n".utf8))
+            let fromLoopback: Bool
+            switch context.remoteAddress {
+            case .v4(let address): fromLoopback = UInt32(bigEndian: address.address.sin_addr.s_addr) >> 24 == 127
+            case .v6:
+                let text = context.remoteAddress?.ipAddress ?? ""
+                fromLoopback = text == "::1" || text.hasPrefix("::ffff:127.")
+            case .unixDomainSocket: fromLoopback = true
+            case nil: fromLoopback = false
             }
+            let response =
+                route(HTTPEndpoints.Request(method: request.method, path: path, fromLoopback: fromLoopback))
+                ?? .init(status: .notFound, contentType: "text/plain", body: Array("not found\n".utf8))
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: response.contentType)
             headers.add(name: "Content-Length", value: String(response.body.count))

@@ -2,6 +2,7 @@ import Foundation
 import Prometheus
 import Synchronization
 import VigilCore
+import VigilFeatures
 
 /// A running total carried from `DaemonCounters` into a Prometheus counter.
 private func total(
@@ -18,7 +19,7 @@ private func total(
 /// recorded as events leave the pipeline.
 final class MetricsExporter: Sendable {
     let registry: PrometheusCollectorRegistry
-    /// Consumption to output hand-off, per event.
+    /// From reading an event to the broker acknowledging its last output, per event.
     let latency: DurationHistogram
     /// The combined score of every event.
     let scores: ValueHistogram
@@ -34,6 +35,7 @@ final class MetricsExporter: Sendable {
     private let warm: [Gauge]
     private let configVersion: Gauge
     private let late: Counter
+    private let entityGauges = Mutex<[String: (keys: Gauge, bytes: Gauge, evicted: Counter, expired: Counter)]>([:])
 
     init(counters: DaemonCounters) {
         let registry = PrometheusCollectorRegistry()
@@ -43,7 +45,7 @@ final class MetricsExporter: Sendable {
             name: "vigil_processing_latency_seconds",
             buckets: [.microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5), .milliseconds(5),
                       .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1)],
-            help: "From reading an event to handing its outputs to the producer"
+            help: "From reading an input event to the broker acknowledging its last output (to scoring when it has none)"
         )
         scores = registry.makeValueHistogram(
             name: "vigil_score", buckets: [0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1],
@@ -87,7 +89,28 @@ final class MetricsExporter: Sendable {
     }
 
     /// The metrics in Prometheus text format, after bringing the registry up to date.
-    func render(occupancy ringOccupancy: Double, assignedPartitions: Int, warmMask: Int, lateEvents: Int, configVersion version: Int) -> [UInt8] {
+    func render(
+        occupancy ringOccupancy: Double, assignedPartitions: Int, warmMask: Int, lateEvents: Int, configVersion version: Int,
+        entities: [(String, EntityStateUsage)]
+    ) -> [UInt8] {
+        for (name, usage) in entities {
+            let gauges = entityGauges.withLock { made in
+                if let existing = made[name] { return existing }
+                let labels = [("entity", name)]
+                let new = (
+                    keys: registry.makeGauge(name: "vigil_entity_keys", labels: labels, help: "Keys with feature state, per entity kind"),
+                    bytes: registry.makeGauge(name: "vigil_entity_state_bytes", labels: labels, help: "Bytes of feature state held for those keys"),
+                    evicted: registry.makeCounter(name: "vigil_entity_keys_evicted_total", labels: labels, help: "Keys evicted to stay within state.<entity>.max_keys"),
+                    expired: registry.makeCounter(name: "vigil_entity_keys_expired_total", labels: labels, help: "Keys expired by state.<entity>.ttl")
+                )
+                made[name] = new
+                return new
+            }
+            gauges.keys.set(Double(usage.keys))
+            gauges.bytes.set(Double(usage.bytes))
+            advance(gauges.evicted, to: usage.evicted)
+            advance(gauges.expired, to: usage.expired)
+        }
         for (counter, read) in totals { advance(counter, to: read(counters)) }
         let byReason = Dictionary(uniqueKeysWithValues: counters.deadLettersByReason)
         for (counter, reason) in deadLetters { advance(counter, to: byReason[reason] ?? 0) }

@@ -69,6 +69,12 @@ public struct JSONWriter: Sendable {
         bytes.append(0x22)
     }
 
+    /// Writes an already encoded JSON value as it is.
+    public mutating func raw(_ json: [UInt8]) {
+        separate()
+        bytes.append(contentsOf: json)
+    }
+
     public mutating func bool(_ value: Bool) {
         separate()
         appendStatic(value ? "true" : "false")

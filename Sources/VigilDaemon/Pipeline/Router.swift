@@ -1,5 +1,5 @@
 public import VigilCore
-import VigilFeatures
+public import VigilFeatures
 
 /// Runs on the routing (consumer) thread: computes secondary-entity features in input order and hands
 /// items to their workers.
@@ -24,5 +24,10 @@ public struct Router: Sendable {
             }
         }
         return item
+    }
+
+    /// What the secondary engine holds for one entity kind (nil when it does not own it).
+    public func usage(entity: Int) -> EntityStateUsage? {
+        secondary?.usage(entity: entity)
     }
 }

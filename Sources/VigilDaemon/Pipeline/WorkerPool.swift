@@ -23,8 +23,12 @@ public final class WorkerPool: Sendable {
         let lateEvents = Atomic<Int>(0)
     }
 
+    /// Where workers publish the keys and bytes they hold (owner `index + 1`; owner 0 is the router).
+    private let stateGauges: EntityStateGauges?
+
     /// Starts `count` workers with scorers from `model`, each ring holding `ringCapacity` items.
-    public init(model: ScoringModel, count: Int, ringCapacity: Int) {
+    public init(model: ScoringModel, count: Int, ringCapacity: Int, stateGauges: EntityStateGauges? = nil) {
+        self.stateGauges = stateGauges
         self.count = max(1, count)
         var inputs: [SPSCRing<WorkItem>.Producer] = []
         var outputs: [SPSCRing<ScoredEvent>.Consumer] = []
@@ -89,6 +93,7 @@ public final class WorkerPool: Sendable {
     private func run(index: Int, scorer initial: EventScorer, input: SPSCRing<WorkItem>.Consumer, output: SPSCRing<ScoredEvent>.Producer) {
         var scorer = initial
         var backoff = IdleBackoff()
+        var batches = 0
         while true {
             let stop = stopping.load(ordering: .acquiring)
             let drained = input.drain(max: 256) { item in
@@ -98,10 +103,16 @@ public final class WorkerPool: Sendable {
             }
             slots[index].lateEvents.store(scorer.lateEvents, ordering: .relaxed)
             if drained > 0 {
+                batches &+= 1
+                if batches & 15 == 0 { stateGauges?.publish(owner: index + 1) { scorer.usage(entity: $0) } }
                 backoff.reset()
             } else if stop && input.isEmpty {
                 break
             } else {
+                if batches & 15 != 0 {
+                    batches = 0
+                    stateGauges?.publish(owner: index + 1) { scorer.usage(entity: $0) }
+                }
                 backoff.idle()
             }
         }

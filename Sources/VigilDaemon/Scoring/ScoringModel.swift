@@ -63,6 +63,9 @@ public struct EventScorer: Sendable {
     public var lateEvents: Int { features.lateEvents }
 
     public var featureEngine: FeatureEngine { features }
+
+    /// What the primary-entity features hold (nil for kinds this scorer does not own).
+    public func usage(entity: Int) -> EntityStateUsage? { features.usage(entity: entity) }
 }
 
 extension ScoringStage {

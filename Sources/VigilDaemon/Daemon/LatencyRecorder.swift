@@ -1,0 +1,46 @@
+import Dispatch
+import Histogram
+import Prometheus
+
+/// Records each input event's latency from being read to the broker acknowledging its last output (or to
+/// being scored, when it has no output), on the consumer thread that learns of both.
+///
+/// Every value goes to the Prometheus histogram and to an HDR histogram of the current second, whose
+/// percentiles are published to the dashboard once a second and then cleared.
+struct LatencyRecorder {
+    private var second = Histogram<UInt64>(highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .two)
+    private let prometheus: DurationHistogram?
+    private let live: LiveStatistics?
+    private var lastPublishNs: UInt64 = 0
+
+    init(prometheus: DurationHistogram?, live: LiveStatistics?) {
+        self.prometheus = prometheus
+        self.live = live
+    }
+
+    /// Records one finished event read at `readAtNs` (`DispatchTime` nanoseconds).
+    @inline(__always)
+    mutating func record(readAtNs: UInt64, nowNs: UInt64) {
+        let nanoseconds = nowNs &- readAtNs
+        guard nanoseconds < 1 << 62 else { return }
+        prometheus?.recordNanoseconds(Int64(nanoseconds))
+        _ = second.record(Swift.min(nanoseconds / 1000, second.highestTrackableValue))
+    }
+
+    /// Publishes the last second's percentiles once a second has passed since the previous publication.
+    mutating func publishIfDue(nowNs: UInt64) {
+        guard nowNs &- lastPublishNs >= 1_000_000_000 else { return }
+        lastPublishNs = nowNs
+        guard let live else { return }
+        var percentiles = LiveStatistics.LatencyPercentiles()
+        if second.totalCount > 0 {
+            percentiles.p50 = Double(second.valueAtPercentile(50)) / 1000
+            percentiles.p90 = Double(second.valueAtPercentile(90)) / 1000
+            percentiles.p99 = Double(second.valueAtPercentile(99)) / 1000
+            percentiles.max = Double(second.max) / 1000
+            percentiles.count = Int(second.totalCount)
+        }
+        live.publish(latency: percentiles)
+        second.reset()
+    }
+}

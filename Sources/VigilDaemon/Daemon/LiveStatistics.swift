@@ -1,0 +1,155 @@
+import Foundation
+import Synchronization
+import VigilFeatures
+
+/// What the live dashboard shows: a one-sample-per-second history of rates, lag and latency, the distribution
+/// of combined scores, and the latest alerts.
+///
+/// Writers: the output thread (scores, alerts), the consumer thread (latency percentiles, once a second) and
+/// the HTTP event loop (the per-second samples). Scores are relaxed atomic adds; everything else takes a
+/// short lock at most once per alert or once per second.
+public final class LiveStatistics: Sendable {
+    /// One second of history.
+    public struct Sample: Sendable {
+        /// Unix time, seconds.
+        public var time: Double
+        public var eventsPerSecond: Double
+        public var alertsPerSecond: Double
+        public var deadLettersPerSecond: Double
+        /// Summed consumer lag over the input partitions (nil before librdkafka reports it).
+        public var lag: Int64?
+        public var latency: LatencyPercentiles
+    }
+
+    /// Read-to-delivery latency percentiles over the last second, milliseconds.
+    public struct LatencyPercentiles: Sendable {
+        public var p50 = 0.0
+        public var p90 = 0.0
+        public var p99 = 0.0
+        public var max = 0.0
+        public var count = 0
+    }
+
+    final class Bucket: Sendable {
+        let count = Atomic<Int>(0)
+    }
+
+    /// Combined scores in `scoreBuckets` equal-width bins over 0 ... 1.
+    public static let scoreBuckets = 20
+    private let scores: [Bucket]
+    private let history = Mutex<(samples: [Sample], previous: (time: Double, scored: Int, alerts: Int, deadLetters: Int)?)>(([], nil))
+    private let alerts = Mutex<[[UInt8]]>([])
+    private let latency = Mutex(LatencyPercentiles())
+    /// Samples kept (seconds of history) and alerts kept.
+    public let historyLength: Int
+    public let alertsKept: Int
+
+    public init(historyLength: Int = 300, alertsKept: Int = 20) {
+        self.historyLength = historyLength
+        self.alertsKept = alertsKept
+        scores = (0..<Self.scoreBuckets).map { _ in Bucket() }
+    }
+
+    /// Counts one combined score (output thread).
+    @inline(__always)
+    func record(score: Double) {
+        guard score.isFinite else { return }
+        let bin = Swift.min(Self.scoreBuckets - 1, Swift.max(0, Int(score * Double(Self.scoreBuckets))))
+        scores[bin].count.add(1, ordering: .relaxed)
+    }
+
+    /// Keeps an alert record (its JSON as published) among the latest (output thread).
+    func record(alert json: [UInt8]) {
+        alerts.withLock { kept in
+            if kept.count == alertsKept { kept.removeFirst() }
+            kept.append(json)
+        }
+    }
+
+    /// Replaces the latency percentiles (consumer thread, once a second).
+    func publish(latency percentiles: LatencyPercentiles) {
+        latency.withLock { $0 = percentiles }
+    }
+
+    /// Appends one history sample from the running totals (HTTP event loop, once a second).
+    func sample(counters: DaemonCounters, lag: Int64?) {
+        let now = Date().timeIntervalSince1970
+        let scored = counters.scored.load(ordering: .relaxed)
+        let alertsTotal = counters.alerts.load(ordering: .relaxed)
+        let deadLetters = counters.deadLettered.load(ordering: .relaxed)
+        let percentiles = latency.withLock { $0 }
+        history.withLock { state in
+            defer { state.previous = (now, scored, alertsTotal, deadLetters) }
+            guard let previous = state.previous, now > previous.time else { return }
+            let seconds = now - previous.time
+            state.samples.append(Sample(
+                time: now,
+                eventsPerSecond: Double(scored - previous.scored) / seconds,
+                alertsPerSecond: Double(alertsTotal - previous.alerts) / seconds,
+                deadLettersPerSecond: Double(deadLetters - previous.deadLetters) / seconds,
+                lag: lag,
+                latency: percentiles
+            ))
+            if state.samples.count > historyLength { state.samples.removeFirst(state.samples.count - historyLength) }
+        }
+    }
+
+    public var samples: [Sample] { history.withLock { $0.samples } }
+    public var scoreCounts: [Int] { scores.map { $0.count.load(ordering: .relaxed) } }
+    public var latestAlerts: [[UInt8]] { alerts.withLock { $0 } }
+    public var latencyPercentiles: LatencyPercentiles { latency.withLock { $0 } }
+
+    /// The dashboard's JSON document (`/api/live`).
+    func json(counters: DaemonCounters, configVersion: Int, ready: Bool, uptime: Double, entities: [(String, EntityStateUsage)]) -> [UInt8] {
+        var w = JSONWriter(capacity: 16_384)
+        w.beginObject()
+        w.key("now"); w.number(Date().timeIntervalSince1970)
+        w.key("uptime_s"); w.number(uptime)
+        w.key("config_version"); w.int(Int64(configVersion))
+        w.key("ready"); w.bool(ready)
+        w.key("totals"); w.beginObject()
+        w.key("consumed"); w.int(Int64(counters.consumed.load(ordering: .relaxed)))
+        w.key("scored"); w.int(Int64(counters.scored.load(ordering: .relaxed)))
+        w.key("alerts"); w.int(Int64(counters.alerts.load(ordering: .relaxed)))
+        w.key("dead_letters"); w.int(Int64(counters.deadLettered.load(ordering: .relaxed)))
+        w.endObject()
+        w.key("series"); w.beginArray()
+        for sample in samples {
+            w.beginObject()
+            w.key("t"); w.number(sample.time)
+            w.key("events_per_s"); w.number(sample.eventsPerSecond)
+            w.key("alerts_per_s"); w.number(sample.alertsPerSecond)
+            w.key("dead_letters_per_s"); w.number(sample.deadLettersPerSecond)
+            w.key("lag")
+            if let lag = sample.lag { w.int(lag) } else { w.null() }
+            w.key("p50_ms"); w.number(sample.latency.p50)
+            w.key("p99_ms"); w.number(sample.latency.p99)
+            w.endObject()
+        }
+        w.endArray()
+        let percentiles = latencyPercentiles
+        w.key("latency_ms"); w.beginObject()
+        w.key("p50"); w.number(percentiles.p50)
+        w.key("p90"); w.number(percentiles.p90)
+        w.key("p99"); w.number(percentiles.p99)
+        w.key("max"); w.number(percentiles.max)
+        w.endObject()
+        w.key("scores"); w.beginArray()
+        for count in scoreCounts { w.int(Int64(count)) }
+        w.endArray()
+        w.key("entities"); w.beginArray()
+        for (name, usage) in entities {
+            w.beginObject()
+            w.key("entity"); w.string(name)
+            w.key("keys"); w.int(Int64(usage.keys))
+            w.key("bytes"); w.int(Int64(usage.bytes))
+            w.endObject()
+        }
+        w.endArray()
+        w.key("alerts"); w.beginArray()
+        for alert in latestAlerts.reversed() { w.raw(alert) }
+        w.endArray()
+        w.endObject()
+        return w.bytes
+    }
+}
