@@ -79,7 +79,10 @@ let package = Package(
         ),
         .testTarget(
             name: "VigilDaemonTests",
-            dependencies: ["VigilDaemon", "VigilCore", "VigilFeatures", "VigilModels", "VigilKafka"]
+            dependencies: [
+                "VigilDaemon", "VigilCore", "VigilFeatures", "VigilModels", "VigilKafka",
+                .product(name: "Yams", package: "Yams"),
+            ]
         ),
         .testTarget(
             name: "VigilKafkaTests",

@@ -13,6 +13,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "The YAML config file.") var config: String
     @Option(name: .long, help: "Override kafka.brokers.") var brokers: String?
     @Option(name: .long, help: "Override pipeline.workers.") var workers: Int?
+    @Option(name: .long, help: "Override http.listen (host:port, or off); containers listen on 0.0.0.0.") var httpListen: String?
     @Option(name: .long, help: "Override logging.level: trace, debug, info, notice, warning, error, critical.") var logLevel: String?
     @Option(name: .long, help: "Override logging.format: logfmt, json or text.") var logFormat: String?
     @Option(name: .long, help: "Write a JSON summary of the run to this file when stopping.") var summary: String?
@@ -25,7 +26,7 @@ struct RunCommand: ParsableCommand {
             for error in errors.errors { printError("\(config): \(error)") }
             throw ExitCode(1)
         }
-        let overrides = Overrides(brokers: brokers, workers: workers, logLevel: logLevel, logFormat: logFormat)
+        let overrides = Overrides(brokers: brokers, workers: workers, httpListen: httpListen, logLevel: logLevel, logFormat: logFormat)
         guard overrides.logLevel.map({ Logger.Level(rawValue: $0) != nil }) ?? true,
             overrides.logFormat.map({ LogFormat(rawValue: $0) != nil }) ?? true
         else {
@@ -83,12 +84,14 @@ struct RunCommand: ParsableCommand {
 struct Overrides: Sendable {
     var brokers: String?
     var workers: Int?
+    var httpListen: String?
     var logLevel: String?
     var logFormat: String?
 
     func apply(to config: inout VigilConfiguration) {
         if let brokers { config.kafka.brokers = brokers }
         if let workers { config.pipeline.workers = max(1, workers) }
+        if let httpListen { config.httpListen = httpListen }
         if let logLevel { config.logging.level = logLevel }
         if let logFormat, let format = LogFormat(rawValue: logFormat) { config.logging.format = format }
     }
