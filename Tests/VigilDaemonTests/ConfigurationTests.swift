@@ -178,7 +178,58 @@ struct DetectorConfigurationTests {
         #expect(errors("{ name: h, type: half_space_trees, inputs: [nope] }").contains { $0.path == "detectors[0].inputs[0]" })
         #expect(errors("{ name: h, type: half_space_trees, ranges: { amount: [5, 1] } }").contains { $0.path == "detectors[0].ranges.amount" })
         #expect(errors("{ name: r, type: random_cut_forest, sampling: sometimes }").contains { $0.path == "detectors[0].sampling" })
-        #expect(errors("{ name: r, type: random_cut_forest, entity: card }").contains { $0.message.contains("global") })
+        #expect(errors("{ name: r, type: random_cut_forest, entity: card }").contains { $0.path == "detectors[0].entity" && $0.message.contains("no entity 'card'") })
+        #expect(errors("{ name: h, type: half_space_trees, max_keys: 10 }").contains { $0.path == "detectors[0].max_keys" })
         #expect(errors("{ name: z, type: robust_zscore, input: nothing }").contains { $0.path == "detectors[0].input" })
+    }
+
+    /// Forest detectors can be kept per key: smaller default models, a key limit, a memory bound; FTRL stays
+    /// global with a reason.
+    @Test func forestsCanBeKeptPerEntity() throws {
+        let base = """
+            kafka: { brokers: "x:1", input_topics: [t], alerts_topic: a, dead_letter_topic: d }
+            event:
+              id: id
+              time: { field: ts }
+              entities: { card: card_id, merchant: merchant_id }
+              numeric: [amount]
+            state:
+              card: { max_keys: 500, ttl: 2h }
+            detectors:
+
+            """
+        let config = try VigilConfiguration.load(yaml: base + """
+              - { name: card_hst, type: half_space_trees, entity: card }
+              - { name: merchant_rcf, type: random_cut_forest, entity: merchant, max_keys: 200 }
+              - { name: global_hst, type: half_space_trees }
+            """)
+        #expect(config.detectors[0].perEntity == .init(entity: 0, maxKeys: 500, ttlMs: 7_200_000), "the entity's own bounds by default")
+        guard case .halfSpaceTrees(_, 10, 8, 32, nil, 16, _, _) = config.detectors[0].kind else {
+            Issue.record("per-key defaults expected: \(config.detectors[0].kind)")
+            return
+        }
+        #expect(config.detectors[0].runsOnWorkers(primaryEntity: 0))
+        #expect(config.detectors[1].perEntity?.entity == 1 && config.detectors[1].perEntity?.maxKeys == 200)
+        #expect(!config.detectors[1].runsOnWorkers(primaryEntity: 0), "a secondary entity's models run on the ordered stage")
+        guard case .randomCutForest(_, 10, 32, 1, _, 16, _) = config.detectors[1].kind else {
+            Issue.record("per-key forest defaults expected: \(config.detectors[1].kind)")
+            return
+        }
+        #expect(config.detectors[2].perEntity == nil)
+        guard case .halfSpaceTrees(_, 25, 15, 250, nil, 1000, _, _) = config.detectors[2].kind else {
+            Issue.record("global defaults expected")
+            return
+        }
+
+        func errors(_ detector: String) -> [ConfigError] {
+            do {
+                _ = try VigilConfiguration.load(yaml: base + "  - " + detector + "\n")
+                return []
+            } catch { return error.errors }
+        }
+        let huge = errors("{ name: big, type: random_cut_forest, entity: merchant, trees: 100, sample_size: 1000, max_keys: 1000000 }")
+        #expect(huge.contains { $0.path == "detectors[0]" && $0.message.contains("MiB") }, "\(huge)")
+        let ftrl = errors("{ name: f, type: ftrl, entity: card, inputs: [amount] }")
+        #expect(ftrl.contains { $0.path == "detectors[0].entity" && $0.message.contains("global") }, "\(ftrl)")
     }
 }

@@ -37,9 +37,26 @@ struct ParallelScoringTests {
         return config
     }
 
-    @Test(.timeLimit(.minutes(2)), arguments: [2, 3])
-    func workersComputeExactlyWhatOneThreadComputes(workers: Int) throws {
-        let config = try Self.config()
+    /// The shipped config plus detectors kept per key: half-space trees and a forest per card (on the workers),
+    /// a z-score and half-space trees per merchant (a secondary entity: on the ordered stage).
+    static func perEntityConfig() throws -> VigilConfiguration {
+        var text = try String(contentsOfFile: repositoryRoot.appendingPathComponent("configs/vigil.yaml").path, encoding: .utf8)
+        text = text.replacingOccurrences(of: "\ndetectors:", with: """
+
+            detectors:
+              - { name: card_hst, type: half_space_trees, entity: card, inputs: [amount, card.seconds_since_prev], max_keys: 1000 }
+              - { name: card_rcf, type: random_cut_forest, entity: card, inputs: [amount], trees: 5, sample_size: 16 }
+              - { name: merchant_z, type: robust_zscore, entity: merchant, field: amount }
+              - { name: merchant_hst, type: half_space_trees, entity: merchant, inputs: [amount], trees: 5, height: 6 }
+            """)
+        var config = try VigilConfiguration.load(yaml: text)
+        config.policy.threshold = .score(0.9999)
+        return config
+    }
+
+    @Test(.timeLimit(.minutes(3)), arguments: [(2, false), (3, false), (2, true), (3, true)])
+    func workersComputeExactlyWhatOneThreadComputes(workers: Int, perEntity: Bool) throws {
+        let config = try perEntity ? Self.perEntityConfig() : Self.config()
         let events = try generatedEvents(30_000, config: config)
         let model = ScoringModel(config: config)
 

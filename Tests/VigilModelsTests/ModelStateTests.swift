@@ -94,6 +94,6 @@ struct ModelStateTests {
         var other = ScoringStage(specs: [DetectorSpec(name: "other", kind: .robustZScore(input: .numericField(0), entity: nil, window: 16, minSamples: 4))], rules: [], policy: AlertPolicy())
         #expect(throws: StateError.self) { try other.restoreState(stage.saveState()) }
         let future = BinaryWriter.envelope(kind: "scoring-stage", version: 99, payload: [])
-        #expect(throws: StateError("scoring-stage state version 99 is not supported (supported: 1...1)")) { try target.restoreState(future) }
+        #expect(throws: StateError("scoring-stage state version 99 is not supported (supported: 1...2)")) { try target.restoreState(future) }
     }
 }

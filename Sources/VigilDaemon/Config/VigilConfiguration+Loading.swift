@@ -358,6 +358,13 @@ extension VigilConfiguration {
                 let minSamples = item.int("min_samples", default: 8, range: 2...4096)
                 detectors.append(DetectorSpec(name: name, weight: weight, kind: .robustZScore(input: input, entity: entity, window: window, minSamples: minSamples)))
             case "ftrl":
+                if item.has("entity") {
+                    // Labels arrive late and a handful per key: a model per key would rarely see both classes.
+                    reader.fail(
+                        item.child("entity"), item.node("entity"),
+                        "ftrl learns from delayed labels and is global; give it per-entity features as inputs instead"
+                    )
+                }
                 let (_, inputs) = readInputs(item, schema: schema, resolve: resolve, reader: reader)
                 if inputs.isEmpty {
                     reader.fail(item.child("inputs"), item.node("inputs") ?? node, "ftrl needs at least one input")
@@ -383,15 +390,38 @@ extension VigilConfiguration {
                     continue
                 }
                 if inputs.count > 64 { reader.fail(item.child("inputs"), item.node("inputs"), "at most 64 inputs") }
-                if item.has("entity") {
-                    _ = item.node("entity")
-                    reader.fail(item.child("entity"), item.node("entity"), "\(type) is global: a model per key would need a whole forest per key")
+                // Per key of an entity: smaller default models (a key sees far fewer events than the stream),
+                // at most `max_keys` keys holding one, and a memory estimate that must stay within bounds.
+                var entity: Int?
+                if let entityName = item.string("entity") {
+                    entity = schema.entities.firstIndex { $0.name == entityName }
+                    if entity == nil {
+                        reader.fail(item.child("entity"), item.node("entity"), "no entity '\(entityName)' is declared under event.entities")
+                        continue
+                    }
+                }
+                let keyed = entity != nil
+                let table = entity.map { config.tables[$0] }
+                let maxKeys = item.int("max_keys", default: min(table?.maxKeys ?? 10_000, 10_000), range: 1...100_000_000)
+                if !keyed, item.has("max_keys") {
+                    reader.fail(item.child("max_keys"), item.node("max_keys"), "max_keys applies to detectors kept per entity (give entity)")
+                }
+                let perEntity = entity.map { DetectorSpec.PerEntity(entity: $0, maxKeys: maxKeys, ttlMs: table?.ttlMs ?? 7 * 86_400_000) }
+                func checkMemory(_ kind: DetectorSpec.Kind) {
+                    guard keyed else { return }
+                    let bytes = EntityForestDetector.bytesPerKey(kind) * maxKeys
+                    if bytes > Self.maxPerEntityModelBytes {
+                        reader.fail(
+                            item.path, item.node,
+                            "a model per key needs about \(bytes >> 20) MiB for \(maxKeys) keys (at most \(Self.maxPerEntityModelBytes >> 20) MiB): lower max_keys, trees, height or sample_size"
+                        )
+                    }
                 }
                 if type == "random_cut_forest" {
-                    let trees = item.int("trees", default: 50, range: 1...1000)
-                    let sampleSize = item.int("sample_size", default: 256, range: 4...100_000)
+                    let trees = item.int("trees", default: keyed ? 10 : 50, range: 1...1000)
+                    let sampleSize = item.int("sample_size", default: keyed ? 32 : 256, range: 4...100_000)
                     let shingleSize = item.int("shingle_size", default: 1, range: 1...64)
-                    let warmup = item.int("warmup", default: 1000, range: 1...10_000_000)
+                    let warmup = item.int("warmup", default: keyed ? 16 : 1000, range: 1...10_000_000)
                     let seed = UInt64(item.int("seed", default: 42, range: 0...Int.max))
                     var sampling = RandomCutForest.Sampling.timeDecay(lambda: 1 / (10 * Double(sampleSize)))
                     switch item.string("sampling", default: "time_decay") {
@@ -401,18 +431,16 @@ extension VigilConfiguration {
                     default:
                         reader.fail(item.child("sampling"), item.node("sampling"), "must be reservoir or time_decay")
                     }
-                    detectors.append(
-                        DetectorSpec(
-                            name: name, weight: weight,
-                            kind: .randomCutForest(inputs: inputs, trees: trees, sampleSize: sampleSize, shingleSize: shingleSize, sampling: sampling, warmup: warmup, seed: seed)
-                        )
-                    )
+                    let kind = DetectorSpec.Kind.randomCutForest(
+                        inputs: inputs, trees: trees, sampleSize: sampleSize, shingleSize: shingleSize, sampling: sampling, warmup: warmup, seed: seed)
+                    checkMemory(kind)
+                    detectors.append(DetectorSpec(name: name, weight: weight, kind: kind, perEntity: perEntity))
                     continue
                 }
-                let trees = item.int("trees", default: 25, range: 1...1000)
-                let height = item.int("height", default: 15, range: 1...20)
-                let window = item.int("window", default: 250, range: 10...10_000_000)
-                let warmup = item.int("warmup", default: 1000, range: 1...10_000_000)
+                let trees = item.int("trees", default: keyed ? 10 : 25, range: 1...1000)
+                let height = item.int("height", default: keyed ? 8 : 15, range: 1...20)
+                let window = item.int("window", default: keyed ? 32 : 250, range: 10...10_000_000)
+                let warmup = item.int("warmup", default: keyed ? 16 : 1000, range: 1...10_000_000)
                 let margin = item.double("margin", default: 0.1, range: 0...10) ?? 0.1
                 let seed = UInt64(item.int("seed", default: 42, range: 0...Int.max))
                 var ranges: [ClosedRange<Double>]?
@@ -438,12 +466,10 @@ extension VigilConfiguration {
                         ranges = inputNames.map { byName[$0]! }
                     }
                 }
-                detectors.append(
-                    DetectorSpec(
-                        name: name, weight: weight,
-                        kind: .halfSpaceTrees(inputs: inputs, trees: trees, height: height, window: window, ranges: ranges, warmup: warmup, margin: margin, seed: seed)
-                    )
-                )
+                let kind = DetectorSpec.Kind.halfSpaceTrees(
+                    inputs: inputs, trees: trees, height: height, window: window, ranges: ranges, warmup: warmup, margin: margin, seed: seed)
+                checkMemory(kind)
+                detectors.append(DetectorSpec(name: name, weight: weight, kind: kind, perEntity: perEntity))
             default:
                 reader.fail(item.child("type"), item.node("type"), "unknown detector type '\(type)' (available: robust_zscore, half_space_trees, random_cut_forest, ftrl)")
             }
@@ -453,6 +479,9 @@ extension VigilConfiguration {
         }
         return detectors
     }
+
+    /// The most memory the models of one per-entity forest detector may need (max_keys x bytes per key).
+    static let maxPerEntityModelBytes = 4 << 30
 
     /// A detector's `inputs` (features or numeric fields; all numeric fields when the key is absent).
     private static func readInputs(

@@ -21,11 +21,11 @@ public struct DetectorSpec: Sendable, Equatable {
         /// A robust z-score of one input (a numeric field or a feature), per entity key (`entity`) or over the
         /// whole stream.
         case robustZScore(input: DetectorInput, entity: Int?, window: Int, minSamples: Int)
-        /// Half-space trees over `inputs`, global. `ranges` (one per input) scale inputs to [0, 1]; without
+        /// Half-space trees over `inputs`, global or per key (`DetectorSpec.perEntity`). `ranges` (one per input) scale inputs to [0, 1]; without
         /// them, ranges are learned from the first `warmup` events, widened by `margin`.
         case halfSpaceTrees(inputs: [DetectorInput], trees: Int, height: Int, window: Int, ranges: [ClosedRange<Double>]?, warmup: Int, margin: Double, seed: UInt64)
         /// A random cut forest over `inputs` (scaled, unclamped, by ranges learned from the first `warmup`
-        /// events), global; CoDisp score with per-input attribution.
+        /// events), global or per key (`DetectorSpec.perEntity`); CoDisp score with per-input attribution.
         case randomCutForest(inputs: [DetectorInput], trees: Int, sampleSize: Int, shingleSize: Int, sampling: RandomCutForest.Sampling, warmup: Int, seed: UInt64)
         /// FTRL-Proximal logistic regression over `inputs` (scaled to [0, 1] by ranges learned from the first
         /// `warmup` events), trained by delayed labels joined through a cache of the last `cacheSize` vectors;
@@ -33,19 +33,43 @@ public struct DetectorSpec: Sendable, Equatable {
         case supervised(inputs: [DetectorInput], alpha: Double, beta: Double, l1: Double, l2: Double, cacheSize: Int, minLabels: Int, warmup: Int)
     }
 
+    /// A forest detector kept per key of an entity kind, with at most `maxKeys` keys holding a model.
+    public struct PerEntity: Sendable, Equatable {
+        public var entity: Int
+        public var maxKeys: Int
+        public var ttlMs: Int64
+
+        public init(entity: Int, maxKeys: Int, ttlMs: Int64) {
+            self.entity = entity
+            self.maxKeys = maxKeys
+            self.ttlMs = ttlMs
+        }
+    }
+
     public var name: String
     public var weight: Double
     public var kind: Kind
+    /// Set for half-space trees and random cut forests kept per key; z-scores carry their entity in `kind`.
+    public var perEntity: PerEntity?
 
-    public init(name: String, weight: Double = 1, kind: Kind) {
+    public init(name: String, weight: Double = 1, kind: Kind, perEntity: PerEntity? = nil) {
         self.name = name
         self.weight = weight
         self.kind = kind
+        self.perEntity = perEntity
     }
 
-    /// Per-entity detectors run on the workers that own the entity; the others on the ordered scoring stage.
-    public var isPerEntity: Bool {
-        if case .robustZScore(_, let entity, _, _) = kind { return entity != nil }
-        return false
+    /// The entity kind whose keys get separate models, or nil for one model over the whole stream.
+    public var entity: Int? {
+        if case .robustZScore(_, let entity, _, _) = kind { return entity }
+        return perEntity?.entity
+    }
+
+    /// Detectors per key of the primary entity run on the workers that own those keys (each key's events reach
+    /// one worker, in order); every other detector — global, or per key of another entity — runs on the ordered
+    /// scoring stage, which sees all events in input order. Either way the result does not depend on the
+    /// number of workers.
+    public func runsOnWorkers(primaryEntity: Int) -> Bool {
+        entity == primaryEntity
     }
 }

@@ -23,6 +23,9 @@ public struct DetectionResult: Sendable {
     public var suppressedByCooldown: Bool
     /// Top contributors, strongest first; unused entries have source `.none`.
     public var explanation: InlineArray<4, ExplanationItem>
+    /// The strongest inputs of the per-key forest detectors that ran on the workers (two per detector, in
+    /// detector order), for the explanation the ordered stage picks.
+    public var workerReasons: InlineArray<4, ExplanationItem>
 
     public init() {
         rawScores = InlineArray(repeating: .nan)
@@ -35,5 +38,6 @@ public struct DetectionResult: Sendable {
         alert = false
         suppressedByCooldown = false
         explanation = InlineArray(repeating: ExplanationItem())
+        workerReasons = InlineArray(repeating: ExplanationItem())
     }
 }

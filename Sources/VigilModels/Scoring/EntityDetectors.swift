@@ -1,20 +1,30 @@
 public import VigilCore
 
-/// The per-entity detectors of one worker: each scores the events of the keys that worker owns, so their
-/// state is sharded like the primary entity's features.
+/// The per-entity detectors of one worker: those kept per key of the primary entity. Each scores the events of
+/// the keys that worker owns, so their state is sharded like the primary entity's features.
 public struct EntityDetectors: Sendable {
     private var zScores: [(index: Int, input: DetectorInput, detector: RobustZScoreDetector)] = []
+    private var forests: [(index: Int, detector: EntityForestDetector)] = []
 
-    /// - Parameter specs: every configured detector; only the per-entity ones are kept.
-    public init(specs: [DetectorSpec], maxKeys: Int, ttlMs: Int64) {
-        for (index, spec) in specs.enumerated() {
-            guard spec.isPerEntity, case .robustZScore(let input, let entity, let window, let minSamples) = spec.kind else { continue }
-            let field = if case .numericField(let f) = input { f } else { -1 }
-            zScores.append((index, input, RobustZScoreDetector(field: field, entity: entity, window: window, minSamples: minSamples, maxKeys: maxKeys, ttlMs: ttlMs)))
+    /// - Parameters:
+    ///   - specs: every configured detector; only those kept per key of `primaryEntity` are run here.
+    ///   - maxKeys, ttlMs: the primary entity's state bounds (z-scores; forests carry their own key limit).
+    public init(specs: [DetectorSpec], maxKeys: Int, ttlMs: Int64, primaryEntity: Int = 0) {
+        for (index, spec) in specs.enumerated() where spec.runsOnWorkers(primaryEntity: primaryEntity) {
+            switch spec.kind {
+            case .robustZScore(let input, let entity, let window, let minSamples):
+                let field = if case .numericField(let f) = input { f } else { -1 }
+                zScores.append((index, input, RobustZScoreDetector(field: field, entity: entity, window: window, minSamples: minSamples, maxKeys: maxKeys, ttlMs: ttlMs)))
+            case .halfSpaceTrees, .randomCutForest:
+                guard let perEntity = spec.perEntity else { continue }
+                forests.append((index, EntityForestDetector(kind: spec.kind, entity: perEntity.entity, maxKeys: perEntity.maxKeys, ttlMs: perEntity.ttlMs)))
+            case .supervised:
+                continue
+            }
         }
     }
 
-    /// Writes the raw scores, details and warm bits of the per-entity detectors into `result`.
+    /// Writes the raw scores, details, warm bits and (for forests) the strongest inputs into `result`.
     public mutating func process(_ event: Event, features: UnsafeBufferPointer<Double>, into result: inout DetectionResult) {
         for i in zScores.indices {
             let r = zScores[i].detector.process(event, value: zScores[i].input.value(event: event, features: features))
@@ -24,5 +34,16 @@ public struct EntityDetectors: Sendable {
             result.details[index] = r.z
             result.warmDetectors |= 1 << UInt8(index)
         }
+        var reasons = 0
+        for i in forests.indices {
+            guard let score = forests[i].detector.process(event, features: features) else { continue }
+            let index = forests[i].index
+            result.rawScores[index] = score
+            result.warmDetectors |= 1 << UInt8(index)
+            reasons = forests[i].detector.strongestInputs(event, features: features, detector: index, into: &result.workerReasons, from: reasons, count: 2)
+        }
     }
+
+    /// Keys holding a model, per forest detector (by detector index).
+    public var forestKeyCounts: [(detector: Int, keys: Int)] { forests.map { ($0.index, $0.detector.keyCount) } }
 }

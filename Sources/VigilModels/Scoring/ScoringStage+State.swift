@@ -2,7 +2,7 @@ public import VigilCore
 
 extension ScoringStage {
     /// The version of the scoring stage's serialised state; bumped on any layout change.
-    public static let stateVersion: UInt64 = 1
+    public static let stateVersion: UInt64 = 2
 
     /// Every learned part of the stage — global detectors, input ranges, calibrators, cooldowns — in the
     /// versioned, checksummed binary format. Rules and the policy come from the config, not from state; the
@@ -23,6 +23,8 @@ extension ScoringStage {
             global.zScore?.write(to: &w)
             w.write(global.forest != nil)
             global.forest?.write(to: &w)
+            w.write(global.keyed != nil)
+            global.keyed?.write(to: &w)
             w.write(global.model != nil)
             global.model?.write(to: &w)
             w.write(global.positives)
@@ -37,7 +39,7 @@ extension ScoringStage {
 
     /// Restores what `saveState` wrote, into a stage built from the same detectors (same names, same kinds).
     public mutating func restoreState(_ data: [UInt8]) throws(StateError) {
-        let (_, payload) = try BinaryReader.open(data, kind: "scoring-stage", versions: 1...Self.stateVersion)
+        let (version, payload) = try BinaryReader.open(data, kind: "scoring-stage", versions: 1...Self.stateVersion)
         var r = BinaryReader(payload)
         let names = try (0..<r.readInt()).map { _ throws(StateError) in try r.readString() }
         guard names == specs.map(\.name) else {
@@ -52,6 +54,13 @@ extension ScoringStage {
             restored[g].trees = try r.readBool() ? HalfSpaceTrees(from: &r) : nil
             restored[g].zScore = try r.readBool() ? RobustZScoreDetector(from: &r) : nil
             restored[g].forest = try r.readBool() ? RandomCutForest(from: &r) : nil
+            // Version 1 had no per-key forests on the stage.
+            if version >= 2, try r.readBool() {
+                guard restored[g].keyed != nil else { throw StateError("saved detector '\(specs[restored[g].index].name)' is kept per key, the configured one is not") }
+                try restored[g].keyed!.restore(from: &r)
+            } else if restored[g].keyed != nil {
+                throw StateError("configured detector '\(specs[restored[g].index].name)' is kept per key, the saved one is not")
+            }
             restored[g].model = try r.readBool() ? FTRLProximal(from: &r) : nil
             restored[g].positives = try r.readInt()
             restored[g].negatives = try r.readInt()

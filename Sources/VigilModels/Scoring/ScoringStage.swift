@@ -13,6 +13,8 @@ public struct ScoringStage: Sendable {
         var trees: HalfSpaceTrees?
         var zScore: RobustZScoreDetector?
         var forest: RandomCutForest?
+        /// Half-space trees or a forest per key of a secondary entity.
+        var keyed: EntityForestDetector?
         var model: FTRLProximal?
         var labels: LabelJoinCache?
         var minLabels = 0
@@ -45,11 +47,18 @@ public struct ScoringStage: Sendable {
         self.cooldownIndex = EntityKeyIndex(maxKeys: maxKeys, ttlMs: max(policy.cooldownMs, 1))
         calibrators = specs.indices.map { ScoreCalibrator(warmup: policy.calibrationWarmup, seed: 0x5eed &+ UInt64($0)) }
         combined = ScoreCalibrator(warmup: policy.calibrationWarmup, seed: 0xc0b1)
-        for (index, spec) in specs.enumerated() where !spec.isPerEntity {
+        for (index, spec) in specs.enumerated() where !spec.runsOnWorkers(primaryEntity: primaryEntity) {
+            if let perEntity = spec.perEntity {
+                let keyed = EntityForestDetector(kind: spec.kind, entity: perEntity.entity, maxKeys: perEntity.maxKeys, ttlMs: perEntity.ttlMs)
+                globals.append(Global(index: index, inputs: keyed.inputs, keyed: keyed, contributions: Array(repeating: 0, count: keyed.inputs.count)))
+                continue
+            }
             switch spec.kind {
-            case .robustZScore(let input, _, let window, let minSamples):
+            case .robustZScore(let input, let entity, let window, let minSamples):
                 let field = if case .numericField(let f) = input { f } else { -1 }
-                globals.append(Global(index: index, inputs: [input], zScore: RobustZScoreDetector(field: field, entity: nil, window: window, minSamples: minSamples)))
+                globals.append(
+                    Global(index: index, inputs: [input], zScore: RobustZScoreDetector(field: field, entity: entity, window: window, minSamples: minSamples, maxKeys: maxKeys))
+                )
             case .supervised(let inputs, let alpha, let beta, let l1, let l2, let cacheSize, let minLabels, let warmup):
                 globals.append(
                     Global(
@@ -146,6 +155,16 @@ public struct ScoringStage: Sendable {
                 }
                 continue
             }
+            if globals[g].keyed != nil {
+                if let score = globals[g].keyed!.process(event, features: features) {
+                    result.rawScores[index] = score
+                    result.warmDetectors |= 1 << UInt8(index)
+                    for k in globals[g].inputs.indices {
+                        globals[g].contributions[k] = globals[g].keyed!.contributions[k] + globals[g].keyed!.lowContributions[k]
+                    }
+                }
+                continue
+            }
             guard globals[g].trees != nil || globals[g].forest != nil || globals[g].model != nil else { continue }
             // Move the detector out while it works (no copy-on-write of its arrays), then put it back.
             var global = Global(index: index, inputs: [])
@@ -233,7 +252,16 @@ public struct ScoringStage: Sendable {
                 filled += 1
             case .halfSpaceTrees(let inputs, _, _, _, _, _, _, _), .randomCutForest(let inputs, _, _, _, _, _, _),
                 .supervised(let inputs, _, _, _, _, _, _, _):
-                guard let global = globals.first(where: { $0.index == i }) else { continue }
+                guard let global = globals.first(where: { $0.index == i }) else {
+                    // Kept per key of the primary entity: the worker passed its strongest inputs along.
+                    for k in 0..<result.workerReasons.count where filled < DetectionResult.maxExplanation {
+                        let reason = result.workerReasons[k]
+                        guard reason.detector == Int8(i), reason.source != .none else { continue }
+                        result.explanation[filled] = reason
+                        filled += 1
+                    }
+                    continue
+                }
                 var best: [(Int, Double)] = []
                 for k in inputs.indices {
                     let low = global.lowContributions.isEmpty ? 0 : global.lowContributions[k]
