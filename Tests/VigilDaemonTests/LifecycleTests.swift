@@ -184,6 +184,49 @@ struct LabelsTopicTests {
 
 @Suite("Hot reload against a real broker", .serialized)
 struct HotReloadTests {
+    /// The operator's path: SIGHUP to a running `vigil run` re-reads its file; an accepted change and a refused
+    /// one each leave a structured log line, and the daemon keeps running.
+    @Test(.timeLimit(.minutes(2)))
+    func sighupReReadsTheConfigFile() throws {
+        let fixture = try DaemonFixture(prefix: "sighup", partitions: 1)
+        let path = try fixture.writeConfig()
+        let original = try String(contentsOfFile: path, encoding: .utf8)
+        let log = path + ".log"
+        var pid: pid_t = 0
+        let command = "exec '\(Shell.vigil)' run --config '\(path)' --log-format json 2>'\(log)'"
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup(command), nil]
+        defer { argv.forEach { free($0) } }
+        try #require(posix_spawn(&pid, "/bin/sh", nil, nil, argv, environ) == 0)
+        defer {
+            kill(pid, SIGTERM)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
+        func waitForLog(_ text: String) -> Bool {
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(20)
+            while clock.now < deadline {
+                if let content = try? String(contentsOfFile: log, encoding: .utf8), content.contains(text) { return true }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            return false
+        }
+        #expect(waitForLog("vigil running"))
+
+        try original.replacingOccurrences(of: "cooldown: 2m", with: "cooldown: 5m").write(toFile: path, atomically: true, encoding: .utf8)
+        kill(pid, SIGHUP)
+        #expect(waitForLog(#""msg":"reload accepted""#), "an accepted reload is logged")
+        #expect(waitForLog(#""config_version":"2""#))
+
+        try original.replacingOccurrences(of: "features:", with: "features:\n  - { name: extra, entity: card, aggregate: count, window: 1m }")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        kill(pid, SIGHUP)
+        #expect(waitForLog("reload refused: features"), "a refused reload names what changed")
+        #expect(kill(pid, 0) == 0, "the daemon is still running")
+        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        #expect(lines.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil }, "every log line is JSON")
+    }
+
     /// POST /admin/reload and `vigil reload` re-read the config file: accepted changes move config_version,
     /// restart-only changes are refused (409) and a broken file is refused with its key path (422); the
     /// running config stays in both cases.
