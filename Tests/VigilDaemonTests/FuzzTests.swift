@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Testing
 import VigilCore
 import VigilDaemon
@@ -67,18 +68,29 @@ struct FuzzTests {
         #expect(refusals.count >= 100_000, "at least 100,000 bad messages (\(refusals.count))")
         #expect(Set(refusals.values).count >= 10, "the refusals cover most kinds: \(Set(refusals.values))")
 
-        let service = try VigilService(config: fixture.config, logger: Broker.logger)
+        // The daemon's logger as `vigil run` sets it up: structured, rate limited per call site.
+        let lines = LineCollector()
+        let limiter = LogRateLimiter(burst: 10, intervalNs: 10_000_000_000)
+        var logger = Logger(label: "vigil") { StructuredLogHandler(label: $0, format: .logfmt, level: .info, limiter: limiter, sink: lines.sink) }
+        logger.logLevel = .info
+        let service = try VigilService(config: fixture.config, logger: logger)
         try service.start()
         let clock = ContinuousClock()
+        let started = clock.now
         let deadline = clock.now + .seconds(240)
         while clock.now < deadline,
             service.counters.scored.load(ordering: .relaxed) + service.counters.deadLettered.load(ordering: .relaxed) < total
         {
             Thread.sleep(forTimeInterval: 0.2)
         }
+        let seconds = Double((clock.now - started).components.seconds) + 1
         service.requestStop()
         service.waitUntilStopped()
         #expect(service.counters.consumed.load(ordering: .relaxed) >= total)
+        // A flood of bad input does not flood the log: 10 lines per 10 s at most, the rest counted.
+        let deadLetterLines = lines.lines.filter { $0.contains("dead-lettered") }
+        #expect(deadLetterLines.count <= 10 * (Int(seconds / 10) + 1), "\(deadLetterLines.count) dead-letter log lines in \(seconds) s")
+        #expect(limiter.suppressedTotal >= refusals.count - deadLetterLines.count, "the rest were counted, not written")
 
         let deadLetters = try Broker.readAll(fixture.config.kafka.deadLetterTopic, expecting: refusals.count, deadline: .seconds(120))
         var lettered: [String: String] = [:]

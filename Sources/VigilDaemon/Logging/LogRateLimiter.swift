@@ -22,6 +22,10 @@ public final class LogRateLimiter: Sendable {
     public let burst: Int
     public let intervalNs: UInt64
     private let windows = Mutex<[String: Window]>([:])
+    private let suppressedCount = Atomic<Int>(0)
+
+    /// Lines left out since the start, over all call sites.
+    public var suppressedTotal: Int { suppressedCount.load(ordering: .relaxed) }
 
     public init(burst: Int, intervalNs: UInt64) {
         self.burst = max(1, burst)
@@ -44,6 +48,7 @@ public final class LogRateLimiter: Sendable {
             } else {
                 decision = .suppress
                 window.suppressed += 1
+                suppressedCount.add(1, ordering: .relaxed)
             }
             windows[key] = window
             return decision
