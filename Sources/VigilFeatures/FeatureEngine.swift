@@ -7,9 +7,9 @@ public import VigilCore
 /// each feature at its index in `specs`, leaving other positions untouched.
 public struct FeatureEngine: Sendable {
     public let specs: [FeatureSpec]
-    private var entities: [EntityFeatureState]
+    var entities: [EntityFeatureState]
     /// Events seen after their partition's watermark: scored, but not added to any window.
-    public private(set) var lateEvents = 0
+    public internal(set) var lateEvents = 0
 
     /// - Parameters:
     ///   - specs: every feature, in output order.

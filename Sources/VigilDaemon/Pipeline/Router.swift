@@ -30,4 +30,19 @@ public struct Router: Sendable {
     public func usage(entity: Int) -> EntityStateUsage? {
         secondary?.usage(entity: entity)
     }
+
+    /// The secondary entities' window state for a checkpoint (empty when there are none).
+    public func saveState() -> [UInt8] {
+        secondary?.saveState() ?? []
+    }
+
+    /// Restores a checkpoint into a router built from the same config; on error nothing changes.
+    public mutating func restoreState(_ data: [UInt8]) throws(StateError) {
+        guard var engine = secondary else {
+            guard data.isEmpty else { throw StateError("saved secondary-entity state, but no secondary entity has features now") }
+            return
+        }
+        try engine.restoreState(data)
+        secondary = engine
+    }
 }

@@ -64,6 +64,27 @@ public struct EventScorer: Sendable {
 
     public var featureEngine: FeatureEngine { features }
 
+    /// The scorer's learned state (primary-entity windows, per-entity detectors) for a checkpoint.
+    public func saveState() -> [UInt8] {
+        var w = BinaryWriter()
+        w.write(features.saveState())
+        w.write(detectors.saveState())
+        return BinaryWriter.envelope(kind: "event-scorer", version: 1, payload: w.bytes)
+    }
+
+    /// Restores a checkpoint into a scorer built from the same config; on error nothing changes.
+    public mutating func restoreState(_ data: [UInt8]) throws(StateError) {
+        let (_, payload) = try BinaryReader.open(data, kind: "event-scorer", versions: 1...1)
+        var r = BinaryReader(payload)
+        var restoredFeatures = features
+        var restoredDetectors = detectors
+        try restoredFeatures.restoreState(try r.readBytes())
+        try restoredDetectors.restoreState(try r.readBytes())
+        guard r.isAtEnd else { throw StateError("trailing bytes in event-scorer state") }
+        features = restoredFeatures
+        detectors = restoredDetectors
+    }
+
     /// What the primary-entity features hold (nil for kinds this scorer does not own).
     public func usage(entity: Int) -> EntityStateUsage? { features.usage(entity: entity) }
 }
@@ -102,4 +123,26 @@ public struct SequentialScorer: Sendable {
     }
 
     public var labelCounts: (joined: Int, unknown: Int) { stage.labelCounts }
+
+    /// Everything learned so far — secondary and primary windows, per-entity and global detectors, calibration —
+    /// as one checkpoint.
+    public func saveState() -> [UInt8] {
+        var w = BinaryWriter()
+        w.write(router.saveState())
+        w.write(scorer.saveState())
+        w.write(stage.saveState())
+        return BinaryWriter.envelope(kind: "sequential-scorer", version: 1, payload: w.bytes)
+    }
+
+    /// Restores a checkpoint into a scorer built from the same config; on error nothing changes.
+    public mutating func restoreState(_ data: [UInt8]) throws(StateError) {
+        let (_, payload) = try BinaryReader.open(data, kind: "sequential-scorer", versions: 1...1)
+        var r = BinaryReader(payload)
+        var copy = self
+        try copy.router.restoreState(try r.readBytes())
+        try copy.scorer.restoreState(try r.readBytes())
+        try copy.stage.restoreState(try r.readBytes())
+        guard r.isAtEnd else { throw StateError("trailing bytes in sequential-scorer state") }
+        self = copy
+    }
 }

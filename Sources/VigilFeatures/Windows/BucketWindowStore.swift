@@ -8,10 +8,10 @@ public struct BucketWindowStore: Sendable {
     public let bucketCount: Int
     /// The numeric field read, or nil to count events.
     public let field: Int?
-    private var bucketIds: [Int64] = []
-    private var stats: [WindowStats] = []
+    var bucketIds: [Int64] = []
+    var stats: [WindowStats] = []
     /// Events whose bucket had already been reused by a newer one (too far out of order), not added.
-    public private(set) var tooOld = 0
+    public internal(set) var tooOld = 0
 
     public init(sizeMs: Int64, hopMs: Int64, field: Int?) {
         self.sizeMs = sizeMs

@@ -10,11 +10,11 @@ public struct CategoricalStore: Sendable {
     public let field: Int
     public let exactCapacity: Int
     public static let precision = 7
-    private static let registerCount = 1 << precision
-    private var hashes: [UInt64] = []
-    private var lastSeen: [Int64] = []
-    private var overflowed: [Bool] = []
-    private var registers: [UInt8] = []
+    static let registerCount = 1 << precision
+    var hashes: [UInt64] = []
+    var lastSeen: [Int64] = []
+    var overflowed: [Bool] = []
+    var registers: [UInt8] = []
 
     public init(sizeMs: Int64, field: Int, exactCapacity: Int) {
         self.sizeMs = sizeMs

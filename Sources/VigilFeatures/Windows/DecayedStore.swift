@@ -7,10 +7,10 @@ import Foundation
 public struct DecayedStore: Sendable {
     public let halfLifeMs: Int64
     public let field: Int?
-    private var lastTimes: [Int64] = []
-    private var weights: [Double] = []
-    private var means: [Double] = []
-    private var m2s: [Double] = []
+    var lastTimes: [Int64] = []
+    var weights: [Double] = []
+    var means: [Double] = []
+    var m2s: [Double] = []
 
     public init(halfLifeMs: Int64, field: Int?) {
         self.halfLifeMs = max(1, halfLifeMs)

@@ -7,14 +7,14 @@ public struct SlidingEventStore: Sendable {
     public let capacity: Int
     /// Numeric field indices stored, in the order of `values`' lanes.
     public let fields: [Int]
-    private var times: [Int64] = []
-    private var values: [Double] = []
-    private var starts: [Int32] = []
-    private var counts: [Int32] = []
+    var times: [Int64] = []
+    var values: [Double] = []
+    var starts: [Int32] = []
+    var counts: [Int32] = []
     /// Events dropped from a full ring while still inside the longest window (sliding values then cover only
     /// the `capacity` most recent events).
-    public private(set) var truncated = 0
-    private let longestWindowMs: Int64
+    public internal(set) var truncated = 0
+    let longestWindowMs: Int64
 
     public init(capacity: Int, fields: [Int], longestWindowMs: Int64) {
         self.capacity = max(1, capacity)

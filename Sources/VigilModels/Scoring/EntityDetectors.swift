@@ -47,3 +47,43 @@ public struct EntityDetectors: Sendable {
     /// Keys holding a model, per forest detector (by detector index).
     public var forestKeyCounts: [(detector: Int, keys: Int)] { forests.map { ($0.index, $0.detector.keyCount) } }
 }
+
+extension EntityDetectors {
+    /// The version of the per-entity detectors' serialised state.
+    public static let stateVersion: UInt64 = 1
+
+    /// Every key's baselines and models, in the versioned, checksummed binary format.
+    public func saveState() -> [UInt8] {
+        var w = BinaryWriter()
+        w.write(zScores.count)
+        for z in zScores {
+            w.write(z.index)
+            z.detector.write(to: &w)
+        }
+        w.write(forests.count)
+        for f in forests {
+            w.write(f.index)
+            f.detector.write(to: &w)
+        }
+        return BinaryWriter.envelope(kind: "entity-detectors", version: Self.stateVersion, payload: w.bytes)
+    }
+
+    /// Restores what `saveState` wrote into detectors built from the same specs; on error nothing changes.
+    public mutating func restoreState(_ data: [UInt8]) throws(StateError) {
+        let (_, payload) = try BinaryReader.open(data, kind: "entity-detectors", versions: 1...Self.stateVersion)
+        var r = BinaryReader(payload)
+        var copy = self
+        guard try r.readInt() == zScores.count else { throw StateError("saved per-entity z-scores differ from the configured ones") }
+        for i in copy.zScores.indices {
+            guard try r.readInt() == zScores[i].index else { throw StateError("saved per-entity z-scores are in another order") }
+            copy.zScores[i].detector = try RobustZScoreDetector(from: &r)
+        }
+        guard try r.readInt() == forests.count else { throw StateError("saved per-entity forests differ from the configured ones") }
+        for i in copy.forests.indices {
+            guard try r.readInt() == forests[i].index else { throw StateError("saved per-entity forests are in another order") }
+            try copy.forests[i].detector.restore(from: &r)
+        }
+        guard r.isAtEnd else { throw StateError("trailing bytes in entity-detectors state") }
+        self = copy
+    }
+}

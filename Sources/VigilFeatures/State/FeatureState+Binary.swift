@@ -1,0 +1,162 @@
+public import VigilCore
+
+// Feature state in Vigil's versioned binary format (VigilCore's BinaryWriter/BinaryReader).
+//
+// Stores are restored into stores built from the same config: each writes its shape (the parameters it was built
+// with) before its arrays, and `restore(from:)` refuses state of another shape, so a snapshot taken under a different
+// feature config is reported as incompatible instead of being misread.
+
+extension SlidingEventStore {
+    public func write(to w: inout BinaryWriter) {
+        w.write(capacity); w.write(fields); w.write(longestWindowMs)
+        w.write(times); w.write(values); w.write(starts); w.write(counts); w.write(truncated)
+    }
+
+    public mutating func restore(from r: inout BinaryReader) throws(StateError) {
+        guard try r.readInt() == capacity, try r.readInts() == fields, try r.readInt64() == longestWindowMs else {
+            throw StateError("sliding window store: saved with another shape")
+        }
+        let times = try r.readInt64s(), values = try r.readDoubles(), starts = try r.readInt32s(), counts = try r.readInt32s()
+        let truncated = try r.readInt()
+        guard starts.count == counts.count, times.count == starts.count * capacity, values.count == times.count * fields.count,
+            counts.allSatisfy({ (0...Int32(capacity)).contains($0) }), starts.allSatisfy({ (0..<Int32(max(1, capacity))).contains($0) })
+        else { throw StateError("sliding window store: inconsistent arrays") }
+        (self.times, self.values, self.starts, self.counts, self.truncated) = (times, values, starts, counts, truncated)
+    }
+}
+
+extension WindowStats {
+    func write(to w: inout BinaryWriter) {
+        w.write(count); w.write(mean); w.write(m2); w.write(min); w.write(max)
+    }
+
+    init(from r: inout BinaryReader) throws(StateError) {
+        self.init()
+        count = try r.readDouble(); mean = try r.readDouble(); m2 = try r.readDouble(); min = try r.readDouble(); max = try r.readDouble()
+    }
+}
+
+extension BucketWindowStore {
+    public func write(to w: inout BinaryWriter) {
+        w.write(sizeMs); w.write(hopMs); w.write(field ?? -1)
+        w.write(bucketIds)
+        w.write(stats.count)
+        for s in stats { s.write(to: &w) }
+        w.write(tooOld)
+    }
+
+    public mutating func restore(from r: inout BinaryReader) throws(StateError) {
+        guard try r.readInt64() == sizeMs, try r.readInt64() == hopMs, try r.readInt() == (field ?? -1) else {
+            throw StateError("bucket window store: saved with another shape")
+        }
+        let ids = try r.readInt64s()
+        let n = try r.readInt()
+        guard n == ids.count, n % bucketCount == 0 else { throw StateError("bucket window store: inconsistent arrays") }
+        var stats: [WindowStats] = []
+        stats.reserveCapacity(n)
+        for _ in 0..<n { stats.append(try WindowStats(from: &r)) }
+        let tooOld = try r.readInt()
+        (bucketIds, self.stats, self.tooOld) = (ids, stats, tooOld)
+    }
+}
+
+extension DecayedStore {
+    public func write(to w: inout BinaryWriter) {
+        w.write(halfLifeMs); w.write(field ?? -1)
+        w.write(lastTimes); w.write(weights); w.write(means); w.write(m2s)
+    }
+
+    public mutating func restore(from r: inout BinaryReader) throws(StateError) {
+        guard try r.readInt64() == halfLifeMs, try r.readInt() == (field ?? -1) else { throw StateError("decayed store: saved with another shape") }
+        let lastTimes = try r.readInt64s(), weights = try r.readDoubles(), means = try r.readDoubles(), m2s = try r.readDoubles()
+        guard weights.count == lastTimes.count, means.count == lastTimes.count, m2s.count == lastTimes.count else {
+            throw StateError("decayed store: inconsistent arrays")
+        }
+        (self.lastTimes, self.weights, self.means, self.m2s) = (lastTimes, weights, means, m2s)
+    }
+}
+
+extension CategoricalStore {
+    public func write(to w: inout BinaryWriter) {
+        w.write(sizeMs); w.write(field); w.write(exactCapacity)
+        w.write(hashes); w.write(lastSeen); w.write(overflowed); w.write(registers)
+    }
+
+    public mutating func restore(from r: inout BinaryReader) throws(StateError) {
+        guard try r.readInt64() == sizeMs, try r.readInt() == field, try r.readInt() == exactCapacity else {
+            throw StateError("categorical store: saved with another shape")
+        }
+        let hashes = try r.readUInt64s(), lastSeen = try r.readInt64s(), overflowed = try r.readBools(), registers = try r.readBytes()
+        guard hashes.count == overflowed.count * exactCapacity, lastSeen.count == hashes.count, registers.count == overflowed.count * Self.registerCount else {
+            throw StateError("categorical store: inconsistent arrays")
+        }
+        (self.hashes, self.lastSeen, self.overflowed, self.registers) = (hashes, lastSeen, overflowed, registers)
+    }
+}
+
+extension EntityFeatureState {
+    func write(to w: inout BinaryWriter) {
+        w.write(entity)
+        index.write(to: &w)
+        w.write(sliding != nil)
+        sliding?.write(to: &w)
+        w.write(buckets.count)
+        for store in buckets { store.write(to: &w) }
+        w.write(decayed.count)
+        for store in decayed { store.write(to: &w) }
+        w.write(categorical.count)
+        for store in categorical { store.write(to: &w) }
+        w.write(lastFields)
+        w.write(lastValues)
+        w.write(previousTimes)
+    }
+
+    mutating func restore(from r: inout BinaryReader) throws(StateError) {
+        guard try r.readInt() == entity else { throw StateError("entity state: saved for another entity") }
+        var copy = self
+        copy.index = try EntityKeyIndex(from: &r)
+        guard try r.readBool() == (sliding != nil) else { throw StateError("entity state: sliding windows differ") }
+        try copy.sliding?.restore(from: &r)
+        guard try r.readInt() == buckets.count else { throw StateError("entity state: bucket windows differ") }
+        for i in copy.buckets.indices { try copy.buckets[i].restore(from: &r) }
+        guard try r.readInt() == decayed.count else { throw StateError("entity state: decayed windows differ") }
+        for i in copy.decayed.indices { try copy.decayed[i].restore(from: &r) }
+        guard try r.readInt() == categorical.count else { throw StateError("entity state: categorical windows differ") }
+        for i in copy.categorical.indices { try copy.categorical[i].restore(from: &r) }
+        guard try r.readInts() == lastFields else { throw StateError("entity state: 'last' fields differ") }
+        copy.lastValues = try r.readDoubles()
+        copy.previousTimes = try r.readInt64s()
+        guard copy.lastValues.count == copy.previousTimes.count * lastFields.count else { throw StateError("entity state: inconsistent arrays") }
+        self = copy
+    }
+}
+
+extension FeatureEngine {
+    /// The version of the feature engine's serialised state; bumped on any layout change.
+    public static let stateVersion: UInt64 = 1
+
+    /// Every key's window state, in the versioned, checksummed binary format.
+    public func saveState() -> [UInt8] {
+        var w = BinaryWriter()
+        w.write(specs.count)
+        w.write(lateEvents)
+        w.write(entities.count)
+        for state in entities { state.write(to: &w) }
+        return BinaryWriter.envelope(kind: "feature-engine", version: Self.stateVersion, payload: w.bytes)
+    }
+
+    /// Restores what `saveState` wrote into an engine built from the same feature config; on any error the engine
+    /// is left as it was.
+    public mutating func restoreState(_ data: [UInt8]) throws(StateError) {
+        let (_, payload) = try BinaryReader.open(data, kind: "feature-engine", versions: 1...Self.stateVersion)
+        var r = BinaryReader(payload)
+        guard try r.readInt() == specs.count else { throw StateError("saved with \(specs.count) features configured differently") }
+        let late = try r.readInt()
+        guard try r.readInt() == entities.count else { throw StateError("saved for other entity kinds") }
+        var restored = entities
+        for i in restored.indices { try restored[i].restore(from: &r) }
+        guard r.isAtEnd else { throw StateError("trailing bytes in feature-engine state") }
+        entities = restored
+        lateEvents = late
+    }
+}
