@@ -43,6 +43,17 @@ public final class KafkaConsumer: Sendable {
         try client.subscribe(topics: topics)
     }
 
+    /// Reads exactly these partitions from these offsets, without joining a group (for reading a whole topic,
+    /// such as a changelog). Offsets may be logical (`KafkaOffset.beginning`, `.end`).
+    public func assign(_ offsets: [KafkaTopicPartitionOffset]) throws(KafkaError) {
+        try client.assign(offsets)
+    }
+
+    /// The first offset still held and the offset the next message will get, as the partition's leader says.
+    public func watermarks(_ partition: KafkaTopicPartition, timeout: Duration = .seconds(10)) throws(KafkaError) -> (low: Int64, high: Int64) {
+        try client.watermarks(partition, timeoutMs: timeout.timeoutMilliseconds)
+    }
+
     /// Reads up to `maxMessages` messages, waiting up to `timeout` for the first.
     ///
     /// - Returns: the messages and any non-fatal errors, possibly none of either.

@@ -92,6 +92,20 @@ extension RDKafkaClient {
         if let error = list.firstError { throw error }
     }
 
+    /// Reads exactly these partitions from these offsets, outside any group rebalancing (`rd_kafka_assign`).
+    func assign(_ offsets: [KafkaTopicPartitionOffset]) throws(KafkaError) {
+        let list = RDKafkaTopicPartitionList(offsets)
+        try KafkaError.check(rd_kafka_assign(handle, list.pointer), "assign")
+    }
+
+    /// The low and high watermarks of a partition, asked of its leader (`rd_kafka_query_watermark_offsets`).
+    func watermarks(_ partition: KafkaTopicPartition, timeoutMs: Int32) throws(KafkaError) -> (low: Int64, high: Int64) {
+        var low: Int64 = 0
+        var high: Int64 = 0
+        try KafkaError.check(rd_kafka_query_watermark_offsets(handle, partition.topic, partition.partition, &low, &high, timeoutMs), "query watermarks")
+        return (low, high)
+    }
+
     /// Leaves the group, serving the final revoke (`rd_kafka_consumer_close`).
     func closeConsumer() throws(KafkaError) {
         try KafkaError.check(rd_kafka_consumer_close(handle), "close consumer")
