@@ -3,8 +3,8 @@ import Testing
 import VigilCore
 import VigilDaemon
 
-/// Decoded events of a generated stream, in input order.
-func generatedEvents(_ count: Int, config: VigilConfiguration, seed: UInt64 = 7) throws -> [Event] {
+/// Decoded events of a generated stream, in input order, spread over `partitions` by primary key.
+func generatedEvents(_ count: Int, config: VigilConfiguration, seed: UInt64 = 7, partitions: Int = 4) throws -> [Event] {
     var options = TransactionGenerator.Options()
     options.seed = seed
     options.cards = 2_000
@@ -14,14 +14,19 @@ func generatedEvents(_ count: Int, config: VigilConfiguration, seed: UInt64 = 7)
     var generator = TransactionGenerator(options: options)
     let decoder = EventDecoder(schema: config.schema)
     var events: [Event] = []
-    var watermark = Int64.min
-    for i in 0..<count {
+    var watermarks = [Int64](repeating: .min, count: partitions)
+    var offsets = [Int64](repeating: 0, count: partitions)
+    for _ in 0..<count {
         var bytes = Array(generator.next().json.utf8)
         var event = Event()
-        event.offset = Int64(i)
-        event.watermarkMs = watermark
         try bytes.withUnsafeMutableBytes { try decoder.decode(UnsafeRawBufferPointer($0), into: &event) }
-        watermark = max(watermark, event.timeMs - config.maxLatenessMs)
+        // As a keyed producer would: the primary key picks the partition.
+        let p = Int(event.entities[0].hash % UInt64(partitions))
+        event.partition = Int32(p)
+        event.offset = offsets[p]
+        offsets[p] += 1
+        event.watermarkMs = watermarks[p]
+        watermarks[p] = max(watermarks[p], event.timeMs - config.maxLatenessMs)
         events.append(event)
     }
     return events
@@ -62,14 +67,14 @@ struct ParallelScoringTests {
 
         var sequential = SequentialScorer(model: model)
         var expected: [Int64: ScoredEvent] = [:]
-        for event in events { expected[event.offset] = sequential.score(event) }
+        for event in events { expected[event.position] = sequential.score(event) }
 
         let pool = WorkerPool(model: model, count: workers, ringCapacity: 64)
         var router = Router(model: model)
         var merge = OrderedMerge(outputs: pool.outputs, stage: model.makeStage())
         var received: [Int64: ScoredEvent] = [:]
         func drainOutputs() {
-            _ = merge.drain { received[$0.event.offset] = $0 }
+            _ = merge.drain { received[$0.event.position] = $0 }
         }
         for event in events {
             let item = router.prepare(event)
@@ -81,8 +86,8 @@ struct ParallelScoringTests {
         var mismatches: [Int64] = []
         var alerts = 0
         for event in events {
-            let a = expected[event.offset]!
-            let b = received[event.offset]!
+            let a = expected[event.position]!
+            let b = received[event.position]!
             let sameFeatures = (0..<config.features.count).allSatisfy {
                 a.features[$0].bitPattern == b.features[$0].bitPattern
             }
@@ -93,11 +98,16 @@ struct ParallelScoringTests {
             if !sameFeatures || !sameDetectors || a.result.score.bitPattern != b.result.score.bitPattern || a.result.alert != b.result.alert
                 || a.result.firedRules != b.result.firedRules
             {
-                mismatches.append(event.offset)
+                mismatches.append(event.position)
             }
             if a.result.alert { alerts += 1 }
         }
         #expect(mismatches.count == 0, "\(mismatches.count) mismatches, the first at offsets \(mismatches.prefix(5))")
         #expect(alerts > 0, "the stream raises alerts, so the comparison covers them")
     }
+}
+
+extension Event {
+    /// Partition and offset in one number, unique within a generated stream.
+    var position: Int64 { Int64(partition) << 40 | offset }
 }

@@ -13,6 +13,8 @@ public struct CoreBenchmark: Sendable {
 
     public let config: VigilConfiguration
     public let messages: [[UInt8]]
+    /// Input partitions the threaded runs spread events over (by primary key, as a keyed producer does).
+    public static let inputPartitions = 12
 
     /// Prepares `count` synthetic events (the `vigil produce` stream with `seed`) as raw JSON messages.
     public init(config: VigilConfiguration, count: Int, seed: UInt64 = 1) {
@@ -92,6 +94,8 @@ public struct CoreBenchmark: Sendable {
         for (i, message) in messages.enumerated() {
             event.offset = Int64(i)
             message.withUnsafeBytes { try? decoder.decode($0, into: &event) }
+            // As from a topic of `inputPartitions` partitions keyed by card: workers own partitions.
+            event.partition = Int32(event.entities[0].hash % UInt64(Self.inputPartitions))
             let item = router.prepare(event)
             while !pool.route(item) { sched_yield() }
         }

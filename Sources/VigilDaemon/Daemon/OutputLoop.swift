@@ -34,6 +34,9 @@ final class OutputLoop: @unchecked Sendable {
     var live: LiveStatistics?
     /// Detectors that have been warm on some event (bit per detector), for readiness and metrics.
     let warmDetectors = Atomic<Int>(0)
+    /// Checkpoints whose last worker marker passed; the stage is snapshotted right after the current batch, so
+    /// it holds exactly the events before the markers.
+    private var stageSnapshotsDue: [UInt64] = []
     /// An observer of every scored event (tests and the dashboard's "latest alerts"); called on this thread.
     var onScored: (@Sendable (ScoredEvent) -> Void)?
 
@@ -78,6 +81,7 @@ final class OutputLoop: @unchecked Sendable {
             pollLabels()
             applyPendingReload()
             let handled = merge.drain(max: 256) { handle($0) }
+            takeStageSnapshots()
             if handled > 0 {
                 backoff.reset()
                 continue
@@ -126,6 +130,10 @@ final class OutputLoop: @unchecked Sendable {
     }
 
     private func handle(_ scored: ScoredEvent) {
+        if scored.control == .checkpoint {
+            if pool.exchange.markerArrived(scored.controlID, workers: pool.count) { stageSnapshotsDue.append(scored.controlID) }
+            return
+        }
         counters.scored.add(1, ordering: .relaxed)
         let event = scored.event
         let context = OutputContext.make(partition: event.partition, offset: event.offset)
@@ -156,6 +164,14 @@ final class OutputLoop: @unchecked Sendable {
         let expectation = ExpectedOutputs(partition: event.partition, offset: event.offset, outputs: outputs)
         var backoff = IdleBackoff(maximumMicroseconds: 100)
         while !expectations.push(expectation) { backoff.idle() }
+    }
+
+    /// Every marker of these checkpoints has passed and no later event has reached the stage (a marker ends the
+    /// merge's batch): the stage's state now is the checkpoint's.
+    private func takeStageSnapshots() {
+        guard !stageSnapshotsDue.isEmpty else { return }
+        for id in stageSnapshotsDue { pool.exchange.putStage(id, merge.saveStageState()) }
+        stageSnapshotsDue.removeAll(keepingCapacity: true)
     }
 
     private func produce(_ topic: KafkaProducerTopic, key: UnsafeRawBufferPointer, context: UInt64) -> Bool {

@@ -17,6 +17,7 @@ public struct OrderedMerge: Sendable {
     }
 
     /// Hands up to `max` events, in input order and finished by the stage, to `body`; returns how many.
+    /// Checkpoint markers pass through in their place, untouched by the stage, and end the batch.
     public mutating func drain(max: Int = 256, _ body: (ScoredEvent) -> Void) -> Int {
         var handled = 0
         var idleRings = 0
@@ -25,11 +26,13 @@ public struct OrderedMerge: Sendable {
             let want = nextSequence
             let isNext = outputs[ring].peek { $0.sequence == want } ?? false
             if isNext, var scored = outputs[ring].pop() {
-                stage.finish(&scored)
+                if scored.control == .event { stage.finish(&scored) }
                 nextSequence += 1
                 handled += 1
                 idleRings = 0
                 body(scored)
+                // A checkpoint marker ends the batch, so the caller can snapshot the stage before any later event.
+                if scored.control != .event { break }
             } else {
                 idleRings += 1
                 ring = (ring + 1) % outputs.count
@@ -48,6 +51,14 @@ public struct OrderedMerge: Sendable {
 
     /// Labels joined, and labels whose event was unknown or expired.
     public var labelCounts: (joined: Int, unknown: Int) { stage.labelCounts }
+
+    /// The ordered stage's learned state (global detectors, calibration, cooldowns) for a checkpoint.
+    public func saveStageState() -> [UInt8] { stage.saveState() }
+
+    /// Restores the ordered stage from a checkpoint; on error nothing changes.
+    public mutating func restoreStageState(_ data: [UInt8]) throws(StateError) {
+        try stage.restoreState(data)
+    }
 
     /// Applies new rules, weights and policy (hot reload) from the next event on.
     public mutating func reconfigure(rules: [Rule], weights: [String: Double], policy: AlertPolicy) {

@@ -13,6 +13,12 @@ public struct Router: Sendable {
         featureCount = model.config.features.count
     }
 
+    /// Takes the next place in input order for a control item that passes through the output thread.
+    public mutating func takeSequence() -> UInt64 {
+        defer { nextSequence += 1 }
+        return nextSequence
+    }
+
     /// The work item for an event, with its secondary features computed.
     public mutating func prepare(_ event: Event) -> WorkItem {
         var item = WorkItem(event: event, sequence: nextSequence)

@@ -1,12 +1,18 @@
 import Foundation
 public import VigilCore
 import Synchronization
+import VigilFeatures
+import VigilModels
 
-/// N worker threads, each scoring the events of its share of primary-entity keys, fed and drained through
+/// N worker threads, each owning the scoring state of its share of the input partitions, fed and drained through
 /// single-producer/single-consumer rings.
 ///
-/// The routing thread calls `route`; one output thread drains `outputs`. An entity's events all go to one
-/// worker and keep their input order, so each entity's state evolves exactly as with one worker.
+/// Partition `p` (the consumer's dense partition index) belongs to worker `p % N`, which keeps one scorer per
+/// partition: its primary-entity windows and per-entity detectors. Events of a partition keep their input order,
+/// and producers key events by the primary entity, so each key's state evolves exactly as with one worker — and a
+/// partition's state is one value that can be checkpointed, restored and handed to another daemon on its own.
+///
+/// The routing thread calls `route`; one output thread drains `outputs`.
 public final class WorkerPool: Sendable {
     public let count: Int
     private let inputs: [SPSCRing<WorkItem>.Producer]
@@ -15,6 +21,10 @@ public final class WorkerPool: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let liveWorkers = Atomic<Int>(0)
     private let slots: [WorkerSlot]
+    /// Where workers publish the keys and bytes they hold (owner `index + 1`; owner 0 is the router).
+    private let stateGauges: EntityStateGauges?
+    /// Checkpoint payloads passed between threads.
+    public let exchange: CheckpointExchange
 
     /// What the pool shares with one worker thread.
     private final class WorkerSlot: Sendable {
@@ -23,13 +33,11 @@ public final class WorkerPool: Sendable {
         let lateEvents = Atomic<Int>(0)
     }
 
-    /// Where workers publish the keys and bytes they hold (owner `index + 1`; owner 0 is the router).
-    private let stateGauges: EntityStateGauges?
-
     /// Starts `count` workers with scorers from `model`, each ring holding `ringCapacity` items.
-    public init(model: ScoringModel, count: Int, ringCapacity: Int, stateGauges: EntityStateGauges? = nil) {
-        self.stateGauges = stateGauges
+    public init(model: ScoringModel, count: Int, ringCapacity: Int, stateGauges: EntityStateGauges? = nil, exchange: CheckpointExchange = CheckpointExchange()) {
         self.count = max(1, count)
+        self.stateGauges = stateGauges
+        self.exchange = exchange
         var inputs: [SPSCRing<WorkItem>.Producer] = []
         var outputs: [SPSCRing<ScoredEvent>.Consumer] = []
         var workerEnds: [(SPSCRing<WorkItem>.Consumer, SPSCRing<ScoredEvent>.Producer)] = []
@@ -45,29 +53,30 @@ public final class WorkerPool: Sendable {
         self.slots = (0..<self.count).map { _ in WorkerSlot() }
         liveWorkers.store(self.count, ordering: .relaxed)
         for (index, ends) in workerEnds.enumerated() {
-            let scorer = model.makeScorer()
             let thread = Thread { [self] in
-                self.run(index: index, scorer: scorer, input: ends.0, output: ends.1)
+                self.run(index: index, model: model, input: ends.0, output: ends.1)
             }
             thread.name = "vigil.worker.\(index)"
             thread.start()
         }
     }
 
-    /// The worker that owns a primary key.
+    /// The worker that owns a partition (by the consumer's dense partition index).
     @inline(__always)
-    public func worker(for key: EntityKey) -> Int {
-        Int((key.hash >> 33) % UInt64(count))
+    public func worker(forPartition partition: Int32) -> Int {
+        Int(UInt32(bitPattern: partition) % UInt32(count))
     }
 
-    /// Hands an item to its worker; false when that worker's ring is full (the caller applies back-pressure).
-    /// Call from the routing thread only.
+    /// Hands an item to the worker owning its partition; false when that worker's ring is full (the caller
+    /// applies back-pressure). Call from the routing thread only.
     @inline(__always)
     public func route(_ item: WorkItem) -> Bool {
-        let key = item.event.entities[0]
-        // Without a primary entity no worker holds state for the event: spread by event id.
-        let index = key.isPresent ? worker(for: key) : Int((item.event.id.withBytes(FNV1a.hash) >> 33) % UInt64(count))
-        return inputs[index].push(item)
+        inputs[worker(forPartition: item.event.partition)].push(item)
+    }
+
+    /// Hands a control item to one worker; false when its ring is full. Routing thread only.
+    public func send(_ item: WorkItem, toWorker worker: Int) -> Bool {
+        inputs[worker].push(item)
     }
 
     /// Items waiting in the input rings (approximate).
@@ -90,33 +99,114 @@ public final class WorkerPool: Sendable {
         for slot in slots { slot.finished.wait() }
     }
 
-    private func run(index: Int, scorer initial: EventScorer, input: SPSCRing<WorkItem>.Consumer, output: SPSCRing<ScoredEvent>.Producer) {
-        var scorer = initial
+    private func run(index: Int, model: ScoringModel, input: SPSCRing<WorkItem>.Consumer, output: SPSCRing<ScoredEvent>.Producer) {
+        var worker = PartitionScorers(model: model)
         var backoff = IdleBackoff()
         var batches = 0
         while true {
             let stop = stopping.load(ordering: .acquiring)
             let drained = input.drain(max: 256) { item in
-                let scored = scorer.score(item)
+                guard let out = worker.handle(item, exchange: exchange) else { return }
                 var wait = IdleBackoff(maximumMicroseconds: 200)
-                while !output.push(scored) { wait.idle() }
+                while !output.push(out) { wait.idle() }
             }
-            slots[index].lateEvents.store(scorer.lateEvents, ordering: .relaxed)
+            slots[index].lateEvents.store(worker.lateEvents, ordering: .relaxed)
             if drained > 0 {
                 batches &+= 1
-                if batches & 15 == 0 { stateGauges?.publish(owner: index + 1) { scorer.usage(entity: $0) } }
+                if batches & 15 == 0 { stateGauges?.publish(owner: index + 1) { worker.usage(entity: $0) } }
                 backoff.reset()
             } else if stop && input.isEmpty {
                 break
             } else {
                 if batches & 15 != 0 {
                     batches = 0
-                    stateGauges?.publish(owner: index + 1) { scorer.usage(entity: $0) }
+                    stateGauges?.publish(owner: index + 1) { worker.usage(entity: $0) }
                 }
                 backoff.idle()
             }
         }
         liveWorkers.subtract(1, ordering: .releasing)
         slots[index].finished.signal()
+    }
+}
+
+/// One worker's scorers, one per input partition it owns (by dense partition index), created on a partition's
+/// first event or restored from a checkpoint.
+struct PartitionScorers {
+    let model: ScoringModel
+    private var scorers: [EventScorer?] = []
+    /// Late events of partitions no longer held, so the total never goes down.
+    private var retiredLateEvents = 0
+
+    init(model: ScoringModel) {
+        self.model = model
+    }
+
+    /// Scores an event or carries out a control step; returns what goes on to the output thread, if anything.
+    mutating func handle(_ item: WorkItem, exchange: CheckpointExchange) -> ScoredEvent? {
+        let partition = Int(item.event.partition)
+        switch item.control {
+        case .event:
+            ensure(partition)
+            return scorers[partition]!.score(item)
+        case .checkpoint:
+            for p in exchange.partitions(of: item.controlID) where p < scorers.count {
+                if let scorer = scorers[p] { exchange.putPartition(item.controlID, partition: p, scorer.saveState()) }
+            }
+            return ScoredEvent(event: Event(), features: .undefined, result: DetectionResult(), sequence: item.sequence, control: .checkpoint, controlID: item.controlID)
+        case .restore:
+            guard partition >= 0 else { return nil }
+            var scorer = model.makeScorer()
+            if let state = exchange.takeRestore(item.controlID) {
+                do {
+                    try scorer.restoreState(state)
+                } catch {
+                    exchange.reportRestoreFailure(partition: partition, "\(error)")
+                    scorer = model.makeScorer()
+                }
+            }
+            grow(to: partition)
+            if let old = scorers[partition] { retiredLateEvents += old.lateEvents }
+            scorers[partition] = scorer
+            return nil
+        case .drop:
+            if partition >= 0, partition < scorers.count, let old = scorers[partition] {
+                retiredLateEvents += old.lateEvents
+                scorers[partition] = nil
+            }
+            return nil
+        }
+    }
+
+    private mutating func grow(to partition: Int) {
+        if scorers.count <= partition { scorers.append(contentsOf: repeatElement(nil, count: partition + 1 - scorers.count)) }
+    }
+
+    @inline(__always)
+    private mutating func ensure(_ partition: Int) {
+        if partition < scorers.count, scorers[partition] != nil { return }
+        grow(to: partition)
+        scorers[partition] = model.makeScorer()
+    }
+
+    var lateEvents: Int {
+        var total = retiredLateEvents
+        for scorer in scorers { total += scorer?.lateEvents ?? 0 }
+        return total
+    }
+
+    /// Keys and bytes held for one entity kind over this worker's partitions.
+    func usage(entity: Int) -> EntityStateUsage? {
+        var total: EntityStateUsage?
+        for scorer in scorers {
+            guard let usage = scorer?.usage(entity: entity) else { continue }
+            var sum = total ?? EntityStateUsage(keys: 0, bytes: 0, evicted: 0, expired: 0)
+            sum.keys += usage.keys
+            sum.bytes += usage.bytes
+            sum.evicted += usage.evicted
+            sum.expired += usage.expired
+            total = sum
+        }
+        return total
     }
 }

@@ -1,18 +1,39 @@
 public import VigilCore
 public import VigilModels
 
+/// What an item on the pipeline's rings asks of the thread that takes it: score an event, or one of the
+/// checkpoint steps, which travel in line with the events so they act exactly between two of them.
+public enum PipelineControl: UInt8, Sendable {
+    /// An event to score.
+    case event
+    /// Snapshot the partitions of checkpoint `controlID`; the worker passes a marker on to the output thread.
+    case checkpoint
+    /// Install the restored state `controlID` for `event.partition` before its first event.
+    case restore
+    /// Forget `event.partition` (revoked, its state already checkpointed).
+    case drop
+}
+
 /// An event on its way to a worker: the decoded event and the features computed so far (those of secondary
-/// entities, computed in input order before sharding).
+/// entities, computed in input order before sharding); or a checkpoint step (`control`).
 public struct WorkItem: Sendable {
     public var event: Event
     public var features: FeatureVector
-    /// The item's place in input order, assigned by the router; the scoring stage restores this order.
+    /// The item's place in input order, assigned by the router; the scoring stage restores this order. Control
+    /// items that produce no output (restore, drop) carry `WorkItem.unsequenced`.
     public var sequence: UInt64
+    public var control: PipelineControl
+    public var controlID: UInt64
 
-    public init(event: Event, features: FeatureVector = .undefined, sequence: UInt64 = 0) {
+    /// The sequence of items that never reach the output thread.
+    public static let unsequenced = UInt64.max
+
+    public init(event: Event, features: FeatureVector = .undefined, sequence: UInt64 = 0, control: PipelineControl = .event, controlID: UInt64 = 0) {
         self.event = event
         self.features = features
         self.sequence = sequence
+        self.control = control
+        self.controlID = controlID
     }
 }
 
@@ -22,11 +43,16 @@ public struct ScoredEvent: Sendable {
     public var features: FeatureVector
     public var result: DetectionResult
     public var sequence: UInt64
+    /// `.checkpoint` for a worker's checkpoint marker (no event); `.event` otherwise.
+    public var control: PipelineControl
+    public var controlID: UInt64
 
-    public init(event: Event, features: FeatureVector, result: DetectionResult, sequence: UInt64) {
+    public init(event: Event, features: FeatureVector, result: DetectionResult, sequence: UInt64, control: PipelineControl = .event, controlID: UInt64 = 0) {
         self.event = event
         self.features = features
         self.result = result
         self.sequence = sequence
+        self.control = control
+        self.controlID = controlID
     }
 }
