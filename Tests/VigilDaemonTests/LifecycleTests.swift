@@ -24,6 +24,9 @@ struct DaemonFixture {
         config.kafka.deadLetterTopic = "\(name)-dlq"
         config.pipeline.commitIntervalMs = 200
         config.httpListen = "127.0.0.1:0"
+        // Each checkpoint of the shipped config is tens of MB (half-space trees of height 15); the in-memory dev
+        // broker keeps them all, so only the checkpoint tests turn them on.
+        config.checkpoints.intervalMs = nil
         let topics = [config.kafka.inputTopics[0], config.kafka.alertsTopic, config.kafka.scoresTopic!, config.kafka.deadLetterTopic]
         try KafkaAdmin(client: Broker.options(), logger: Broker.logger)
             .createTopics(topics.map { KafkaTopicSpecification(name: $0, partitions: partitions) }, ignoreExisting: false)
@@ -63,6 +66,8 @@ struct DaemonFixture {
             ("scores_topic: scores", "scores_topic: \(config.kafka.scoresTopic!)"),
             ("dead_letter_topic: transactions.dlq", "dead_letter_topic: \(config.kafka.deadLetterTopic)"),
             ("listen: \"127.0.0.1:9464\"", "listen: \"127.0.0.1:0\""),
+            ("topic: vigil.state", "topic: \(config.checkpoints.topic)"),
+            ("interval: 60s", "interval: \(config.checkpoints.intervalMs.map { "\($0)ms" } ?? "off")"),
         ] {
             text = text.replacingOccurrences(of: from, with: to)
         }

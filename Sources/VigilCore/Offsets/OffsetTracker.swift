@@ -74,6 +74,12 @@ public struct OffsetTracker: Sendable {
         return ok
     }
 
+    /// The highest offset registered for a partition since it was assigned.
+    public func lastRegistered(partition: Int) -> Int64? {
+        guard partition < partitions.count else { return nil }
+        return partitions[partition]?.lastRegistered
+    }
+
     /// The committable offset of one partition.
     public func committable(partition: Int) -> Int64? {
         guard partition < partitions.count else { return nil }

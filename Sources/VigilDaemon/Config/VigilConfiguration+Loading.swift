@@ -50,7 +50,7 @@ extension VigilConfiguration {
     private static func build(_ top: ConfigReader.Mapping, _ reader: ConfigReader) -> VigilConfiguration? {
         let kafka = readKafka(top.mapping("kafka", required: true), reader)
         guard let eventSection = top.mapping("event", required: true) else {
-            _ = ["features", "detectors", "rules", "alerting", "state", "pipeline", "http", "logging"].map { top.node($0) }
+            _ = ["features", "detectors", "rules", "alerting", "state", "pipeline", "http", "logging", "checkpoints"].map { top.node($0) }
             return nil
         }
         let (schemaRead, maxLateness) = readEvent(eventSection, reader)
@@ -92,6 +92,16 @@ extension VigilConfiguration {
             config.pipeline.pollBatch = pipeline.int("poll_batch", default: config.pipeline.pollBatch, range: 1...100_000)
             config.pipeline.commitIntervalMs = pipeline.duration("commit_interval", default: config.pipeline.commitIntervalMs) ?? 1000
             pipeline.finish()
+        }
+        if let section = top.mapping("checkpoints") {
+            config.checkpoints.topic = section.string("topic", default: config.checkpoints.topic) ?? config.checkpoints.topic
+            if section.node("interval")?.scalar?.string == "off" {
+                config.checkpoints.intervalMs = nil
+            } else if let interval = section.duration("interval", default: config.checkpoints.intervalMs) {
+                if interval < 1000 { reader.fail(section.child("interval"), section.node("interval"), "at least 1s (or off)") }
+                config.checkpoints.intervalMs = interval
+            }
+            section.finish()
         }
         if let section = top.mapping("logging") {
             config.logging = readLogging(section, reader)

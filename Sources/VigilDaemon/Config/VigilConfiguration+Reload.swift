@@ -15,6 +15,7 @@ extension VigilConfiguration {
         if pipeline != other.pipeline { changed.append("pipeline") }
         if httpListen != other.httpListen { changed.append("http") }
         if logging != other.logging { changed.append("logging") }
+        if checkpoints != other.checkpoints { changed.append("checkpoints") }
         return changed
     }
 }

@@ -44,8 +44,23 @@ public struct VigilConfiguration: Sendable {
         public var rateLimitIntervalMs: Int64 = 10_000
     }
 
+    /// `checkpoints`: where and how often per-partition state snapshots are written.
+    public struct Checkpoints: Sendable, Equatable {
+        /// The compacted changelog topic (created, compacted, when missing).
+        public var topic = "vigil.state"
+        /// How often every assigned partition is checkpointed (also on revoke and shutdown); nil: "off", no
+        /// checkpoints and no restores.
+        public var intervalMs: Int64? = 60_000
+
+        public init(topic: String = "vigil.state", intervalMs: Int64? = 60_000) {
+            self.topic = topic
+            self.intervalMs = intervalMs
+        }
+    }
+
     public var kafka = Kafka()
     public var logging = Logging()
+    public var checkpoints = Checkpoints()
     public var schema: EventSchema
     public var maxLatenessMs: Int64 = 30_000
     public var tables: [EntityTableSpec]

@@ -18,5 +18,8 @@ enum OutputContext {
     }
 
     static func partition(_ context: UInt64) -> Int32 { Int32(context >> 48) }
+
+    /// The partition index that marks a checkpoint chunk's delivery (its offset field carries the checkpoint id).
+    static let checkpointPartition: Int32 = 0xFFFF
     static func offset(_ context: UInt64) -> Int64 { Int64(context & 0x0000_FFFF_FFFF_FFFF) }
 }

@@ -11,23 +11,23 @@ import VigilKafka
 /// rebalance hooks, which librdkafka calls from inside `poll` on that same thread. `stopRequested` is the
 /// one field other threads write, and it is atomic.
 final class ConsumerLoop: @unchecked Sendable {
-    private let config: VigilConfiguration
-    private let logger: Logger
-    private let counters: DaemonCounters
-    private let pool: WorkerPool
-    private let producer: KafkaProducer
+    let config: VigilConfiguration
+    let logger: Logger
+    let counters: DaemonCounters
+    let pool: WorkerPool
+    let producer: KafkaProducer
     private let deadLetterTopic: KafkaProducerTopic
     private let decoder: EventDecoder
-    private var router: Router
+    var router: Router
     private let deliveries: SPSCRing<DeliveredOutput>.Consumer
     private let expectations: SPSCRing<ExpectedOutputs>.Consumer
     private(set) var consumer: KafkaConsumer!
 
-    private var tracker = OffsetTracker()
+    var tracker = OffsetTracker()
     private var partitionIndex: [KafkaTopicPartition: Int] = [:]
-    private var partitions: [KafkaTopicPartition] = []
-    private var watermarks: [Int64] = []
-    private var assigned: Set<Int> = []
+    var partitions: [KafkaTopicPartition] = []
+    var watermarks: [Int64] = []
+    var assigned: Set<Int> = []
     /// Routed-to-be items that did not fit in their worker's ring, in input order.
     private var pending: [WorkItem] = []
     private var pendingStart = 0
@@ -42,7 +42,13 @@ final class ConsumerLoop: @unchecked Sendable {
     private let stateGauges: EntityStateGauges?
     private let statistics: KafkaStatisticsGauges?
     private var polls = 0
+    /// The client settings, for the changelog reader.
+    var clientOptions = KafkaClientOptions(bootstrapServers: [])
+    /// Checkpoints in progress and what was last written (see ConsumerLoop+Checkpoints).
+    var checkpoints: CheckpointState
     let stopRequested = Atomic<Bool>(false)
+    /// True once the first assignment's partitions have their saved state installed (or none was to be had).
+    let stateRestored = Atomic<Bool>(false)
     /// Partitions assigned now (read by readiness checks).
     let assignedPartitions = Atomic<Int>(0)
 
@@ -57,8 +63,10 @@ final class ConsumerLoop: @unchecked Sendable {
         expectations: SPSCRing<ExpectedOutputs>.Consumer,
         latency: LatencyRecorder,
         stateGauges: EntityStateGauges? = nil,
-        statistics: KafkaStatisticsGauges? = nil
+        statistics: KafkaStatisticsGauges? = nil,
+        initialSnapshots: SnapshotAssembler? = nil
     ) throws {
+        self.checkpoints = try CheckpointState(config: config, producer: producer, initialSnapshots: initialSnapshots)
         self.latency = latency
         self.stateGauges = stateGauges
         self.statistics = statistics
@@ -77,6 +85,7 @@ final class ConsumerLoop: @unchecked Sendable {
 
     /// Creates the Kafka consumer with this loop's rebalance hooks and subscribes.
     func connect(options: KafkaClientOptions) throws {
+        clientOptions = options
         let configuration = KafkaConsumerConfiguration(
             client: options,
             groupID: config.kafka.groupID,
@@ -129,6 +138,8 @@ final class ConsumerLoop: @unchecked Sendable {
                 break
             }
             commitIfDue(force: false)
+            advanceCheckpoints()
+            checkpointIfDue()
         }
         shutdown()
     }
@@ -145,6 +156,7 @@ final class ConsumerLoop: @unchecked Sendable {
         if tracker.inFlight > 0 {
             logger.warning("stopping with \(tracker.inFlight) events still in flight; they will be read again")
         }
+        checkpointAndWait(Array(assigned), reason: "shutdown")
         commitIfDue(force: true, synchronous: true)
         do {
             try consumer.close()
@@ -155,7 +167,7 @@ final class ConsumerLoop: @unchecked Sendable {
 
     // MARK: Messages
 
-    private func index(of topic: String, _ partition: Int32) -> Int {
+    func index(of topic: String, _ partition: Int32) -> Int {
         if partition == lastTopicPartition, topic == lastTopic { return lastIndex }
         let key = KafkaTopicPartition(topic: topic, partition: partition)
         let index: Int
@@ -208,7 +220,7 @@ final class ConsumerLoop: @unchecked Sendable {
         }
     }
 
-    private func flushPending(wait: Bool) {
+    func flushPending(wait: Bool) {
         var backoff = IdleBackoff(maximumMicroseconds: 200)
         while pendingStart < pending.count {
             if pool.route(pending[pendingStart]) {
@@ -270,8 +282,14 @@ final class ConsumerLoop: @unchecked Sendable {
 
     // MARK: Offsets
 
-    private func drainCompletions() {
-        deliveries.drain { tracker.delivered(partition: Int($0.partition), offset: $0.offset) }
+    func drainCompletions() {
+        deliveries.drain { done in
+            if done.partition == OutputContext.checkpointPartition {
+                checkpointChunkDelivered(UInt64(done.offset))
+            } else {
+                tracker.delivered(partition: Int(done.partition), offset: done.offset)
+            }
+        }
         expectations.drain { tracker.expect(partition: Int($0.partition), offset: $0.offset, outputs: Int($0.outputs)) }
         let now = DispatchTime.now().uptimeNanoseconds
         tracker.drainFinishedReadTimes { latency.record(readAtNs: $0, nowNs: now) }
@@ -304,6 +322,8 @@ final class ConsumerLoop: @unchecked Sendable {
             watermarks[index] = .min
             assigned.insert(index)
         }
+        restorePartitions(&list)
+        stateRestored.store(true, ordering: .releasing)
         assignedPartitions.store(assigned.count, ordering: .relaxed)
         logger.info("assigned \(list.map(\.topicPartition.description).joined(separator: ", "))")
     }
@@ -319,6 +339,7 @@ final class ConsumerLoop: @unchecked Sendable {
                 drainCompletions()
                 Thread.sleep(forTimeInterval: 0.001)
             }
+            checkpointAndWait(indices, reason: "revoke")
             let offsets = indices.compactMap { index in
                 tracker.committable(partition: index).map { KafkaTopicPartitionOffset(partitions[index], offset: $0) }
             }
@@ -333,6 +354,7 @@ final class ConsumerLoop: @unchecked Sendable {
         for index in indices {
             tracker.revoke(index)
             assigned.remove(index)
+            dropPartition(index)
         }
         assignedPartitions.store(assigned.count, ordering: .relaxed)
         logger.info("\(lost ? "lost" : "revoked") \(list.map(\.description).joined(separator: ", "))")

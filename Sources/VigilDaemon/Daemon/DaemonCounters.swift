@@ -17,6 +17,13 @@ public final class DaemonCounters: Sendable {
     public let labelsJoined = Atomic<Int>(0)
     public let labelsUnknown = Atomic<Int>(0)
     public let malformedLabels = Atomic<Int>(0)
+    /// Checkpoints written (every chunk acknowledged), abandoned, partitions restored from a snapshot, snapshots
+    /// refused as corrupt or incompatible (the partition started cold), and the last checkpoint's size.
+    public let checkpoints = Atomic<Int>(0)
+    public let checkpointFailures = Atomic<Int>(0)
+    public let partitionsRestored = Atomic<Int>(0)
+    public let snapshotErrors = Atomic<Int>(0)
+    public let lastCheckpointBytes = Atomic<Int>(0)
     /// Dead letters by `DecodeError.Kind`, in `DecodeError.Kind.allCases` order.
     private let deadLettersByKind: [Counter]
     /// Alerts naming each rule, by rule index.

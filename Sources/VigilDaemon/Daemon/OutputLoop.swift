@@ -188,6 +188,11 @@ final class OutputLoop: @unchecked Sendable {
         }
     }
 
+    /// Restores the ordered stage from a checkpoint; only before the thread starts.
+    func restoreStage(_ state: [UInt8]) throws {
+        try merge.restoreStageState(state)
+    }
+
     /// Queues new rules, detector weights and alert policy; they apply from the next batch on, and alerts then
     /// carry `version`.
     func reload(_ config: VigilConfiguration, version: Int) {

@@ -89,11 +89,19 @@ public final class VigilService: Sendable {
             logger: logger
         )
         pool = WorkerPool(model: model, count: config.pipeline.workers, ringCapacity: config.pipeline.ringCapacity, stateGauges: stateGauges)
+        // Checkpoints: make sure the compacted changelog exists and read it once; the shared state is restored
+        // below, before any thread starts, and each partition's when it is assigned.
+        var snapshots: SnapshotAssembler?
+        if config.checkpoints.intervalMs != nil {
+            try KafkaAdmin(client: options, logger: logger).createTopics(
+                [KafkaTopicSpecification(name: config.checkpoints.topic, partitions: 1, configs: ["cleanup.policy": "compact"])], ignoreExisting: true)
+            snapshots = try ChangelogReader.read(options: options, topic: config.checkpoints.topic, properties: config.kafka.properties, logger: logger)
+        }
         consumerLoop = try ConsumerLoop(
             config: config, model: model, logger: logger, counters: counters, pool: pool, producer: producer,
             deliveries: deliveryConsumer, expectations: expectationConsumer,
             latency: LatencyRecorder(prometheus: metrics.latency, live: live),
-            stateGauges: stateGauges, statistics: kafkaStatistics
+            stateGauges: stateGauges, statistics: kafkaStatistics, initialSnapshots: snapshots
         )
         outputLoop = try OutputLoop(
             config: config, pool: pool, producer: producer, expectations: expectationProducer, counters: counters, logger: logger
@@ -101,7 +109,23 @@ public final class VigilService: Sendable {
         outputLoop.onScored = onScored
         outputLoop.metrics = metrics
         outputLoop.live = live
+        if let snapshots { restoreShared(from: snapshots) }
         try consumerLoop.connect(options: options)
+    }
+
+    /// Restores the state all partitions share (secondary entities' windows, the ordered stage) from the latest
+    /// shared snapshot; a damaged or incompatible one is reported and the shared state starts cold.
+    private func restoreShared(from snapshots: SnapshotAssembler) {
+        do {
+            guard let stored = try snapshots.snapshot(SharedSnapshot.key(group: config.kafka.groupID)) else { return }
+            let shared = try SharedSnapshot(decoding: stored.payload)
+            try consumerLoop.router.restoreState(shared.router)
+            try outputLoop.restoreStage(shared.stage)
+            logger.info("restored the shared state from checkpoint \(shared.checkpoint)")
+        } catch {
+            counters.snapshotErrors.add(1, ordering: .relaxed)
+            logger.error("the shared snapshot is unusable; secondary entities and global models start cold", metadata: ["error": "\(error)"])
+        }
     }
 
     /// The port the HTTP endpoints listen on, once started (nil when `http.listen` is "off").
@@ -225,8 +249,9 @@ public final class VigilService: Sendable {
         }
     }
 
-    /// Whether the daemon is ready: partitions assigned and every unsupervised detector warm.
-    public var readiness: (ready: Bool, assignedPartitions: Int, coldDetectors: [String]) {
+    /// Whether the daemon is ready: partitions assigned, their saved state restored, and every unsupervised
+    /// detector warm.
+    public var readiness: (ready: Bool, assignedPartitions: Int, coldDetectors: [String], stateRestored: Bool) {
         let assigned = consumerLoop.assignedPartitions.load(ordering: .relaxed)
         let warm = outputLoop.warmDetectors.load(ordering: .relaxed)
         var cold: [String] = []
@@ -234,7 +259,8 @@ public final class VigilService: Sendable {
             if case .supervised = spec.kind { continue }  // waits for labels, which may never come
             cold.append(spec.name)
         }
-        return (assigned > 0 && cold.isEmpty, assigned, cold)
+        let restored = consumerLoop.stateRestored.load(ordering: .acquiring)
+        return (assigned > 0 && restored && cold.isEmpty, assigned, cold, restored)
     }
 
     private func respond(to request: HTTPEndpoints.Request) -> HTTPEndpoints.Response? {
@@ -255,7 +281,7 @@ public final class VigilService: Sendable {
         case (.GET, "/readyz"):
             let state = readiness
             let cold = state.coldDetectors.map { "\"\($0)\"" }.joined(separator: ",")
-            let body = #"{"ready":\#(state.ready),"assigned_partitions":\#(state.assignedPartitions),"cold_detectors":[\#(cold)]}"#
+            let body = #"{"ready":\#(state.ready),"assigned_partitions":\#(state.assignedPartitions),"state_restored":\#(state.stateRestored),"cold_detectors":[\#(cold)]}"#
             return .init(status: state.ready ? .ok : .serviceUnavailable, json: body)
         case (.GET, "/dashboard"), (.GET, "/"):
             return .init(status: .ok, contentType: "text/html; charset=utf-8", body: DashboardPage.html)

@@ -1,0 +1,156 @@
+import Foundation
+import Synchronization
+import Testing
+import VigilCore
+import VigilDaemon
+import VigilKafka
+
+/// What a test saw of each scored event, for comparing runs.
+struct ScoredRecord: Equatable {
+    var features: [UInt64]
+    var raw: [UInt64]
+    var calibrated: [UInt64]
+    var score: UInt64
+    var alert: Bool
+
+    init(_ scored: ScoredEvent, features: Int, detectors: Int) {
+        self.features = (0..<features).map { scored.features[$0].bitPattern }
+        raw = (0..<detectors).map { scored.result.rawScores[$0].bitPattern }
+        calibrated = (0..<detectors).map { scored.result.detectorScores[$0].bitPattern }
+        score = scored.result.score.bitPattern
+        alert = scored.result.alert
+    }
+}
+
+/// Collects the scored events of a service by event id (the last one wins on a re-read).
+final class ScoredCollector: Sendable {
+    private let records = Mutex<[String: ScoredRecord]>([:])
+    let features: Int
+    let detectors: Int
+
+    init(config: VigilConfiguration) {
+        features = config.features.count
+        detectors = config.detectors.count
+    }
+
+    var observer: @Sendable (ScoredEvent) -> Void {
+        { scored in
+            let id = scored.event.id.withBytes { String(decoding: $0, as: UTF8.self) }
+            let record = ScoredRecord(scored, features: self.features, detectors: self.detectors)
+            self.records.withLock { $0[id] = record }
+        }
+    }
+
+    var all: [String: ScoredRecord] { records.withLock { $0 } }
+}
+
+@Suite("Checkpoints against a real broker", .serialized)
+struct CheckpointTests {
+    /// A fixture whose daemon checkpoints to a changelog topic of its own, with lighter half-space trees (the
+    /// shipped height 15 makes every checkpoint tens of MB).
+    static func fixture(_ prefix: String, partitions: Int32) throws -> DaemonFixture {
+        var fixture = try DaemonFixture(prefix: prefix, partitions: partitions)
+        fixture.config.checkpoints = .init(topic: "\(fixture.config.kafka.groupID)-state", intervalMs: 60_000)
+        for i in fixture.config.detectors.indices {
+            if case .halfSpaceTrees(let inputs, let trees, _, let window, let ranges, let warmup, let margin, let seed) = fixture.config.detectors[i].kind {
+                fixture.config.detectors[i].kind = .halfSpaceTrees(inputs: inputs, trees: trees, height: 8, window: window, ranges: ranges, warmup: warmup, margin: margin, seed: seed)
+            }
+        }
+        return fixture
+    }
+
+    /// Stopping (which checkpoints) and starting again scores the rest of the stream exactly as an uninterrupted
+    /// daemon does — features, every detector's raw and calibrated score, the combined score and the alerts — so
+    /// nothing learned is lost and nothing is learned twice. One input partition keeps the input order, and so
+    /// every model, deterministic.
+    @Test(.timeLimit(.minutes(4)))
+    func aRestartedDaemonScoresExactlyLikeAnUninterruptedOne() throws {
+        var uninterrupted = try Self.fixture("ckpt-ref", partitions: 1)
+        var restarted = try Self.fixture("ckpt-run", partitions: 1)
+        try uninterrupted.produce(4_000, seed: 81)
+        try restarted.produce(2_000, seed: 81)
+
+        let reference = ScoredCollector(config: uninterrupted.config)
+        let one = try VigilService(config: uninterrupted.config, logger: Broker.logger, onScored: reference.observer)
+        try one.start()
+        #expect(one.waitUntilScored(4_000, within: .seconds(120)) == 4_000)
+        one.requestStop()
+        one.waitUntilStopped()
+
+        let firstHalf = try VigilService(config: restarted.config, logger: Broker.logger)
+        try firstHalf.start()
+        #expect(firstHalf.waitUntilScored(2_000, within: .seconds(90)) == 2_000)
+        firstHalf.requestStop()
+        firstHalf.waitUntilStopped()
+        #expect(firstHalf.counters.checkpoints.load(ordering: .relaxed) == 1, "a checkpoint at shutdown")
+
+        // The second half of the same stream (the generator continues where it stopped).
+        var options = TransactionGenerator.Options()
+        options.seed = 81
+        options.cards = 500
+        var generator = TransactionGenerator(options: options)
+        for _ in 0..<2_000 { _ = generator.next() }
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: Broker.options()), logger: Broker.logger)
+        for _ in 0..<2_000 {
+            let t = generator.next()
+            try producer.produce(topic: restarted.config.kafka.inputTopics[0], key: Array(t.key.utf8), value: Array(t.json.utf8), blockWhenFull: true)
+        }
+        try producer.close(timeout: .seconds(30))
+
+        let after = ScoredCollector(config: restarted.config)
+        let secondHalf = try VigilService(config: restarted.config, logger: Broker.logger, onScored: after.observer)
+        try secondHalf.start()
+        #expect(secondHalf.waitUntilScored(2_000, within: .seconds(90)) == 2_000)
+        let ready = secondHalf.readiness
+        secondHalf.requestStop()
+        secondHalf.waitUntilStopped()
+        #expect(secondHalf.counters.partitionsRestored.load(ordering: .relaxed) == 1)
+        #expect(secondHalf.counters.snapshotErrors.load(ordering: .relaxed) == 0)
+        #expect(ready.stateRestored)
+        #expect(secondHalf.counters.consumed.load(ordering: .relaxed) == 2_000, "it resumed right after the checkpoint's offset")
+
+        let expected = reference.all
+        let got = after.all
+        #expect(got.count == 2_000)
+        var differing: [String] = []
+        var alerts = 0
+        for (id, record) in got {
+            if expected[id] != record { differing.append(id) }
+            if record.alert { alerts += 1 }
+        }
+        #expect(differing.isEmpty, "\(differing.count) of \(got.count) events scored differently after the restart, e.g. \(differing.prefix(3))")
+        #expect(alerts > 0, "the comparison covers alerts")
+    }
+
+    /// A damaged snapshot on the changelog is reported (log, metric) and the partition starts cold from the
+    /// committed offset; the daemon does not crash.
+    @Test(.timeLimit(.minutes(3)))
+    func aDamagedSnapshotStartsThePartitionColdInsteadOfCrashing() throws {
+        var fixture = try Self.fixture("ckpt-bad", partitions: 1)
+        try fixture.produce(1_000, seed: 82)
+        let first = try VigilService(config: fixture.config, logger: Broker.logger)
+        try first.start()
+        first.waitUntilScored(1_000, within: .seconds(90))
+        first.requestStop()
+        first.waitUntilStopped()
+
+        // Overwrite the partition snapshot's first chunk with garbage of the right shape (a valid header for
+        // another checkpoint), as a torn write would leave it.
+        let key = PartitionSnapshot.key(group: fixture.config.kafka.groupID, topic: fixture.config.kafka.inputTopics[0], partition: 0)
+        let garbage = SnapshotChunks.split(Array(repeating: 7, count: 2_000), base: key, checkpoint: 1, maxChunkBytes: 1_000)[0]
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: Broker.options()), logger: Broker.logger)
+        try producer.produce(topic: fixture.config.checkpoints.topic, key: Array(garbage.key.utf8), value: garbage.value, blockWhenFull: true)
+        try producer.close(timeout: .seconds(30))
+
+        try fixture.produce(500, seed: 83)
+        let second = try VigilService(config: fixture.config, logger: Broker.logger)
+        try second.start()
+        second.waitUntilScored(500, within: .seconds(90))
+        let scored = second.counters.scored.load(ordering: .relaxed)
+        second.requestStop()
+        second.waitUntilStopped()
+        #expect(second.counters.snapshotErrors.load(ordering: .relaxed) == 1)
+        #expect(second.counters.partitionsRestored.load(ordering: .relaxed) == 0)
+        #expect(scored == 500, "cold, from the committed offset: the new events only")
+    }
+}
