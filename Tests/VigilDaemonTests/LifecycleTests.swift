@@ -56,8 +56,9 @@ struct DaemonFixture {
         }
     }
 
-    func writeConfig() throws -> String {
-        let path = NSTemporaryDirectory() + "\(config.kafka.groupID).yaml"
+    /// The fixture's config as a YAML file (the shipped one with this fixture's topics), with `edits` applied.
+    func writeConfig(_ edits: [(String, String)] = []) throws -> String {
+        let path = NSTemporaryDirectory() + "\(config.kafka.groupID)-\(UUID().uuidString.prefix(4)).yaml"
         var text = try String(contentsOfFile: repositoryRoot.appendingPathComponent("configs/vigil.yaml").path, encoding: .utf8)
         for (from, to) in [
             ("\"127.0.0.1:9092\"", "\"\(config.kafka.brokers)\""), ("group_id: vigil", "group_id: \(config.kafka.groupID)"),
@@ -68,7 +69,7 @@ struct DaemonFixture {
             ("listen: \"127.0.0.1:9464\"", "listen: \"127.0.0.1:0\""),
             ("topic: vigil.state", "topic: \(config.checkpoints.topic)"),
             ("interval: 60s", "interval: \(config.checkpoints.intervalMs.map { "\($0)ms" } ?? "off")"),
-        ] {
+        ] + edits {
             text = text.replacingOccurrences(of: from, with: to)
         }
         try text.write(toFile: path, atomically: true, encoding: .utf8)

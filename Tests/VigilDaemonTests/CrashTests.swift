@@ -1,0 +1,133 @@
+import Foundation
+import Testing
+import VigilCore
+import VigilDaemon
+import VigilKafka
+
+/// A `vigil run` process of the test's own, with its log in a file.
+final class DaemonProcess {
+    let pid: pid_t
+    let log: String
+    private var exited = false
+
+    init(config: String, name: String) throws {
+        log = NSTemporaryDirectory() + "\(name)-\(UUID().uuidString.prefix(6)).log"
+        let command = "exec '\(Shell.vigil)' run --config '\(config)' --log-format json 2>'\(log)'"
+        var pid: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup(command), nil]
+        defer { argv.forEach { free($0) } }
+        guard posix_spawn(&pid, "/bin/sh", nil, nil, argv, environ) == 0 else { throw TestSetupError("cannot start vigil run") }
+        self.pid = pid
+    }
+
+    /// Sends `signal` and waits for the exit (up to `timeout`, then SIGKILL).
+    func stop(_ signal: Int32 = SIGTERM, timeout: Duration = .seconds(20)) {
+        guard !exited else { return }
+        kill(pid, signal)
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        var status: Int32 = 0
+        while clock.now < deadline {
+            if waitpid(pid, &status, WNOHANG) == pid {
+                exited = true
+                return
+            }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        kill(pid, SIGKILL)
+        waitpid(pid, &status, 0)
+        exited = true
+    }
+
+    /// Log lines containing `text`.
+    func logLines(containing text: String) -> [String] {
+        ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init).filter { $0.contains(text) }
+    }
+
+    deinit { stop(SIGKILL, timeout: .seconds(5)) }
+}
+
+/// Waits until the group has committed every input offset (or the time is up); true when it has.
+func waitUntilCommitted(_ fixture: DaemonFixture, partitions: Int32, within timeout: Duration) throws -> Bool {
+    let topic = fixture.config.kafka.inputTopics[0]
+    let checker = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: Broker.options(), groupID: fixture.config.kafka.groupID), logger: Broker.logger)
+    defer { try? checker.close() }
+    let all = (0..<partitions).map { KafkaTopicPartition(topic: topic, partition: $0) }
+    let ends = try all.map { try checker.watermarks($0).high }
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    while clock.now < deadline {
+        let committed = try checker.committed(all)
+        if zip(committed, ends).allSatisfy({ $0.offset >= $1 }) { return true }
+        Thread.sleep(forTimeInterval: 0.5)
+    }
+    return false
+}
+
+@Suite("Crashes and rebalances against a real broker", .serialized)
+struct CrashTests {
+    static let lighter = [("height: 15", "height: 8")]
+
+    /// 200,000 events while the daemon is killed with SIGKILL five times at random moments and restarted: at
+    /// least once, every event is scored, and the restarts resume from the checkpoints.
+    @Test(.timeLimit(.minutes(8)))
+    func killedFiveTimesNothingIsLost() throws {
+        var fixture = try DaemonFixture(prefix: "crash", partitions: 2)
+        fixture.config.checkpoints = .init(topic: "\(fixture.config.kafka.groupID)-state", intervalMs: 2_000)
+        try fixture.produce(200_000, seed: 91)
+        let config = try fixture.writeConfig(Self.lighter)
+        var rng = SplitMix64(seed: 92)
+        var restores = 0
+        for round in 0..<5 {
+            let daemon = try DaemonProcess(config: config, name: "crash-\(round)")
+            Thread.sleep(forTimeInterval: 5 + 6 * rng.uniform())
+            daemon.stop(SIGKILL)
+            restores += daemon.logLines(containing: "restored ").count
+        }
+        let last = try DaemonProcess(config: config, name: "crash-final")
+        let done = try waitUntilCommitted(fixture, partitions: 2, within: .seconds(240))
+        last.stop()
+        restores += last.logLines(containing: "restored ").count
+        #expect(done, "the group committed the whole input")
+        #expect(restores >= 3, "restarts resumed from checkpoints (\(restores) restores logged)")
+
+        let scores = try Broker.readAll(fixture.config.kafka.scoresTopic!, expecting: 200_000, deadline: .seconds(120))
+        var seen = Set<String>()
+        for message in scores {
+            let object = try JSONSerialization.jsonObject(with: Data(message.value ?? [])) as? [String: Any]
+            if let id = object?["event_id"] as? String { seen.insert(id) }
+        }
+        let missing = fixture.ids.filter { !seen.contains($0) }
+        #expect(missing.isEmpty, "\(missing.count) events never scored, e.g. \(missing.prefix(3))")
+        #expect(scores.count >= 200_000, "at least once: \(scores.count) score records for 200,000 events")
+    }
+
+    /// Three daemons in one group; one is killed mid-stream. Its partitions move to the others with their state
+    /// (restored from its last checkpoint) and every event is scored by someone.
+    @Test(.timeLimit(.minutes(6)))
+    func aKilledMembersPartitionsMoveWithTheirState() throws {
+        var fixture = try DaemonFixture(prefix: "rebalance", partitions: 6)
+        fixture.config.checkpoints = .init(topic: "\(fixture.config.kafka.groupID)-state", intervalMs: 2_000)
+        try fixture.produce(30_000, seed: 93)
+        let config = try fixture.writeConfig(Self.lighter)
+        let daemons = try (0..<3).map { try DaemonProcess(config: config, name: "member-\($0)") }
+        Thread.sleep(forTimeInterval: 12)
+        daemons[0].stop(SIGKILL)
+        // The stream goes on: the killed member's partitions get new events that only a new owner can score.
+        try fixture.produce(30_000, seed: 94)
+        let done = try waitUntilCommitted(fixture, partitions: 6, within: .seconds(180))
+        daemons[1].stop()
+        daemons[2].stop()
+        #expect(done, "the surviving members committed the whole input")
+        let moved = daemons[1].logLines(containing: "restored ").count + daemons[2].logLines(containing: "restored ").count
+        #expect(moved >= 1, "the killed member's partitions were restored from its checkpoints by the survivors")
+
+        let scores = try Broker.readAll(fixture.config.kafka.scoresTopic!, expecting: 60_000, deadline: .seconds(90))
+        var seen = Set<String>()
+        for message in scores {
+            let object = try JSONSerialization.jsonObject(with: Data(message.value ?? [])) as? [String: Any]
+            if let id = object?["event_id"] as? String { seen.insert(id) }
+        }
+        #expect(Set(fixture.ids).subtracting(seen).isEmpty, "every event was scored by some member")
+    }
+}
