@@ -107,7 +107,10 @@ final class ConsumerLoop: @unchecked Sendable {
                 if case .failure(let error) = result { logger.warning("offset commit failed", metadata: ["error": "\(error)"]) }
             },
             onStatistics: onStatistics,
-            onError: { error in logger.warning("kafka consumer error", metadata: ["error": "\(error)"]) },
+            onError: { [counters] error in
+                counters.kafkaErrors.add(1, ordering: .relaxed)
+                logger.warning("kafka consumer error", metadata: ["error": "\(error)"])
+            },
             logger: logger
         )
         try consumer.subscribe(config.kafka.inputTopics)
@@ -129,7 +132,10 @@ final class ConsumerLoop: @unchecked Sendable {
                     maxMessages: backlog ? 1 : config.pipeline.pollBatch,
                     timeout: backlog ? .milliseconds(1) : tracker.inFlight > 0 ? .milliseconds(5) : .milliseconds(50)
                 )
-                for error in batch.errors { logger.warning("kafka: \(error.name): \(error.message)") }
+                for error in batch.errors {
+                    counters.kafkaErrors.add(1, ordering: .relaxed)
+                    logger.warning("kafka: \(error.name): \(error.message)")
+                }
                 for message in batch.messages { handle(message) }
                 polls &+= 1
                 if polls & 15 == 0 { stateGauges?.publish(owner: 0) { router.usage(entity: $0) } }

@@ -24,6 +24,8 @@ public final class DaemonCounters: Sendable {
     public let partitionsRestored = Atomic<Int>(0)
     public let snapshotErrors = Atomic<Int>(0)
     public let lastCheckpointBytes = Atomic<Int>(0)
+    /// Errors librdkafka reported outside any call (brokers unreachable, requests timed out, group trouble).
+    public let kafkaErrors = Atomic<Int>(0)
     /// Dead letters by `DecodeError.Kind`, in `DecodeError.Kind.allCases` order.
     private let deadLettersByKind: [Counter]
     /// Alerts naming each rule, by rule index.

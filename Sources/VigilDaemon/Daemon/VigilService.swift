@@ -85,7 +85,10 @@ public final class VigilService: Sendable {
                 while !deliveryProducer.push(done), gate.open.load(ordering: .acquiring) { backoff.idle() }
             },
             onStatistics: { kafkaStatistics.receive(role: "producer", json: $0) },
-            onError: { error in deliveryLogger.warning("kafka producer error", metadata: ["error": "\(error)"]) },
+            onError: { error in
+                counters.kafkaErrors.add(1, ordering: .relaxed)
+                deliveryLogger.warning("kafka producer error", metadata: ["error": "\(error)"])
+            },
             logger: logger
         )
         pool = WorkerPool(model: model, count: config.pipeline.workers, ringCapacity: config.pipeline.ringCapacity, stateGauges: stateGauges)

@@ -61,6 +61,7 @@ final class MetricsExporter: Sendable {
             total(registry, "vigil_commits_total", "Offset commits") { $0.commits.load(ordering: .relaxed) },
             total(registry, "vigil_labels_joined_total", "Delayed labels joined to their event") { $0.labelsJoined.load(ordering: .relaxed) },
             total(registry, "vigil_labels_unknown_total", "Labels for unknown or expired events") { $0.labelsUnknown.load(ordering: .relaxed) },
+            total(registry, "vigil_kafka_errors_total", "Errors librdkafka reported (brokers down, timeouts, group trouble)") { $0.kafkaErrors.load(ordering: .relaxed) },
             total(registry, "vigil_checkpoints_total", "Checkpoints written to the changelog (every chunk acknowledged)") { $0.checkpoints.load(ordering: .relaxed) },
             total(registry, "vigil_checkpoint_failures_total", "Checkpoints abandoned or not written") { $0.checkpointFailures.load(ordering: .relaxed) },
             total(registry, "vigil_partitions_restored_total", "Assigned partitions restored from a snapshot") { $0.partitionsRestored.load(ordering: .relaxed) },
