@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import VigilDaemon
 
 struct ReloadCommand: ParsableCommand {
@@ -14,14 +15,18 @@ struct ReloadCommand: ParsableCommand {
 
     @Option(name: .long, help: "The daemon's config file (its http.listen is used).") var config: String?
     @Option(name: .long, help: "host:port of the daemon's HTTP endpoints (instead of --config).") var http: String?
+    @Option(name: .long, help: "The admin token (default: $VIGIL_ADMIN_TOKEN, or http.admin_token from --config).") var token: String?
 
     func run() throws {
         let listen: String
+        var token = self.token ?? ProcessInfo.processInfo.environment["VIGIL_ADMIN_TOKEN"]
         if let http {
             listen = http
         } else if let config {
             do {
-                listen = try VigilConfiguration.load(file: config).httpListen
+                let loaded = try VigilConfiguration.load(file: config)
+                listen = loaded.httpListen
+                token = token ?? loaded.adminToken
             } catch let errors as ConfigErrors {
                 for error in errors.errors { printError("\(config): \(error)") }
                 throw ExitCode(1)
@@ -35,7 +40,7 @@ struct ReloadCommand: ParsableCommand {
         }
         var host = String(listen[..<colon])
         if host.isEmpty || host == "0.0.0.0" || host == "*" { host = "127.0.0.1" }
-        let response = try SimpleHTTPClient.request(method: "POST", host: host, port: port, path: "/admin/reload")
+        let response = try SimpleHTTPClient.request(method: "POST", host: host, port: port, path: "/admin/reload", bearerToken: token)
         print(response.body)
         if response.status != 200 { throw ExitCode(1) }
     }

@@ -12,9 +12,10 @@ final class DedicatedBroker {
     let address: String
     let pid: pid_t
 
-    init() throws {
+    /// - Parameter advertisedPort: the port metadata should name instead of the broker's own (a proxy in front).
+    init(advertisedPort: Int? = nil) throws {
         state = NSTemporaryDirectory() + "vigil-broker-\(UUID().uuidString.prefix(8))"
-        let output = try Self.script(["start"], state: state)
+        let output = try Self.script(["start"], state: state, advertisedPort: advertisedPort)
         guard let line = output.split(separator: "\n").last(where: { $0.hasPrefix("BROKER=") }) else {
             throw TestSetupError("scripts/broker start printed no address: \(output)")
         }
@@ -30,8 +31,10 @@ final class DedicatedBroker {
 
     /// Runs scripts/broker with a private state folder and returns what it printed.
     @discardableResult
-    static func script(_ arguments: [String], state: String) throws -> String {
-        try Shell.run("'\(repositoryRoot.path)/scripts/broker' \(arguments.joined(separator: " "))", environment: ["VIGIL_BROKER_STATE": state]).output
+    static func script(_ arguments: [String], state: String, advertisedPort: Int? = nil) throws -> String {
+        var environment = ["VIGIL_BROKER_STATE": state]
+        if let advertisedPort { environment["VIGIL_BROKER_ADVERTISED_PORT"] = String(advertisedPort) }
+        return try Shell.run("'\(repositoryRoot.path)/scripts/broker' \(arguments.joined(separator: " "))", environment: environment).output
     }
 }
 

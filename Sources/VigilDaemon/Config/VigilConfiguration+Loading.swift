@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import VigilCore
 import VigilFeatures
 import VigilModels
@@ -8,13 +8,13 @@ extension VigilConfiguration {
     /// Reads and validates a config file.
     ///
     /// - Throws: `ConfigErrors` listing every problem with its key path and line, or the file-system error.
-    public static func load(file path: String) throws -> VigilConfiguration {
+    public static func load(file path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> VigilConfiguration {
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        return try load(yaml: text)
+        return try load(yaml: text, environment: environment)
     }
 
-    /// Parses and validates config text.
-    public static func load(yaml text: String) throws(ConfigErrors) -> VigilConfiguration {
+    /// Parses and validates config text; `${NAME}` in values reads the environment variable `NAME`.
+    public static func load(yaml text: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigErrors) -> VigilConfiguration {
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: text) else {
@@ -29,7 +29,8 @@ extension VigilConfiguration {
             throw ConfigErrors(errors: [ConfigError(path: "", line: 0, message: "\(error)")])
         }
         let reader = ConfigReader()
-        guard let top = reader.mapping("", root) else { throw ConfigErrors(errors: reader.errors) }
+        let substituted = EnvironmentSubstitution.apply(to: root, path: "", environment: environment, reader: reader)
+        guard let top = reader.mapping("", substituted) else { throw ConfigErrors(errors: reader.errors) }
         let config = build(top, reader)
         top.finish()
         guard reader.errors.isEmpty, let config else {
@@ -108,6 +109,10 @@ extension VigilConfiguration {
         }
         if let http = top.mapping("http") {
             config.httpListen = http.string("listen", default: config.httpListen) ?? config.httpListen
+            if let token = http.string("admin_token"), !token.isEmpty {
+                if token.count < 16 { reader.fail(http.child("admin_token"), http.node("admin_token"), "at least 16 characters") }
+                config.adminToken = token
+            }
             http.finish()
         }
         return config

@@ -13,7 +13,7 @@ extension VigilConfiguration {
         let otherWithoutWeights = other.detectors.map { DetectorSpec(name: $0.name, kind: $0.kind) }
         if detectorsWithoutWeights != otherWithoutWeights { changed.append("detectors (other than weight)") }
         if pipeline != other.pipeline { changed.append("pipeline") }
-        if httpListen != other.httpListen { changed.append("http") }
+        if httpListen != other.httpListen || adminToken != other.adminToken { changed.append("http") }
         if logging != other.logging { changed.append("logging") }
         if checkpoints != other.checkpoints { changed.append("checkpoints") }
         return changed

@@ -70,6 +70,15 @@ public struct VigilConfiguration: Sendable {
     public var policy = AlertPolicy()
     public var pipeline: Pipeline
     public var httpListen = "127.0.0.1:9464"
+    /// `http.admin_token`: the bearer token POST /admin/reload requires (required for any client when set; without
+    /// it, only loopback clients of a loopback listener may reload). Give it as `${VIGIL_ADMIN_TOKEN}`.
+    public var adminToken: String?
+
+    /// True when `http.listen` binds a loopback address only.
+    public var httpListensOnLoopback: Bool {
+        let host = httpListen.split(separator: ":", omittingEmptySubsequences: false).dropLast().joined(separator: ":")
+        return host == "localhost" || host.hasPrefix("127.") || host == "[::1]" || host == "::1"
+    }
     /// The version alerts carry (`config_version`): 1 at start, then one more per accepted reload.
     var configVersionForReload = 1
 

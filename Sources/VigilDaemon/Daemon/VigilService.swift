@@ -295,7 +295,7 @@ public final class VigilService: Sendable {
             )
             return .init(status: .ok, contentType: "application/json", body: body)
         case (.POST, "/admin/reload"):
-            guard request.fromLoopback else { return .init(status: .forbidden, json: #"{"error":"admin endpoints answer loopback clients only"}"#) }
+            if let refusal = adminRefusal(request) { return refusal }
             return reloadResponse(reloadFromSource())
         case (_, "/admin/reload"):
             return .init(status: .methodNotAllowed, json: #"{"error":"POST only"}"#)
@@ -304,6 +304,29 @@ public final class VigilService: Sendable {
         default:
             return nil
         }
+    }
+
+    /// Why an admin request is refused, or nil when it may proceed: with `http.admin_token` set, every client
+    /// must present it (`Authorization: Bearer ...`); without one, only loopback clients of a loopback listener.
+    private func adminRefusal(_ request: HTTPEndpoints.Request) -> HTTPEndpoints.Response? {
+        if let token = config.adminToken {
+            let presented = request.authorization.flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil } ?? ""
+            guard Self.constantTimeEqual(presented, token) else {
+                return .init(status: .unauthorized, json: #"{"error":"a valid bearer token is required (http.admin_token)"}"#)
+            }
+            return nil
+        }
+        guard config.httpListensOnLoopback, request.fromLoopback else {
+            return .init(status: .forbidden, json: #"{"error":"admin endpoints need http.admin_token when http.listen is not loopback"}"#)
+        }
+        return nil
+    }
+
+    private static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        var difference = UInt8(x.count == y.count ? 0 : 1)
+        for i in 0..<max(x.count, y.count) { difference |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0) }
+        return difference == 0
     }
 
     private func reloadResponse(_ outcome: SourceReloadOutcome) -> HTTPEndpoints.Response {

@@ -9,8 +9,10 @@ final class HTTPEndpoints: Sendable {
     struct Request: Sendable {
         var method: HTTPMethod
         var path: String
-        /// Whether the client connected from a loopback address (admin actions are refused otherwise).
+        /// Whether the client connected from a loopback address.
         var fromLoopback: Bool
+        /// The `Authorization` header, if any.
+        var authorization: String?
     }
 
     /// A response: status, content type and body.
@@ -106,7 +108,7 @@ private final class RequestHandler: ChannelInboundHandler {
             case nil: fromLoopback = false
             }
             let response =
-                route(HTTPEndpoints.Request(method: request.method, path: path, fromLoopback: fromLoopback))
+                route(HTTPEndpoints.Request(method: request.method, path: path, fromLoopback: fromLoopback, authorization: request.headers.first(name: "Authorization")))
                 ?? .init(status: .notFound, contentType: "text/plain", body: Array("not found\n".utf8))
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: response.contentType)

@@ -13,7 +13,9 @@ public enum SimpleHTTPClient {
     }
 
     /// Sends `method path` to `host:port` and returns the status and body.
-    public static func request(method: String = "GET", host: String = "127.0.0.1", port: Int, path: String, timeoutSeconds: Int = 10) throws -> Response {
+    public static func request(
+        method: String = "GET", host: String = "127.0.0.1", port: Int, path: String, bearerToken: String? = nil, timeoutSeconds: Int = 10
+    ) throws -> Response {
         let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw Failure(description: "socket(): \(String(cString: strerror(errno)))") }
         defer { close(socket) }
@@ -29,7 +31,8 @@ public enum SimpleHTTPClient {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { throw Failure(description: "cannot connect to \(host):\(port): \(String(cString: strerror(errno)))") }
-        let request = Array("\(method) \(path) HTTP/1.1\r\nHost: \(host)\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8)
+        let authorization = bearerToken.map { "Authorization: Bearer \($0)\r\n" } ?? ""
+        let request = Array("\(method) \(path) HTTP/1.1\r\nHost: \(host)\r\n\(authorization)Content-Length: 0\r\nConnection: close\r\n\r\n".utf8)
         let sent = request.withUnsafeBytes { send(socket, $0.baseAddress, $0.count, 0) }
         guard sent == request.count else { throw Failure(description: "sending the request failed") }
         var response: [UInt8] = []
