@@ -154,3 +154,80 @@ struct CheckpointTests {
         #expect(scored == 500, "cold, from the committed offset: the new events only")
     }
 }
+
+@Suite("Exactly once against a real broker", .serialized)
+struct ExactlyOnceTests {
+    /// `delivery: exactly_once`: outputs, snapshots and offsets commit together. Across a stop and a restart,
+    /// each event's score record is on the scores topic exactly once (read_committed), and the restarted daemon
+    /// resumes with its state.
+    @Test(.timeLimit(.minutes(4)))
+    func eachEventIsScoredExactlyOnceAcrossARestart() throws {
+        var fixture = try CheckpointTests.fixture("eos", partitions: 2)
+        fixture.config.kafka.delivery = .exactlyOnce
+        try fixture.produce(3_000, seed: 95)
+        let first = try VigilService(config: fixture.config, logger: Broker.logger)
+        try first.start()
+        #expect(first.waitUntilScored(3_000, within: .seconds(90)) == 3_000)
+        first.requestStop()
+        first.waitUntilStopped()
+        #expect(first.counters.transactions.load(ordering: .relaxed) > 0)
+        #expect(first.counters.transactionsAborted.load(ordering: .relaxed) == 0)
+
+        try fixture.produce(2_000, seed: 96)
+        let second = try VigilService(config: fixture.config, logger: Broker.logger)
+        try second.start()
+        #expect(second.waitUntilScored(2_000, within: .seconds(90)) == 2_000)
+        Thread.sleep(forTimeInterval: 1.5)
+        second.requestStop()
+        second.waitUntilStopped()
+        #expect(second.counters.partitionsRestored.load(ordering: .relaxed) == 2)
+
+        let scores = try Broker.readAll(fixture.config.kafka.scoresTopic!, expecting: 5_000, deadline: .seconds(60))
+        var counts: [String: Int] = [:]
+        for message in scores {
+            let object = try JSONSerialization.jsonObject(with: Data(message.value ?? [])) as? [String: Any]
+            counts[object?["event_id"] as? String ?? "", default: 0] += 1
+        }
+        #expect(Set(counts.keys) == Set(fixture.ids), "every event scored: \(counts.count) of \(Set(fixture.ids).count)")
+        #expect(counts.values.allSatisfy { $0 == 1 }, "\(counts.values.filter { $0 > 1 }.count) events scored more than once")
+        #expect(scores.count == 5_000)
+    }
+
+    /// Killed mid-transaction and restarted: the restarted daemon resumes from the last committed transaction
+    /// and checkpoint and scores the rest. With Apache Kafka the killed producer's open transaction is aborted
+    /// when it times out and read_committed readers then see each event once. tansu 0.6.0 neither times out a
+    /// dead producer's transaction nor hides aborted records, so its last stable offset stays behind the open
+    /// transaction (read_committed readers, the changelog read included, see nothing past it): that part is
+    /// recorded as a known issue, which turns red once the broker handles it.
+    @Test(.timeLimit(.minutes(3)))
+    func aKilledTransactionIsResumedFromTheLastCommittedOne() throws {
+        var fixture = try CheckpointTests.fixture("eos-crash", partitions: 2)
+        fixture.config.kafka.delivery = .exactlyOnce
+        fixture.config.checkpoints.intervalMs = 2_000
+        try fixture.produce(30_000, seed: 97)
+        let config = try fixture.writeConfig(CrashTests.lighter + [("delivery: at_least_once", "delivery: exactly_once")])
+        let killed = try DaemonProcess(config: config, name: "eos-crash-killed")
+        Thread.sleep(forTimeInterval: 7)
+        killed.stop(SIGKILL)
+        let committedBefore = killed.logLines(containing: "checkpoint written").count
+        let last = try DaemonProcess(config: config, name: "eos-crash-final")
+        Thread.sleep(forTimeInterval: 15)
+        last.stop()
+        #expect(committedBefore > 0, "the killed daemon had committed checkpoints")
+        #expect(last.logLines(containing: "transaction aborted").isEmpty, "the restarted daemon's transactions commit")
+        withKnownIssue("tansu 0.6.0 keeps a killed producer's transaction open and shows aborted records", isIntermittent: true) {
+            // Its read_committed changelog read stops behind the dead transaction, so the restart starts cold.
+            #expect(last.logLines(containing: "restored ").count >= 1, "the restart resumed from the committed checkpoint")
+            let done = try waitUntilCommitted(fixture, partitions: 2, within: .seconds(20))
+            #expect(done, "offsets committed to the end")
+            let scores = try Broker.readAll(fixture.config.kafka.scoresTopic!, expecting: 30_000, deadline: .seconds(20))
+            var counts: [String: Int] = [:]
+            for message in scores {
+                let object = try JSONSerialization.jsonObject(with: Data(message.value ?? [])) as? [String: Any]
+                counts[object?["event_id"] as? String ?? "", default: 0] += 1
+            }
+            #expect(Set(fixture.ids).subtracting(counts.keys).isEmpty, "every event visible to read_committed readers")
+            #expect(counts.values.allSatisfy { $0 == 1 }, "each event once")
+        }
+    }
+}

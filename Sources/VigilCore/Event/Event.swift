@@ -19,6 +19,9 @@ public struct Event: Sendable {
     public var label: Int8
     /// When the pipeline read the event (monotonic nanoseconds), for latency measurement; 0 when unknown.
     public var consumedAtNs: UInt64
+    /// True when the event is read again only to rebuild state after a restore: its outputs were already
+    /// delivered (its offset is below the committed one), so it updates state but produces nothing.
+    public var isReplay: Bool
 
     public init() {
         partition = 0
@@ -31,6 +34,7 @@ public struct Event: Sendable {
         categorical = InlineArray(repeating: 0)
         label = -1
         consumedAtNs = 0
+        isReplay = false
     }
 
     /// True when the event arrived after its partition's watermark passed its time.

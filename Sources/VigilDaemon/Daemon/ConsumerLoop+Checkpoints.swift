@@ -227,6 +227,14 @@ extension ConsumerLoop {
                 logger.error("reading the changelog \(config.checkpoints.topic) failed; assigned partitions start cold", metadata: ["error": "\(error)"])
             }
         }
+        // What the group committed: events between a snapshot and these offsets had their outputs delivered, so
+        // they are replayed into state without producing anything again.
+        var committed: [KafkaTopicPartition: Int64] = [:]
+        do {
+            for entry in try consumer.committed(list.map(\.topicPartition)) where entry.offset >= 0 { committed[entry.topicPartition] = entry.offset }
+        } catch {
+            logger.warning("reading committed offsets for the restore failed; events after the snapshots may be output again", metadata: ["error": "\(error)"])
+        }
         for i in list.indices {
             let index = index(of: list[i].topic, list[i].partition)
             let restoreID = checkpoints.nextRestoreID
@@ -242,10 +250,12 @@ extension ConsumerLoop {
                     pool.exchange.putRestore(restoreID, snapshot.scorer)
                     list[i] = KafkaTopicPartitionOffset(list[i].topicPartition, offset: snapshot.nextOffset)
                     watermarks[index] = snapshot.watermarkMs
+                    if let done = committed[list[i].topicPartition], done > snapshot.nextOffset { replayUntil[index] = done }
                     checkpoints.written[index] = snapshot.nextOffset
                     checkpoints.chunkCounts[key] = nil
                     counters.partitionsRestored.add(1, ordering: .relaxed)
-                    logger.info("restored \(list[i].topicPartition) from checkpoint \(snapshot.checkpoint); reading from offset \(snapshot.nextOffset)")
+                    let replay = replayUntil[index] > snapshot.nextOffset ? " (state only up to \(replayUntil[index]))" : ""
+                    logger.info("restored \(list[i].topicPartition) from checkpoint \(snapshot.checkpoint); reading from offset \(snapshot.nextOffset)\(replay)")
                 }
             } catch {
                 counters.snapshotErrors.add(1, ordering: .relaxed)

@@ -42,6 +42,13 @@ final class ConsumerLoop: @unchecked Sendable {
     private let stateGauges: EntityStateGauges?
     private let statistics: KafkaStatisticsGauges?
     private var polls = 0
+    /// Per partition index: offsets below this were processed and their outputs delivered before a restore, so
+    /// they are read again only to rebuild state.
+    var replayUntil: [Int64] = []
+    /// `delivery: exactly_once`: outputs, snapshots and offsets go in transactions.
+    let exactlyOnce: Bool
+    /// The consumer thread's transaction is open (exactly_once).
+    var transactionOpen = false
     /// The client settings, for the changelog reader.
     var clientOptions = KafkaClientOptions(bootstrapServers: [])
     /// Checkpoints in progress and what was last written (see ConsumerLoop+Checkpoints).
@@ -67,6 +74,7 @@ final class ConsumerLoop: @unchecked Sendable {
         initialSnapshots: SnapshotAssembler? = nil
     ) throws {
         self.checkpoints = try CheckpointState(config: config, producer: producer, initialSnapshots: initialSnapshots)
+        self.exactlyOnce = config.kafka.delivery == .exactlyOnce
         self.latency = latency
         self.stateGauges = stateGauges
         self.statistics = statistics
@@ -183,6 +191,7 @@ final class ConsumerLoop: @unchecked Sendable {
             index = partitions.count
             partitions.append(key)
             watermarks.append(.min)
+            replayUntil.append(.min)
             partitionIndex[key] = index
         }
         lastTopic = topic
@@ -204,6 +213,7 @@ final class ConsumerLoop: @unchecked Sendable {
         event.offset = message.offset
         event.watermarkMs = watermarks[index]
         event.consumedAtNs = readAt
+        event.isReplay = message.offset < replayUntil[index]
         guard let value = message.value else {
             deadLetter(message, partition: index, DecodeError(.emptyMessage, "the message has no value (a tombstone)"))
             return
@@ -259,6 +269,11 @@ final class ConsumerLoop: @unchecked Sendable {
     }
 
     private func deadLetter(_ message: KafkaMessage, partition index: Int, _ error: DecodeError) {
+        if message.offset < replayUntil[index] {
+            // Dead-lettered before the restore already.
+            tracker.complete(partition: index, offset: message.offset)
+            return
+        }
         counters.deadLetter(error.kind)
         // One line per refusal; the log handler's rate limit keeps a flood of bad input from flooding the log.
         logger.warning("input message dead-lettered", metadata: [
@@ -306,6 +321,10 @@ final class ConsumerLoop: @unchecked Sendable {
         let now = ContinuousClock.now
         guard force || now - lastCommit >= .milliseconds(config.pipeline.commitIntervalMs) else { return }
         lastCommit = now
+        if exactlyOnce {
+            commitTransaction()
+            return
+        }
         drainCompletions()
         let moved = tracker.takeCommittable()
         guard !moved.isEmpty else { return }
@@ -319,6 +338,49 @@ final class ConsumerLoop: @unchecked Sendable {
         }
     }
 
+    /// exactly_once: closes the open transaction — every output of the events read so far, any checkpoint
+    /// written since the last commit, and the input offsets after them — and opens the next. Reading pauses
+    /// meanwhile (this thread does not poll), so the transaction ends exactly after the last event read.
+    ///
+    /// A transaction that cannot commit is aborted and the daemon stops: a restart resumes from the last
+    /// committed offsets and checkpoint, and replays into state, without output, the events in between.
+    private func commitTransaction() {
+        flushPending(wait: true)
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(30)
+        // Every output of the events read, and every checkpoint chunk, acknowledged: nothing is outstanding when
+        // the commit flushes.
+        while tracker.inFlight > 0 || checkpoints.inFlight.contains(where: { ($0.unacknowledged ?? 0) > 0 }), clock.now < deadline {
+            drainCompletions()
+            advanceCheckpoints()
+            Thread.sleep(forTimeInterval: 0.0005)
+        }
+        guard tracker.inFlight == 0 else {
+            abortTransaction(reason: "outputs of \(tracker.inFlight) events were not acknowledged within 30 s")
+            return
+        }
+        let moved = tracker.takeCommittable()
+        let offsets = moved.map { KafkaTopicPartitionOffset(partitions[$0.partition], offset: $0.offset) }
+        do {
+            if !offsets.isEmpty, let group = consumer.groupMetadata() {
+                try producer.sendOffsetsToTransaction(offsets, group: group)
+            }
+            try producer.commitTransaction()
+            counters.transactions.add(1, ordering: .relaxed)
+            if !offsets.isEmpty { counters.commits.add(1, ordering: .relaxed) }
+            try producer.beginTransaction()
+        } catch {
+            abortTransaction(reason: "\(error)")
+        }
+    }
+
+    private func abortTransaction(reason: String) {
+        counters.transactionsAborted.add(1, ordering: .relaxed)
+        logger.critical("transaction aborted; stopping so a restart resumes from the last committed one", metadata: ["reason": "\(reason)"])
+        do { try producer.abortTransaction() } catch { logger.error("aborting the transaction: \(error)") }
+        stopRequested.store(true, ordering: .releasing)
+    }
+
     // MARK: Rebalance hooks (called inside poll, on this thread)
 
     private func assign(_ list: inout [KafkaTopicPartitionOffset]) {
@@ -326,6 +388,7 @@ final class ConsumerLoop: @unchecked Sendable {
             let index = index(of: entry.topic, entry.partition)
             tracker.assign(index)
             watermarks[index] = .min
+            replayUntil[index] = .min
             assigned.insert(index)
         }
         restorePartitions(&list)
@@ -349,7 +412,9 @@ final class ConsumerLoop: @unchecked Sendable {
             let offsets = indices.compactMap { index in
                 tracker.committable(partition: index).map { KafkaTopicPartitionOffset(partitions[index], offset: $0) }
             }
-            if !offsets.isEmpty {
+            if exactlyOnce {
+                commitTransaction()
+            } else if !offsets.isEmpty {
                 do {
                     try consumer.commit(offsets, async: false)
                 } catch {

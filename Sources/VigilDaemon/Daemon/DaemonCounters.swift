@@ -24,6 +24,11 @@ public final class DaemonCounters: Sendable {
     public let partitionsRestored = Atomic<Int>(0)
     public let snapshotErrors = Atomic<Int>(0)
     public let lastCheckpointBytes = Atomic<Int>(0)
+    /// Events read again after a restore only to rebuild state (their outputs were already delivered).
+    public let replayed = Atomic<Int>(0)
+    /// Transactions committed and aborted (`delivery: exactly_once`).
+    public let transactions = Atomic<Int>(0)
+    public let transactionsAborted = Atomic<Int>(0)
     /// Errors librdkafka reported outside any call (brokers unreachable, requests timed out, group trouble).
     public let kafkaErrors = Atomic<Int>(0)
     /// Dead letters by `DecodeError.Kind`, in `DecodeError.Kind.allCases` order.

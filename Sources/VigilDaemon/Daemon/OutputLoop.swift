@@ -134,8 +134,16 @@ final class OutputLoop: @unchecked Sendable {
             if pool.exchange.markerArrived(scored.controlID, workers: pool.count) { stageSnapshotsDue.append(scored.controlID) }
             return
         }
-        counters.scored.add(1, ordering: .relaxed)
         let event = scored.event
+        if event.isReplay {
+            // State is rebuilt; the outputs were delivered before the restart.
+            counters.replayed.add(1, ordering: .relaxed)
+            let expectation = ExpectedOutputs(partition: event.partition, offset: event.offset, outputs: 0)
+            var backoff = IdleBackoff(maximumMicroseconds: 100)
+            while !expectations.push(expectation) { backoff.idle() }
+            return
+        }
+        counters.scored.add(1, ordering: .relaxed)
         let context = OutputContext.make(partition: event.partition, offset: event.offset)
         var outputs: Int32 = 0
         event.entities[0].withBytes { key in

@@ -71,8 +71,12 @@ public final class VigilService: Sendable {
         let (expectationProducer, expectationConsumer) = SPSCRing<ExpectedOutputs>.makeRing(capacity: 1 << 16)
         let deliveryLogger = logger
         let gate = deliveryGate
+        // exactly_once: every output, snapshot and input offset goes through transactions the consumer thread
+        // commits; the id is unique per process (zombies are fenced through the group metadata, KIP-447).
+        let transactionalID = config.kafka.delivery == .exactlyOnce ? "\(config.kafka.groupID)-\(UUID().uuidString.prefix(12))" : nil
         producer = try KafkaProducer(
-            configuration: KafkaProducerConfiguration(client: options, linger: .milliseconds(2), properties: config.kafka.properties),
+            configuration: KafkaProducerConfiguration(
+                client: options, transactionalID: transactionalID, linger: .milliseconds(2), properties: config.kafka.properties),
             onDelivery: { report in
                 // Runs on the producer's polling thread only (the daemon never calls flush elsewhere).
                 guard report.error == nil else {
@@ -114,6 +118,10 @@ public final class VigilService: Sendable {
         outputLoop.live = live
         if let snapshots { restoreShared(from: snapshots) }
         try consumerLoop.connect(options: options)
+        if transactionalID != nil {
+            try producer.initTransactions()
+            try producer.beginTransaction()
+        }
     }
 
     /// Restores the state all partitions share (secondary entities' windows, the ordered stage) from the latest
