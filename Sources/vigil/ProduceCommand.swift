@@ -22,6 +22,7 @@ struct ProduceCommand: ParsableCommand {
     @Option(name: .long, help: "Number of merchants.") var merchants: Int = 2_000
     @Option(name: .long, help: "Event time of the first event, ms since the epoch (default: now).") var startMs: Int64?
     @Option(name: .long, help: "Also produce this many malformed messages, spread through the stream.") var malformed: Int = 0
+    @Flag(name: .long, help: "Give every event a card never seen before (a key explosion, for memory-bound tests).") var distinctCards = false
 
     func validate() throws {
         guard (topic == nil) != (output == nil) else { throw ValidationError("give exactly one of --topic and --output") }
@@ -46,7 +47,12 @@ struct ProduceCommand: ParsableCommand {
         for i in 0..<count {
             let next = generator.next()
             fraud += next.label
-            try sink.send(key: next.key, value: next.json)
+            if distinctCards {
+                let card = "x\(seed)-\(i)"
+                try sink.send(key: card, value: next.json.replacingOccurrences(of: "\"card_id\":\"\(next.key)\"", with: "\"card_id\":\"\(card)\""))
+            } else {
+                try sink.send(key: next.key, value: next.json)
+            }
             if (i + 1) % malformedEvery == 0, malformedSent < malformed {
                 try sink.send(key: next.key, value: MalformedSamples.sample(malformedSent, seed: seed))
                 malformedSent += 1

@@ -131,3 +131,66 @@ struct CrashTests {
         #expect(Set(fixture.ids).subtracting(seen).isEmpty, "every event was scored by some member")
     }
 }
+
+/// The peak resident memory of a process (VmHWM, kB), or 0 when it is gone.
+func peakResidentKilobytes(of pid: pid_t) -> Int {
+    let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+    let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+    return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+}
+
+@Suite("Key explosion against a real broker", .serialized)
+struct KeyExplosionTests {
+    /// 5 million events, each with a card never seen before, through the release daemon: the per-partition key
+    /// tables stay at their cap by evicting the least recently seen cards, and the daemon's memory stays bounded
+    /// (unbounded state would need tens of GB).
+    @Test(
+        .timeLimit(.minutes(20)),
+        .enabled(if: ProcessInfo.processInfo.environment["VIGIL_RELEASE_BINARY"] != nil, "scripts/test builds the release binary it runs")
+    )
+    func fiveMillionDistinctKeysStayUnderTheCap() throws {
+        let binary = try #require(ProcessInfo.processInfo.environment["VIGIL_RELEASE_BINARY"])
+        let fixture = try DaemonFixture(prefix: "keys", partitions: 2)
+        let port = try freePort()
+        let path = try fixture.writeConfig(CrashTests.lighter + [
+            ("card: { max_keys: 500000", "card: { max_keys: 20000"),
+            ("listen: \"127.0.0.1:0\"", "listen: \"127.0.0.1:\(port)\""),
+        ])
+        // No rules (each first-seen card would trip the "new country and merchant" rule) and no scores topic: the
+        // outputs stay small, the state is what is measured.
+        var text = try String(contentsOfFile: path, encoding: .utf8)
+        if let rules = text.range(of: "\nrules:"), let alerting = text.range(of: "\nalerting:") {
+            text.replaceSubrange(rules.lowerBound..<alerting.lowerBound, with: "\nrules: []\n")
+        }
+        text = text.replacingOccurrences(of: "scores_topic: \(fixture.config.kafka.scoresTopic!)", with: "# scores_topic: off")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+
+        let events = 5_000_000
+        let produce = try Shell.run(
+            "'\(binary)' produce --brokers \(try Broker.address()) --topic \(fixture.config.kafka.inputTopics[0]) --count \(events) --distinct-cards --seed 101")
+        try #require(produce.status == 0, "\(produce.output)")
+
+        let log = NSTemporaryDirectory() + "keys-\(UUID().uuidString.prefix(6)).log"
+        var pid: pid_t = 0
+        let command = "exec '\(binary)' run --config '\(path)' --log-level warning 2>'\(log)'"
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup(command), nil]
+        defer { argv.forEach { free($0) } }
+        try #require(posix_spawn(&pid, "/bin/sh", nil, nil, argv, environ) == 0)
+        defer {
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
+        let done = try waitUntilCommitted(fixture, partitions: 2, within: .seconds(900))
+        let peakKilobytes = peakResidentKilobytes(of: pid)
+        let metrics = try httpGet(port: port, path: "/metrics").body
+        kill(pid, SIGTERM)
+
+        #expect(done, "the daemon got through all 5 million events")
+        let keys = metricValue(metrics, #"vigil_entity_keys{entity="card"}"#) ?? -1
+        let evicted = metricValue(metrics, #"vigil_entity_keys_evicted_total{entity="card"}"#) ?? 0
+        #expect(keys > 0 && keys <= 40_000, "card keys held: \(keys) (cap 20,000 per partition, 2 partitions)")
+        #expect(evicted >= Double(events - 40_000), "evicted: \(evicted)")
+        #expect(peakKilobytes > 0 && peakKilobytes < 1_500_000, "peak resident memory \(peakKilobytes / 1024) MiB")
+    }
+}
