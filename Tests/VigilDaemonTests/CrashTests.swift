@@ -4,20 +4,26 @@ import VigilCore
 import VigilDaemon
 import VigilKafka
 
-/// A `vigil run` process of the test's own, with its log in a file.
-final class DaemonProcess {
+/// A shell command running in the background for a test (posix_spawn and waitpid: Foundation's `Process` was
+/// seen missing exits here), its standard error in a file; killed when the test lets go of it.
+final class BackgroundProcess {
     let pid: pid_t
     let log: String
     private var exited = false
 
-    init(config: String, name: String) throws {
+    init(_ command: String, name: String) throws {
         log = NSTemporaryDirectory() + "\(name)-\(UUID().uuidString.prefix(6)).log"
-        let command = "exec '\(Shell.vigil)' run --config '\(config)' --log-format json 2>'\(log)'"
+        let line = "exec \(command) 2>'\(log)'"
         var pid: pid_t = 0
-        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup(command), nil]
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup(line), nil]
         defer { argv.forEach { free($0) } }
-        guard posix_spawn(&pid, "/bin/sh", nil, nil, argv, environ) == 0 else { throw TestSetupError("cannot start vigil run") }
+        guard posix_spawn(&pid, "/bin/sh", nil, nil, argv, environ) == 0 else { throw TestSetupError("cannot start \(command)") }
         self.pid = pid
+    }
+
+    /// A `vigil run` of the debug build (or `binary`) with JSON logs.
+    convenience init(vigilRun config: String, name: String, binary: String = Shell.vigil, arguments: String = "--log-format json") throws {
+        try self.init("'\(binary)' run --config '\(config)' \(arguments)", name: name)
     }
 
     /// Sends `signal` and waits for the exit (up to `timeout`, then SIGKILL).
@@ -44,7 +50,28 @@ final class DaemonProcess {
         ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init).filter { $0.contains(text) }
     }
 
+    /// Waits (up to `timeout`) until the log contains `text`.
+    func waitForLog(_ text: String, timeout: Duration = .seconds(20)) -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while clock.now < deadline {
+            if !logLines(containing: text).isEmpty { return true }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return false
+    }
+
     deinit { stop(SIGKILL, timeout: .seconds(5)) }
+}
+
+/// How many score records each event id has on a scores topic.
+func scoreCounts(_ topic: String, expecting count: Int, deadline: Duration) throws -> [String: Int] {
+    var counts: [String: Int] = [:]
+    for message in try Broker.readAll(topic, expecting: count, deadline: deadline) {
+        let object = try JSONSerialization.jsonObject(with: Data(message.value ?? [])) as? [String: Any]
+        counts[object?["event_id"] as? String ?? "", default: 0] += 1
+    }
+    return counts
 }
 
 /// Waits until the group has committed every input offset (or the time is up); true when it has.
@@ -79,27 +106,22 @@ struct CrashTests {
         var rng = SplitMix64(seed: 92)
         var restores = 0
         for round in 0..<5 {
-            let daemon = try DaemonProcess(config: config, name: "crash-\(round)")
+            let daemon = try BackgroundProcess(vigilRun: config, name: "crash-\(round)")
             Thread.sleep(forTimeInterval: 5 + 6 * rng.uniform())
             daemon.stop(SIGKILL)
             restores += daemon.logLines(containing: "restored ").count
         }
-        let last = try DaemonProcess(config: config, name: "crash-final")
+        let last = try BackgroundProcess(vigilRun: config, name: "crash-final")
         let done = try waitUntilCommitted(fixture, partitions: 2, within: .seconds(240))
         last.stop()
         restores += last.logLines(containing: "restored ").count
         #expect(done, "the group committed the whole input")
         #expect(restores >= 3, "restarts resumed from checkpoints (\(restores) restores logged)")
 
-        let scores = try Broker.readAll(fixture.config.kafka.scoresTopic!, expecting: 200_000, deadline: .seconds(120))
-        var seen = Set<String>()
-        for message in scores {
-            let object = try JSONSerialization.jsonObject(with: Data(message.value ?? [])) as? [String: Any]
-            if let id = object?["event_id"] as? String { seen.insert(id) }
-        }
-        let missing = fixture.ids.filter { !seen.contains($0) }
+        let counts = try scoreCounts(fixture.config.kafka.scoresTopic!, expecting: 200_000, deadline: .seconds(120))
+        let missing = fixture.ids.filter { counts[$0] == nil }
         #expect(missing.isEmpty, "\(missing.count) events never scored, e.g. \(missing.prefix(3))")
-        #expect(scores.count >= 200_000, "at least once: \(scores.count) score records for 200,000 events")
+        #expect(counts.values.reduce(0, +) >= 200_000, "at least once: \(counts.values.reduce(0, +)) score records for 200,000 events")
     }
 
     /// Three daemons in one group; one is killed mid-stream. Its partitions move to the others with their state
@@ -110,7 +132,7 @@ struct CrashTests {
         fixture.config.checkpoints = .init(topic: "\(fixture.config.kafka.groupID)-state", intervalMs: 2_000)
         try fixture.produce(30_000, seed: 93)
         let config = try fixture.writeConfig(Self.lighter)
-        let daemons = try (0..<3).map { try DaemonProcess(config: config, name: "member-\($0)") }
+        let daemons = try (0..<3).map { try BackgroundProcess(vigilRun: config, name: "member-\($0)") }
         Thread.sleep(forTimeInterval: 12)
         daemons[0].stop(SIGKILL)
         // The stream goes on: the killed member's partitions get new events that only a new owner can score.
@@ -122,13 +144,8 @@ struct CrashTests {
         let moved = daemons[1].logLines(containing: "restored ").count + daemons[2].logLines(containing: "restored ").count
         #expect(moved >= 1, "the killed member's partitions were restored from its checkpoints by the survivors")
 
-        let scores = try Broker.readAll(fixture.config.kafka.scoresTopic!, expecting: 60_000, deadline: .seconds(90))
-        var seen = Set<String>()
-        for message in scores {
-            let object = try JSONSerialization.jsonObject(with: Data(message.value ?? [])) as? [String: Any]
-            if let id = object?["event_id"] as? String { seen.insert(id) }
-        }
-        #expect(Set(fixture.ids).subtracting(seen).isEmpty, "every event was scored by some member")
+        let counts = try scoreCounts(fixture.config.kafka.scoresTopic!, expecting: 60_000, deadline: .seconds(90))
+        #expect(Set(fixture.ids).subtracting(counts.keys).isEmpty, "every event was scored by some member")
     }
 }
 
@@ -170,21 +187,11 @@ struct KeyExplosionTests {
             "'\(binary)' produce --brokers \(try Broker.address()) --topic \(fixture.config.kafka.inputTopics[0]) --count \(events) --distinct-cards --seed 101")
         try #require(produce.status == 0, "\(produce.output)")
 
-        let log = NSTemporaryDirectory() + "keys-\(UUID().uuidString.prefix(6)).log"
-        var pid: pid_t = 0
-        let command = "exec '\(binary)' run --config '\(path)' --log-level warning 2>'\(log)'"
-        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup(command), nil]
-        defer { argv.forEach { free($0) } }
-        try #require(posix_spawn(&pid, "/bin/sh", nil, nil, argv, environ) == 0)
-        defer {
-            kill(pid, SIGKILL)
-            var status: Int32 = 0
-            waitpid(pid, &status, 0)
-        }
+        let daemon = try BackgroundProcess(vigilRun: path, name: "keys", binary: binary, arguments: "--log-level warning")
         let done = try waitUntilCommitted(fixture, partitions: 2, within: .seconds(900))
-        let peakKilobytes = peakResidentKilobytes(of: pid)
+        let peakKilobytes = peakResidentKilobytes(of: daemon.pid)
         let metrics = try httpGet(port: port, path: "/metrics").body
-        kill(pid, SIGTERM)
+        daemon.stop()
 
         #expect(done, "the daemon got through all 5 million events")
         let keys = metricValue(metrics, #"vigil_entity_keys{entity="card"}"#) ?? -1

@@ -197,26 +197,10 @@ struct HotReloadTests {
         let fixture = try DaemonFixture(prefix: "sighup", partitions: 1)
         let path = try fixture.writeConfig()
         let original = try String(contentsOfFile: path, encoding: .utf8)
-        let log = path + ".log"
-        var pid: pid_t = 0
-        let command = "exec '\(Shell.vigil)' run --config '\(path)' --log-format json 2>'\(log)'"
-        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup(command), nil]
-        defer { argv.forEach { free($0) } }
-        try #require(posix_spawn(&pid, "/bin/sh", nil, nil, argv, environ) == 0)
-        defer {
-            kill(pid, SIGTERM)
-            var status: Int32 = 0
-            waitpid(pid, &status, 0)
-        }
-        func waitForLog(_ text: String) -> Bool {
-            let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(20)
-            while clock.now < deadline {
-                if let content = try? String(contentsOfFile: log, encoding: .utf8), content.contains(text) { return true }
-                Thread.sleep(forTimeInterval: 0.1)
-            }
-            return false
-        }
+        let daemon = try BackgroundProcess(vigilRun: path, name: "sighup")
+        let pid = daemon.pid
+        defer { daemon.stop() }
+        func waitForLog(_ text: String) -> Bool { daemon.waitForLog(text) }
         #expect(waitForLog("vigil running"))
 
         try original.replacingOccurrences(of: "cooldown: 2m", with: "cooldown: 5m").write(toFile: path, atomically: true, encoding: .utf8)
@@ -229,7 +213,7 @@ struct HotReloadTests {
         kill(pid, SIGHUP)
         #expect(waitForLog("reload refused: features"), "a refused reload names what changed")
         #expect(kill(pid, 0) == 0, "the daemon is still running")
-        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        let lines = try String(contentsOfFile: daemon.log, encoding: .utf8).split(separator: "\n")
         #expect(lines.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil }, "every log line is JSON")
     }
 

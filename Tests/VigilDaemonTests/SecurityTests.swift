@@ -48,16 +48,9 @@ struct SecurityTests {
         let broker = try DedicatedBroker(advertisedPort: tlsPort)
         defer { broker.stop() }
         let plainPort = try #require(Int(broker.address.split(separator: ":").last ?? ""))
-        var proxy: pid_t = 0
-        let command = "exec socat openssl-listen:\(tlsPort),bind=127.0.0.1,reuseaddr,fork,cert='\(ca.serverBundle)',verify=0 tcp:127.0.0.1:\(plainPort)"
-        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup(command), nil]
-        defer { argv.forEach { free($0) } }
-        try #require(posix_spawn(&proxy, "/bin/sh", nil, nil, argv, environ) == 0)
-        defer {
-            kill(proxy, SIGKILL)
-            var status: Int32 = 0
-            waitpid(proxy, &status, 0)
-        }
+        let proxy = try BackgroundProcess(
+            "socat openssl-listen:\(tlsPort),bind=127.0.0.1,reuseaddr,fork,cert='\(ca.serverBundle)',verify=0 tcp:127.0.0.1:\(plainPort)", name: "tls-proxy")
+        defer { proxy.stop(SIGKILL) }
         Thread.sleep(forTimeInterval: 0.5)
 
         let tls = ["security.protocol": "ssl", "ssl.ca.location": ca.caCertificate]
