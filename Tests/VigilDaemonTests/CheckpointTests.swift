@@ -50,7 +50,7 @@ struct CheckpointTests {
     /// shipped height 15 makes every checkpoint tens of MB).
     static func fixture(_ prefix: String, partitions: Int32) throws -> DaemonFixture {
         var fixture = try DaemonFixture(prefix: prefix, partitions: partitions)
-        fixture.config.checkpoints = .init(topic: "\(fixture.config.kafka.groupID)-state", intervalMs: 60_000)
+        fixture.enableCheckpoints(intervalMs: 60_000)
         for i in fixture.config.detectors.indices {
             if case .halfSpaceTrees(let inputs, let trees, _, let window, let ranges, let warmup, let margin, let seed) = fixture.config.detectors[i].kind {
                 fixture.config.detectors[i].kind = .halfSpaceTrees(inputs: inputs, trees: trees, height: 8, window: window, ranges: ranges, warmup: warmup, margin: margin, seed: seed)

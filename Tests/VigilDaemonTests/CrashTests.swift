@@ -100,7 +100,7 @@ struct CrashTests {
     @Test(.timeLimit(.minutes(8)))
     func killedFiveTimesNothingIsLost() throws {
         var fixture = try DaemonFixture(prefix: "crash", partitions: 2)
-        fixture.config.checkpoints = .init(topic: "\(fixture.config.kafka.groupID)-state", intervalMs: 2_000)
+        fixture.enableCheckpoints(intervalMs: 2_000)
         try fixture.produce(200_000, seed: 91)
         let config = try fixture.writeConfig(Self.lighter)
         var rng = SplitMix64(seed: 92)
@@ -129,7 +129,7 @@ struct CrashTests {
     @Test(.timeLimit(.minutes(6)))
     func aKilledMembersPartitionsMoveWithTheirState() throws {
         var fixture = try DaemonFixture(prefix: "rebalance", partitions: 6)
-        fixture.config.checkpoints = .init(topic: "\(fixture.config.kafka.groupID)-state", intervalMs: 2_000)
+        fixture.enableCheckpoints(intervalMs: 2_000)
         try fixture.produce(30_000, seed: 93)
         let config = try fixture.writeConfig(Self.lighter)
         let daemons = try (0..<3).map { try BackgroundProcess(vigilRun: config, name: "member-\($0)") }

@@ -32,6 +32,11 @@ struct DaemonFixture {
             .createTopics(topics.map { KafkaTopicSpecification(name: $0, partitions: partitions) }, ignoreExisting: false)
     }
 
+    /// Turns checkpoints on, to a changelog topic of this fixture's own.
+    mutating func enableCheckpoints(intervalMs: Int64) {
+        config.checkpoints = .init(topic: "\(config.kafka.groupID)-state", intervalMs: intervalMs)
+    }
+
     /// Produces `count` generated events to the input topic.
     mutating func produce(_ count: Int, seed: UInt64) throws {
         var options = TransactionGenerator.Options()

@@ -361,14 +361,7 @@ extension VigilConfiguration {
                     reader.fail(item.child(inputKey), item.node(inputKey), "no \(expected) '\(inputName)' is declared")
                     continue
                 }
-                var entity: Int?
-                if let entityName = item.string("entity") {
-                    entity = schema.entities.firstIndex { $0.name == entityName }
-                    if entity == nil {
-                        reader.fail(item.child("entity"), item.node("entity"), "no entity '\(entityName)' is declared under event.entities")
-                        continue
-                    }
-                }
+                guard let entity = readEntity(item, schema: schema, reader: reader) else { continue }
                 let window = item.int("window", default: 32, range: 3...4096)
                 let minSamples = item.int("min_samples", default: 8, range: 2...4096)
                 detectors.append(DetectorSpec(name: name, weight: weight, kind: .robustZScore(input: input, entity: entity, window: window, minSamples: minSamples)))
@@ -407,14 +400,7 @@ extension VigilConfiguration {
                 if inputs.count > 64 { reader.fail(item.child("inputs"), item.node("inputs"), "at most 64 inputs") }
                 // Per key of an entity: smaller default models (a key sees far fewer events than the stream),
                 // at most `max_keys` keys holding one, and a memory estimate that must stay within bounds.
-                var entity: Int?
-                if let entityName = item.string("entity") {
-                    entity = schema.entities.firstIndex { $0.name == entityName }
-                    if entity == nil {
-                        reader.fail(item.child("entity"), item.node("entity"), "no entity '\(entityName)' is declared under event.entities")
-                        continue
-                    }
-                }
+                guard let entity = readEntity(item, schema: schema, reader: reader) else { continue }
                 let keyed = entity != nil
                 let table = entity.map { config.tables[$0] }
                 let maxKeys = item.int("max_keys", default: min(table?.maxKeys ?? 10_000, 10_000), range: 1...100_000_000)
@@ -493,6 +479,17 @@ extension VigilConfiguration {
             reader.fail("detectors", nil, "at most \(DetectionResult.maxDetectors) detectors are supported")
         }
         return detectors
+    }
+
+    /// A detector's optional `entity`: `.some(nil)` when absent (global), `.some(index)` when declared, nil (an error
+    /// recorded at its key path) when it names no declared entity.
+    private static func readEntity(_ item: ConfigReader.Mapping, schema: EventSchema, reader: ConfigReader) -> Int?? {
+        guard let name = item.string("entity") else { return .some(nil) }
+        guard let index = schema.entities.firstIndex(where: { $0.name == name }) else {
+            reader.fail(item.child("entity"), item.node("entity"), "no entity '\(name)' is declared under event.entities")
+            return nil
+        }
+        return .some(index)
     }
 
     /// The most memory the models of one per-entity forest detector may need (max_keys x bytes per key).
