@@ -440,7 +440,7 @@ extension VigilConfiguration {
                 }
                 let trees = item.int("trees", default: keyed ? 10 : 25, range: 1...1000)
                 let height = item.int("height", default: keyed ? 8 : 15, range: 1...20)
-                let window = item.int("window", default: keyed ? 32 : 250, range: 10...10_000_000)
+                let window = item.int("window", default: keyed ? 32 : 250, range: 10...HalfSpaceTrees.maximumWindow)
                 let warmup = item.int("warmup", default: keyed ? 16 : 1000, range: 1...10_000_000)
                 let margin = item.double("margin", default: 0.1, range: 0...10) ?? 0.1
                 let seed = UInt64(item.int("seed", default: 42, range: 0...Int.max))

@@ -63,7 +63,7 @@ public struct EntityForestDetector: Sendable {
     public static func bytesPerKey(_ kind: DetectorSpec.Kind) -> Int {
         switch kind {
         case .halfSpaceTrees(let inputs, let trees, let height, _, _, _, _, _):
-            return trees * ((1 << (height + 1)) - 1) * 2 * MemoryLayout<Float>.stride + inputs.count * 16 + EntityKeyIndex.bytesPerKey
+            return trees * ((1 << (height + 1)) - 1) * MemoryLayout<HalfSpaceTrees.Mass>.stride + inputs.count * 16 + EntityKeyIndex.bytesPerKey
         case .randomCutForest(let inputs, let trees, let sampleSize, let shingleSize, _, _, _):
             let dimensions = inputs.count * shingleSize
             // Per sampled point: its coordinates, a leaf and an inner node with their boxes, priority and flags.

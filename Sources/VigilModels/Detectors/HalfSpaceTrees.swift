@@ -11,7 +11,31 @@ public import VigilCore
 ///
 /// Nodes live in flat arrays (heap order: children of `i` are `2i+1`, `2i+2`), so scoring is O(trees x height)
 /// with no allocation. Inputs must be scaled to [0, 1] first (`InputScaler`).
-public struct HalfSpaceTrees: Sendable, Equatable {
+public struct HalfSpaceTrees: Sendable {
+    /// An inner node's split: events with `x[input] < value` go to the left child.
+    struct Split: Sendable, Equatable {
+        var value: Double
+        var input: Int32
+    }
+
+    /// A node's counts, rolled over lazily: they belong to window `window`. When a node is next touched in a
+    /// later window, its latest count becomes the reference (if that window was the one just before) or both
+    /// restart from zero, which is what swapping and zeroing every node at each window's end would do, without
+    /// touching the nodes no event reached.
+    struct Mass: Sendable {
+        var window: UInt32
+        var latest: UInt16
+        var reference: UInt16
+
+        @inline(__always) func rolled(to current: UInt32) -> Mass {
+            if window == current { return self }
+            return Mass(window: current, latest: 0, reference: window &+ 1 == current ? latest : 0)
+        }
+    }
+
+    /// The largest `window`: masses are 16-bit counts.
+    public static let maximumWindow = Int(UInt16.max)
+
     public let trees: Int
     public let height: Int
     public let window: Int
@@ -19,17 +43,17 @@ public struct HalfSpaceTrees: Sendable, Equatable {
     /// Nodes with a reference mass below this end a path (0.1 x window in the paper).
     public let sizeLimit: Double
     private let nodesPerTree: Int
-    private var splitInput: [Int32]
-    private var splitValue: [Double]
-    private var reference: [Float]
-    private var latest: [Float]
+    /// Inner nodes of every tree, tree after tree, each in heap order. Never written after construction, so
+    /// copies of a model (one per key in `EntityForestDetector`) share them.
+    private var splits: [Split]
+    private var masses: [Mass]
     /// Events in the current window.
     public private(set) var seenInWindow = 0
     /// Completed windows; the model scores once one reference window exists.
     public private(set) var windows = 0
 
     public init(dimensions: Int, trees: Int = 25, height: Int = 15, window: Int = 250, seed: UInt64 = 42) {
-        precondition(dimensions > 0 && trees > 0 && height > 0 && height <= 20 && window > 0)
+        precondition(dimensions > 0 && trees > 0 && height > 0 && height <= 20 && window > 0 && window <= Self.maximumWindow)
         self.dimensions = dimensions
         self.trees = trees
         self.height = height
@@ -37,10 +61,8 @@ public struct HalfSpaceTrees: Sendable, Equatable {
         self.sizeLimit = 0.1 * Double(window)
         nodesPerTree = (1 << (height + 1)) - 1
         let innerNodes = (1 << height) - 1
-        splitInput = Array(repeating: 0, count: trees * innerNodes)
-        splitValue = Array(repeating: 0, count: trees * innerNodes)
-        reference = Array(repeating: 0, count: trees * nodesPerTree)
-        latest = Array(repeating: 0, count: trees * nodesPerTree)
+        splits = Array(repeating: Split(value: 0, input: 0), count: trees * innerNodes)
+        masses = Array(repeating: Mass(window: 0, latest: 0, reference: 0), count: trees * nodesPerTree)
         var rng = SplitMix64(seed: seed)
         var low = [Double](repeating: 0, count: dimensions)
         var high = [Double](repeating: 0, count: dimensions)
@@ -61,8 +83,7 @@ public struct HalfSpaceTrees: Sendable, Equatable {
         let innerNodes = (1 << height) - 1
         let q = Int(rng.next() % UInt64(dimensions))
         let split = (low[q] + high[q]) / 2
-        splitInput[tree * innerNodes + node] = Int32(q)
-        splitValue[tree * innerNodes + node] = split
+        splits[tree * innerNodes + node] = Split(value: split, input: Int32(q))
         let savedHigh = high[q]
         high[q] = split
         build(tree: tree, node: 2 * node + 1, depth: depth + 1, low: &low, high: &high, rng: &rng)
@@ -73,12 +94,18 @@ public struct HalfSpaceTrees: Sendable, Equatable {
         low[q] = savedLow
     }
 
+    private var currentWindow: UInt32 { UInt32(truncatingIfNeeded: windows) }
+
     /// The reference mass (events of the previous window) at a node, in heap order (children of `i` are
     /// `2i + 1` and `2i + 2`).
-    public func referenceMass(tree: Int, node: Int) -> Double { Double(reference[tree * nodesPerTree + node]) }
+    public func referenceMass(tree: Int, node: Int) -> Double {
+        Double(masses[tree * nodesPerTree + node].rolled(to: currentWindow).reference)
+    }
 
     /// The latest mass (events of the current window) at a node.
-    public func latestMass(tree: Int, node: Int) -> Double { Double(latest[tree * nodesPerTree + node]) }
+    public func latestMass(tree: Int, node: Int) -> Double {
+        Double(masses[tree * nodesPerTree + node].rolled(to: currentWindow).latest)
+    }
 
     /// True once a reference window exists.
     public var isWarm: Bool { windows > 0 }
@@ -97,51 +124,60 @@ public struct HalfSpaceTrees: Sendable, Equatable {
     public mutating func scoreAndLearn(_ x: UnsafeBufferPointer<Double>, contributions: UnsafeMutableBufferPointer<Double>?) -> Double {
         let innerNodes = (1 << height) - 1
         let warm = windows > 0
+        let current = currentWindow
+        let (trees, height, nodesPerTree, sizeLimit, window) = (trees, height, nodesPerTree, sizeLimit, window)
         var total = 0.0
         if let contributions { for i in 0..<dimensions { contributions[i] = 0 } }
-        withUnsafeTemporaryAllocation(of: (input: Int32, shortfall: Double).self, capacity: height + 1) { path in
-            for tree in 0..<trees {
-                let nodeBase = tree * nodesPerTree
-                let splitBase = tree * innerNodes
-                var node = 0
-                var depth = 0
-                var scored = false
-                var treeScore = 0.0
-                var steps = 0
-                var shortfallTotal = 0.0
-                while true {
-                    latest[nodeBase + node] += 1
-                    let mass = Double(reference[nodeBase + node])
-                    if !scored, depth == height || mass < sizeLimit {
-                        treeScore = mass * Double(1 << depth)
-                        scored = true
+        splits.withUnsafeBufferPointer { splits in
+            masses.withUnsafeMutableBufferPointer { masses in
+                withUnsafeTemporaryAllocation(of: (input: Int32, shortfall: Double).self, capacity: height + 1) { path in
+                    for tree in 0..<trees {
+                        let nodeBase = tree * nodesPerTree
+                        let splitBase = tree * innerNodes
+                        var node = 0
+                        var depth = 0
+                        var scored = false
+                        var treeScore = 0.0
+                        var steps = 0
+                        var shortfallTotal = 0.0
+                        var here = masses[nodeBase].rolled(to: current)
+                        while true {
+                            here.latest &+= 1
+                            masses[nodeBase + node] = here
+                            let mass = Double(here.reference)
+                            if !scored, depth == height || mass < sizeLimit {
+                                treeScore = mass * Double(1 << depth)
+                                scored = true
+                            }
+                            if depth == height { break }
+                            let split = splits[splitBase + node]
+                            let child = x[Int(split.input)] < split.value ? 2 * node + 1 : 2 * node + 2
+                            let next = masses[nodeBase + child].rolled(to: current)
+                            if !scored {
+                                let shortfall = Swift.max(0, mass / 2 - Double(next.reference))
+                                path[steps] = (split.input, shortfall)
+                                steps += 1
+                                shortfallTotal += shortfall
+                            }
+                            here = next
+                            node = child
+                            depth += 1
+                        }
+                        total += treeScore
+                        guard warm, let contributions, steps > 0 else { continue }
+                        // This tree's share of the anomaly score, spread over the inputs of its path's splits.
+                        let treeAnomaly = (1 - treeScore / (Double(window) * Double(1 << height))) / Double(trees)
+                        for k in 0..<steps {
+                            let share = shortfallTotal > 0 ? path[k].shortfall / shortfallTotal : 1 / Double(steps)
+                            contributions[Int(path[k].input)] += treeAnomaly * share
+                        }
                     }
-                    if depth == height { break }
-                    let q = splitInput[splitBase + node]
-                    let child = x[Int(q)] < splitValue[splitBase + node] ? 2 * node + 1 : 2 * node + 2
-                    if !scored {
-                        let shortfall = Swift.max(0, mass / 2 - Double(reference[nodeBase + child]))
-                        path[steps] = (q, shortfall)
-                        steps += 1
-                        shortfallTotal += shortfall
-                    }
-                    node = child
-                    depth += 1
-                }
-                total += treeScore
-                guard warm, let contributions, steps > 0 else { continue }
-                // This tree's share of the anomaly score, spread over the inputs of its path's splits.
-                let treeAnomaly = (1 - treeScore / (Double(window) * Double(1 << height))) / Double(trees)
-                for k in 0..<steps {
-                    let share = shortfallTotal > 0 ? path[k].shortfall / shortfallTotal : 1 / Double(steps)
-                    contributions[Int(path[k].input)] += treeAnomaly * share
                 }
             }
         }
         seenInWindow += 1
         if seenInWindow >= window {
-            swap(&reference, &latest)
-            for i in latest.indices { latest[i] = 0 }
+            // The latest counts become the reference as each node is next touched (`Mass.rolled`).
             seenInWindow = 0
             windows += 1
         }
@@ -149,24 +185,49 @@ public struct HalfSpaceTrees: Sendable, Equatable {
     }
 }
 
+extension HalfSpaceTrees: Equatable {
+    public static func == (a: HalfSpaceTrees, b: HalfSpaceTrees) -> Bool {
+        guard a.dimensions == b.dimensions, a.trees == b.trees, a.height == b.height, a.window == b.window,
+            a.seenInWindow == b.seenInWindow, a.windows == b.windows, a.splits == b.splits
+        else { return false }
+        let (ca, cb) = (a.currentWindow, b.currentWindow)
+        for i in a.masses.indices {
+            let (x, y) = (a.masses[i].rolled(to: ca), b.masses[i].rolled(to: cb))
+            if x.latest != y.latest || x.reference != y.reference { return false }
+        }
+        return true
+    }
+}
+
 extension HalfSpaceTrees: BinaryStateRepresentable {
+    /// Written as plain arrays (split inputs, split values, reference and latest masses), the format of
+    /// version 1, whatever the layout in memory.
     public func write(to w: inout BinaryWriter) {
         w.write(dimensions); w.write(trees); w.write(height); w.write(window)
-        w.write(splitInput); w.write(splitValue); w.write(reference); w.write(latest)
+        let current = currentWindow
+        let rolled = masses.map { $0.rolled(to: current) }
+        w.write(splits.map(\.input)); w.write(splits.map(\.value))
+        w.write(rolled.map { Float($0.reference) }); w.write(rolled.map { Float($0.latest) })
         w.write(seenInWindow); w.write(windows)
     }
 
     public init(from r: inout BinaryReader) throws(StateError) {
         dimensions = try r.readInt(); trees = try r.readInt(); height = try r.readInt(); window = try r.readInt()
-        guard dimensions > 0, trees > 0, (1...20).contains(height), window > 0 else { throw StateError("half-space trees: bad shape") }
+        guard dimensions > 0, trees > 0, (1...20).contains(height), window > 0, window <= Self.maximumWindow else {
+            throw StateError("half-space trees: bad shape")
+        }
         sizeLimit = 0.1 * Double(window)
         nodesPerTree = (1 << (height + 1)) - 1
-        splitInput = try r.readInt32s(); splitValue = try r.readDoubles(); reference = try r.readFloats(); latest = try r.readFloats()
+        let splitInput = try r.readInt32s(), splitValue = try r.readDoubles(), reference = try r.readFloats(), latest = try r.readFloats()
         seenInWindow = try r.readInt(); windows = try r.readInt()
-        let inner = trees * ((1 << height) - 1)
+        let (inner, dimensions) = (trees * ((1 << height) - 1), dimensions)
+        let isCount = { (m: Float) in m >= 0 && m <= Float(UInt16.max) && m.rounded() == m }
         guard splitInput.count == inner, splitValue.count == inner, reference.count == trees * nodesPerTree, latest.count == reference.count,
-            splitInput.allSatisfy({ $0 >= 0 && Int($0) < dimensions })
+            splitInput.allSatisfy({ $0 >= 0 && Int($0) < dimensions }), reference.allSatisfy(isCount), latest.allSatisfy(isCount), windows >= 0
         else { throw StateError("half-space trees: inconsistent arrays") }
+        splits = zip(splitValue, splitInput).map { Split(value: $0, input: $1) }
+        let current = UInt32(truncatingIfNeeded: windows)
+        masses = zip(reference, latest).map { Mass(window: current, latest: UInt16($1), reference: UInt16($0)) }
     }
 }
 
