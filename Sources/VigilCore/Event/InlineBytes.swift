@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Up to 64 bytes stored inline (an event id).
 public struct EventID: Sendable, Hashable, CustomStringConvertible {
     public var storage: InlineArray<64, UInt8>
@@ -79,7 +85,8 @@ public struct EntityKey: Sendable, Hashable, CustomStringConvertible {
     public var description: String { string }
 
     public static func == (lhs: EntityKey, rhs: EntityKey) -> Bool {
-        lhs.hash == rhs.hash && lhs.count == rhs.count && lhs.withBytes { a in rhs.withBytes { b in a.elementsEqual(b) } }
+        lhs.hash == rhs.hash && lhs.count == rhs.count
+            && withUnsafeBytes(of: lhs.storage) { a in withUnsafeBytes(of: rhs.storage) { b in memcmp(a.baseAddress!, b.baseAddress!, Int(lhs.count)) == 0 } }
     }
 
     public func hash(into hasher: inout Hasher) {

@@ -27,6 +27,9 @@ struct EntityFeatureState: Sendable {
     var previousTimes: [Int64] = []
     /// (output position, plan) for each feature of this entity.
     let features: [(position: Int, plan: Plan)]
+    /// Bucket stores that features read after the event joins (each read once per event), and those reads.
+    let bucketsReadAfter: [Int]
+    var bucketStatsAfter: [WindowStats]
 
     init(entity: Int, table: EntityTableSpec, specs: [(position: Int, spec: FeatureSpec)]) {
         self.entity = entity
@@ -104,6 +107,10 @@ struct EntityFeatureState: Sendable {
             plans.append((position, plan))
         }
         self.features = plans
+        var readAfter: [Int] = []
+        for (_, plan) in plans { if case .bucket(let store, _) = plan, !readAfter.contains(store) { readAfter.append(store) } }
+        bucketsReadAfter = readAfter
+        bucketStatsAfter = Array(repeating: WindowStats(), count: buckets.count)
     }
 
     private mutating func ensure(slots: Int) {
@@ -179,12 +186,13 @@ struct EntityFeatureState: Sendable {
             }
         }
 
+        for store in bucketsReadAfter { bucketStatsAfter[store] = buckets[store].stats(slot: slot, atMs: t) }
         for (position, plan) in features {
             switch plan {
             case .sliding(let lane, let size, let aggregate):
                 output[position] = sliding!.stats(slot: slot, lane: lane, atMs: t, sizeMs: size).value(of: aggregate)
             case .bucket(let store, let aggregate):
-                output[position] = buckets[store].stats(slot: slot, atMs: t).value(of: aggregate)
+                output[position] = bucketStatsAfter[store].value(of: aggregate)
             case .decayed(let store, let aggregate):
                 output[position] = decayed[store].stats(slot: slot, atMs: t).value(of: aggregate)
             case .distinct(let store):

@@ -64,11 +64,22 @@ public struct BucketWindowStore: Sendable {
 
     /// The window's statistics at time `t`: the buckets from `bucket(t) - bucketCount + 1` to `bucket(t)`.
     public func stats(slot: Int, atMs t: Int64) -> WindowStats {
-        let current = bucketId(t)
+        let count = bucketCount
+        let base = slot * count
+        var id = bucketId(t) - Int64(count) + 1
+        // One ring position computed with division, the rest by stepping: a division per bucket was a fifth of
+        // the features' cost.
+        var r = index(0, id)
         var result = WindowStats()
-        for id in (current - Int64(bucketCount) + 1)...current {
-            let i = index(slot, id)
-            if bucketIds[i] == id { result.merge(stats[i]) }
+        bucketIds.withUnsafeBufferPointer { ids in
+            stats.withUnsafeBufferPointer { stats in
+                for _ in 0..<count {
+                    if ids[base + r] == id { result.merge(stats[base + r]) }
+                    id += 1
+                    r += 1
+                    if r == count { r = 0 }
+                }
+            }
         }
         return result
     }
