@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
+import Logging
 import VigilDaemon
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput.",
-        subcommands: [Core.self]
+        subcommands: [Core.self, Kafka.self, Quick.self]
     )
 
     struct Core: ParsableCommand {
@@ -59,6 +60,87 @@ struct BenchCommand: ParsableCommand {
                 handle.seekToEndOfFile()
                 handle.write(Data((header + table + "\n").utf8))
                 try handle.close()
+            }
+        }
+    }
+}
+
+extension BenchCommand {
+    /// The raw librdkafka read and the daemon pipeline on one topic, alternating, several runs each.
+    struct Kafka: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "librdkafka alone reading a topic vs the Vigil pipeline scoring it, side by side (medians, ratio)."
+        )
+
+        @Option(name: .long, help: "The config whose features and detectors to run.") var config: String = "configs/bench.yaml"
+        @Option(name: .long, help: "Brokers holding the topic.") var brokers: String
+        @Option(name: .long, help: "The prepared topic (from vigil produce).") var topic: String
+        @Option(name: .long, help: "Events to read per run (at most the topic's size).") var events: Int = 1_000_000
+        @Option(name: .long, help: "Runs of each; the median is reported.") var runs: Int = 3
+        @Option(name: .long, help: "Print the rows as JSON lines instead of a table.") var json = false
+
+        func run() throws {
+            let configuration = try VigilConfiguration.load(file: config)
+            let logger = Logger(label: "vigil.bench") { StructuredLogHandler(label: $0, format: .logfmt, level: .warning, limiter: nil) }
+            let bench = KafkaBenchmark(brokers: brokers, topic: topic, events: events)
+            var raw: [CoreBenchmark.Row] = []
+            var pipeline: [CoreBenchmark.Row] = []
+            for _ in 0..<max(1, runs) {
+                raw.append(try bench.rawRead(logger: logger))
+                pipeline.append(try bench.pipeline(config: configuration, logger: logger))
+            }
+            let rows = [raw, pipeline].map { $0.sorted { $0.seconds < $1.seconds }[$0.count / 2] }
+            if json {
+                for row in rows { print(#"{"name":"\#(row.name)","events":\#(row.events),"seconds":\#(row.seconds),"events_per_second":\#(Int(row.eventsPerSecond))}"#) }
+                return
+            }
+            print("| measurement | events | seconds | events/s | vs raw read |")
+            print("|---|---:|---:|---:|---:|")
+            for row in rows {
+                print("| \(row.name) | \(row.events) | \(String(format: "%.3f", row.seconds)) | \(Int(row.eventsPerSecond)) | \(String(format: "%.1f %%", 100 * row.eventsPerSecond / rows[0].eventsPerSecond)) |")
+            }
+        }
+    }
+
+    /// A short core benchmark that records its figure or checks against the recorded one.
+    struct Quick: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Regression guard (well under a minute): the core rate on one thread, against a recorded figure.",
+            discussion: """
+                Run with --record before a change (writes the median rate to the baseline file), and without it \
+                after: exits non-zero when the rate dropped by more than --tolerance. Machines are noisy: record \
+                and check on the same machine, close together in time.
+                """
+        )
+
+        @Option(name: .long, help: "The config whose features and detectors to run.") var config: String = "configs/bench.yaml"
+        @Option(name: .long, help: "Where the recorded figure lives.") var baseline: String = ".build/bench-baseline.json"
+        @Option(name: .long, help: "Synthetic events per run.") var events: Int = 200_000
+        @Option(name: .long, help: "Runs; the median is used.") var runs: Int = 5
+        @Option(name: .long, help: "Allowed drop, as a fraction.") var tolerance: Double = 0.10
+        @Flag(name: .long, help: "Record this run's figure as the baseline.") var record = false
+
+        func run() throws {
+            let bench = CoreBenchmark(config: try VigilConfiguration.load(file: config), count: events)
+            _ = bench.sequential()
+            let samples = (0..<max(1, runs)).map { _ in bench.sequential().eventsPerSecond }.sorted()
+            let rate = samples[samples.count / 2]
+            print("core, 1 thread: \(Int(rate)) events/s (median of \(samples.count); \(samples.map { String(Int($0)) }.joined(separator: ", ")))")
+            if record {
+                let text = #"{"config":"\#(config)","events_per_second":\#(Int(rate)),"commit":"\#(MachineDescription.commit)"}"#
+                try Data((text + "\n").utf8).write(to: URL(fileURLWithPath: baseline))
+                print("recorded in \(baseline)")
+                return
+            }
+            guard let data = FileManager.default.contents(atPath: baseline),
+                let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                let recorded = object["events_per_second"] as? Double ?? (object["events_per_second"] as? Int).map(Double.init)
+            else { throw ValidationError("no baseline in \(baseline): run with --record first") }
+            let change = rate / recorded - 1
+            print("baseline: \(Int(recorded)) events/s (commit \(object["commit"] ?? "?")); change \(String(format: "%+.1f %%", 100 * change))")
+            if change < -tolerance {
+                print("REGRESSION: more than \(Int(tolerance * 100)) % slower than the baseline")
+                throw ExitCode(1)
             }
         }
     }
