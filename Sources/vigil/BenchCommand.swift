@@ -77,7 +77,7 @@ extension BenchCommand {
         @Option(name: .long, help: "The prepared topic (from vigil produce).") var topic: String
         @Option(name: .long, help: "Events to read per run (at most the topic's size).") var events: Int = 1_000_000
         @Option(name: .long, help: "Runs of each; the median is reported.") var runs: Int = 3
-        @Option(name: .long, help: "Print the rows as JSON lines instead of a table.") var json = false
+        @Flag(name: .long, help: "Print the rows as JSON lines instead of a table.") var json = false
 
         func run() throws {
             let configuration = try VigilConfiguration.load(file: config)
