@@ -35,8 +35,75 @@ struct ThrowawayCA {
     }
 }
 
+/// A dedicated dev broker behind a front (a TLS endpoint, a SASL authenticator) listening on `port`, which the
+/// broker's metadata advertises, so clients only ever talk through the front.
+struct FrontedBroker {
+    let broker: DedicatedBroker
+    let front: BackgroundProcess
+    let port: Int
+
+    /// - Parameter command: the front's command line, given its port and the broker's plain port.
+    init(name: String, front command: (_ port: Int, _ brokerPort: Int) -> String) throws {
+        port = try freePort()
+        broker = try DedicatedBroker(advertisedPort: port)
+        guard let plainPort = Int(broker.address.split(separator: ":").last ?? "") else {
+            broker.stop()
+            throw TestSetupError("no port in \(broker.address)")
+        }
+        front = try BackgroundProcess(command(port, plainPort), name: name)
+        Thread.sleep(forTimeInterval: 0.5)
+    }
+
+    func stop() {
+        front.stop(SIGKILL)
+        broker.stop()
+    }
+}
+
 @Suite("Security", .serialized)
 struct SecurityTests {
+    /// configs/vigil.yaml pointed at `port` with topics tx / alerts / scores / dlq, `properties` (a YAML flow
+    /// mapping) for librdkafka, HTTP on a free loopback port followed by `httpExtra` lines, no checkpoints.
+    static func daemonYAML(port: Int, properties: String, httpExtra: String = "") throws -> String {
+        var yaml = try String(contentsOfFile: repositoryRoot.appendingPathComponent("configs/vigil.yaml").path, encoding: .utf8)
+        for (from, to) in [
+            ("brokers: \"127.0.0.1:9092\"", "brokers: \"127.0.0.1:\(port)\""), ("input_topics: [transactions]", "input_topics: [tx]"),
+            ("dead_letter_topic: transactions.dlq", "dead_letter_topic: dlq"), ("properties: {}", "properties: \(properties)"),
+            ("listen: \"127.0.0.1:9464\"", "listen: \"127.0.0.1:0\"" + httpExtra), ("interval: 60s", "interval: off"),
+        ] { yaml = yaml.replacingOccurrences(of: from, with: to) }
+        return yaml
+    }
+
+    /// Runs the daemon with `config` (debug JSON logs collected), produces `events` synthetic events through a
+    /// client with `properties`, waits until they are scored, hands the HTTP port to `whileRunning`, then stops.
+    static func scoreThroughTheDaemon(
+        config: VigilConfiguration, client: KafkaClientOptions, properties: [String: String], events: Int,
+        fraudRate: Double = TransactionGenerator.Options().fraudRate,
+        whileRunning: (_ httpPort: Int) throws -> Void
+    ) throws -> (scored: Int, logLines: [String]) {
+        let lines = LineCollector()
+        let logger = Logger(label: "vigil") { StructuredLogHandler(label: $0, format: .json, level: .debug, limiter: nil, sink: lines.sink) }
+        let service = try VigilService(config: config, logger: logger)
+        try service.start()
+        defer {
+            service.requestStop()
+            service.waitUntilStopped()
+        }
+        let port = try #require(service.httpPort)
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: client, properties: properties), logger: Broker.logger)
+        var options = TransactionGenerator.Options()
+        options.fraudRate = fraudRate
+        var generator = TransactionGenerator(options: options)
+        for _ in 0..<events {
+            let t = generator.next()
+            try producer.produce(topic: "tx", key: Array(t.key.utf8), value: Array(t.json.utf8), blockWhenFull: true)
+        }
+        try producer.close(timeout: .seconds(30))
+        let scored = service.waitUntilScored(events, within: .seconds(90))
+        try whileRunning(port)
+        return (scored, lines.lines)
+    }
+
     /// The daemon reaches the broker over TLS, verifying it against a CA made for the test (a TLS endpoint from
     /// socat in front of the dev broker, whose own TLS option does not work in tansu 0.6.0); a client that does
     /// not trust that CA is refused. Secrets come from the environment and appear in no log line, metric or
@@ -44,17 +111,13 @@ struct SecurityTests {
     @Test(.timeLimit(.minutes(3)))
     func tlsToTheBrokerAndSecretsStayOutOfLogsMetricsAndOutputs() throws {
         let ca = try ThrowawayCA()
-        let tlsPort = try freePort()
-        let broker = try DedicatedBroker(advertisedPort: tlsPort)
-        defer { broker.stop() }
-        let plainPort = try #require(Int(broker.address.split(separator: ":").last ?? ""))
-        let proxy = try BackgroundProcess(
-            "socat openssl-listen:\(tlsPort),bind=127.0.0.1,reuseaddr,fork,cert='\(ca.serverBundle)',verify=0 tcp:127.0.0.1:\(plainPort)", name: "tls-proxy")
-        defer { proxy.stop(SIGKILL) }
-        Thread.sleep(forTimeInterval: 0.5)
+        let fronted = try FrontedBroker(name: "tls-proxy") { port, brokerPort in
+            "socat openssl-listen:\(port),bind=127.0.0.1,reuseaddr,fork,cert='\(ca.serverBundle)',verify=0 tcp:127.0.0.1:\(brokerPort)"
+        }
+        defer { fronted.stop() }
 
         let tls = ["security.protocol": "ssl", "ssl.ca.location": ca.caCertificate]
-        let options = KafkaClientOptions(bootstrapServers: ["127.0.0.1:\(tlsPort)"], clientID: "tls-test")
+        let options = KafkaClientOptions(bootstrapServers: ["127.0.0.1:\(fronted.port)"], clientID: "tls-test")
         let admin = try KafkaAdmin(client: options, properties: tls, logger: Broker.logger)
         try admin.createTopics(["tx", "alerts", "scores", "dlq"].map { KafkaTopicSpecification(name: $0, partitions: 1) })
 
@@ -65,45 +128,28 @@ struct SecurityTests {
 
         let secret = "s3cr3t-\(UUID().uuidString)"
         let token = "admin-\(UUID().uuidString)"
-        let base = try String(contentsOfFile: repositoryRoot.appendingPathComponent("configs/vigil.yaml").path, encoding: .utf8)
-        var yaml = base
-        for (from, to) in [
-            ("brokers: \"127.0.0.1:9092\"", "brokers: \"127.0.0.1:\(tlsPort)\""), ("input_topics: [transactions]", "input_topics: [tx]"),
-            ("dead_letter_topic: transactions.dlq", "dead_letter_topic: dlq"),
-            ("properties: {}", "properties: { security.protocol: ssl, ssl.ca.location: '\(ca.caCertificate)', ssl.key.password: '${VIGIL_TEST_SECRET}' }"),
-            ("listen: \"127.0.0.1:9464\"", "listen: \"127.0.0.1:0\"\n  admin_token: ${VIGIL_TEST_TOKEN}"),
-            ("interval: 60s", "interval: off"),
-        ] { yaml = yaml.replacingOccurrences(of: from, with: to) }
+        let yaml = try Self.daemonYAML(
+            port: fronted.port, properties: "{ security.protocol: ssl, ssl.ca.location: '\(ca.caCertificate)', ssl.key.password: '${VIGIL_TEST_SECRET}' }",
+            httpExtra: "\n  admin_token: ${VIGIL_TEST_TOKEN}")
         let config = try VigilConfiguration.load(yaml: yaml, environment: ["VIGIL_TEST_SECRET": secret, "VIGIL_TEST_TOKEN": token])
         #expect(config.kafka.properties["ssl.key.password"] == secret)
         #expect(config.adminToken == token)
 
-        let lines = LineCollector()
-        let logger = Logger(label: "vigil") { StructuredLogHandler(label: $0, format: .json, level: .debug, limiter: nil, sink: lines.sink) }
-        let service = try VigilService(config: config, logger: logger)
-        try service.start()
-        let port = try #require(service.httpPort)
-        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: options, properties: tls), logger: Broker.logger)
-        var options2 = TransactionGenerator.Options()
-        options2.fraudRate = 0.05
-        var generator = TransactionGenerator(options: options2)
-        for _ in 0..<3_000 {
-            let t = generator.next()
-            try producer.produce(topic: "tx", key: Array(t.key.utf8), value: Array(t.json.utf8), blockWhenFull: true)
+        var metrics = "", live = ""
+        var statuses: (unauthorised: Int, wrong: Int, authorised: Int) = (0, 0, 0)
+        let (scored, logLines) = try Self.scoreThroughTheDaemon(config: config, client: options, properties: tls, events: 3_000, fraudRate: 0.05) { port in
+            metrics = try httpGet(port: port, path: "/metrics").body
+            live = try httpGet(port: port, path: "/api/live").body
+            statuses = (
+                try SimpleHTTPClient.request(method: "POST", port: port, path: "/admin/reload").status,
+                try SimpleHTTPClient.request(method: "POST", port: port, path: "/admin/reload", bearerToken: token + "x").status,
+                try SimpleHTTPClient.request(method: "POST", port: port, path: "/admin/reload", bearerToken: token).status
+            )
         }
-        try producer.close(timeout: .seconds(30))
-        let scored = service.waitUntilScored(3_000, within: .seconds(90))
-        let metrics = try httpGet(port: port, path: "/metrics").body
-        let live = try httpGet(port: port, path: "/api/live").body
-        let unauthorised = try SimpleHTTPClient.request(method: "POST", port: port, path: "/admin/reload")
-        let wrong = try SimpleHTTPClient.request(method: "POST", port: port, path: "/admin/reload", bearerToken: token + "x")
-        let authorised = try SimpleHTTPClient.request(method: "POST", port: port, path: "/admin/reload", bearerToken: token)
-        service.requestStop()
-        service.waitUntilStopped()
 
         #expect(scored == 3_000, "every event scored over TLS")
-        #expect(unauthorised.status == 401 && wrong.status == 401, "the admin endpoint wants the token")
-        #expect(authorised.status == 503, "with the token the request goes through (this service has no file to re-read)")
+        #expect(statuses.unauthorised == 401 && statuses.wrong == 401, "the admin endpoint wants the token")
+        #expect(statuses.authorised == 503, "with the token the request goes through (this service has no file to re-read)")
         let alerts = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(client: options, groupID: "tls-reader", properties: tls), logger: Broker.logger)
         try alerts.subscribe(["alerts", "scores"])
@@ -115,7 +161,7 @@ struct SecurityTests {
         }
         try alerts.close()
         #expect(!outputs.isEmpty)
-        let everything = lines.lines.joined(separator: "\n") + metrics + live + outputs
+        let everything = logLines.joined(separator: "\n") + metrics + live + outputs
         #expect(!everything.contains(secret), "the password appears somewhere")
         #expect(!everything.contains(token), "the admin token appears somewhere")
     }
@@ -126,57 +172,37 @@ struct SecurityTests {
     /// and SaslAuthenticate) and then forwards the connection to the dev broker.
     @Test(.timeLimit(.minutes(3)))
     func saslScramAuthenticatesTheDaemonAndRefusesAWrongPassword() throws {
-        let saslPort = try freePort()
-        let broker = try DedicatedBroker(advertisedPort: saslPort)
-        defer { broker.stop() }
-        let plainPort = try #require(Int(broker.address.split(separator: ":").last ?? ""))
         let password = "scram-\(UUID().uuidString)"
         let script = repositoryRoot.appendingPathComponent("scripts/testing/scram_proxy.py").path
-        let proxy = try BackgroundProcess(
-            "python3 -u '\(script)' --listen \(saslPort) --upstream 127.0.0.1:\(plainPort) --user 'vigil:\(password)'", name: "scram-proxy")
-        defer { proxy.stop(SIGKILL) }
-        Thread.sleep(forTimeInterval: 0.5)
+        let fronted = try FrontedBroker(name: "scram-proxy") { port, brokerPort in
+            "python3 -u '\(script)' --listen \(port) --upstream 127.0.0.1:\(brokerPort) --user 'vigil:\(password)'"
+        }
+        defer { fronted.stop() }
 
         func sasl(_ password: String) -> [String: String] {
             ["security.protocol": "sasl_plaintext", "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "vigil", "sasl.password": password]
         }
-        let options = KafkaClientOptions(bootstrapServers: ["127.0.0.1:\(saslPort)"], clientID: "sasl-test")
+        let options = KafkaClientOptions(bootstrapServers: ["127.0.0.1:\(fronted.port)"], clientID: "sasl-test")
         let admin = try KafkaAdmin(client: options, properties: sasl(password), logger: Broker.logger)
         try admin.createTopics(["tx", "alerts", "scores", "dlq"].map { KafkaTopicSpecification(name: $0, partitions: 1) })
         let intruder = try KafkaAdmin(client: options, properties: sasl(password + "x"), logger: Broker.logger)
         #expect(throws: KafkaError.self) { _ = try intruder.listTopics(timeout: .seconds(5)) }
 
-        var yaml = try String(contentsOfFile: repositoryRoot.appendingPathComponent("configs/vigil.yaml").path, encoding: .utf8)
-        for (from, to) in [
-            ("brokers: \"127.0.0.1:9092\"", "brokers: \"127.0.0.1:\(saslPort)\""), ("input_topics: [transactions]", "input_topics: [tx]"),
-            ("dead_letter_topic: transactions.dlq", "dead_letter_topic: dlq"),
-            ("properties: {}", "properties: { security.protocol: sasl_plaintext, sasl.mechanism: SCRAM-SHA-512, sasl.username: vigil, sasl.password: '${VIGIL_TEST_SASL}' }"),
-            ("listen: \"127.0.0.1:9464\"", "listen: \"127.0.0.1:0\""), ("interval: 60s", "interval: off"),
-        ] { yaml = yaml.replacingOccurrences(of: from, with: to) }
+        let yaml = try Self.daemonYAML(
+            port: fronted.port,
+            properties: "{ security.protocol: sasl_plaintext, sasl.mechanism: SCRAM-SHA-512, sasl.username: vigil, sasl.password: '${VIGIL_TEST_SASL}' }")
         let config = try VigilConfiguration.load(yaml: yaml, environment: ["VIGIL_TEST_SASL": password])
-        let lines = LineCollector()
-        let logger = Logger(label: "vigil") { StructuredLogHandler(label: $0, format: .json, level: .debug, limiter: nil, sink: lines.sink) }
-        let service = try VigilService(config: config, logger: logger)
-        try service.start()
-        let port = try #require(service.httpPort)
-        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: options, properties: sasl(password)), logger: Broker.logger)
-        var generator = TransactionGenerator(options: TransactionGenerator.Options())
-        for _ in 0..<2_000 {
-            let t = generator.next()
-            try producer.produce(topic: "tx", key: Array(t.key.utf8), value: Array(t.json.utf8), blockWhenFull: true)
-        }
-        try producer.close(timeout: .seconds(30))
-        let scored = service.waitUntilScored(2_000, within: .seconds(90))
-        let metrics = try httpGet(port: port, path: "/metrics").body
-        service.requestStop()
-        service.waitUntilStopped()
-        proxy.stop(SIGKILL)
-        let proxyLog = (try? String(contentsOfFile: proxy.log, encoding: .utf8)) ?? ""
+        var metrics = ""
+        let (scored, logLines) = try Self.scoreThroughTheDaemon(
+            config: config, client: options, properties: sasl(password), events: 2_000
+        ) { port in metrics = try httpGet(port: port, path: "/metrics").body }
+        fronted.front.stop(SIGKILL)
+        let proxyLog = (try? String(contentsOfFile: fronted.front.log, encoding: .utf8)) ?? ""
 
         #expect(scored == 2_000, "every event scored through the authenticated connection")
         #expect(proxyLog.contains("authenticated vigil"))
         #expect(proxyLog.contains("authentication failed: wrong password"), "the wrong password reached the broker side and was refused")
-        let everything = lines.lines.joined(separator: "\n") + metrics
+        let everything = logLines.joined(separator: "\n") + metrics
         #expect(!everything.contains(password), "the SASL password appears in a log line or metric")
     }
 
