@@ -7,7 +7,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput.",
-        subcommands: [Core.self, Kafka.self, Quick.self]
+        subcommands: [Core.self, Kafka.self, Quick.self, Machine.self]
     )
 
     struct Core: ParsableCommand {
@@ -25,10 +25,7 @@ struct BenchCommand: ParsableCommand {
             let configuration = try VigilConfiguration.load(file: config)
             let bench = CoreBenchmark(config: configuration, count: events)
             var rows: [CoreBenchmark.Row] = []
-            func median(_ make: () -> CoreBenchmark.Row) -> CoreBenchmark.Row {
-                let samples = (0..<max(1, runs)).map { _ in make() }.sorted { $0.seconds < $1.seconds }
-                return samples[samples.count / 2]
-            }
+            func median(_ make: () -> CoreBenchmark.Row) -> CoreBenchmark.Row { (0..<max(1, runs)).map { _ in make() }.median }
             rows.append(median { bench.decodeOnly() })
             rows.append(median { bench.sequential() })
             for workers in 1...max(1, maxWorkers) { rows.append(median { bench.pipeline(workers: workers) }) }
@@ -89,7 +86,7 @@ extension BenchCommand {
                 raw.append(try bench.rawRead(logger: logger))
                 pipeline.append(try bench.pipeline(config: configuration, logger: logger))
             }
-            let rows = [raw, pipeline].map { $0.sorted { $0.seconds < $1.seconds }[$0.count / 2] }
+            let rows = [raw.median, pipeline.median]
             if json {
                 for row in rows { print(#"{"name":"\#(row.name)","events":\#(row.events),"seconds":\#(row.seconds),"events_per_second":\#(Int(row.eventsPerSecond))}"#) }
                 return
@@ -144,6 +141,20 @@ extension BenchCommand {
             }
         }
     }
+}
+
+extension BenchCommand {
+    /// Prints the machine description the benchmark reports carry (scripts/bench uses it).
+    struct Machine: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Describe this machine as benchmark reports do.")
+
+        func run() { print(MachineDescription.current) }
+    }
+}
+
+extension Array where Element == CoreBenchmark.Row {
+    /// The run with the median time.
+    var median: CoreBenchmark.Row { sorted { $0.seconds < $1.seconds }[count / 2] }
 }
 
 /// The machine a benchmark ran on.

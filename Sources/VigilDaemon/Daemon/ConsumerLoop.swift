@@ -139,8 +139,8 @@ final class ConsumerLoop: @unchecked Sendable {
                 // The workers are behind: hand them what is read, waiting briefly for room, and read no more
                 // meanwhile (librdkafka's bounded prefetch queue holds the next messages). Only a backlog that
                 // lasts pauses the partitions: a pause drops the prefetched messages and a resume fetches them
-                // again, which costs a broker round trip each time, so pausing on every full ring cut
-                // throughput tenfold.
+                // again, which costs a broker round trip each time: pausing on every full ring cut
+                // throughput sevenfold (BENCHMARKS.md).
                 flushPending(wait: true, atMost: .milliseconds(2))
                 let now = ContinuousClock.now
                 if backlogSince == nil { backlogSince = now }

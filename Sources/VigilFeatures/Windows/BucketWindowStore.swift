@@ -67,8 +67,8 @@ public struct BucketWindowStore: Sendable {
         let count = bucketCount
         let base = slot * count
         var id = bucketId(t) - Int64(count) + 1
-        // One ring position computed with division, the rest by stepping: a division per bucket was a fifth of
-        // the features' cost.
+        // One ring position computed with division, the rest by stepping (two integer divisions per bucket
+        // before; see BENCHMARKS.md for what this bought).
         var r = index(0, id)
         var result = WindowStats()
         bucketIds.withUnsafeBufferPointer { ids in
