@@ -7,7 +7,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput.",
-        subcommands: [Core.self, Kafka.self, Quick.self, Machine.self]
+        subcommands: [Core.self, Kafka.self, Latency.self, Memory.self, Quick.self, Machine.self]
     )
 
     struct Core: ParsableCommand {
@@ -138,6 +138,86 @@ extension BenchCommand {
             if change < -tolerance {
                 print("REGRESSION: more than \(Int(tolerance * 100)) % slower than the baseline")
                 throw ExitCode(1)
+            }
+        }
+    }
+}
+
+extension BenchCommand {
+    /// Read-to-delivery latency at a steady input rate.
+    struct Latency: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Read-to-delivery latency percentiles (HDR histogram) of the Vigil pipeline at a steady input rate.",
+            discussion: """
+                Produces synthetic events at --rate into a fresh topic (as many partitions as --topic has) while the \
+                daemon pipeline scores them, and reports the daemon's own latency histogram: each event from being \
+                read to the broker acknowledging its last output (or to being scored, when it has none). The first \
+                --warmup seconds are left out. scripts/bench runs it at half the pipeline's measured maximum.
+                """
+        )
+
+        @Option(name: .long, help: "The config whose features and detectors to run.") var config: String = "configs/bench.yaml"
+        @Option(name: .long, help: "Brokers.") var brokers: String
+        @Option(name: .long, help: "The prepared topic (its partition count and name prefix are used).") var topic: String
+        @Option(name: .long, help: "Input events per second.") var rate: Double
+        @Option(name: .long, help: "Measured seconds.") var seconds: Double = 20
+        @Option(name: .long, help: "Seconds left out at the start.") var warmup: Double = 5
+        @Flag(name: .long, help: "Print the result as one JSON line.") var json = false
+
+        func run() throws {
+            let configuration = try VigilConfiguration.load(file: config)
+            let logger = Logger(label: "vigil.bench") { StructuredLogHandler(label: $0, format: .logfmt, level: .warning, limiter: nil) }
+            let bench = KafkaBenchmark(brokers: brokers, topic: topic, events: 0)
+            let r = try bench.latency(config: configuration, rate: rate, seconds: seconds, warmup: warmup, logger: logger)
+            if json {
+                print(#"{"target_rate":\#(Int(r.targetRate)),"produced_rate":\#(Int(r.producedRate)),"events":\#(r.events),"p50_ms":\#(r.p50),"p99_ms":\#(r.p99),"p999_ms":\#(r.p999),"max_ms":\#(r.max)}"#)
+                return
+            }
+            print("input \(Int(r.producedRate)) events/s (asked \(Int(r.targetRate))), \(r.events) events measured")
+            print(String(format: "read-to-delivery latency: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms", r.p50, r.p99, r.p999, r.max))
+        }
+    }
+
+    /// State per key and heap allocations per event.
+    struct Memory: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Bytes of state per active entity key, and heap allocations per event in steady state.",
+            discussion: """
+                Allocations are counted only when the process runs with scripts/benchmarking/allocation_counter.c \
+                preloaded (LD_PRELOAD); scripts/bench builds it and does so. The first half of the events warms the \
+                state up; the second half is counted, on one thread and through the threaded core.
+                """
+        )
+
+        @Option(name: .long, help: "The config whose features and detectors to run.") var config: String = "configs/bench.yaml"
+        @Option(name: .long, help: "Distinct cards for the per-key figure (three events each).") var cards: Int = 200_000
+        @Option(name: .long, help: "Events for the allocation count (the second half is counted).") var events: Int = 400_000
+        @Option(name: .long, help: "Workers for the threaded allocation count.") var workers: Int = 2
+        @Flag(name: .long, help: "Print JSON lines instead of text.") var json = false
+
+        func run() throws {
+            let configuration = try VigilConfiguration.load(file: config)
+            for row in MemoryBenchmark(config: configuration, cards: cards).run() {
+                let resident = row.residentBytesPerKey.map { String(Int($0)) } ?? "null"
+                if json {
+                    print(#"{"entity":"\#(row.entity)","keys":\#(row.keys),"declared_bytes_per_key":\#(row.declaredBytesPerKey),"resident_bytes_per_key":\#(resident)}"#)
+                } else {
+                    print("\(row.entity): \(row.keys) keys, \(row.declaredBytesPerKey) bytes per key declared, \(resident) resident")
+                }
+            }
+            guard let counter = AllocationCounter() else {
+                print(json ? #"{"allocations":null}"# : "allocations: not counted (run with LD_PRELOAD=allocation_counter.so)")
+                return
+            }
+            let bench = CoreBenchmark(config: configuration, count: events)
+            for row in [bench.sequential(counting: counter), bench.pipeline(workers: workers, counting: counter)] {
+                let perEvent = row.allocationsPerEvent ?? .nan
+                if json {
+                    print(#"{"allocations":"\#(row.name)","events":\#(row.events - row.events / 2),"allocations_per_event":\#(perEvent)}"#)
+                } else {
+                    let counted = row.events - row.events / 2
+                    print("\(row.name): \(String(format: "%.4f", perEvent)) heap allocations per event (\(Int((perEvent * Double(counted)).rounded())) in \(counted) steady-state events)")
+                }
             }
         }
     }

@@ -63,4 +63,111 @@ struct HalfSpaceTreesTests {
         }
         #expect(a == b)
     }
+
+    /// A stream with a drifting cluster, a second cluster and scattered outliers, scaled to [0, 1].
+    private func mixedStream(count: Int, dimensions: Int, seed: UInt64) -> [[Double]] {
+        var generator = SplitMix64(seed: seed)
+        return (0..<count).map { i in
+            let kind = generator.next() % 20
+            return (0..<dimensions).map { q in
+                let jitter = Double(generator.next() % 1000) / 20_000
+                switch kind {
+                case 0: return Double(generator.next() % 1000) / 1000
+                case 1...6: return 0.7 + jitter
+                default: return 0.2 + Double(q) * 0.05 + Double(i) / Double(count) * 0.1 + jitter
+                }
+            }
+        }
+    }
+
+    @Test func scoresExactlyLikeThePlainAlgorithm() {
+        var model = HalfSpaceTrees(dimensions: 4, trees: 10, height: 12, window: 250, seed: 21)
+        var plain = FullDepthTrees(model)
+        var contributions = [Double](repeating: 0, count: 4)
+        var warmScores = 0
+        for point in mixedStream(count: 3_000, dimensions: 4, seed: 3) {
+            let score = score(&model, point, contributions: &contributions)
+            let (expected, expectedContributions) = plain.scoreAndLearn(point)
+            #expect(score == expected)
+            #expect(contributions == expectedContributions)
+            if score > 0 { warmScores += 1 }
+        }
+        #expect(warmScores > 2_000, "the comparison covers warm windows")
+        #expect((0..<4).allSatisfy { model.latestMass(tree: $0, node: 0) == plain.latest[$0][0] })
+    }
+
+    @Test func aModelRestoredMidWindowContinuesExactly() throws {
+        var model = HalfSpaceTrees(dimensions: 3, trees: 8, height: 10, window: 200, seed: 5)
+        var contributions = [0.0, 0.0, 0.0]
+        let stream = mixedStream(count: 1_500, dimensions: 3, seed: 9)
+        for point in stream[..<730] { _ = score(&model, point, contributions: &contributions) }
+        var w = BinaryWriter()
+        model.write(to: &w)
+        var r = BinaryReader(w.bytes)
+        var restored = try HalfSpaceTrees(from: &r)
+        #expect(restored == model)
+        for point in stream[730...] {
+            #expect(score(&restored, point, contributions: &contributions) == score(&model, point, contributions: &contributions))
+        }
+        #expect(restored == model)
+    }
 }
+
+/// Half-space trees as the paper states them, every event counted at every node of its path, over the splits
+/// of a `HalfSpaceTrees`: what the model, with its lazily rolled masses, must score identically to.
+private struct FullDepthTrees {
+    let model: HalfSpaceTrees
+    var latest: [[Double]]
+    var reference: [[Double]]
+    var seen = 0
+    var windows = 0
+
+    init(_ model: HalfSpaceTrees) {
+        self.model = model
+        let nodes = (1 << (model.height + 1)) - 1
+        latest = Array(repeating: Array(repeating: 0, count: nodes), count: model.trees)
+        reference = latest
+    }
+
+    mutating func scoreAndLearn(_ x: [Double]) -> (Double, [Double]) {
+        let (trees, height, window) = (model.trees, model.height, Double(model.window))
+        var contributions = [Double](repeating: 0, count: model.dimensions)
+        var total = 0.0
+        for tree in 0..<trees {
+            var node = 0
+            var treeScore = 0.0
+            var scored = false
+            var path: [(input: Int, shortfall: Double)] = []
+            for depth in 0...height {
+                latest[tree][node] += 1
+                let mass = reference[tree][node]
+                if !scored, depth == height || mass < model.sizeLimit {
+                    treeScore = mass * Double(1 << depth)
+                    scored = true
+                }
+                if depth == height { break }
+                let split = model.split(tree: tree, node: node)
+                let child = x[split.input] < split.value ? 2 * node + 1 : 2 * node + 2
+                if !scored { path.append((split.input, Swift.max(0, mass / 2 - reference[tree][child]))) }
+                node = child
+            }
+            total += treeScore
+            guard windows > 0, !path.isEmpty else { continue }
+            let treeAnomaly = (1 - treeScore / (window * Double(1 << height))) / Double(trees)
+            let shortfallTotal = path.reduce(0) { $0 + $1.shortfall }
+            for step in path {
+                contributions[step.input] += treeAnomaly * (shortfallTotal > 0 ? step.shortfall / shortfallTotal : 1 / Double(path.count))
+            }
+        }
+        let score = windows > 0 ? Swift.max(0, 1 - total / (Double(trees) * window * Double(1 << height))) : 0
+        seen += 1
+        if seen == model.window {
+            seen = 0
+            windows += 1
+            reference = latest
+            latest = latest.map { $0.map { _ in 0 } }
+        }
+        return (score, contributions)
+    }
+}
+

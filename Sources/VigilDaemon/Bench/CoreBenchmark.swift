@@ -8,6 +8,8 @@ public struct CoreBenchmark: Sendable {
         public var name: String
         public var events: Int
         public var seconds: Double
+        /// Heap allocations per event after the warm-up, when counted (`AllocationCounter`).
+        public var allocationsPerEvent: Double?
         public var eventsPerSecond: Double { Double(events) / seconds }
     }
 
@@ -16,11 +18,13 @@ public struct CoreBenchmark: Sendable {
     /// Input partitions the threaded runs spread events over (by primary key, as a keyed producer does).
     public static let inputPartitions = 12
 
-    /// Prepares `count` synthetic events (the `vigil produce` stream with `seed`) as raw JSON messages.
-    public init(config: VigilConfiguration, count: Int, seed: UInt64 = 1) {
+    /// Prepares `count` synthetic events (the `vigil produce` stream with `seed`, over `cards` cards) as raw JSON
+    /// messages.
+    public init(config: VigilConfiguration, count: Int, seed: UInt64 = 1, cards: Int = TransactionGenerator.Options().cards) {
         self.config = config
         var options = TransactionGenerator.Options()
         options.seed = seed
+        options.cards = cards
         options.eventsPerSecond = 200
         var generator = TransactionGenerator(options: options)
         messages = (0..<count).map { _ in Array(generator.next().json.utf8) }
@@ -47,24 +51,36 @@ public struct CoreBenchmark: Sendable {
     }
 
     /// Decode, features and detectors on one thread (`SequentialScorer`).
-    public func sequential() -> Row {
+    ///
+    /// - Parameter counter: when given, the allocations made while scoring the second half of the events
+    ///   (the first half warms the state up) are reported per event.
+    public func sequential(counting counter: AllocationCounter? = nil) -> Row {
         let decoder = EventDecoder(schema: config.schema)
         var scorer = SequentialScorer(model: ScoringModel(config: config))
         var event = Event()
         var alerts = 0
+        let half = messages.count / 2
+        var allocationsAtHalf: UInt64 = 0
         let start = ContinuousClock.now
         for (i, message) in messages.enumerated() {
+            if i == half, let counter { allocationsAtHalf = counter.count }
             event.offset = Int64(i)
             message.withUnsafeBytes { try? decoder.decode($0, into: &event) }
             if scorer.score(event).result.alert { alerts += 1 }
         }
-        return Row(name: "decode + features + detectors, 1 thread", events: messages.count, seconds: elapsed(start))
+        let seconds = elapsed(start)
+        var row = Row(name: "decode + features + detectors, 1 thread", events: messages.count, seconds: seconds)
+        if let counter { row.allocationsPerEvent = Double(counter.count - allocationsAtHalf) / Double(messages.count - half) }
+        return row
     }
 
     /// The threaded core as the daemon runs it: this thread decodes, computes secondary features and routes;
     /// `workers` threads compute primary features and per-entity detectors; one thread restores input order and
     /// runs the scoring stage (global detectors, calibration, rules, policy).
-    public func pipeline(workers: Int) -> Row {
+    ///
+    /// - Parameter counter: when given, every thread's allocations from the routing of the second half of the
+    ///   events to the last event's drain are reported per event of that half.
+    public func pipeline(workers: Int, counting counter: AllocationCounter? = nil) -> Row {
         let model = ScoringModel(config: config)
         let pool = WorkerPool(model: model, count: workers, ringCapacity: config.pipeline.ringCapacity)
         let total = messages.count
@@ -90,8 +106,11 @@ public struct CoreBenchmark: Sendable {
         let decoder = EventDecoder(schema: config.schema)
         var router = Router(model: model)
         var event = Event()
+        let half = total / 2
+        var allocationsAtHalf: UInt64 = 0
         let start = ContinuousClock.now
         for (i, message) in messages.enumerated() {
+            if i == half, let counter { allocationsAtHalf = counter.count }
             event.offset = Int64(i)
             message.withUnsafeBytes { try? decoder.decode($0, into: &event) }
             // As from a topic of `inputPartitions` partitions keyed by card: workers own partitions.
@@ -101,7 +120,8 @@ public struct CoreBenchmark: Sendable {
         }
         drained.wait()
         let seconds = elapsed(start)
+        let allocations = counter.map { Double($0.count - allocationsAtHalf) / Double(total - half) }
         pool.stop()
-        return Row(name: "threaded core, \(workers) worker\(workers == 1 ? "" : "s")", events: total, seconds: seconds)
+        return Row(name: "threaded core, \(workers) worker\(workers == 1 ? "" : "s")", events: total, seconds: seconds, allocationsPerEvent: allocations)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Histogram
 public import Logging
 import VigilKafka
 
@@ -86,4 +87,95 @@ public struct KafkaBenchmark: Sendable {
         let pauses = service.counters.pauses.load(ordering: .relaxed)
         return CoreBenchmark.Row(name: "vigil pipeline (\(config.pipeline.workers) workers; input paused \(pauses)x)", events: events, seconds: seconds)
     }
+
+    /// What `latency` measured.
+    public struct LatencyRun: Sendable {
+        /// The input rate asked for and the rate produced over the measured seconds, events/s.
+        public var targetRate: Double
+        public var producedRate: Double
+        /// Events whose latency was recorded after the warm-up.
+        public var events: Int
+        /// Read-to-delivery latency percentiles, milliseconds.
+        public var p50: Double
+        public var p99: Double
+        public var p999: Double
+        public var max: Double
+    }
+
+    /// The daemon scoring a stream produced at a steady `rate` into a fresh topic (as many partitions as the
+    /// prepared one): each event's latency from being read to the broker acknowledging its last output (or to
+    /// being scored, when it has none), as the daemon's own HDR histogram records it. The first `warmup`
+    /// seconds are left out.
+    public func latency(config base: VigilConfiguration, rate: Double, seconds: Double, warmup: Double, logger: Logger) throws -> LatencyRun {
+        let admin = try KafkaAdmin(client: options, logger: logger)
+        let partitions = try admin.listTopics().first { $0.name == topic }?.partitions.count ?? 1
+        let latencyTopic = "\(topic).latency-\(UUID().uuidString.prefix(8))"
+        try admin.createTopics([KafkaTopicSpecification(name: latencyTopic, partitions: Int32(partitions))])
+        defer { try? admin.deleteTopics([latencyTopic]) }
+
+        var config = base
+        config.kafka.brokers = brokers
+        config.kafka.inputTopics = [latencyTopic]
+        config.kafka.groupID = "vigil-bench-latency-\(UUID().uuidString.prefix(8))"
+        config.httpListen = "off"
+        config.checkpoints.intervalMs = nil
+        let service = try VigilService(config: config, logger: logger)
+        try service.start()
+        defer {
+            service.requestStop()
+            service.waitUntilStopped()
+        }
+
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: options, linger: .milliseconds(1)), logger: logger)
+        defer { try? producer.close() }
+        let target = try producer.topic(latencyTopic)
+        var generatorOptions = TransactionGenerator.Options()
+        generatorOptions.seed = 7
+        generatorOptions.eventsPerSecond = rate
+        generatorOptions.startMs = Int64(Date().timeIntervalSince1970 * 1000)
+        var generator = TransactionGenerator(options: generatorOptions)
+
+        // Paced in 1 ms steps: by time t, rate x t events have been handed to the producer.
+        let clock = ContinuousClock()
+        let start = clock.now
+        var sent = 0
+        var sentAtWarmupEnd: Int?
+        while true {
+            let elapsed = Self.seconds(clock.now - start)
+            if elapsed >= warmup + seconds { break }
+            if sentAtWarmupEnd == nil, elapsed >= warmup {
+                sentAtWarmupEnd = sent
+                service.live.resetLatencyHistogram()
+            }
+            let due = Int(rate * elapsed)
+            while sent < due {
+                let transaction = generator.next()
+                var key = Array(transaction.key.utf8)
+                var value = Array(transaction.json.utf8)
+                try key.withUnsafeMutableBytes { k in
+                    try value.withUnsafeMutableBytes { v in
+                        try producer.produce(to: target, key: UnsafeRawBufferPointer(k), value: UnsafeRawBufferPointer(v), blockWhenFull: true)
+                    }
+                }
+                sent += 1
+            }
+            usleep(1000)
+        }
+        let producedRate = Double(sent - (sentAtWarmupEnd ?? 0)) / seconds
+        let deadline = clock.now + .seconds(120)
+        while service.counters.scored.load(ordering: .relaxed) < sent {
+            guard clock.now < deadline else {
+                throw Failure(description: "latency: \(service.counters.scored.load(ordering: .relaxed)) of \(sent) events scored")
+            }
+            usleep(10_000)
+        }
+        // The consumer thread adds each second's latencies once that second is over.
+        usleep(1_500_000)
+        let histogram = service.live.latencyHistogram
+        let milliseconds = { (percentile: Double) in Double(histogram.valueAtPercentile(percentile)) / 1000 }
+        return LatencyRun(
+            targetRate: rate, producedRate: producedRate, events: Int(histogram.totalCount),
+            p50: milliseconds(50), p99: milliseconds(99), p999: milliseconds(99.9), max: Double(histogram.max) / 1000)
+    }
 }
+

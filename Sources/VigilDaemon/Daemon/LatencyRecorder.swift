@@ -6,9 +6,15 @@ import Prometheus
 /// being scored, when it has no output), on the consumer thread that learns of both.
 ///
 /// Every value goes to the Prometheus histogram and to an HDR histogram of the current second, whose
-/// percentiles are published to the dashboard once a second and then cleared.
+/// percentiles are published to the dashboard once a second; the second is then added to the running histogram
+/// (`LiveStatistics.latencyHistogram`, what `vigil bench latency` reads) and cleared.
 struct LatencyRecorder {
-    private var second = Histogram<UInt64>(highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .two)
+    /// Microseconds up to ten minutes, two significant digits.
+    static func makeHistogram() -> LatencyHistogram {
+        LatencyHistogram(highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .two)
+    }
+
+    private var second = makeHistogram()
     private let prometheus: DurationHistogram?
     private let live: LiveStatistics?
     private var lastPublishNs: UInt64 = 0
@@ -41,6 +47,7 @@ struct LatencyRecorder {
             percentiles.count = Int(second.totalCount)
         }
         live.publish(latency: percentiles)
+        if second.totalCount > 0 { live.accumulate(latency: second) }
         second.reset()
     }
 }

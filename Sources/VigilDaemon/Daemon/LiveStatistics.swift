@@ -1,6 +1,10 @@
 import Foundation
+public import Histogram
 import Synchronization
 import VigilFeatures
+
+/// Latencies in microseconds (HdrHistogram).
+public typealias LatencyHistogram = Histogram<UInt64>
 
 /// What the live dashboard shows: a one-sample-per-second history of rates, lag and latency, the distribution
 /// of combined scores, and the latest alerts.
@@ -40,6 +44,8 @@ public final class LiveStatistics: Sendable {
     private let history = Mutex<(samples: [Sample], previous: (time: Double, scored: Int, alerts: Int, deadLetters: Int)?)>(([], nil))
     private let alerts = Mutex<[[UInt8]]>([])
     private let latency = Mutex(LatencyPercentiles())
+    /// Every latency since the start or the last `resetLatencyHistogram()`, microseconds.
+    private let latencyTotal = Mutex(LatencyRecorder.makeHistogram())
     /// Samples kept (seconds of history) and alerts kept.
     public let historyLength: Int
     public let alertsKept: Int
@@ -69,6 +75,20 @@ public final class LiveStatistics: Sendable {
     /// Replaces the latency percentiles (consumer thread, once a second).
     func publish(latency percentiles: LatencyPercentiles) {
         latency.withLock { $0 = percentiles }
+    }
+
+    /// Adds a second's latencies to the running histogram (consumer thread, once a second).
+    func accumulate(latency second: LatencyHistogram) {
+        latencyTotal.withLock { $0.add(second) }
+    }
+
+    /// Read-to-delivery latencies, microseconds, of every event finished since the start or the last reset, up
+    /// to the last whole second (HDR histogram, two significant digits).
+    public var latencyHistogram: LatencyHistogram { latencyTotal.withLock { $0 } }
+
+    /// Starts `latencyHistogram` over (a benchmark's warm-up ends).
+    public func resetLatencyHistogram() {
+        latencyTotal.withLock { $0.reset() }
     }
 
     /// Appends one history sample from the running totals (HTTP event loop, once a second).

@@ -37,6 +37,9 @@ public struct Router: Sendable {
         secondary?.usage(entity: entity)
     }
 
+    /// The engine computing the secondary entities' features, if any.
+    public var secondaryEngine: FeatureEngine? { secondary }
+
     /// The secondary entities' window state for a checkpoint (empty when there are none).
     public func saveState() -> [UInt8] {
         secondary?.saveState() ?? []

@@ -117,6 +117,20 @@ public struct SequentialScorer: Sendable {
         return scored
     }
 
+    /// Keys of entity kind `entity` holding feature state now (whichever engine computes that kind).
+    public func activeKeys(entity: Int) -> Int {
+        let engines = [scorer.features] + (router.secondaryEngine.map { [$0] } ?? [])
+        return engines.lazy.compactMap { $0.usage(entity: entity)?.keys }.first ?? 0
+    }
+
+    /// Bytes of state one key of entity kind `entity` is declared to hold: its features (with the key index)
+    /// and its per-key detectors.
+    public func declaredBytesPerKey(entity: Int) -> Int {
+        let engines = [scorer.features] + (router.secondaryEngine.map { [$0] } ?? [])
+        let features = engines.lazy.compactMap { $0.bytesPerKey.first { $0.entity == entity }?.bytes }.first ?? 0
+        return features + scorer.detectors.bytesPerKey(entity: entity)
+    }
+
     /// Feeds a delayed label to the supervised detectors.
     public mutating func learnLabel(eventID: EventID, label: Bool) {
         stage.learnLabel(eventID: eventID, label: label)

@@ -21,6 +21,8 @@ public struct EntityForestDetector: Sendable {
 
     public let entity: Int
     public let inputs: [DetectorInput]
+    /// Approximate bytes one key's model holds (`bytesPerKey(_:)` of this detector's kind).
+    public let bytesPerKey: Int
     private var index: EntityKeyIndex
     private var models: [KeyModel] = []
     private let template: KeyModel
@@ -36,6 +38,7 @@ public struct EntityForestDetector: Sendable {
     ///   - maxKeys: keys holding a model at most; `ttlMs`: idle time after which a key starts over.
     public init(kind: DetectorSpec.Kind, entity: Int, maxKeys: Int, ttlMs: Int64) {
         self.entity = entity
+        bytesPerKey = Self.bytesPerKey(kind)
         switch kind {
         case .halfSpaceTrees(let inputs, let trees, let height, let window, let ranges, let warmup, let margin, let seed):
             self.inputs = inputs

@@ -96,6 +96,12 @@ public struct HalfSpaceTrees: Sendable {
 
     private var currentWindow: UInt32 { UInt32(truncatingIfNeeded: windows) }
 
+    /// The split of an inner node (heap order): events with `x[input] < value` go to the left child `2i + 1`.
+    public func split(tree: Int, node: Int) -> (input: Int, value: Double) {
+        let s = splits[tree * ((1 << height) - 1) + node]
+        return (Int(s.input), s.value)
+    }
+
     /// The reference mass (events of the previous window) at a node, in heap order (children of `i` are
     /// `2i + 1` and `2i + 2`).
     public func referenceMass(tree: Int, node: Int) -> Double {

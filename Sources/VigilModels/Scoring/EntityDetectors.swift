@@ -45,6 +45,12 @@ public struct EntityDetectors: Sendable {
     }
 
     /// Keys holding a model, per forest detector (by detector index).
+    /// Bytes these detectors hold per key of entity kind `entity` (z-score baselines, per-key forests).
+    public func bytesPerKey(entity: Int) -> Int {
+        zScores.reduce(0) { $0 + ($1.detector.entity == entity ? $1.detector.bytesPerKey : 0) }
+            + forests.reduce(0) { $0 + ($1.detector.entity == entity ? $1.detector.bytesPerKey : 0) }
+    }
+
     public var forestKeyCounts: [(detector: Int, keys: Int)] { forests.map { ($0.index, $0.detector.keyCount) } }
 }
 

@@ -47,7 +47,7 @@ public struct KLLSketch: Sendable {
                     levels.append([])
                     levels[level + 1].reserveCapacity(k)
                 }
-                levels[level].sort()
+                levels[level].sortWithoutAllocating(by: <)
                 let offset = coin() ? 1 : 0
                 var i = offset
                 while i < levels[level].count - (levels[level].count % 2 == 1 ? 1 : 0) {

@@ -10,6 +10,11 @@ public struct ScoreCalibrator: Sendable {
     private var snapshotValues: [Double] = []
     private var snapshotRanks: [Double] = []
     private var sinceRefresh = 0
+    /// `refresh`'s working arrays (the sketch's items and their sorted order), kept between refreshes so that
+    /// refreshing allocates nothing once the sketch has reached its size. Not part of the state.
+    private var scratchValues: [Double] = []
+    private var scratchWeights: [Double] = []
+    private var scratchOrder: [Int32] = []
     public let refreshEvery: Int
     /// Scores needed before percentiles are trusted.
     public let warmup: Int
@@ -63,22 +68,28 @@ public struct ScoreCalibrator: Sendable {
 
     private mutating func refresh() {
         sinceRefresh = 0
+        scratchValues.removeAll(keepingCapacity: true)
+        scratchWeights.removeAll(keepingCapacity: true)
+        sketch.forEachWeighted { value, weight in
+            scratchValues.append(value)
+            scratchWeights.append(weight)
+        }
+        // Sort the items by value (ties in sketch order), then turn weights into cumulative fractions.
+        scratchOrder.removeAll(keepingCapacity: true)
+        for i in scratchValues.indices { scratchOrder.append(Int32(i)) }
+        let values = scratchValues
+        scratchOrder.sortWithoutAllocating { a, b in
+            values[Int(a)] < values[Int(b)] || (values[Int(a)] == values[Int(b)] && a < b)
+        }
+        var total = 0.0
+        for i in scratchOrder { total += scratchWeights[Int(i)] }
+        var cumulative = 0.0
         snapshotValues.removeAll(keepingCapacity: true)
         snapshotRanks.removeAll(keepingCapacity: true)
-        sketch.forEachWeighted { value, weight in
-            snapshotValues.append(value)
-            snapshotRanks.append(weight)
-        }
-        // Sort values with their weights, then turn weights into cumulative fractions.
-        let order = snapshotValues.indices.sorted { snapshotValues[$0] < snapshotValues[$1] }
-        let values = order.map { snapshotValues[$0] }
-        let weights = order.map { snapshotRanks[$0] }
-        let total = weights.reduce(0, +)
-        var cumulative = 0.0
-        snapshotValues = values
-        snapshotRanks = weights.map { w in
-            cumulative += w
-            return cumulative / total
+        for i in scratchOrder {
+            snapshotValues.append(values[Int(i)])
+            cumulative += scratchWeights[Int(i)]
+            snapshotRanks.append(cumulative / total)
         }
     }
 }

@@ -237,10 +237,27 @@ public struct ScoringStage: Sendable {
 
     /// The strongest reasons, strongest detector first: a z-score detector's field and z; half-space trees'
     /// two inputs with the largest share of the anomaly.
+    /// Runs on alerts only, but allocates nothing (orderings in stack buffers), like the rest of the event path.
     private func explain(_ event: Event, _ features: UnsafeBufferPointer<Double>, _ result: inout DetectionResult) {
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: specs.count) { order in
+            var warm = 0
+            for i in specs.indices where result.warmDetectors & (1 << UInt8(i)) != 0 {
+                order[warm] = i
+                warm += 1
+            }
+            let scores = result.detectorScores
+            func strength(_ i: Int) -> Double { scores[i].isNaN ? -1 : scores[i] }
+            // Strongest first; ties in configuration order.
+            let ranked = UnsafeMutableBufferPointer(rebasing: order[..<warm])
+            ranked.sortWithoutAllocating { a, b in strength(a) > strength(b) || (strength(a) == strength(b) && a < b) }
+            explain(event, features, &result, detectorsInOrder: UnsafeBufferPointer(ranked))
+        }
+    }
+
+    private func explain(
+        _ event: Event, _ features: UnsafeBufferPointer<Double>, _ result: inout DetectionResult, detectorsInOrder order: UnsafeBufferPointer<Int>
+    ) {
         var filled = 0
-        let order = specs.indices.filter { result.warmDetectors & (1 << UInt8($0)) != 0 }
-            .sorted { (result.detectorScores[$0].isNaN ? -1 : result.detectorScores[$0]) > (result.detectorScores[$1].isNaN ? -1 : result.detectorScores[$1]) }
         for i in order where filled < DetectionResult.maxExplanation {
             switch specs[i].kind {
             case .robustZScore(let input, _, _, _):
@@ -262,25 +279,27 @@ public struct ScoringStage: Sendable {
                     }
                     continue
                 }
-                var best: [(Int, Double)] = []
-                for k in inputs.indices {
-                    let low = global.lowContributions.isEmpty ? 0 : global.lowContributions[k]
-                    best.append((k, global.contributions[k] + low))
-                }
-                best.sort { $0.1 > $1.1 }
-                for (k, share) in best.prefix(2) where filled < DetectionResult.maxExplanation && share > 0 {
-                    let source: ExplanationItem.Source
-                    let value: Double
-                    switch inputs[k] {
-                    case .feature(let f):
-                        source = .feature(f)
-                        value = features[f]
-                    case .numericField(let f):
-                        source = .numericField(f)
-                        value = event.numeric[f]
+                withUnsafeTemporaryAllocation(of: (input: Int, share: Double).self, capacity: inputs.count) { best in
+                    for k in inputs.indices {
+                        let low = global.lowContributions.isEmpty ? 0 : global.lowContributions[k]
+                        best[k] = (k, global.contributions[k] + low)
                     }
-                    result.explanation[filled] = ExplanationItem(source: source, value: value, contribution: share, detector: Int8(i))
-                    filled += 1
+                    // Largest share first; ties in input order.
+                    best.sortWithoutAllocating { a, b in a.share > b.share || (a.share == b.share && a.input < b.input) }
+                    for (k, share) in best.prefix(2) where filled < DetectionResult.maxExplanation && share > 0 {
+                        let source: ExplanationItem.Source
+                        let value: Double
+                        switch inputs[k] {
+                        case .feature(let f):
+                            source = .feature(f)
+                            value = features[f]
+                        case .numericField(let f):
+                            source = .numericField(f)
+                            value = event.numeric[f]
+                        }
+                        result.explanation[filled] = ExplanationItem(source: source, value: value, contribution: share, detector: Int8(i))
+                        filled += 1
+                    }
                 }
             }
         }
