@@ -47,6 +47,11 @@ public struct FeatureEngine: Sendable {
     /// Bytes of feature state per key, per entity kind.
     public var bytesPerKey: [(entity: Int, bytes: Int)] { entities.map { ($0.entity, $0.bytesPerKey) } }
 
+    /// Where one key's bytes go, per store, for an entity kind this engine owns (empty otherwise).
+    public func bytesPerKeyByStore(entity: Int) -> [(store: String, bytes: Int)] {
+        entities.first { $0.entity == entity }?.bytesPerKeyByStore ?? []
+    }
+
     /// Keys evicted for space and expired by TTL, per entity kind.
     public var evictions: [(entity: Int, evicted: Int, expired: Int)] {
         entities.map { ($0.entity, $0.index.evictedForSpace, $0.index.expired) }

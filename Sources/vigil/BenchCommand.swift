@@ -7,7 +7,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput.",
-        subcommands: [Core.self, Kafka.self, Latency.self, Memory.self, Quick.self, Machine.self]
+        subcommands: [Core.self, Kafka.self, Latency.self, Memory.self, Forest.self, Quick.self, Machine.self]
     )
 
     struct Core: ParsableCommand {
@@ -20,6 +20,7 @@ struct BenchCommand: ParsableCommand {
         @Option(name: .long, help: "Runs per measurement; the median is reported.") var runs: Int = 3
         @Option(name: .long, help: "Largest worker count.") var maxWorkers: Int = ProcessInfo.processInfo.activeProcessorCount
         @Option(name: .long, help: "Append the results as Markdown to this file.") var markdown: String?
+        @Flag(name: .long, help: "Print the rows as JSON lines instead of a table.") var json = false
 
         func run() throws {
             let configuration = try VigilConfiguration.load(file: config)
@@ -29,6 +30,10 @@ struct BenchCommand: ParsableCommand {
             rows.append(median { bench.decodeOnly() })
             rows.append(median { bench.sequential() })
             for workers in 1...max(1, maxWorkers) { rows.append(median { bench.pipeline(workers: workers) }) }
+            if json {
+                for row in rows { print(#"{"name":"\#(row.name)","events":\#(row.events),"seconds":\#(row.seconds),"events_per_second":\#(Int(row.eventsPerSecond))}"#) }
+                return
+            }
             let base = rows[1].eventsPerSecond
             var lines = ["| measurement | events | seconds | events/s | vs 1 thread |", "|---|---:|---:|---:|---:|"]
             for row in rows {
@@ -162,18 +167,21 @@ extension BenchCommand {
         @Option(name: .long, help: "Input events per second.") var rate: Double
         @Option(name: .long, help: "Measured seconds.") var seconds: Double = 20
         @Option(name: .long, help: "Seconds left out at the start.") var warmup: Double = 5
+        @Option(name: .long, help: "The broker's process id, to report its CPU use too.") var brokerPid: Int32?
         @Flag(name: .long, help: "Print the result as one JSON line.") var json = false
 
         func run() throws {
             let configuration = try VigilConfiguration.load(file: config)
             let logger = Logger(label: "vigil.bench") { StructuredLogHandler(label: $0, format: .logfmt, level: .warning, limiter: nil) }
             let bench = KafkaBenchmark(brokers: brokers, topic: topic, events: 0)
-            let r = try bench.latency(config: configuration, rate: rate, seconds: seconds, warmup: warmup, logger: logger)
+            let r = try bench.latency(config: configuration, rate: rate, seconds: seconds, warmup: warmup, brokerPID: brokerPid, logger: logger)
+            let broker = r.brokerCores.map { String(format: "%.2f", $0) } ?? "null"
             if json {
-                print(#"{"target_rate":\#(Int(r.targetRate)),"produced_rate":\#(Int(r.producedRate)),"events":\#(r.events),"p50_ms":\#(r.p50),"p99_ms":\#(r.p99),"p999_ms":\#(r.p999),"max_ms":\#(r.max)}"#)
+                print(#"{"target_rate":\#(Int(r.targetRate)),"produced_rate":\#(Int(r.producedRate)),"events":\#(r.events),"p50_ms":\#(r.p50),"p99_ms":\#(r.p99),"p999_ms":\#(r.p999),"max_ms":\#(r.max),"process_cores":\#(String(format: "%.2f", r.processCores)),"broker_cores":\#(broker)}"#)
                 return
             }
             print("input \(Int(r.producedRate)) events/s (asked \(Int(r.targetRate))), \(r.events) events measured")
+            print("CPU over the measured seconds: this process (pipeline and producer) \(String(format: "%.2f", r.processCores)) cores, broker \(broker)")
             print(String(format: "read-to-delivery latency: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms", r.p50, r.p99, r.p999, r.max))
         }
     }
@@ -200,9 +208,11 @@ extension BenchCommand {
             for row in MemoryBenchmark(config: configuration, cards: cards).run() {
                 let resident = row.residentBytesPerKey.map { String(Int($0)) } ?? "null"
                 if json {
-                    print(#"{"entity":"\#(row.entity)","keys":\#(row.keys),"declared_bytes_per_key":\#(row.declaredBytesPerKey),"resident_bytes_per_key":\#(resident)}"#)
+                    let stores = row.declared.map { #"["\#($0.store)",\#($0.bytes)]"# }.joined(separator: ",")
+                    print(#"{"entity":"\#(row.entity)","keys":\#(row.keys),"declared_bytes_per_key":\#(row.declaredBytesPerKey),"resident_bytes_per_key":\#(resident),"declared_by_store":[\#(stores)]}"#)
                 } else {
                     print("\(row.entity): \(row.keys) keys, \(row.declaredBytesPerKey) bytes per key declared, \(resident) resident")
+                    for part in row.declared { print("    \(part.bytes) B  \(part.store)") }
                 }
             }
             guard let counter = AllocationCounter() else {
@@ -217,6 +227,40 @@ extension BenchCommand {
                 } else {
                     let counted = row.events - row.events / 2
                     print("\(row.name): \(String(format: "%.4f", perEvent)) heap allocations per event (\(Int((perEvent * Double(counted)).rounded())) in \(counted) steady-state events)")
+                }
+            }
+        }
+    }
+}
+
+extension BenchCommand {
+    /// The random cut forest alone, as Amazon's JMH benchmark measures theirs.
+    struct Forest: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Random cut forest points/s (score, then update) on Amazon's benchmark workload.",
+            discussion: """
+                Mirrors RandomCutForestBenchmark.scoreAndUpdate of github.com/aws/random-cut-forest-by-aws: a fresh \
+                forest per run, 10 dimensions, sample size 256, 50,000 points of a normal mixture. Medians of --runs.
+                """
+        )
+
+        @Option(name: .long, parsing: .upToNextOption, help: "Tree counts to measure.") var trees: [Int] = [50, 100]
+        @Option(name: .long, help: "Points per run.") var points: Int = 50_000
+        @Option(name: .long, help: "Runs per tree count; the median is reported.") var runs: Int = 3
+        @Flag(name: .long, help: "Print JSON lines instead of a table.") var json = false
+
+        func run() throws {
+            let bench = ForestBenchmark(count: points)
+            if !json {
+                print("| measurement | points | seconds | points/s |")
+                print("|---|---:|---:|---:|")
+            }
+            for count in trees {
+                let row = (0..<max(1, runs)).map { _ in bench.run(trees: count) }.median
+                if json {
+                    print(#"{"name":"\#(row.name)","trees":\#(count),"events":\#(row.events),"seconds":\#(row.seconds),"events_per_second":\#(Int(row.eventsPerSecond))}"#)
+                } else {
+                    print("| \(row.name) | \(row.events) | \(String(format: "%.3f", row.seconds)) | \(Int(row.eventsPerSecond)) |")
                 }
             }
         }

@@ -100,13 +100,30 @@ public struct KafkaBenchmark: Sendable {
         public var p99: Double
         public var p999: Double
         public var max: Double
+        /// CPU time over the measured seconds, in cores: this process (the daemon pipeline and the paced
+        /// producer feeding it) and the broker, when its pid was given.
+        public var processCores: Double
+        public var brokerCores: Double?
+    }
+
+    /// CPU seconds (user + system) a process has used so far, from /proc/PID/stat; nil when unreadable.
+    static func cpuSeconds(pid: String) -> Double? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let afterName = stat.lastIndex(of: ")")
+        else { return nil }
+        // Fields after the command name start at field 3 (state); utime and stime are fields 14 and 15.
+        let fields = stat[stat.index(after: afterName)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     /// The daemon scoring a stream produced at a steady `rate` into a fresh topic (as many partitions as the
     /// prepared one): each event's latency from being read to the broker acknowledging its last output (or to
     /// being scored, when it has none), as the daemon's own HDR histogram records it. The first `warmup`
-    /// seconds are left out.
-    public func latency(config base: VigilConfiguration, rate: Double, seconds: Double, warmup: Double, logger: Logger) throws -> LatencyRun {
+    /// seconds are left out. `brokerPID`, when given, has the broker's CPU use reported beside this process's.
+    public func latency(
+        config base: VigilConfiguration, rate: Double, seconds: Double, warmup: Double, brokerPID: Int32? = nil, logger: Logger
+    ) throws -> LatencyRun {
         let admin = try KafkaAdmin(client: options, logger: logger)
         let partitions = try admin.listTopics().first { $0.name == topic }?.partitions.count ?? 1
         let latencyTopic = "\(topic).latency-\(UUID().uuidString.prefix(8))"
@@ -140,11 +157,18 @@ public struct KafkaBenchmark: Sendable {
         let start = clock.now
         var sent = 0
         var sentAtWarmupEnd: Int?
+        var cpuAtWarmupEnd: (process: Double?, broker: Double?) = (nil, nil)
+        var cpuAtEnd: (process: Double?, broker: Double?) = (nil, nil)
+        let cpu = { (Self.cpuSeconds(pid: "self"), brokerPID.flatMap { Self.cpuSeconds(pid: String($0)) }) }
         while true {
             let elapsed = Self.seconds(clock.now - start)
-            if elapsed >= warmup + seconds { break }
+            if elapsed >= warmup + seconds {
+                cpuAtEnd = cpu()
+                break
+            }
             if sentAtWarmupEnd == nil, elapsed >= warmup {
                 sentAtWarmupEnd = sent
+                cpuAtWarmupEnd = cpu()
                 service.live.resetLatencyHistogram()
             }
             let due = Int(rate * elapsed)
@@ -173,9 +197,11 @@ public struct KafkaBenchmark: Sendable {
         usleep(1_500_000)
         let histogram = service.live.latencyHistogram
         let milliseconds = { (percentile: Double) in Double(histogram.valueAtPercentile(percentile)) / 1000 }
+        let cores = { (end: Double?, begin: Double?) in end.flatMap { e in begin.map { (e - $0) / seconds } } }
         return LatencyRun(
             targetRate: rate, producedRate: producedRate, events: Int(histogram.totalCount),
-            p50: milliseconds(50), p99: milliseconds(99), p999: milliseconds(99.9), max: Double(histogram.max) / 1000)
+            p50: milliseconds(50), p99: milliseconds(99), p999: milliseconds(99.9), max: Double(histogram.max) / 1000,
+            processCores: cores(cpuAtEnd.process, cpuAtWarmupEnd.process) ?? .nan, brokerCores: cores(cpuAtEnd.broker, cpuAtWarmupEnd.broker))
     }
 }
 

@@ -7,8 +7,9 @@ public struct MemoryBenchmark: Sendable {
     public struct Row: Sendable {
         public var entity: String
         public var keys: Int
-        /// What the key's feature stores, key index entries and per-key detectors are sized to.
-        public var declaredBytesPerKey: Int
+        /// What the key's feature stores, key index entries and per-key detectors are sized to, store by store.
+        public var declared: [(store: String, bytes: Int)]
+        public var declaredBytesPerKey: Int { declared.reduce(0) { $0 + $1.bytes } }
         /// Resident memory growth while scoring, divided by the keys (nil for a kind with too few keys to tell).
         public var residentBytesPerKey: Double?
     }
@@ -43,7 +44,7 @@ public struct MemoryBenchmark: Sendable {
             let keys = scorer.activeKeys(entity: entity)
             return Row(
                 entity: config.schema.entities[entity].name, keys: keys,
-                declaredBytesPerKey: scorer.declaredBytesPerKey(entity: entity),
+                declared: scorer.declaredBytesPerKey(entity: entity),
                 residentBytesPerKey: entity == 0 && keys > before.keys ? growth / Double(keys - before.keys) : nil)
         }
     }

@@ -123,12 +123,12 @@ public struct SequentialScorer: Sendable {
         return engines.lazy.compactMap { $0.usage(entity: entity)?.keys }.first ?? 0
     }
 
-    /// Bytes of state one key of entity kind `entity` is declared to hold: its features (with the key index)
-    /// and its per-key detectors.
-    public func declaredBytesPerKey(entity: Int) -> Int {
+    /// Bytes of state one key of entity kind `entity` is declared to hold, store by store: its features (with
+    /// the key index) and its per-key detectors.
+    public func declaredBytesPerKey(entity: Int) -> [(store: String, bytes: Int)] {
         let engines = [scorer.features] + (router.secondaryEngine.map { [$0] } ?? [])
-        let features = engines.lazy.compactMap { $0.bytesPerKey.first { $0.entity == entity }?.bytes }.first ?? 0
-        return features + scorer.detectors.bytesPerKey(entity: entity)
+        let features = engines.lazy.map { $0.bytesPerKeyByStore(entity: entity) }.first { !$0.isEmpty } ?? []
+        return features + scorer.detectors.bytesPerKeyByDetector(entity: entity).map { (store: $0.detector, bytes: $0.bytes) }
     }
 
     /// Feeds a delayed label to the supervised detectors.

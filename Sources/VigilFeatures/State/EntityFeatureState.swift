@@ -209,9 +209,22 @@ struct EntityFeatureState: Sendable {
     }
 
     /// Bytes of state per key of this entity.
-    var bytesPerKey: Int {
-        EntityKeyIndex.bytesPerKey + 8 + 8 * lastFields.count + (sliding?.bytesPerKey ?? 0)
-            + buckets.reduce(0) { $0 + $1.bytesPerKey } + decayed.reduce(0) { $0 + $1.bytesPerKey }
-            + categorical.reduce(0) { $0 + $1.bytesPerKey }
+    var bytesPerKey: Int { bytesPerKeyByStore.reduce(0) { $0 + $1.bytes } }
+
+    /// Where a key's bytes go: one entry per store (what `bytesPerKey` adds up).
+    var bytesPerKeyByStore: [(store: String, bytes: Int)] {
+        var parts: [(store: String, bytes: Int)] = [("key index entry", EntityKeyIndex.bytesPerKey), ("previous event time", 8)]
+        if !lastFields.isEmpty { parts.append(("last values (\(lastFields.count))", 8 * lastFields.count)) }
+        if let sliding {
+            parts.append(("recent events (\(sliding.capacity) x time + \(sliding.fields.count) fields)", sliding.bytesPerKey))
+        }
+        for store in buckets {
+            parts.append(("\(store.bucketCount) buckets of \(store.hopMs / 60_000) min\(store.field == nil ? "" : ", one field")", store.bytesPerKey))
+        }
+        for store in decayed { parts.append(("decayed aggregate", store.bytesPerKey)) }
+        for store in categorical {
+            parts.append(("categorical values (\(store.exactCapacity) exact + \(CategoricalStore.registerCount) sketch registers)", store.bytesPerKey))
+        }
+        return parts
     }
 }

@@ -47,8 +47,13 @@ public struct EntityDetectors: Sendable {
     /// Keys holding a model, per forest detector (by detector index).
     /// Bytes these detectors hold per key of entity kind `entity` (z-score baselines, per-key forests).
     public func bytesPerKey(entity: Int) -> Int {
-        zScores.reduce(0) { $0 + ($1.detector.entity == entity ? $1.detector.bytesPerKey : 0) }
-            + forests.reduce(0) { $0 + ($1.detector.entity == entity ? $1.detector.bytesPerKey : 0) }
+        bytesPerKeyByDetector(entity: entity).reduce(0) { $0 + $1.bytes }
+    }
+
+    /// Where those bytes go, one entry per detector.
+    public func bytesPerKeyByDetector(entity: Int) -> [(detector: String, bytes: Int)] {
+        zScores.filter { $0.detector.entity == entity }.map { ("robust z-score (\($0.detector.window) values)", $0.detector.bytesPerKey) }
+            + forests.filter { $0.detector.entity == entity }.map { ("per-key forest", $0.detector.bytesPerKey) }
     }
 
     public var forestKeyCounts: [(detector: Int, keys: Int)] { forests.map { ($0.index, $0.detector.keyCount) } }
