@@ -63,12 +63,16 @@ public struct CoreBenchmark: Sendable {
         var allocationsAtHalf: UInt64 = 0
         let start = ContinuousClock.now
         for (i, message) in messages.enumerated() {
-            if i == half, let counter { allocationsAtHalf = counter.count }
+            if i == half, let counter {
+                allocationsAtHalf = counter.count
+                counter.traceFromNowIfAsked()
+            }
             event.offset = Int64(i)
             message.withUnsafeBytes { try? decoder.decode($0, into: &event) }
             if scorer.score(event).result.alert { alerts += 1 }
         }
         let seconds = elapsed(start)
+        counter?.stopTracing()
         var row = Row(name: "decode + features + detectors, 1 thread", events: messages.count, seconds: seconds)
         if let counter { row.allocationsPerEvent = Double(counter.count - allocationsAtHalf) / Double(messages.count - half) }
         return row

@@ -158,7 +158,7 @@ final class ConsumerLoop: @unchecked Sendable {
                     // follow them); an idle input can wait longer. Paused, this only serves callbacks.
                     batch = try consumer.poll(
                         maxMessages: paused ? 1 : config.pipeline.pollBatch,
-                        timeout: paused ? .milliseconds(1) : tracker.inFlight > 0 ? .milliseconds(5) : .milliseconds(50)
+                        timeout: paused ? .milliseconds(1) : tracker.inFlight > 0 ? .milliseconds(1) : .milliseconds(50)
                     )
                 }
                 for error in batch.errors {

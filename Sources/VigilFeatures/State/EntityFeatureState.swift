@@ -208,8 +208,13 @@ struct EntityFeatureState: Sendable {
         return value / stats.mean
     }
 
-    /// Bytes of state per key of this entity.
-    var bytesPerKey: Int { bytesPerKeyByStore.reduce(0) { $0 + $1.bytes } }
+    /// Bytes of state per key of this entity (the sum of `bytesPerKeyByStore`, without building it: the workers
+    /// read this for their gauges).
+    var bytesPerKey: Int {
+        EntityKeyIndex.bytesPerKey + 8 + 8 * lastFields.count + (sliding?.bytesPerKey ?? 0)
+            + buckets.reduce(0) { $0 + $1.bytesPerKey } + decayed.reduce(0) { $0 + $1.bytesPerKey }
+            + categorical.reduce(0) { $0 + $1.bytesPerKey }
+    }
 
     /// Where a key's bytes go: one entry per store (what `bytesPerKey` adds up).
     var bytesPerKeyByStore: [(store: String, bytes: Int)] {
