@@ -48,11 +48,19 @@ enum ReplayReportText {
         lines.append("")
         lines.append("| scorer | ROC-AUC | PR-AUC |")
         lines.append("|---|---:|---:|")
-        for (name, m) in r.detectors { lines.append("| \(name) | \(f(m.rocAUC)) | \(f(m.prAUC)) |") }
+        let shadowNames = Set(r.shadow.map(\.name))
+        for (name, m) in r.detectors {
+            lines.append("| \(name)\(shadowNames.contains(name) ? " (shadow)" : "") | \(f(m.rocAUC)) | \(f(m.prAUC)) |")
+        }
         if let rules = r.rules { lines.append("| rules (any fired) | \(f(rules.rocAUC)) | \(f(rules.prAUC)) |") }
         if let combined = r.combined { lines.append("| combined | \(f(combined.rocAUC)) | \(f(combined.prAUC)) |") }
         lines.append("")
         lines.append("at the alert threshold: precision \(f(r.decisions.precision)), recall \(f(r.decisions.recall))")
+        for shadow in r.shadow {
+            lines.append(
+                "shadow \(shadow.name) would have alerted on \(shadow.wouldAlert) events: precision \(f(shadow.decisions.precision)), recall \(f(shadow.decisions.recall))"
+            )
+        }
         if r.labelsJoined + r.labelsUnknown > 0 {
             lines.append("delayed labels: \(r.labelsJoined) joined, \(r.labelsUnknown) unknown or expired")
         }
@@ -67,11 +75,14 @@ enum ReplayReportText {
         func num(_ v: Double) -> String { v.isNaN ? "null" : String(v) }
         let detectors = r.detectors.map { "\"\($0.name)\":\(metrics($0.metrics))" }.joined(separator: ",")
         let refused = r.refused.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",")
+        let shadow = r.shadow.map {
+            "\"\($0.name)\":{\"would_alert\":\($0.wouldAlert),\"precision\":\(num($0.decisions.precision)),\"recall\":\(num($0.decisions.recall))}"
+        }.joined(separator: ",")
         return """
             {"events":\(r.events),"seconds":\(num(r.seconds)),"events_per_second":\(num(r.eventsPerSecond)),"refused":{\(refused)},\
             "alerts":\(r.alerts),"alerts_per_1000":\(num(r.alertsPerThousand)),"labelled":\(r.labelled),\
             "detectors":{\(detectors)},"rules":\(metrics(r.rules)),"combined":\(metrics(r.combined)),\
-            "precision":\(num(r.decisions.precision)),"recall":\(num(r.decisions.recall))}
+            "precision":\(num(r.decisions.precision)),"recall":\(num(r.decisions.recall)),"shadow":{\(shadow)}}
             """
     }
 }

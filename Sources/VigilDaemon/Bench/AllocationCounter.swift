@@ -10,6 +10,8 @@ public struct AllocationCounter: Sendable {
     private typealias Trace = @convention(c) (Int32) -> Void
     private let read: Count
     private let trace: Trace?
+    /// VIGIL_ALLOCATION_TRACE=1, read once here: reading the environment allocates, so not while counting.
+    private let traceAsked: Bool
 
     /// Nil unless the counting allocator is preloaded.
     public init?() {
@@ -17,12 +19,13 @@ public struct AllocationCounter: Sendable {
         guard let symbol = dlsym(nil, "vigil_allocation_count") else { return nil }
         read = unsafeBitCast(symbol, to: Count.self)
         trace = dlsym(nil, "vigil_allocation_trace").map { unsafeBitCast($0, to: Trace.self) }
+        traceAsked = ProcessInfo.processInfo.environment["VIGIL_ALLOCATION_TRACE"] == "1"
     }
 
     /// With VIGIL_ALLOCATION_TRACE=1 in the environment, has the counter print the call stacks of the next
     /// allocations to standard error (to find the ones that remain); otherwise does nothing.
     public func traceFromNowIfAsked() {
-        guard ProcessInfo.processInfo.environment["VIGIL_ALLOCATION_TRACE"] == "1" else { return }
+        guard traceAsked else { return }
         trace?(1)
     }
 

@@ -343,6 +343,9 @@ extension VigilConfiguration {
             defer { item.finish() }
             guard let name = item.string("name", required: true), let type = item.string("type", required: true) else { continue }
             let weight = item.double("weight", default: 1, range: 0...1_000_000) ?? 1
+            let shadow = item.bool("shadow", default: false)
+            let appendedAt = detectors.count
+            defer { if shadow, detectors.count > appendedAt { detectors[appendedAt].shadow = true } }
             if detectors.contains(where: { $0.name == name }) {
                 reader.fail(item.child("name"), item.node("name"), "detector '\(name)' is defined twice")
             }

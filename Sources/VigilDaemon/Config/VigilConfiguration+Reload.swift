@@ -9,9 +9,10 @@ extension VigilConfiguration {
         if schema != other.schema || maxLatenessMs != other.maxLatenessMs { changed.append("event") }
         if tables != other.tables { changed.append("state") }
         if features != other.features { changed.append("features") }
-        let detectorsWithoutWeights = detectors.map { DetectorSpec(name: $0.name, kind: $0.kind) }
-        let otherWithoutWeights = other.detectors.map { DetectorSpec(name: $0.name, kind: $0.kind) }
-        if detectorsWithoutWeights != otherWithoutWeights { changed.append("detectors (other than weight)") }
+        // Weights and shadow flags apply in place; the models themselves (kind, parameters, keying) need a restart.
+        let models = detectors.map { DetectorSpec(name: $0.name, kind: $0.kind, perEntity: $0.perEntity) }
+        let otherModels = other.detectors.map { DetectorSpec(name: $0.name, kind: $0.kind, perEntity: $0.perEntity) }
+        if models != otherModels { changed.append("detectors (other than weight and shadow)") }
         if pipeline != other.pipeline { changed.append("pipeline") }
         if httpListen != other.httpListen || adminToken != other.adminToken { changed.append("http") }
         if logging != other.logging { changed.append("logging") }

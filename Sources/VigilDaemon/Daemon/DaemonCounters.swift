@@ -37,6 +37,8 @@ public final class DaemonCounters: Sendable {
     private let alertsByRule: [Counter]
     /// Alerts each detector was warm and at or above the alert threshold for, by detector index.
     private let alertsByDetector: [Counter]
+    /// Events each shadow detector scored at or above the alert threshold (alerts it would have raised).
+    private let shadowAlertsByDetector: [Counter]
 
     final class Counter: Sendable {
         let value = Atomic<Int>(0)
@@ -51,6 +53,17 @@ public final class DaemonCounters: Sendable {
         deadLettersByKind = DecodeError.Kind.allCases.map { _ in Counter() }
         alertsByRule = ruleNames.map { _ in Counter() }
         alertsByDetector = detectorNames.map { _ in Counter() }
+        shadowAlertsByDetector = detectorNames.map { _ in Counter() }
+    }
+
+    /// A shadow detector scored an event at or above the alert threshold.
+    func shadowWouldAlert(detector: Int) {
+        guard detector < shadowAlertsByDetector.count else { return }
+        shadowAlertsByDetector[detector].value.add(1, ordering: .relaxed)
+    }
+
+    public var shadowAlertsPerDetector: [(String, Int)] {
+        zip(detectorNames, shadowAlertsByDetector).map { ($0, $1.value.load(ordering: .relaxed)) }
     }
 
     func deadLetter(_ kind: DecodeError.Kind) {

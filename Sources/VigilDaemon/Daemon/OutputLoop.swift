@@ -158,10 +158,13 @@ final class OutputLoop: @unchecked Sendable {
                 live?.record(alert: writer.bytes)
                 var detectors: [Int] = []
                 for i in 0..<DetectionResult.maxDetectors where scored.result.warmDetectors & (1 << UInt8(i)) != 0 {
-                    if scored.result.detectorScores[i] >= scoreThreshold { detectors.append(i) }
+                    if scored.result.detectorScores[i] >= scoreThreshold, !records.shadowDetectors.contains(i) { detectors.append(i) }
                 }
                 counters.alert(rules: scored.result.firedRules, detectors: detectors)
             }
+        }
+        for i in records.shadowDetectors where scored.result.warmDetectors & (1 << UInt8(i)) != 0 {
+            if scored.result.detectorScores[i] >= scoreThreshold { counters.shadowWouldAlert(detector: i) }
         }
         if scored.result.suppressedByCooldown { counters.suppressedByCooldown.add(1, ordering: .relaxed) }
         let warm = Int(scored.result.warmDetectors)
@@ -215,8 +218,12 @@ final class OutputLoop: @unchecked Sendable {
             return pending
         }) else { return }
         var weights: [String: Double] = [:]
-        for detector in config.detectors { weights[detector.name] = detector.weight }
-        merge.reconfigure(rules: config.rules, weights: weights, policy: config.policy)
+        var shadow: [String: Bool] = [:]
+        for detector in config.detectors {
+            weights[detector.name] = detector.weight
+            shadow[detector.name] = detector.shadow
+        }
+        merge.reconfigure(rules: config.rules, weights: weights, shadow: shadow, policy: config.policy)
         records = OutputRecords(config: config, configVersion: config.configVersionForReload)
         if case .score(let threshold) = config.policy.threshold { scoreThreshold = threshold } else { scoreThreshold = config.policy.threshold.fraction }
         logger.notice("config reloaded", metadata: ["config_version": "\(config.configVersionForReload)"])

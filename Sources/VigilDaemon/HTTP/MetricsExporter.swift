@@ -28,6 +28,7 @@ final class MetricsExporter: Sendable {
     private let deadLetters: [(Counter, String)]
     private let ruleAlerts: [Counter]
     private let detectorAlerts: [Counter]
+    private let shadowAlerts: [Counter]
     private let lastSeen = Mutex<[ObjectIdentifier: Int]>([:])
     private let occupancy: Gauge
     private let pauses: Counter
@@ -77,6 +78,11 @@ final class MetricsExporter: Sendable {
         detectorAlerts = counters.detectorNames.map {
             registry.makeCounter(name: "vigil_alerts_by_detector_total", labels: [("detector", $0)], help: "Alerts each detector scored above the threshold")
         }
+        shadowAlerts = counters.detectorNames.map {
+            registry.makeCounter(
+                name: "vigil_shadow_alerts_total", labels: [("detector", $0)],
+                help: "Events a shadow detector scored at or above the alert threshold (alerts it would have raised)")
+        }
         occupancy = registry.makeGauge(name: "vigil_ring_occupancy", help: "Fullest worker input ring, 0 ... 1")
         pauses = registry.makeCounter(name: "vigil_input_pauses_total", help: "Times full rings paused the input")
         assigned = registry.makeGauge(name: "vigil_assigned_partitions", help: "Input partitions assigned to this daemon")
@@ -124,6 +130,7 @@ final class MetricsExporter: Sendable {
         for (counter, reason) in deadLetters { advance(counter, to: byReason[reason] ?? 0) }
         for (counter, (_, count)) in zip(ruleAlerts, counters.alertsPerRule) { advance(counter, to: count) }
         for (counter, (_, count)) in zip(detectorAlerts, counters.alertsPerDetector) { advance(counter, to: count) }
+        for (counter, (_, count)) in zip(shadowAlerts, counters.shadowAlertsPerDetector) { advance(counter, to: count) }
         advance(pauses, to: counters.pauses.load(ordering: .relaxed))
         advance(late, to: lateEvents)
         occupancy.set(ringOccupancy)

@@ -7,6 +7,8 @@ public struct OutputRecords: Sendable {
     let featureNames: [String]
     let numericNames: [String]
     let detectorNames: [String]
+    /// The detectors running in shadow (reported, never alerting), by index.
+    public let shadowDetectors: [Int]
     let ruleNames: [String]
     /// Feature indices each rule reads, for explanations.
     let ruleFeatures: [[Int]]
@@ -17,12 +19,14 @@ public struct OutputRecords: Sendable {
         featureNames = config.featureNames
         numericNames = config.schema.numericFields
         detectorNames = config.detectors.map(\.name)
+        shadowDetectors = config.detectors.indices.filter { config.detectors[$0].shadow }
         ruleNames = config.rules.map(\.name)
         ruleFeatures = config.rules.map { $0.expression.referencedFeatures }
         self.configVersion = configVersion
     }
 
-    /// `{"event_id","score","alert","detectors":{name: score}}`.
+    /// `{"event_id","score","alert","detectors":{name: score}}`, and `"shadow_detectors":[name]` when some
+    /// detectors run in shadow (their scores are in `detectors`; they take no part in `score` or `alert`).
     public func writeScore(_ scored: ScoredEvent, to writer: inout JSONWriter) {
         writer.reset()
         writer.beginObject()
@@ -34,6 +38,7 @@ public struct OutputRecords: Sendable {
         writer.bool(scored.result.alert)
         writer.key("detectors")
         writeDetectors(scored.result, to: &writer)
+        writeShadowDetectors(to: &writer)
         writer.endObject()
     }
 
@@ -70,6 +75,7 @@ public struct OutputRecords: Sendable {
         writer.number(result.percentile)
         writer.key("detectors")
         writeDetectors(result, to: &writer)
+        writeShadowDetectors(to: &writer)
         writer.key("warm_detectors")
         writer.beginArray()
         for (i, name) in detectorNames.enumerated() where result.warmDetectors & (1 << UInt8(i)) != 0 { writer.string(name) }
@@ -135,6 +141,14 @@ public struct OutputRecords: Sendable {
             writer.number(result.detectorScores[i])
         }
         writer.endObject()
+    }
+
+    private func writeShadowDetectors(to writer: inout JSONWriter) {
+        guard !shadowDetectors.isEmpty else { return }
+        writer.key("shadow_detectors")
+        writer.beginArray()
+        for i in shadowDetectors { writer.string(detectorNames[i]) }
+        writer.endArray()
     }
 
     /// An ISO-8601 UTC time with milliseconds.

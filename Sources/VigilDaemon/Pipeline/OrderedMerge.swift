@@ -60,8 +60,8 @@ public struct OrderedMerge: Sendable {
         try stage.restoreState(data)
     }
 
-    /// Applies new rules, weights and policy (hot reload) from the next event on.
-    public mutating func reconfigure(rules: [Rule], weights: [String: Double], policy: AlertPolicy) {
-        stage.reconfigure(rules: rules, weights: weights, policy: policy)
+    /// Applies new rules, weights, shadow flags and policy (hot reload) from the next event on.
+    public mutating func reconfigure(rules: [Rule], weights: [String: Double], shadow: [String: Bool], policy: AlertPolicy) {
+        stage.reconfigure(rules: rules, weights: weights, shadow: shadow, policy: policy)
     }
 }

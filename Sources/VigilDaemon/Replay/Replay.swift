@@ -20,6 +20,9 @@ public struct Replay: Sendable {
         public var combined: BinaryClassificationMetrics?
         /// Alerts against labels.
         public var decisions = DecisionMetrics()
+        /// Per shadow detector: the events it scored at or above the alert threshold (the alerts it would have
+        /// raised, before cooldown), and those decisions against labels.
+        public var shadow: [(name: String, wouldAlert: Int, decisions: DecisionMetrics)] = []
         /// Delayed labels joined to their event, and labels whose event was unknown or expired.
         public var labelsJoined = 0
         public var labelsUnknown = 0
@@ -69,6 +72,9 @@ public struct Replay: Sendable {
 
         var report = Report()
         let detectorCount = config.detectors.count
+        let shadowDetectors = config.detectors.indices.filter { config.detectors[$0].shadow }
+        report.shadow = shadowDetectors.map { (config.detectors[$0].name, 0, DecisionMetrics()) }
+        let threshold: Double = if case .score(let t) = config.policy.threshold { t } else { config.policy.threshold.fraction }
         var rawScores: [[Double]] = Array(repeating: [], count: detectorCount)
         var combined: [Double] = []
         var ruleFired: [Double] = []
@@ -110,6 +116,11 @@ public struct Replay: Sendable {
                     }
                 }
                 if scored.result.alert { report.alerts += 1 }
+                for (k, i) in shadowDetectors.enumerated() {
+                    let would = scored.result.warmDetectors & (1 << UInt8(i)) != 0 && scored.result.detectorScores[i] >= threshold
+                    if would { report.shadow[k].wouldAlert += 1 }
+                    if event.label >= 0 { report.shadow[k].decisions.add(decision: would, label: event.label == 1) }
+                }
                 if event.label >= 0 {
                     let label = event.label == 1
                     report.labelled += 1

@@ -51,12 +51,16 @@ public struct DetectorSpec: Sendable, Equatable {
     public var kind: Kind
     /// Set for half-space trees and random cut forests kept per key; z-scores carry their entity in `kind`.
     public var perEntity: PerEntity?
+    /// A shadow detector is scored, calibrated and reported like any other but never raises or explains an
+    /// alert: a new model runs beside the live ones until its figures justify switching it on.
+    public var shadow: Bool
 
-    public init(name: String, weight: Double = 1, kind: Kind, perEntity: PerEntity? = nil) {
+    public init(name: String, weight: Double = 1, kind: Kind, perEntity: PerEntity? = nil, shadow: Bool = false) {
         self.name = name
         self.weight = weight
         self.kind = kind
         self.perEntity = perEntity
+        self.shadow = shadow
     }
 
     /// The entity kind whose keys get separate models, or nil for one model over the whole stream.

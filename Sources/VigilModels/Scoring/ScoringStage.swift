@@ -103,7 +103,8 @@ public struct ScoringStage: Sendable {
             let calibrated = calibrators[i].percentile(of: raw)
             calibrators[i].add(raw)
             result.detectorScores[i] = calibrated
-            guard !calibrated.isNaN else { continue }
+            // A shadow detector is reported, never combined into the alert decision.
+            guard !calibrated.isNaN, !specs[i].shadow else { continue }
             calibratedCount += 1
             switch policy.combination {
             case .max: combinedScore = max(combinedScore, calibrated)
@@ -241,7 +242,7 @@ public struct ScoringStage: Sendable {
     private func explain(_ event: Event, _ features: UnsafeBufferPointer<Double>, _ result: inout DetectionResult) {
         withUnsafeTemporaryAllocation(of: Int.self, capacity: specs.count) { order in
             var warm = 0
-            for i in specs.indices where result.warmDetectors & (1 << UInt8(i)) != 0 {
+            for i in specs.indices where result.warmDetectors & (1 << UInt8(i)) != 0 && !specs[i].shadow {
                 order[warm] = i
                 warm += 1
             }
@@ -329,10 +330,14 @@ public struct ScoringStage: Sendable {
         globals.reduce((0, 0)) { ($0.0 + ($1.labels?.joined ?? 0), $0.1 + ($1.labels?.unknown ?? 0)) }
     }
 
-    /// Replaces rules, weights and the policy in place (hot reload); detector and calibration state is kept.
-    public mutating func reconfigure(rules: [Rule], weights: [String: Double], policy: AlertPolicy) {
+    /// Replaces rules, detector weights and shadow flags, and the policy in place (hot reload); detector and
+    /// calibration state is kept, so a shadow detector switched on alerts from the next event with its history.
+    public mutating func reconfigure(rules: [Rule], weights: [String: Double], shadow: [String: Bool] = [:], policy: AlertPolicy) {
         self.rules = rules
-        for i in specs.indices { if let w = weights[specs[i].name] { specs[i].weight = w } }
+        for i in specs.indices {
+            if let w = weights[specs[i].name] { specs[i].weight = w }
+            if let s = shadow[specs[i].name] { specs[i].shadow = s }
+        }
         self.policy = policy
     }
 }
