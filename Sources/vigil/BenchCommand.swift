@@ -193,18 +193,44 @@ extension BenchCommand {
             discussion: """
                 Allocations are counted only when the process runs with scripts/benchmarking/allocation_counter.c \
                 preloaded (LD_PRELOAD); scripts/bench builds it and does so. The first half of the events warms the \
-                state up; the second half is counted, on one thread and through the threaded core.
+                state up; the second half is counted, on one thread and through the threaded core, for --events and \
+                twice as many: the difference per extra event is the per-event figure. VIGIL_ALLOCATION_TRACE=1 prints \
+                the call stacks of the counted allocations (the first 64) to standard error.
                 """
         )
 
         @Option(name: .long, help: "The config whose features and detectors to run.") var config: String = "configs/bench.yaml"
         @Option(name: .long, help: "Distinct cards for the per-key figure (three events each).") var cards: Int = 200_000
-        @Option(name: .long, help: "Events for the allocation count (the second half is counted).") var events: Int = 400_000
+        @Option(name: .long, help: "Events for the allocation count (the second half is counted; then twice as many).") var events: Int = 400_000
         @Option(name: .long, help: "Workers for the threaded allocation count.") var workers: Int = 2
         @Flag(name: .long, help: "Print JSON lines instead of text.") var json = false
 
         func run() throws {
             let configuration = try VigilConfiguration.load(file: config)
+            // Allocations first: the per-key run leaves a large, fragmented heap behind, which changes how often
+            // growing arrays reallocate.
+            if let counter = AllocationCounter() {
+                // Two stream lengths: what grows with the number of events is the per-event cost; the rest is
+                // capacity growth of structures sized by the data (sketch levels, key tables).
+                let short = CoreBenchmark(config: configuration, count: events)
+                let long = CoreBenchmark(config: configuration, count: 2 * events)
+                let pairs = [
+                    (short.sequential(counting: counter), long.sequential(counting: counter)),
+                    (short.pipeline(workers: workers, counting: counter), long.pipeline(workers: workers, counting: counter)),
+                ]
+                for (a, b) in pairs {
+                    let counted = { (row: CoreBenchmark.Row) in (events: row.events - row.events / 2, allocations: ((row.allocationsPerEvent ?? .nan) * Double(row.events - row.events / 2)).rounded()) }
+                    let (x, y) = (counted(a), counted(b))
+                    let perEvent = (y.allocations - x.allocations) / Double(y.events - x.events)
+                    if json {
+                        print(#"{"allocations":"\#(b.name)","events":[\#(x.events),\#(y.events)],"allocations_counted":[\#(Int(x.allocations)),\#(Int(y.allocations))],"allocations_per_event":\#(max(0, perEvent))}"#)
+                    } else {
+                        print("\(b.name): \(Int(x.allocations)) heap allocations in \(x.events) steady-state events, \(Int(y.allocations)) in \(y.events): \(String(format: "%.5f", max(0, perEvent))) per event")
+                    }
+                }
+            } else {
+                print(json ? #"{"allocations":null}"# : "allocations: not counted (run with LD_PRELOAD=allocation_counter.so)")
+            }
             for row in MemoryBenchmark(config: configuration, cards: cards).run() {
                 let resident = row.residentBytesPerKey.map { String(Int($0)) } ?? "null"
                 if json {
@@ -213,20 +239,6 @@ extension BenchCommand {
                 } else {
                     print("\(row.entity): \(row.keys) keys, \(row.declaredBytesPerKey) bytes per key declared, \(resident) resident")
                     for part in row.declared { print("    \(part.bytes) B  \(part.store)") }
-                }
-            }
-            guard let counter = AllocationCounter() else {
-                print(json ? #"{"allocations":null}"# : "allocations: not counted (run with LD_PRELOAD=allocation_counter.so)")
-                return
-            }
-            let bench = CoreBenchmark(config: configuration, count: events)
-            for row in [bench.sequential(counting: counter), bench.pipeline(workers: workers, counting: counter)] {
-                let perEvent = row.allocationsPerEvent ?? .nan
-                if json {
-                    print(#"{"allocations":"\#(row.name)","events":\#(row.events - row.events / 2),"allocations_per_event":\#(perEvent)}"#)
-                } else {
-                    let counted = row.events - row.events / 2
-                    print("\(row.name): \(String(format: "%.4f", perEvent)) heap allocations per event (\(Int((perEvent * Double(counted)).rounded())) in \(counted) steady-state events)")
                 }
             }
         }

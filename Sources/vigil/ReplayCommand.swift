@@ -12,7 +12,8 @@ struct ReplayCommand: ParsableCommand {
     @Option(name: .long, help: "The YAML config file.") var config: String
     @Option(name: .long, help: "Events, one JSON object per line, in the order to replay.") var input: String
     @Option(name: .long, help: "Write score records (as on the scores topic) to this JSON-lines file.") var output: String?
-    @Option(name: .long, help: "Write each event's feature vector (as of that event) and label as CSV.") var featuresOut: String?
+    @Option(name: .long, help: "Write each event's feature vector (as of that event), fields, raw detector scores and label: training data.") var featuresOut: String?
+    @Option(name: .long, help: "csv or jsonl (default: jsonl for a .jsonl or .json file, csv otherwise).") var featuresFormat: String?
     @Option(name: .long, help: "Feed each event's label to supervised detectors this many events later (delayed ground truth).") var labelDelay: Int?
     @Flag(name: .long, help: "Print the report as JSON.") var json = false
 
@@ -24,7 +25,17 @@ struct ReplayCommand: ParsableCommand {
             for error in errors.errors { printError("\(config): \(error)") }
             throw ExitCode(1)
         }
-        let report = try Replay(config: configuration).run(input: input, output: output, featuresOut: featuresOut, labelDelay: labelDelay)
+        let format: Replay.FeaturesFormat
+        if let featuresFormat {
+            guard let parsed = Replay.FeaturesFormat(rawValue: featuresFormat) else {
+                throw ValidationError("--features-format must be csv or jsonl")
+            }
+            format = parsed
+        } else {
+            format = featuresOut.map { $0.hasSuffix(".jsonl") || $0.hasSuffix(".json") } == true ? .jsonLines : .csv
+        }
+        let report = try Replay(config: configuration).run(
+            input: input, output: output, featuresOut: featuresOut, featuresFormat: format, labelDelay: labelDelay)
         writeLine(json ? ReplayReportText.json(report) : ReplayReportText.table(report))
     }
 }

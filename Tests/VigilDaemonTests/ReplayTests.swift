@@ -42,6 +42,8 @@ struct ReplayTests {
     @Test(.timeLimit(.minutes(3)))
     func replayEqualsTheDaemonsScoresTopic() throws {
         var fixture = try DaemonFixture(prefix: "replay", partitions: 1)
+        // Online and offline records carry the feature vectors too, so the comparison covers them.
+        fixture.config.kafka.scoresFeatures = true
         var options = TransactionGenerator.Options()
         options.seed = 33
         options.cards = 400
@@ -87,5 +89,69 @@ struct ReplayTests {
         }
         #expect(differing == 0, "\(differing) of \(online.count) records differ")
         #expect(alerts > 0)
+        let sample = try JSONSerialization.jsonObject(with: Data(online[0].value ?? [])) as? [String: Any]
+        #expect((sample?["features"] as? [String: Any])?.count == fixture.config.features.count, "every record carries the vector")
+    }
+
+    /// Training data: each event's vector as of that event. Replaying only a prefix of the stream gives the prefix's
+    /// last event the same vector as the whole stream does (nothing later leaks in), and the JSON-lines and CSV
+    /// forms and the score records' `features` agree.
+    @Test func featuresOutIsPointInTimeCorrectInBothFormats() throws {
+        var config = try VigilConfiguration.load(file: repositoryRoot.appendingPathComponent("configs/vigil.yaml").path)
+        config.kafka.scoresFeatures = true
+        var options = TransactionGenerator.Options()
+        options.seed = 12
+        options.cards = 50
+        options.merchants = 20
+        options.eventsPerSecond = 5
+        var generator = TransactionGenerator(options: options)
+        let lines = (0..<2_000).map { _ in generator.next().json }
+        let directory = NSTemporaryDirectory() + "features-\(UUID().uuidString.prefix(6))/"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+
+        func replay(_ count: Int) throws -> (vectors: [[String: Any]], csv: [String], scores: [[String: Any]], jsonl: [String]) {
+            let input = directory + "in-\(count).jsonl"
+            try lines.prefix(count).joined(separator: "\n").write(toFile: input, atomically: true, encoding: .utf8)
+            let replay = Replay(config: config)
+            _ = try replay.run(input: input, output: input + ".scores", featuresOut: input + ".features.jsonl", featuresFormat: .jsonLines)
+            _ = try replay.run(input: input, featuresOut: input + ".features.csv", featuresFormat: .csv)
+            func objects(_ path: String) throws -> [[String: Any]] {
+                try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {
+                    try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] ?? [:]
+                }
+            }
+            let csv = try String(contentsOfFile: input + ".features.csv", encoding: .utf8).split(separator: "\n").map(String.init)
+            let jsonl = try String(contentsOfFile: input + ".features.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+            return (try objects(input + ".features.jsonl"), csv, try objects(input + ".scores"), jsonl)
+        }
+
+        let whole = try replay(lines.count)
+        #expect(whole.vectors.count == lines.count && whole.csv.count == lines.count + 1)
+        #expect(whole.vectors.allSatisfy { $0["label"] is Int }, "the generator labels every event")
+        let header = whole.csv[0].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        for (i, vector) in whole.vectors.enumerated() where i % 97 == 0 {
+            let features = try #require(vector["features"] as? [String: Any])
+            let recorded = try #require(whole.scores[i]["features"] as? [String: Any])
+            for name in config.featureNames {
+                // Score records round to six decimals; the training data keeps full precision.
+                let (a, b) = (features[name] as? Double, recorded[name] as? Double)
+                #expect(a == nil ? b == nil : abs(a! - (b ?? .nan)) <= 5e-7, "\(name) of event \(i): \(String(describing: a)) vs \(String(describing: b))")
+            }
+            let row = whole.csv[i + 1].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            for name in config.featureNames {
+                let cell = row[try #require(header.firstIndex(of: name))]
+                // The number as written (Foundation's JSON parser is not exact to the last digit).
+                let text = try #require(whole.jsonl[i].components(separatedBy: "\"\(name)\":").dropFirst().first)
+                let written = String(text.prefix { $0 != "," && $0 != "}" })
+                #expect(cell.isEmpty ? written == "null" : Double(cell) == Double(written), "\(name) of event \(i): csv \(cell), jsonl \(written)")
+            }
+        }
+        for cut in [1, 150, 999, 1_600] {
+            let prefix = try replay(cut)
+            let last = try #require(prefix.vectors.last?["features"] as? [String: Any])
+            let same = try #require(whole.vectors[cut - 1]["features"] as? [String: Any])
+            #expect(NSDictionary(dictionary: last).isEqual(to: same), "event \(cut - 1) without the events after it")
+        }
     }
 }

@@ -157,6 +157,7 @@ extension VigilConfiguration {
         }
         kafka.alertsTopic = section.string("alerts_topic", required: true) ?? kafka.alertsTopic
         kafka.scoresTopic = section.string("scores_topic")
+        kafka.scoresFeatures = section.bool("scores_features", default: false)
         kafka.deadLetterTopic = section.string("dead_letter_topic", required: true) ?? kafka.deadLetterTopic
         kafka.labelsTopic = section.string("labels_topic")
         if let delivery = section.string("delivery") {

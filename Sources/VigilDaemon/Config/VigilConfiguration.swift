@@ -15,6 +15,9 @@ public struct VigilConfiguration: Sendable {
         public var inputTopics: [String] = []
         public var alertsTopic: String = "alerts"
         public var scoresTopic: String?
+        /// `scores_features`: score records (on the scores topic and from `vigil replay --output`) carry the
+        /// event's feature vector as `"features": {name: value}`.
+        public var scoresFeatures = false
         public var deadLetterTopic: String = "dead-letters"
         public var labelsTopic: String?
         public var delivery: Delivery = .atLeastOnce

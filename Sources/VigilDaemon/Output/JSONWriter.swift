@@ -90,6 +90,17 @@ public struct JSONWriter: Sendable {
         appendInteger(value)
     }
 
+    /// A number in Swift's shortest form that reads back as exactly `value` (null when not finite). Allocates a
+    /// string: for offline outputs such as training data, not for the records the daemon writes per event.
+    public mutating func exactNumber(_ value: Double) {
+        guard value.isFinite else {
+            null()
+            return
+        }
+        separate()
+        bytes.append(contentsOf: value.description.utf8)
+    }
+
     public mutating func number(_ value: Double) {
         guard value.isFinite else {
             null()

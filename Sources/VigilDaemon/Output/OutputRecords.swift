@@ -10,6 +10,8 @@ public struct OutputRecords: Sendable {
     /// The detectors running in shadow (reported, never alerting), by index.
     public let shadowDetectors: [Int]
     let ruleNames: [String]
+    /// Score records carry the feature vector (`kafka.scores_features`).
+    let scoresFeatures: Bool
     /// Feature indices each rule reads, for explanations.
     let ruleFeatures: [[Int]]
     public var configVersion: Int
@@ -21,12 +23,15 @@ public struct OutputRecords: Sendable {
         detectorNames = config.detectors.map(\.name)
         shadowDetectors = config.detectors.indices.filter { config.detectors[$0].shadow }
         ruleNames = config.rules.map(\.name)
+        scoresFeatures = config.kafka.scoresFeatures
         ruleFeatures = config.rules.map { $0.expression.referencedFeatures }
         self.configVersion = configVersion
     }
 
     /// `{"event_id","score","alert","detectors":{name: score}}`, and `"shadow_detectors":[name]` when some
-    /// detectors run in shadow (their scores are in `detectors`; they take no part in `score` or `alert`).
+    /// detectors run in shadow (their scores are in `detectors`; they take no part in `score` or `alert`), and
+    /// `"features":{name: value}` (null where undefined) with `kafka.scores_features`: the vector the detectors
+    /// saw, as of this event.
     public func writeScore(_ scored: ScoredEvent, to writer: inout JSONWriter) {
         writer.reset()
         writer.beginObject()
@@ -39,6 +44,20 @@ public struct OutputRecords: Sendable {
         writer.key("detectors")
         writeDetectors(scored.result, to: &writer)
         writeShadowDetectors(to: &writer)
+        if scoresFeatures {
+            writer.key("features")
+            writeFeatures(scored, to: &writer)
+        }
+        writer.endObject()
+    }
+
+    /// `{name: value}` over the configured features, null where a feature is undefined.
+    public func writeFeatures(_ scored: ScoredEvent, to writer: inout JSONWriter) {
+        writer.beginObject()
+        for (i, name) in featureNames.enumerated() {
+            writer.key(name)
+            writer.number(scored.features[i])
+        }
         writer.endObject()
     }
 
@@ -123,12 +142,7 @@ public struct OutputRecords: Sendable {
         for (i, name) in ruleNames.enumerated() where result.firedRules & (1 << UInt64(i)) != 0 { writer.string(name) }
         writer.endArray()
         writer.key("features")
-        writer.beginObject()
-        for (i, name) in featureNames.enumerated() {
-            writer.key(name)
-            writer.number(scored.features[i])
-        }
-        writer.endObject()
+        writeFeatures(scored, to: &writer)
         writer.key("config_version")
         writer.int(Int64(configVersion))
         writer.endObject()

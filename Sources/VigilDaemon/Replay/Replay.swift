@@ -37,19 +37,32 @@ public struct Replay: Sendable {
         self.config = config
     }
 
+    /// How `featuresOut` is written.
+    public enum FeaturesFormat: String, Sendable {
+        /// A header, then one row per event: `event_id`, the features, the numeric fields, `raw:NAME` per
+        /// detector, `label` (empty cells where undefined).
+        case csv
+        /// One object per event: `{"event_id", "features": {name: value}, "fields": {name: value},
+        /// "raw_scores": {name: value}, "label"}` (null where undefined; numbers at full precision).
+        case jsonLines = "jsonl"
+    }
+
     /// Replays `input`; writes score records (as on the scores topic) to `output` when given, and to
-    /// `featuresOut` (CSV with a header) each event's feature vector as of that event, its numeric fields, every
-    /// detector's raw score (`raw:NAME`, empty before warm-up) and its label.
+    /// `featuresOut` each event's feature vector as of that event (what the detectors saw, computed before any
+    /// later event: no look-ahead), its numeric fields, every detector's raw score and its label.
     ///
     /// - Parameter labelDelay: when set, each labelled event's label is fed to the supervised detectors this
     ///   many events later, as delayed ground truth from a labels topic would be (the label never reaches the
     ///   models before the event is scored).
-    public func run(input: String, output: String? = nil, featuresOut: String? = nil, labelDelay: Int? = nil) throws -> Report {
+    public func run(
+        input: String, output: String? = nil, featuresOut: String? = nil, featuresFormat: FeaturesFormat = .csv, labelDelay: Int? = nil
+    ) throws -> Report {
         let data = try Data(contentsOf: URL(fileURLWithPath: input))
         let decoder = EventDecoder(schema: config.schema)
         var scorer = SequentialScorer(model: ScoringModel(config: config))
         let records = OutputRecords(config: config)
         var writer = JSONWriter()
+        var featureWriter = JSONWriter()
         var out: [UInt8] = []
         out.reserveCapacity(output == nil ? 0 : 1 << 20)
         let outHandle = try output.map { path -> FileHandle in
@@ -65,7 +78,7 @@ public struct Replay: Sendable {
             }
             return handle
         }
-        if let featuresHandle {
+        if let featuresHandle, featuresFormat == .csv {
             let header = ["event_id"] + config.featureNames + config.schema.numericFields + config.detectors.map { "raw:\($0.name)" } + ["label"]
             featuresHandle.write(Data((header.joined(separator: ",") + "\n").utf8))
         }
@@ -139,7 +152,43 @@ public struct Replay: Sendable {
                         out.removeAll(keepingCapacity: true)
                     }
                 }
-                if let featuresHandle {
+                if featuresHandle != nil, featuresFormat == .jsonLines {
+                    featureWriter.reset()
+                    featureWriter.beginObject()
+                    featureWriter.key("event_id")
+                    scored.event.id.withBytes { featureWriter.string(bytes: $0) }
+                    // Full precision, as in the CSV form (score records round to six decimals).
+                    featureWriter.key("features")
+                    featureWriter.beginObject()
+                    for (i, name) in config.featureNames.enumerated() {
+                        featureWriter.key(name)
+                        featureWriter.exactNumber(scored.features[i])
+                    }
+                    featureWriter.endObject()
+                    featureWriter.key("fields")
+                    featureWriter.beginObject()
+                    for (i, name) in config.schema.numericFields.enumerated() {
+                        featureWriter.key(name)
+                        featureWriter.exactNumber(event.numeric[i])
+                    }
+                    featureWriter.endObject()
+                    featureWriter.key("raw_scores")
+                    featureWriter.beginObject()
+                    for i in 0..<detectorCount {
+                        featureWriter.key(config.detectors[i].name)
+                        featureWriter.exactNumber(scored.result.rawScores[i])
+                    }
+                    featureWriter.endObject()
+                    featureWriter.key("label")
+                    if event.label >= 0 { featureWriter.int(Int64(event.label)) } else { featureWriter.null() }
+                    featureWriter.endObject()
+                    featureText += String(decoding: featureWriter.bytes, as: UTF8.self)
+                    featureText += "\n"
+                    if featureText.utf8.count >= 1 << 20 {
+                        featuresHandle!.write(Data(featureText.utf8))
+                        featureText = ""
+                    }
+                } else if let featuresHandle {
                     featureText += scored.event.id.string
                     for i in 0..<config.features.count {
                         let v = scored.features[i]
