@@ -213,7 +213,7 @@ struct HotReloadTests {
         #expect(waitForLog(#""msg":"reload accepted""#), "an accepted reload is logged")
         #expect(waitForLog(#""config_version":"2""#))
 
-        try original.replacingOccurrences(of: "features:", with: "features:\n  - { name: extra, entity: card, aggregate: count, window: 1m }")
+        try original.replacingOccurrences(of: "\nfeatures:", with: "\nfeatures:\n  - { name: extra, entity: card, aggregate: count, window: 1m }")
             .write(toFile: path, atomically: true, encoding: .utf8)
         kill(pid, SIGHUP)
         #expect(waitForLog("reload refused: features"), "a refused reload names what changed")
