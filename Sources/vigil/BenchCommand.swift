@@ -177,12 +177,15 @@ extension BenchCommand {
             let r = try bench.latency(config: configuration, rate: rate, seconds: seconds, warmup: warmup, brokerPID: brokerPid, logger: logger)
             let broker = r.brokerCores.map { String(format: "%.2f", $0) } ?? "null"
             if json {
-                print(#"{"target_rate":\#(Int(r.targetRate)),"produced_rate":\#(Int(r.producedRate)),"events":\#(r.events),"p50_ms":\#(r.p50),"p99_ms":\#(r.p99),"p999_ms":\#(r.p999),"max_ms":\#(r.max),"process_cores":\#(String(format: "%.2f", r.processCores)),"broker_cores":\#(broker)}"#)
+                print(#"{"target_rate":\#(Int(r.targetRate)),"produced_rate":\#(Int(r.producedRate)),"events":\#(r.events),"p50_ms":\#(r.p50),"p99_ms":\#(r.p99),"p999_ms":\#(r.p999),"max_ms":\#(r.max),"p99_without_outputs_ms":\#(r.p99WithoutOutputs),"with_outputs":{"events":\#(r.withOutputs.events),"p50_ms":\#(r.withOutputs.p50),"p99_ms":\#(r.withOutputs.p99),"max_ms":\#(r.withOutputs.max)},"process_cores":\#(String(format: "%.2f", r.processCores)),"broker_cores":\#(broker)}"#)
                 return
             }
             print("input \(Int(r.producedRate)) events/s (asked \(Int(r.targetRate))), \(r.events) events measured")
             print("CPU over the measured seconds: this process (pipeline and producer) \(String(format: "%.2f", r.processCores)) cores, broker \(broker)")
             print(String(format: "read-to-delivery latency: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms", r.p50, r.p99, r.p999, r.max))
+            print(String(format: "  events without outputs (read to scored): p99 %.2f ms", r.p99WithoutOutputs))
+            print(String(format: "  %d events with outputs (read to the broker's acknowledgement): p50 %.2f ms, p99 %.2f ms, max %.2f ms",
+                r.withOutputs.events, r.withOutputs.p50, r.withOutputs.p99, r.withOutputs.max))
         }
     }
 

@@ -130,15 +130,15 @@ struct OffsetTrackerOutputTests {
         tracker.complete(partition: 1, offset: 0)
         tracker.complete(partition: 1, offset: 1)
         var seen: [UInt64] = []
-        tracker.drainFinishedReadTimes { seen.append($0) }
+        tracker.drainFinishedReadTimes { time, _ in seen.append(time) }
         #expect(seen == [300], "offset 6 still waits for a delivery; offset 1 gave no read time")
         tracker.delivered(partition: 0, offset: 6)
         tracker.expect(partition: 0, offset: 5, outputs: 0)
+        var withOutputs: [UInt64: Bool] = [:]
+        tracker.drainFinishedReadTimes { time, hadOutputs in withOutputs[time] = hadOutputs }
+        #expect(withOutputs == [100: false, 200: true], "offset 6 had two outputs, offset 5 none")
         seen.removeAll()
-        tracker.drainFinishedReadTimes { seen.append($0) }
-        #expect(seen.sorted() == [100, 200])
-        seen.removeAll()
-        tracker.drainFinishedReadTimes { seen.append($0) }
+        tracker.drainFinishedReadTimes { time, _ in seen.append(time) }
         #expect(seen.isEmpty, "each read time is handed over once")
     }
 }

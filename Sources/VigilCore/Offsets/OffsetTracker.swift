@@ -37,8 +37,9 @@ public struct OffsetTracker: Sendable {
         return partitions[partition]!.register(offset, readAtNs: readAtNs)
     }
 
-    /// Hands over the read times (see `register`) of every offset finished since the last call.
-    public mutating func drainFinishedReadTimes(_ body: (UInt64) -> Void) {
+    /// Hands over the read times (see `register`) of every offset finished since the last call, each with whether
+    /// its event had outputs.
+    public mutating func drainFinishedReadTimes(_ body: (_ readAtNs: UInt64, _ hadOutputs: Bool) -> Void) {
         for i in partitions.indices where partitions[i] != nil {
             partitions[i]!.drainFinishedReadTimes(body)
         }

@@ -17,8 +17,11 @@ public struct PartitionOffsetTracker: Sendable {
     private var expected: [Bool]
     /// When each offset was read (`DispatchTime` nanoseconds; 0 when not given).
     private var readAt: [UInt64]
-    /// Read times of the offsets finished since the last `drainFinishedReadTimes` (reused storage).
-    private var finishedReadTimes: [UInt64] = []
+    /// Whether each offset's event produced outputs (known once it is expected).
+    private var withOutputs: [Bool]
+    /// Read times of the offsets finished since the last `drainFinishedReadTimes`, with whether the event had
+    /// outputs (reused storage).
+    private var finishedReadTimes: [(readAtNs: UInt64, hadOutputs: Bool)] = []
     private var start = 0
     private var count = 0
     /// The offset the next commit may cover up to (exclusive), or `nil` before anything completed.
@@ -33,6 +36,7 @@ public struct PartitionOffsetTracker: Sendable {
         remaining = Array(repeating: 0, count: capacity)
         expected = Array(repeating: false, count: capacity)
         readAt = Array(repeating: 0, count: capacity)
+        withOutputs = Array(repeating: false, count: capacity)
         finishedReadTimes.reserveCapacity(capacity)
     }
 
@@ -54,6 +58,7 @@ public struct PartitionOffsetTracker: Sendable {
         remaining[slot] = 0
         expected[slot] = false
         readAt[slot] = readAtNs
+        withOutputs[slot] = false
         count += 1
         lastRegistered = offset
         return true
@@ -78,6 +83,7 @@ public struct PartitionOffsetTracker: Sendable {
         let slot = (start + index) % offsets.count
         if done[slot] || expected[slot] { return false }
         expected[slot] = true
+        withOutputs[slot] = outputs > 0
         remaining[slot] += Int32(outputs)
         if remaining[slot] <= 0 { finish(slot) }
         return true
@@ -98,7 +104,7 @@ public struct PartitionOffsetTracker: Sendable {
 
     private mutating func finish(_ slot: Int) {
         done[slot] = true
-        if readAt[slot] != 0 { finishedReadTimes.append(readAt[slot]) }
+        if readAt[slot] != 0 { finishedReadTimes.append((readAt[slot], withOutputs[slot])) }
         while count > 0, done[start] {
             committable = offsets[start] + 1
             start = (start + 1) % offsets.count
@@ -106,9 +112,10 @@ public struct PartitionOffsetTracker: Sendable {
         }
     }
 
-    /// Hands over the read times of the offsets finished since the last call, in finishing order.
-    public mutating func drainFinishedReadTimes(_ body: (UInt64) -> Void) {
-        for time in finishedReadTimes { body(time) }
+    /// Hands over the read times of the offsets finished since the last call, in finishing order, each with
+    /// whether its event had outputs (its latency then includes the broker acknowledging them).
+    public mutating func drainFinishedReadTimes(_ body: (_ readAtNs: UInt64, _ hadOutputs: Bool) -> Void) {
+        for finished in finishedReadTimes { body(finished.readAtNs, finished.hadOutputs) }
         finishedReadTimes.removeAll(keepingCapacity: true)
     }
 
@@ -145,18 +152,21 @@ public struct PartitionOffsetTracker: Sendable {
         var newRemaining = Array(repeating: Int32(0), count: old * 2)
         var newExpected = Array(repeating: false, count: old * 2)
         var newReadAt = Array(repeating: UInt64(0), count: old * 2)
+        var newWithOutputs = Array(repeating: false, count: old * 2)
         for i in 0..<count {
             newOffsets[i] = offsets[(start + i) % old]
             newDone[i] = done[(start + i) % old]
             newRemaining[i] = remaining[(start + i) % old]
             newExpected[i] = expected[(start + i) % old]
             newReadAt[i] = readAt[(start + i) % old]
+            newWithOutputs[i] = withOutputs[(start + i) % old]
         }
         offsets = newOffsets
         done = newDone
         remaining = newRemaining
         expected = newExpected
         readAt = newReadAt
+        withOutputs = newWithOutputs
         start = 0
     }
 }

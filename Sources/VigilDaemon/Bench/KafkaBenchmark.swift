@@ -95,11 +95,15 @@ public struct KafkaBenchmark: Sendable {
         public var producedRate: Double
         /// Events whose latency was recorded after the warm-up.
         public var events: Int
-        /// Read-to-delivery latency percentiles, milliseconds.
+        /// Read-to-delivery latency percentiles, milliseconds, over all events.
         public var p50: Double
         public var p99: Double
         public var p999: Double
         public var max: Double
+        /// The same for the events with outputs (alerts: read to the broker's acknowledgement) and their count.
+        public var withOutputs: (events: Int, p50: Double, p99: Double, max: Double)
+        /// p99 of the events without outputs (read to scored).
+        public var p99WithoutOutputs: Double
         /// CPU time over the measured seconds, in cores: this process (the daemon pipeline and the paced
         /// producer feeding it) and the broker, when its pid was given.
         public var processCores: Double
@@ -223,12 +227,18 @@ public struct KafkaBenchmark: Sendable {
         }
         // The consumer thread adds each second's latencies once that second is over.
         usleep(1_500_000)
-        let histogram = service.live.latencyHistogram
-        let milliseconds = { (percentile: Double) in Double(histogram.valueAtPercentile(percentile)) / 1000 }
+        let (withoutOutputs, withOutputs) = service.live.latencyHistograms
+        var histogram = withoutOutputs
+        histogram.add(withOutputs)
+        let milliseconds = { (h: LatencyHistogram, percentile: Double) in Double(h.valueAtPercentile(percentile)) / 1000 }
         let cores = { (end: Double?, begin: Double?) in end.flatMap { e in begin.map { (e - $0) / seconds } } }
         return LatencyRun(
             targetRate: rate, producedRate: producedRate, events: Int(histogram.totalCount),
-            p50: milliseconds(50), p99: milliseconds(99), p999: milliseconds(99.9), max: Double(histogram.max) / 1000,
+            p50: milliseconds(histogram, 50), p99: milliseconds(histogram, 99), p999: milliseconds(histogram, 99.9), max: Double(histogram.max) / 1000,
+            withOutputs: (
+                Int(withOutputs.totalCount), milliseconds(withOutputs, 50), milliseconds(withOutputs, 99), Double(withOutputs.max) / 1000
+            ),
+            p99WithoutOutputs: milliseconds(withoutOutputs, 99),
             processCores: cores(cpuAtEnd.process, cpuAtWarmupEnd.process) ?? .nan, brokerCores: cores(cpuAtEnd.broker, cpuAtWarmupEnd.broker))
     }
 }

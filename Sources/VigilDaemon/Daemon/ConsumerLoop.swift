@@ -337,7 +337,7 @@ final class ConsumerLoop: @unchecked Sendable {
         }
         expectations.drain { tracker.expect(partition: Int($0.partition), offset: $0.offset, outputs: Int($0.outputs)) }
         let now = DispatchTime.now().uptimeNanoseconds
-        tracker.drainFinishedReadTimes { latency.record(readAtNs: $0, nowNs: now) }
+        tracker.drainFinishedReadTimes { latency.record(readAtNs: $0, nowNs: now, hadOutputs: $1) }
         latency.publishIfDue(nowNs: now)
     }
 

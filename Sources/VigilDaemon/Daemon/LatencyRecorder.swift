@@ -5,9 +5,10 @@ import Prometheus
 /// Records each input event's latency from being read to the broker acknowledging its last output (or to
 /// being scored, when it has no output), on the consumer thread that learns of both.
 ///
-/// Every value goes to the Prometheus histogram and to an HDR histogram of the current second, whose
-/// percentiles are published to the dashboard once a second; the second is then added to the running histogram
-/// (`LiveStatistics.latencyHistogram`, what `vigil bench latency` reads) and cleared.
+/// Every value goes to the Prometheus histogram and to an HDR histogram of the current second (one for events
+/// without outputs, one for events whose outputs the broker had to acknowledge), whose percentiles are published
+/// to the dashboard once a second; the second is then added to the running histograms
+/// (`LiveStatistics.latencyHistograms`, what `vigil bench latency` reads) and cleared.
 struct LatencyRecorder {
     /// Microseconds up to ten minutes, two significant digits.
     static func makeHistogram() -> LatencyHistogram {
@@ -15,6 +16,7 @@ struct LatencyRecorder {
     }
 
     private var second = makeHistogram()
+    private var secondWithOutputs = makeHistogram()
     private let prometheus: DurationHistogram?
     private let live: LiveStatistics?
     private var lastPublishNs: UInt64 = 0
@@ -26,11 +28,12 @@ struct LatencyRecorder {
 
     /// Records one finished event read at `readAtNs` (`DispatchTime` nanoseconds).
     @inline(__always)
-    mutating func record(readAtNs: UInt64, nowNs: UInt64) {
+    mutating func record(readAtNs: UInt64, nowNs: UInt64, hadOutputs: Bool) {
         let nanoseconds = nowNs &- readAtNs
         guard nanoseconds < 1 << 62 else { return }
         prometheus?.recordNanoseconds(Int64(nanoseconds))
-        _ = second.record(Swift.min(nanoseconds / 1000, second.highestTrackableValue))
+        let microseconds = Swift.min(nanoseconds / 1000, second.highestTrackableValue)
+        if hadOutputs { _ = secondWithOutputs.record(microseconds) } else { _ = second.record(microseconds) }
     }
 
     /// Publishes the last second's percentiles once a second has passed since the previous publication.
@@ -38,6 +41,9 @@ struct LatencyRecorder {
         guard nowNs &- lastPublishNs >= 1_000_000_000 else { return }
         lastPublishNs = nowNs
         guard let live else { return }
+        if secondWithOutputs.totalCount > 0 || second.totalCount > 0 { live.accumulate(withoutOutputs: second, withOutputs: secondWithOutputs) }
+        second.add(secondWithOutputs)
+        secondWithOutputs.reset()
         var percentiles = LiveStatistics.LatencyPercentiles()
         if second.totalCount > 0 {
             percentiles.p50 = Double(second.valueAtPercentile(50)) / 1000
@@ -47,7 +53,6 @@ struct LatencyRecorder {
             percentiles.count = Int(second.totalCount)
         }
         live.publish(latency: percentiles)
-        if second.totalCount > 0 { live.accumulate(latency: second) }
         second.reset()
     }
 }

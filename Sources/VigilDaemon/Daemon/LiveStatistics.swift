@@ -44,8 +44,9 @@ public final class LiveStatistics: Sendable {
     private let history = Mutex<(samples: [Sample], previous: (time: Double, scored: Int, alerts: Int, deadLetters: Int)?)>(([], nil))
     private let alerts = Mutex<[[UInt8]]>([])
     private let latency = Mutex(LatencyPercentiles())
-    /// Every latency since the start or the last `resetLatencyHistogram()`, microseconds.
-    private let latencyTotal = Mutex(LatencyRecorder.makeHistogram())
+    /// Every latency since the start or the last `resetLatencyHistogram()`, microseconds: of events without
+    /// outputs, and of events with outputs.
+    private let latencyTotal = Mutex((withoutOutputs: LatencyRecorder.makeHistogram(), withOutputs: LatencyRecorder.makeHistogram()))
     /// Samples kept (seconds of history) and alerts kept.
     public let historyLength: Int
     public let alertsKept: Int
@@ -77,18 +78,25 @@ public final class LiveStatistics: Sendable {
         latency.withLock { $0 = percentiles }
     }
 
-    /// Adds a second's latencies to the running histogram (consumer thread, once a second).
-    func accumulate(latency second: LatencyHistogram) {
-        latencyTotal.withLock { $0.add(second) }
+    /// Adds a second's latencies to the running histograms (consumer thread, once a second).
+    func accumulate(withoutOutputs: LatencyHistogram, withOutputs: LatencyHistogram) {
+        latencyTotal.withLock {
+            $0.withoutOutputs.add(withoutOutputs)
+            $0.withOutputs.add(withOutputs)
+        }
     }
 
     /// Read-to-delivery latencies, microseconds, of every event finished since the start or the last reset, up
-    /// to the last whole second (HDR histogram, two significant digits).
-    public var latencyHistogram: LatencyHistogram { latencyTotal.withLock { $0 } }
+    /// to the last whole second (HDR histograms, two significant digits): events with no outputs (read to
+    /// scored) and events with outputs (read to the broker acknowledging the last of them).
+    public var latencyHistograms: (withoutOutputs: LatencyHistogram, withOutputs: LatencyHistogram) { latencyTotal.withLock { $0 } }
 
-    /// Starts `latencyHistogram` over (a benchmark's warm-up ends).
+    /// Starts `latencyHistograms` over (a benchmark's warm-up ends).
     public func resetLatencyHistogram() {
-        latencyTotal.withLock { $0.reset() }
+        latencyTotal.withLock {
+            $0.withoutOutputs.reset()
+            $0.withOutputs.reset()
+        }
     }
 
     /// Appends one history sample from the running totals (HTTP event loop, once a second).
