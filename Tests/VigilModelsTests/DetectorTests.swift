@@ -2,32 +2,24 @@ import Testing
 import VigilCore
 import VigilModels
 
-private func event(card: String, amount: Double, at ms: Int64) -> Event {
-    var e = Event()
-    e.entities[0] = EntityKey(card)!
-    e.numeric[0] = amount
-    e.timeMs = ms
-    return e
-}
-
 @Suite("Detectors and scoring")
 struct DetectorTests {
     @Test func robustZScoreRanksAnIsolatedPointAboveAClusterPoint() {
         var detector = RobustZScoreDetector(field: 0, entity: 0, window: 16, minSamples: 4)
         let habits: [Double] = [10, 12, 11, 9, 10, 13, 11, 10]
         for (i, amount) in habits.enumerated() {
-            let r = detector.process(event(card: "a", amount: amount, at: Int64(i)))
+            let r = detector.process(cardEvent(card: "a", amount: amount, at: Int64(i)))
             #expect(r.isWarm == (i >= 4))
         }
         var probe = detector
-        let typical = probe.process(event(card: "a", amount: 11, at: 100))
-        let outlier = detector.process(event(card: "a", amount: 400, at: 100))
+        let typical = probe.process(cardEvent(card: "a", amount: 11, at: 100))
+        let outlier = detector.process(cardEvent(card: "a", amount: 400, at: 100))
         #expect(outlier.score > 100)
         #expect(typical.score < 1)
         // Sorted 9 10 10 10 11 11 12 13: median 10.5; deviations .5 .5 .5 .5 .5 1.5 1.5 2.5: MAD 0.5.
         #expect(abs(outlier.z - (400 - 10.5) / (1.4826 * 0.5)) < 1e-9)
         // Another card has no baseline yet.
-        #expect(!detector.process(event(card: "b", amount: 400, at: 100)).isWarm)
+        #expect(!detector.process(cardEvent(card: "b", amount: 400, at: 100)).isWarm)
     }
 
     @Test func kllQuantilesStayWithinTheirErrorBound() {
@@ -65,13 +57,13 @@ struct DetectorTests {
             features.withUnsafeBufferPointer { stage.process(e, features: $0, result: &result) }
             return result
         }
-        let first = run(event(card: "a", amount: 1, at: 0))
+        let first = run(cardEvent(card: "a", amount: 1, at: 0))
         #expect(first.alert && first.firedRules == 1 && first.score == 1)
-        let repeated = run(event(card: "a", amount: 1, at: 30_000))
+        let repeated = run(cardEvent(card: "a", amount: 1, at: 30_000))
         #expect(!repeated.alert && repeated.suppressedByCooldown && repeated.firedRules == 1)
-        #expect(run(event(card: "b", amount: 1, at: 30_000)).alert, "cooldown is per entity")
-        #expect(run(event(card: "a", amount: 1, at: 61_000)).alert, "cooldown over")
-        #expect(!run(event(card: "a", amount: 5, at: 200_000)).alert)
+        #expect(run(cardEvent(card: "b", amount: 1, at: 30_000)).alert, "cooldown is per entity")
+        #expect(run(cardEvent(card: "a", amount: 1, at: 61_000)).alert, "cooldown over")
+        #expect(!run(cardEvent(card: "a", amount: 5, at: 200_000)).alert)
     }
 
     @Test func perEntityScoresAreCalibratedCombinedAndExplained() {
@@ -90,12 +82,12 @@ struct DetectorTests {
         var generator = SplitMix64(seed: 3)
         var alerts = 0
         for i in 0..<1000 {
-            let r = run(event(card: "c\(i % 10)", amount: 10 + Double(generator.next() % 100) / 50, at: Int64(i)))
+            let r = run(cardEvent(card: "c\(i % 10)", amount: 10 + Double(generator.next() % 100) / 50, at: Int64(i)))
             if i >= 200, r.alert { alerts += 1 }
         }
         // A 99th-percentile threshold alerts on about 1 % of ordinary events once calibrated.
         #expect(alerts <= 24, "\(alerts) alerts in 800 ordinary events")
-        let spike = run(event(card: "c3", amount: 500, at: 1000))
+        let spike = run(cardEvent(card: "c3", amount: 500, at: 1000))
         #expect(spike.alert)
         #expect(spike.warmDetectors == 1)
         #expect(spike.detectorScores[0] > 0.99, "the spike is above every earlier score")

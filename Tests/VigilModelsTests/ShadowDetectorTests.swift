@@ -2,14 +2,6 @@ import Testing
 import VigilCore
 import VigilModels
 
-private func event(card: String, amount: Double, at ms: Int64) -> Event {
-    var e = Event()
-    e.entities[0] = EntityKey(card)!
-    e.numeric[0] = amount
-    e.timeMs = ms
-    return e
-}
-
 @Suite("Shadow detectors")
 struct ShadowDetectorTests {
     private func zScore(_ name: String, shadow: Bool) -> DetectorSpec {
@@ -23,11 +15,11 @@ struct ShadowDetectorTests {
         var result = DetectionResult()
         for i in 0..<400 {
             result = DetectionResult()
-            let e = event(card: "c\(i % 7)", amount: 10 + Double(generator.next() % 100) / 50, at: Int64(i) * 1000)
+            let e = cardEvent(card: "c\(i % 7)", amount: 10 + Double(generator.next() % 100) / 50, at: Int64(i) * 1000)
             features.withUnsafeBufferPointer { stage.process(e, features: $0, result: &result) }
         }
         result = DetectionResult()
-        features.withUnsafeBufferPointer { stage.process(event(card: "c1", amount: 900, at: 500_000), features: $0, result: &result) }
+        features.withUnsafeBufferPointer { stage.process(cardEvent(card: "c1", amount: 900, at: 500_000), features: $0, result: &result) }
         return result
     }
 
@@ -58,7 +50,7 @@ struct ShadowDetectorTests {
         let features: [Double] = []
         var generator = SplitMix64(seed: 8)
         func run(amount: Double, at ms: Int64) -> DetectionResult {
-            var e = event(card: "c\(ms % 7)", amount: amount, at: ms)
+            var e = cardEvent(card: "c\(ms % 7)", amount: amount, at: ms)
             e.numeric[1] = 3 + Double(generator.next() % 100) / 50
             var result = DetectionResult()
             features.withUnsafeBufferPointer { stage.process(e, features: $0, result: &result) }

@@ -31,6 +31,22 @@ public struct KafkaBenchmark: Sendable {
         Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
+    /// The daemon with `base`'s features, detectors and outputs, reading `input` from the beginning in a fresh group
+    /// on this broker, without HTTP or checkpoints; started.
+    private func startService(
+        _ base: VigilConfiguration, reading input: String, group: String, logger: Logger
+    ) throws -> (VigilService, VigilConfiguration) {
+        var config = base
+        config.kafka.brokers = brokers
+        config.kafka.inputTopics = [input]
+        config.kafka.groupID = "\(group)-\(UUID().uuidString.prefix(8))"
+        config.httpListen = "off"
+        config.checkpoints.intervalMs = nil
+        let service = try VigilService(config: config, logger: logger)
+        try service.start()
+        return (service, config)
+    }
+
     /// librdkafka reading the topic from the beginning in a fresh group, touching each message's bytes once
     /// (a checksum), as `kcat -C -o beginning -e` would: the rate nothing built on this client can beat.
     public func rawRead(logger: Logger) throws -> CoreBenchmark.Row {
@@ -61,14 +77,7 @@ public struct KafkaBenchmark: Sendable {
     /// The daemon (`VigilService`, the config given with this broker, topic and a fresh group) scoring the topic
     /// from the beginning: decode, features, detectors, alerts produced, offsets committed.
     public func pipeline(config base: VigilConfiguration, logger: Logger) throws -> CoreBenchmark.Row {
-        var config = base
-        config.kafka.brokers = brokers
-        config.kafka.inputTopics = [topic]
-        config.kafka.groupID = "vigil-bench-\(UUID().uuidString.prefix(8))"
-        config.httpListen = "off"
-        config.checkpoints.intervalMs = nil
-        let service = try VigilService(config: config, logger: logger)
-        try service.start()
+        let (service, config) = try startService(base, reading: topic, group: "vigil-bench", logger: logger)
         defer {
             service.requestStop()
             service.waitUntilStopped()
@@ -134,14 +143,7 @@ public struct KafkaBenchmark: Sendable {
         try admin.createTopics([KafkaTopicSpecification(name: latencyTopic, partitions: Int32(partitions))])
         defer { try? admin.deleteTopics([latencyTopic]) }
 
-        var config = base
-        config.kafka.brokers = brokers
-        config.kafka.inputTopics = [latencyTopic]
-        config.kafka.groupID = "vigil-bench-latency-\(UUID().uuidString.prefix(8))"
-        config.httpListen = "off"
-        config.checkpoints.intervalMs = nil
-        let service = try VigilService(config: config, logger: logger)
-        try service.start()
+        let (service, _) = try startService(base, reading: latencyTopic, group: "vigil-bench-latency", logger: logger)
         defer {
             service.requestStop()
             service.waitUntilStopped()
