@@ -169,4 +169,19 @@ struct FeatureEngineTests {
         #expect(engine.process(event("again", at: 2020, amount: 1)) == [1], "expired after 10 s")
         #expect(engine.bytesPerKey[0].bytes > 0)
     }
+
+    @Test func theBytesPerKeyBreakdownAddsUpToTheTotal() {
+        let specs = [
+            FeatureSpec(name: "count", entity: 0, aggregate: .count, window: .sliding(sizeMs: 60_000)),
+            FeatureSpec(name: "mean", entity: 0, aggregate: .mean, field: .numeric(0), window: .hopping(sizeMs: 86_400_000, hopMs: 3_600_000)),
+            FeatureSpec(name: "decayed", entity: 0, aggregate: .mean, field: .numeric(0), window: .decayed(halfLifeMs: 60_000)),
+        ]
+        let engine = FeatureEngine(specs: specs, tables: [EntityTableSpec(name: "card", maxKeys: 100, ttlMs: 10_000)])
+        let parts = engine.bytesPerKeyByStore(entity: 0)
+        #expect(parts.reduce(0) { $0 + $1.bytes } == engine.bytesPerKey[0].bytes)
+        #expect(parts.contains { $0.store == "24 buckets of 60 min, one field" && $0.bytes == 24 * (8 + MemoryLayout<WindowStats>.stride) })
+        #expect(parts.contains { $0.store == "decayed aggregate" })
+        #expect(engine.bytesPerKeyByStore(entity: 1).isEmpty, "an entity kind the engine does not own")
+    }
 }
+
