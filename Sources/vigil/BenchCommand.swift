@@ -31,7 +31,7 @@ struct BenchCommand: ParsableCommand {
             rows.append(median { bench.sequential() })
             for workers in 1...max(1, maxWorkers) { rows.append(median { bench.pipeline(workers: workers) }) }
             if json {
-                for row in rows { print(#"{"name":"\#(row.name)","events":\#(row.events),"seconds":\#(row.seconds),"events_per_second":\#(Int(row.eventsPerSecond))}"#) }
+                for row in rows { print(row.jsonLine()) }
                 return
             }
             let base = rows[1].eventsPerSecond
@@ -93,7 +93,7 @@ extension BenchCommand {
             }
             let rows = [raw.median, pipeline.median]
             if json {
-                for row in rows { print(#"{"name":"\#(row.name)","events":\#(row.events),"seconds":\#(row.seconds),"events_per_second":\#(Int(row.eventsPerSecond))}"#) }
+                for row in rows { print(row.jsonLine()) }
                 return
             }
             print("| measurement | events | seconds | events/s | vs raw read |")
@@ -273,7 +273,7 @@ extension BenchCommand {
             for count in trees {
                 let row = (0..<max(1, runs)).map { _ in bench.run(trees: count) }.median
                 if json {
-                    print(#"{"name":"\#(row.name)","trees":\#(count),"events":\#(row.events),"seconds":\#(row.seconds),"events_per_second":\#(Int(row.eventsPerSecond))}"#)
+                    print(row.jsonLine(extra: #""trees":\#(count),"#))
                 } else {
                     print("| \(row.name) | \(row.events) | \(String(format: "%.3f", row.seconds)) | \(Int(row.eventsPerSecond)) |")
                 }

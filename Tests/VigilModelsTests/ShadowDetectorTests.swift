@@ -31,6 +31,7 @@ struct ShadowDetectorTests {
         #expect(result.warmDetectors == 1 && result.detectorScores[0] > 0.99, "scored and calibrated like any detector")
         #expect(!result.alert && !result.suppressedByCooldown)
         #expect(result.score == 0, "it takes no part in the combined score")
+        #expect(result.shadowAlerts == 1, "an alert it would have raised")
     }
 
     @Test func theLiveDetectorAlertsAndExplainsAloneBesideItsShadow() {

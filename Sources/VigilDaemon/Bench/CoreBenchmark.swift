@@ -11,6 +11,11 @@ public struct CoreBenchmark: Sendable {
         /// Heap allocations per event after the warm-up, when counted (`AllocationCounter`).
         public var allocationsPerEvent: Double?
         public var eventsPerSecond: Double { Double(events) / seconds }
+
+        /// The row as one JSON object (what scripts/bench reads), with `extra` fields first.
+        public func jsonLine(extra: String = "") -> String {
+            #"{"name":"\#(name)",\#(extra)"events":\#(events),"seconds":\#(seconds),"events_per_second":\#(Int(eventsPerSecond))}"#
+        }
     }
 
     public let config: VigilConfiguration

@@ -71,7 +71,7 @@ final class OutputLoop: @unchecked Sendable {
         } else {
             labels = nil
         }
-        if case .score(let threshold) = config.policy.threshold { scoreThreshold = threshold } else { scoreThreshold = config.policy.threshold.fraction }
+        scoreThreshold = config.policy.threshold.fraction
     }
 
     /// Runs until stopped and every worker's output is drained.
@@ -163,8 +163,10 @@ final class OutputLoop: @unchecked Sendable {
                 counters.alert(rules: scored.result.firedRules, detectors: detectors)
             }
         }
-        for i in records.shadowDetectors where scored.result.warmDetectors & (1 << UInt8(i)) != 0 {
-            if scored.result.detectorScores[i] >= scoreThreshold { counters.shadowWouldAlert(detector: i) }
+        if scored.result.shadowAlerts != 0 {
+            for i in 0..<DetectionResult.maxDetectors where scored.result.shadowAlerts & (1 << UInt8(i)) != 0 {
+                counters.shadowWouldAlert(detector: i)
+            }
         }
         if scored.result.suppressedByCooldown { counters.suppressedByCooldown.add(1, ordering: .relaxed) }
         let warm = Int(scored.result.warmDetectors)
@@ -225,7 +227,7 @@ final class OutputLoop: @unchecked Sendable {
         }
         merge.reconfigure(rules: config.rules, weights: weights, shadow: shadow, policy: config.policy)
         records = OutputRecords(config: config, configVersion: config.configVersionForReload)
-        if case .score(let threshold) = config.policy.threshold { scoreThreshold = threshold } else { scoreThreshold = config.policy.threshold.fraction }
+        scoreThreshold = config.policy.threshold.fraction
         logger.notice("config reloaded", metadata: ["config_version": "\(config.configVersionForReload)"])
     }
 }

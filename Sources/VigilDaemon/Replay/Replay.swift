@@ -87,7 +87,6 @@ public struct Replay: Sendable {
         let detectorCount = config.detectors.count
         let shadowDetectors = config.detectors.indices.filter { config.detectors[$0].shadow }
         report.shadow = shadowDetectors.map { (config.detectors[$0].name, 0, DecisionMetrics()) }
-        let threshold: Double = if case .score(let t) = config.policy.threshold { t } else { config.policy.threshold.fraction }
         var rawScores: [[Double]] = Array(repeating: [], count: detectorCount)
         var combined: [Double] = []
         var ruleFired: [Double] = []
@@ -130,7 +129,7 @@ public struct Replay: Sendable {
                 }
                 if scored.result.alert { report.alerts += 1 }
                 for (k, i) in shadowDetectors.enumerated() {
-                    let would = scored.result.warmDetectors & (1 << UInt8(i)) != 0 && scored.result.detectorScores[i] >= threshold
+                    let would = scored.result.shadowAlerts & (1 << UInt8(i)) != 0
                     if would { report.shadow[k].wouldAlert += 1 }
                     if event.label >= 0 { report.shadow[k].decisions.add(decision: would, label: event.label == 1) }
                 }

@@ -12,6 +12,9 @@ public struct DetectionResult: Sendable {
     public var details: InlineArray<8, Double>
     /// Bit `i` set when detector `i` was past its warm-up for this event.
     public var warmDetectors: UInt8
+    /// Bit `i` set when detector `i` runs in shadow and its calibrated score reached the alert threshold: an alert
+    /// it would have raised (before cooldown), had it been live.
+    public var shadowAlerts: UInt8
     /// Bit `i` set when rule `i` fired.
     public var firedRules: UInt64
     /// The combined score, 0 ... 1, higher is more anomalous.
@@ -32,6 +35,7 @@ public struct DetectionResult: Sendable {
         detectorScores = InlineArray(repeating: .nan)
         details = InlineArray(repeating: .nan)
         warmDetectors = 0
+        shadowAlerts = 0
         firedRules = 0
         score = 0
         percentile = .nan

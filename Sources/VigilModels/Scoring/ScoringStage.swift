@@ -103,8 +103,12 @@ public struct ScoringStage: Sendable {
             let calibrated = calibrators[i].percentile(of: raw)
             calibrators[i].add(raw)
             result.detectorScores[i] = calibrated
+            guard !calibrated.isNaN else { continue }
             // A shadow detector is reported, never combined into the alert decision.
-            guard !calibrated.isNaN, !specs[i].shadow else { continue }
+            if specs[i].shadow {
+                if calibrated >= policy.threshold.fraction { result.shadowAlerts |= 1 << UInt8(i) }
+                continue
+            }
             calibratedCount += 1
             switch policy.combination {
             case .max: combinedScore = max(combinedScore, calibrated)
