@@ -92,6 +92,10 @@ extension VigilConfiguration {
             config.pipeline.ringCapacity = pipeline.int("ring_capacity", default: config.pipeline.ringCapacity, range: 16...1 << 22)
             config.pipeline.pollBatch = pipeline.int("poll_batch", default: config.pipeline.pollBatch, range: 1...100_000)
             config.pipeline.commitIntervalMs = pipeline.duration("commit_interval", default: config.pipeline.commitIntervalMs) ?? 1000
+            config.pipeline.repartition = pipeline.bool("repartition", default: false)
+            if config.pipeline.repartition, config.kafka.delivery == .exactlyOnce {
+                reader.fail(pipeline.child("repartition"), pipeline.node("repartition"), "not available with kafka.delivery: exactly_once yet (the repartition hop is at least once)")
+            }
             pipeline.finish()
         }
         if let section = top.mapping("checkpoints") {

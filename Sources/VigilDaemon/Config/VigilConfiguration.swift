@@ -36,6 +36,10 @@ public struct VigilConfiguration: Sendable {
         public var pollBatch: Int = 1000
         /// How often committable offsets are committed.
         public var commitIntervalMs: Int64 = 1000
+        /// `repartition`: secondary entities' features (merchant when the input is keyed by card) are computed by
+        /// whichever group member owns the entity's partition of an internal topic keyed by that entity, so any
+        /// number of instances compute them over all of the entity's events (see `RepartitionTopics`).
+        public var repartition = false
     }
 
     /// `logging`: line format, level and the rate limit for repeated warnings and errors.

@@ -21,5 +21,7 @@ enum OutputContext {
 
     /// The partition index that marks a checkpoint chunk's delivery (its offset field carries the checkpoint id).
     static let checkpointPartition: Int32 = 0xFFFF
+    /// The partition index of a repartition request's delivery: nothing waits on it (the reply is what counts).
+    static let requestPartition: Int32 = 0xFFFE
     static func offset(_ context: UInt64) -> Int64 { Int64(context & 0x0000_FFFF_FFFF_FFFF) }
 }

@@ -80,6 +80,11 @@ extension ConsumerLoop {
     /// - Returns: the checkpoint id, or nil when no partition has anything new since its last snapshot.
     func startCheckpoint(_ indices: [Int]) -> UInt64? {
         guard checkpoints.isEnabled else { return nil }
+        // The cut must follow every event read so far: none may still wait for its secondary features.
+        guard drainSecondary(partitions: nil, within: .seconds(5)) else {
+            logger.warning("checkpoint skipped: events still wait for secondary features")
+            return nil
+        }
         flushPending(wait: true)
         var cut: [Int: (nextOffset: Int64, watermarkMs: Int64)] = [:]
         for index in indices where tracker.isAssigned(index) {

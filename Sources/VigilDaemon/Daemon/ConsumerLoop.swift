@@ -29,8 +29,8 @@ final class ConsumerLoop: @unchecked Sendable {
     var watermarks: [Int64] = []
     var assigned: Set<Int> = []
     /// Routed-to-be items that did not fit in their worker's ring, in input order.
-    private var pending: [WorkItem] = []
-    private var pendingStart = 0
+    var pending: [WorkItem] = []
+    var pendingStart = 0
     private var paused = false
     /// When the current backlog (events read but not yet taken by the workers) began.
     private var backlogSince: ContinuousClock.Instant?
@@ -62,6 +62,8 @@ final class ConsumerLoop: @unchecked Sendable {
     let stateRestored = Atomic<Bool>(false)
     /// Partitions assigned now (read by readiness checks).
     let assignedPartitions = Atomic<Int>(0)
+    /// `pipeline.repartition`: requests, replies and the events waiting for them.
+    var secondary: SecondaryRequester?
 
     init(
         config: VigilConfiguration,
@@ -75,8 +77,10 @@ final class ConsumerLoop: @unchecked Sendable {
         latency: LatencyRecorder,
         stateGauges: EntityStateGauges? = nil,
         statistics: KafkaStatisticsGauges? = nil,
-        initialSnapshots: SnapshotAssembler? = nil
+        initialSnapshots: SnapshotAssembler? = nil,
+        secondary: SecondaryRequester? = nil
     ) throws {
+        self.secondary = secondary
         self.checkpoints = try CheckpointState(config: config, producer: producer, initialSnapshots: initialSnapshots)
         self.exactlyOnce = config.kafka.delivery == .exactlyOnce
         self.latency = latency
@@ -89,7 +93,7 @@ final class ConsumerLoop: @unchecked Sendable {
         self.producer = producer
         self.deadLetterTopic = try producer.topic(config.kafka.deadLetterTopic)
         self.decoder = EventDecoder(schema: config.schema)
-        self.router = Router(model: model)
+        self.router = Router(model: model, computesSecondary: secondary == nil)
         self.deliveries = deliveries
         self.expectations = expectations
         pending.reserveCapacity(config.pipeline.pollBatch)
@@ -134,13 +138,16 @@ final class ConsumerLoop: @unchecked Sendable {
     func run() {
         while !stopRequested.load(ordering: .acquiring) {
             drainCompletions()
-            let backlog = pendingStart < pending.count
+            serviceSecondary(waiting: .zero)
+            let joinFull = (secondary?.join.free ?? .max) < config.pipeline.pollBatch
+            let backlog = pendingStart < pending.count || joinFull
             if backlog {
                 // The workers are behind: hand them what is read, waiting briefly for room, and read no more
                 // meanwhile (librdkafka's bounded prefetch queue holds the next messages). Only a backlog that
                 // lasts pauses the partitions: a pause drops the prefetched messages and a resume fetches them
                 // again, which costs a broker round trip each time: pausing on every full ring cut
                 // throughput sevenfold (BENCHMARKS.md).
+                if joinFull { serviceSecondary(waiting: .milliseconds(1)) }
                 flushPending(wait: true, atMost: .milliseconds(2))
                 let now = ContinuousClock.now
                 if backlogSince == nil { backlogSince = now }
@@ -151,7 +158,7 @@ final class ConsumerLoop: @unchecked Sendable {
             }
             do {
                 let batch: KafkaMessageBatch
-                if pendingStart < pending.count && !paused {
+                if (pendingStart < pending.count || joinFull) && !paused {
                     batch = KafkaMessageBatch()
                 } else {
                     // While outputs are in flight, come back soon to take their deliveries (commits and latency
@@ -183,6 +190,9 @@ final class ConsumerLoop: @unchecked Sendable {
 
     private func shutdown() {
         logger.info("stopping: draining in-flight events")
+        if !drainSecondary(partitions: nil, within: .seconds(8)) {
+            logger.warning("stopping with events still waiting for secondary features; they will be read again")
+        }
         flushPending(wait: true)
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(8)
@@ -200,6 +210,7 @@ final class ConsumerLoop: @unchecked Sendable {
         } catch {
             logger.warning("closing the consumer: \(error)")
         }
+        secondary?.close()
     }
 
     // MARK: Messages
@@ -252,6 +263,10 @@ final class ConsumerLoop: @unchecked Sendable {
         }
         let watermark = event.timeMs &- config.maxLatenessMs
         if watermark > watermarks[index] { watermarks[index] = watermark }
+        if secondary != nil {
+            secondary!.enqueue(WorkItem(event: event), inputPartition: message.partition, producer: producer, counters: counters, logger: logger)
+            return
+        }
         let item = router.prepare(event)
         if pendingStart < pending.count || !pool.route(item) {
             pending.append(item)
@@ -333,6 +348,8 @@ final class ConsumerLoop: @unchecked Sendable {
         deliveries.drain { done in
             if done.partition == OutputContext.checkpointPartition {
                 checkpointChunkDelivered(UInt64(done.offset))
+            } else if done.partition == OutputContext.requestPartition {
+                // A repartition request: its reply, not its delivery, completes the event.
             } else {
                 tracker.delivered(partition: Int(done.partition), offset: done.offset)
             }
@@ -418,6 +435,11 @@ final class ConsumerLoop: @unchecked Sendable {
             assigned.insert(index)
         }
         restorePartitions(&list)
+        do {
+            try secondary?.listen(toInputPartitions: list.map(\.partition))
+        } catch {
+            logger.error("listening for secondary-feature replies failed; events wait and are re-sent", metadata: ["error": "\(error)"])
+        }
         stateRestored.store(true, ordering: .releasing)
         assignedPartitions.store(assigned.count, ordering: .relaxed)
         logger.info("assigned \(list.map(\.topicPartition.description).joined(separator: ", "))")
@@ -427,6 +449,9 @@ final class ConsumerLoop: @unchecked Sendable {
         let indices = list.compactMap { partitionIndex[$0] }
         if !lost {
             // Finish what was read from these partitions, then commit it, before they go to another member.
+            if !drainSecondary(partitions: Set(indices), within: .seconds(10)) {
+                logger.warning("revoked partitions' events still wait for secondary features; their next owner reads them again")
+            }
             flushPending(wait: true)
             let clock = ContinuousClock()
             let deadline = clock.now + .seconds(10)
@@ -449,6 +474,7 @@ final class ConsumerLoop: @unchecked Sendable {
             }
         }
         for index in indices {
+            secondary?.join.cancel(partition: index)
             tracker.revoke(index)
             assigned.remove(index)
             dropPartition(index)

@@ -29,6 +29,14 @@ public final class DaemonCounters: Sendable {
     /// Transactions committed and aborted (`delivery: exactly_once`).
     public let transactions = Atomic<Int>(0)
     public let transactionsAborted = Atomic<Int>(0)
+    /// `pipeline.repartition`: requests sent to the secondary stage (again after a timeout: resent), replies
+    /// joined to their event, replies for no waiting event (a previous owner's, or duplicates), and records the
+    /// secondary stage of this instance computed features for.
+    public let secondaryRequests = Atomic<Int>(0)
+    public let secondaryResent = Atomic<Int>(0)
+    public let secondaryReplies = Atomic<Int>(0)
+    public let secondaryStaleReplies = Atomic<Int>(0)
+    public let secondaryComputed = Atomic<Int>(0)
     /// Errors librdkafka reported outside any call (brokers unreachable, requests timed out, group trouble).
     public let kafkaErrors = Atomic<Int>(0)
     /// Dead letters by `DecodeError.Kind`, in `DecodeError.Kind.allCases` order.

@@ -20,6 +20,9 @@ public final class VigilService: Sendable {
     private let outputLoop: OutputLoop
     private let consumerDone = DispatchSemaphore(value: 0)
     private let outputDone = DispatchSemaphore(value: 0)
+    /// `pipeline.repartition`: the stage computing secondary entities' features for this instance's share.
+    private let secondaryStage: SecondaryStage?
+    private let secondaryDone = DispatchSemaphore(value: 0)
     private let started = Mutex<ContinuousClock.Instant?>(nil)
     private let metrics: MetricsExporter
     private let kafkaStatistics: KafkaStatisticsGauges
@@ -104,11 +107,23 @@ public final class VigilService: Sendable {
                 [KafkaTopicSpecification(name: config.checkpoints.topic, partitions: 1, configs: ["cleanup.policy": "compact"])], ignoreExisting: true)
             snapshots = try ChangelogReader.read(options: options, topic: config.checkpoints.topic, properties: config.kafka.properties, logger: logger)
         }
+        // Repartitioning: the internal topics exist before anything is sent to them.
+        var requester: SecondaryRequester?
+        let repartition = RepartitionTopics(config: config)
+        if config.pipeline.repartition, !repartition.requests.isEmpty {
+            let replyPartitions = try repartition.ensure(
+                inputTopics: config.kafka.inputTopics, options: options, properties: config.kafka.properties, logger: logger)
+            requester = try SecondaryRequester(
+                config: config, topics: repartition, replyPartitionCount: replyPartitions, producer: producer, options: options, logger: logger)
+            secondaryStage = try SecondaryStage(config: config, topics: repartition, logger: logger, counters: counters, options: options)
+        } else {
+            secondaryStage = nil
+        }
         consumerLoop = try ConsumerLoop(
             config: config, model: model, logger: logger, counters: counters, pool: pool, producer: producer,
             deliveries: deliveryConsumer, expectations: expectationConsumer,
             latency: LatencyRecorder(prometheus: metrics.latency, live: live),
-            stateGauges: stateGauges, statistics: kafkaStatistics, initialSnapshots: snapshots
+            stateGauges: stateGauges, statistics: kafkaStatistics, initialSnapshots: snapshots, secondary: requester
         )
         outputLoop = try OutputLoop(
             config: config, pool: pool, producer: producer, expectations: expectationProducer, counters: counters, logger: logger
@@ -117,6 +132,7 @@ public final class VigilService: Sendable {
         outputLoop.metrics = metrics
         outputLoop.live = live
         if let snapshots { restoreShared(from: snapshots) }
+        try secondaryStage?.connect()
         try consumerLoop.connect(options: options)
         if transactionalID != nil {
             try producer.initTransactions()
@@ -162,6 +178,14 @@ public final class VigilService: Sendable {
         }
         consumerThread.name = "vigil.consumer"
         consumerThread.start()
+        if let secondaryStage {
+            let stageThread = Thread { [secondaryDone] in
+                secondaryStage.run()
+                secondaryDone.signal()
+            }
+            stageThread.name = "vigil.secondary"
+            stageThread.start()
+        }
         let outputThread = Thread { [outputLoop, outputDone] in
             outputLoop.run()
             outputDone.signal()
@@ -182,6 +206,12 @@ public final class VigilService: Sendable {
     /// producer (after its last deliveries).
     public func waitUntilStopped() {
         consumerDone.wait()
+        // The consumer drained its events' secondary features first; the stage (which may be answering other
+        // instances too) stops after it, checkpointing its partitions for their next owner.
+        if let secondaryStage {
+            secondaryStage.stopRequested.store(true, ordering: .releasing)
+            secondaryDone.wait()
+        }
         deliveryGate.open.store(false, ordering: .releasing)
         sampler.withLock { task in
             task?.cancel()
@@ -262,6 +292,10 @@ public final class VigilService: Sendable {
 
     /// Whether the daemon is ready: partitions assigned, their saved state restored, and every unsupervised
     /// detector warm.
+    /// Partitions of the repartition topics this instance's secondary stage owns now (0 without
+    /// `pipeline.repartition`).
+    public var secondaryPartitions: Int { secondaryStage?.assignedPartitions.load(ordering: .relaxed) ?? 0 }
+
     public var readiness: (ready: Bool, assignedPartitions: Int, coldDetectors: [String], stateRestored: Bool) {
         let assigned = consumerLoop.assignedPartitions.load(ordering: .relaxed)
         let warm = outputLoop.warmDetectors.load(ordering: .relaxed)

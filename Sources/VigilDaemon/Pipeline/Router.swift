@@ -8,8 +8,9 @@ public struct Router: Sendable {
     private let featureCount: Int
     private var nextSequence: UInt64 = 0
 
-    public init(model: ScoringModel) {
-        secondary = model.makeSecondaryEngine()
+    /// - Parameter computesSecondary: false with `pipeline.repartition`, where the secondary stage computes them.
+    public init(model: ScoringModel, computesSecondary: Bool = true) {
+        secondary = computesSecondary ? model.makeSecondaryEngine() : nil
         featureCount = model.config.features.count
     }
 
@@ -29,6 +30,14 @@ public struct Router: Sendable {
                 secondary!.process(event, into: UnsafeMutableBufferPointer(rebasing: buffer[0..<count]))
             }
         }
+        return item
+    }
+
+    /// Gives an item whose secondary features came from the repartition hop its place in input order.
+    public mutating func sequenced(_ item: WorkItem) -> WorkItem {
+        var item = item
+        item.sequence = nextSequence
+        nextSequence += 1
         return item
     }
 

@@ -1,0 +1,174 @@
+public import VigilCore
+
+/// The two record kinds of `pipeline.repartition`, in a small versioned little-endian binary form (they travel
+/// only between Vigil instances of one group; a version byte lets a rolling upgrade refuse what it cannot read).
+///
+/// A request carries a decoded event to the owner of its secondary entity's partition; the reply carries that
+/// entity's feature values back to the instance that asked, matched by `(instance, ticket)`.
+public enum SecondaryRequest {
+    public static let version: UInt8 = 1
+
+    /// Who asked and where to answer.
+    public struct Header: Sendable, Equatable {
+        /// The asking instance (random per process): replies to another instance's tickets are ignored.
+        public var instance: UInt64
+        /// The event's place in the asking instance's join queue.
+        public var ticket: UInt64
+        /// The partition of the replies topic the asking instance reads.
+        public var replyPartition: Int32
+        /// The secondary entity whose features are asked for (schema index).
+        public var entity: Int
+
+        public init(instance: UInt64, ticket: UInt64, replyPartition: Int32, entity: Int) {
+            self.instance = instance
+            self.ticket = ticket
+            self.replyPartition = replyPartition
+            self.entity = entity
+        }
+    }
+
+    /// Appends the request to `buffer` (cleared first, capacity kept: no allocation once it has grown).
+    public static func encode(_ event: Event, _ header: Header, into buffer: inout [UInt8]) {
+        buffer.removeAll(keepingCapacity: true)
+        buffer.append(version)
+        buffer.appendLittleEndian(header.instance)
+        buffer.appendLittleEndian(header.ticket)
+        buffer.appendLittleEndian(UInt32(bitPattern: header.replyPartition))
+        buffer.append(UInt8(header.entity))
+        buffer.appendLittleEndian(UInt64(bitPattern: event.timeMs))
+        buffer.appendLittleEndian(UInt64(bitPattern: event.watermarkMs))
+        buffer.appendLittleEndian(UInt64(bitPattern: event.offset))
+        event.id.withBytes { bytes in
+            buffer.append(UInt8(bytes.count))
+            buffer.append(contentsOf: bytes)
+        }
+        for i in 0..<event.entities.count {
+            event.entities[i].withBytes { bytes in
+                buffer.append(UInt8(bytes.count))
+                buffer.append(contentsOf: bytes)
+            }
+        }
+        for i in 0..<event.numeric.count { buffer.appendLittleEndian(event.numeric[i].bitPattern) }
+        for i in 0..<event.categorical.count { buffer.appendLittleEndian(event.categorical[i]) }
+        buffer.append(UInt8(bitPattern: event.label))
+    }
+
+    /// Reads a request into `event` (its time, watermark, keys and fields; the pipeline coordinates are left
+    /// to the caller).
+    public static func decode(_ bytes: UnsafeRawBufferPointer, into event: inout Event) throws(StateError) -> Header {
+        var reader = LittleEndianReader(bytes)
+        let found = try reader.byte()
+        guard found == version else { throw StateError("repartition request version \(found); this build reads \(version)") }
+        let header = Header(
+            instance: try reader.uint64(), ticket: try reader.uint64(),
+            replyPartition: Int32(bitPattern: try reader.uint32()), entity: Int(try reader.byte()))
+        event.timeMs = Int64(bitPattern: try reader.uint64())
+        event.watermarkMs = Int64(bitPattern: try reader.uint64())
+        event.offset = Int64(bitPattern: try reader.uint64())
+        let id = try reader.bytes(count: Int(try reader.byte()))
+        guard let eventID = EventID(id) else { throw StateError("repartition request: event id too long") }
+        event.id = eventID
+        for i in 0..<event.entities.count {
+            let key = try reader.bytes(count: Int(try reader.byte()))
+            guard let entityKey = EntityKey(key) else { throw StateError("repartition request: entity key too long") }
+            event.entities[i] = key.isEmpty ? EntityKey() : entityKey
+        }
+        for i in 0..<event.numeric.count { event.numeric[i] = Double(bitPattern: try reader.uint64()) }
+        for i in 0..<event.categorical.count { event.categorical[i] = try reader.uint64() }
+        event.label = Int8(bitPattern: try reader.byte())
+        guard reader.isAtEnd else { throw StateError("repartition request: trailing bytes") }
+        guard header.entity < event.entities.count else { throw StateError("repartition request: entity \(header.entity) out of range") }
+        return header
+    }
+}
+
+/// The features one secondary entity computed for one event, on its way back to the instance that asked.
+public enum SecondaryReply {
+    public static let version: UInt8 = 1
+
+    /// Appends the reply — the values of `vector` at `positions` — to `buffer` (cleared first, capacity kept).
+    public static func encode(_ header: SecondaryRequest.Header, positions: [Int], vector: UnsafeBufferPointer<Double>, into buffer: inout [UInt8]) {
+        buffer.removeAll(keepingCapacity: true)
+        buffer.append(version)
+        buffer.appendLittleEndian(header.instance)
+        buffer.appendLittleEndian(header.ticket)
+        buffer.append(UInt8(header.entity))
+        buffer.append(UInt8(positions.count))
+        for position in positions {
+            buffer.append(UInt8(position))
+            buffer.appendLittleEndian(vector[position].bitPattern)
+        }
+    }
+
+    /// Reads a reply's header and hands each (position, value) to `body`, or throws on a malformed record
+    /// before calling `body` at all.
+    public static func decode(_ bytes: UnsafeRawBufferPointer) throws(StateError) -> (instance: UInt64, ticket: UInt64, entity: Int, values: Values) {
+        var reader = LittleEndianReader(bytes)
+        let found = try reader.byte()
+        guard found == version else { throw StateError("secondary reply version \(found); this build reads \(version)") }
+        let instance = try reader.uint64()
+        let ticket = try reader.uint64()
+        let entity = Int(try reader.byte())
+        let count = Int(try reader.byte())
+        guard reader.remaining == count * 9 else { throw StateError("secondary reply: \(reader.remaining) bytes for \(count) values") }
+        return (instance, ticket, entity, Values(bytes: UnsafeRawBufferPointer(rebasing: bytes[(bytes.count - count * 9)...]), count: count))
+    }
+
+    /// The (position, value) pairs of a decoded reply, read in place.
+    public struct Values {
+        let bytes: UnsafeRawBufferPointer
+        public let count: Int
+
+        public subscript(i: Int) -> (position: Int, value: Double) {
+            let base = i * 9
+            var bits: UInt64 = 0
+            for b in 0..<8 { bits |= UInt64(bytes[base + 1 + b]) << (8 * UInt64(b)) }
+            return (Int(bytes[base]), Double(bitPattern: bits))
+        }
+    }
+}
+
+extension [UInt8] {
+    mutating func appendLittleEndian<T: FixedWidthInteger>(_ value: T) {
+        Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
+    }
+}
+
+/// Reads little-endian fields from bytes, throwing at the end instead of trapping.
+struct LittleEndianReader {
+    private let bytes: UnsafeRawBufferPointer
+    private var position = 0
+
+    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    var isAtEnd: Bool { position == bytes.count }
+    var remaining: Int { bytes.count - position }
+
+    mutating func byte() throws(StateError) -> UInt8 {
+        guard position < bytes.count else { throw StateError("record ends early") }
+        defer { position += 1 }
+        return bytes[position]
+    }
+
+    mutating func uint32() throws(StateError) -> UInt32 {
+        guard remaining >= 4 else { throw StateError("record ends early") }
+        var value: UInt32 = 0
+        for b in 0..<4 { value |= UInt32(bytes[position + b]) << (8 * UInt32(b)) }
+        position += 4
+        return value
+    }
+
+    mutating func uint64() throws(StateError) -> UInt64 {
+        guard remaining >= 8 else { throw StateError("record ends early") }
+        var value: UInt64 = 0
+        for b in 0..<8 { value |= UInt64(bytes[position + b]) << (8 * UInt64(b)) }
+        position += 8
+        return value
+    }
+
+    mutating func bytes(count: Int) throws(StateError) -> UnsafeRawBufferPointer {
+        guard remaining >= count else { throw StateError("record ends early") }
+        defer { position += count }
+        return UnsafeRawBufferPointer(rebasing: bytes[position..<(position + count)])
+    }
+}

@@ -1,0 +1,336 @@
+import Foundation
+import Logging
+import Synchronization
+import VigilCore
+import VigilFeatures
+import VigilKafka
+
+/// The secondary stage of `pipeline.repartition`: reads the repartition topics in the group `<group>-secondary`,
+/// computes each secondary entity's features for its partitions' events in their order, and sends the values
+/// back to the instance that asked (`SecondaryReply` on the partition the request names).
+///
+/// Each assigned partition has its own feature engine, so its state moves with it: on revoke it is written to
+/// the changelog (when checkpoints are on) and the next owner restores it and reads on from where it was cut.
+/// Offsets are committed once the replies of everything before them are acknowledged.
+///
+/// `@unchecked Sendable`: every mutable property is touched only by the stage's thread — `run()` and the
+/// rebalance hooks librdkafka calls from inside `poll` on that thread. `stopRequested` is atomic.
+final class SecondaryStage: @unchecked Sendable {
+    private let config: VigilConfiguration
+    private let topics: RepartitionTopics
+    private let logger: Logger
+    private let counters: DaemonCounters
+    private let options: KafkaClientOptions
+    private let producer: KafkaProducer
+    private let repliesTopic: KafkaProducerTopic
+    private let changelog: KafkaProducerTopic?
+    private let deliveries: SPSCRing<DeliveredOutput>.Consumer
+    private var consumer: KafkaConsumer!
+    /// Entity index by request topic name.
+    private let entityOfTopic: [String: Int]
+    /// Feature positions each secondary entity computes.
+    private let positions: [Int: [Int]]
+
+    private var partitions: [KafkaTopicPartition] = []
+    private var partitionIndex: [KafkaTopicPartition: Int] = [:]
+    /// Feature state by partition index, for assigned partitions only.
+    private var engines: [Int: FeatureEngine] = [:]
+    private var tracker = OffsetTracker()
+    private var vector = FeatureVector.undefined
+    private var event = Event()
+    private var buffer: [UInt8] = []
+    private var lastCommit = ContinuousClock.now
+    private var lastCheckpoint = ContinuousClock.now
+    /// Next offset covered by each partition's last written snapshot.
+    private var written: [Int: Int64] = [:]
+    private var chunkCounts: [String: Int] = [:]
+    private var unacknowledgedChunks = 0
+    private var nextCheckpointID = UInt64(Date().timeIntervalSince1970 * 1000) << 12
+    let stopRequested = Atomic<Bool>(false)
+    /// Partitions of the repartition topics assigned now (readiness, tests).
+    let assignedPartitions = Atomic<Int>(0)
+
+    init(config: VigilConfiguration, topics: RepartitionTopics, logger: Logger, counters: DaemonCounters, options: KafkaClientOptions) throws {
+        self.config = config
+        self.topics = topics
+        self.logger = logger
+        self.counters = counters
+        self.options = options
+        entityOfTopic = Dictionary(uniqueKeysWithValues: topics.requests.map { ($0.value, $0.key) })
+        var positions: [Int: [Int]] = [:]
+        for (position, feature) in config.features.enumerated() where feature.entity != 0 { positions[feature.entity, default: []].append(position) }
+        self.positions = positions
+        let (deliveryProducer, deliveryConsumer) = SPSCRing<DeliveredOutput>.makeRing(capacity: 1 << 16)
+        deliveries = deliveryConsumer
+        let deliveryLogger = logger
+        producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(client: options, linger: .milliseconds(1), properties: config.kafka.properties),
+            onDelivery: { report in
+                guard report.error == nil else {
+                    counters.deliveryFailures.add(1, ordering: .relaxed)
+                    deliveryLogger.error("delivery to \(report.topic) failed: \(report.error!)")
+                    return
+                }
+                let done = DeliveredOutput(partition: OutputContext.partition(report.context), offset: OutputContext.offset(report.context))
+                var backoff = IdleBackoff(maximumMicroseconds: 100)
+                while !deliveryProducer.push(done) { backoff.idle() }
+            },
+            onError: { error in
+                counters.kafkaErrors.add(1, ordering: .relaxed)
+                deliveryLogger.warning("kafka producer error (secondary stage)", metadata: ["error": "\(error)"])
+            },
+            logger: logger
+        )
+        repliesTopic = try producer.topic(topics.replies)
+        changelog = config.checkpoints.intervalMs != nil ? try producer.topic(config.checkpoints.topic) : nil
+        buffer.reserveCapacity(1024)
+    }
+
+    /// Joins the stage's group.
+    func connect() throws {
+        let handler = KafkaRebalanceHandler(
+            partitionsAssigned: { [weak self] partitions in self?.assign(&partitions) },
+            partitionsRevoked: { [weak self] partitions, lost in self?.revoke(partitions, lost: lost) }
+        )
+        let logger = self.logger
+        consumer = try KafkaConsumer(
+            configuration: KafkaConsumerConfiguration(
+                client: options, groupID: topics.stageGroup, isolationLevel: .readUncommitted, assignmentStrategy: .cooperativeSticky,
+                fetchMaxWait: .milliseconds(5), properties: config.kafka.properties),
+            rebalance: handler,
+            onError: { [counters] error in
+                counters.kafkaErrors.add(1, ordering: .relaxed)
+                logger.warning("kafka consumer error (secondary stage)", metadata: ["error": "\(error)"])
+            },
+            logger: logger
+        )
+        try consumer.subscribe(topics.entities.map { topics.requests[$0]! })
+    }
+
+    /// Runs until a stop is requested, then checkpoints, commits and leaves the group.
+    func run() {
+        while !stopRequested.load(ordering: .acquiring) {
+            drainDeliveries()
+            do {
+                let batch = try consumer.poll(maxMessages: config.pipeline.pollBatch, timeout: .milliseconds(tracker.inFlight > 0 ? 1 : 20))
+                for error in batch.errors {
+                    counters.kafkaErrors.add(1, ordering: .relaxed)
+                    logger.warning("kafka (secondary stage): \(error.name): \(error.message)")
+                }
+                for message in batch.messages { handle(message) }
+            } catch {
+                logger.critical("fatal consumer error in the secondary stage: \(error)")
+                break
+            }
+            commitIfDue(force: false)
+            if let interval = config.checkpoints.intervalMs, ContinuousClock.now - lastCheckpoint >= .milliseconds(interval) {
+                lastCheckpoint = .now
+                checkpoint(Array(engines.keys))
+            }
+        }
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(5)
+        while tracker.inFlight > 0, clock.now < deadline {
+            drainDeliveries()
+            Thread.sleep(forTimeInterval: 0.001)
+        }
+        checkpoint(Array(engines.keys))
+        commitIfDue(force: true, synchronous: true)
+        do { try consumer.close() } catch { logger.warning("closing the secondary stage's consumer: \(error)") }
+        do { try producer.close(timeout: .seconds(5)) } catch { logger.warning("closing the secondary stage's producer: \(error)") }
+    }
+
+    private func index(of partition: KafkaTopicPartition) -> Int {
+        if let known = partitionIndex[partition] { return known }
+        partitions.append(partition)
+        partitionIndex[partition] = partitions.count - 1
+        return partitions.count - 1
+    }
+
+    private func handle(_ message: KafkaMessage) {
+        let index = index(of: message.topicPartition)
+        guard tracker.register(partition: index, offset: message.offset), engines[index] != nil else { return }
+        let header: SecondaryRequest.Header
+        do {
+            guard let value = message.value else { throw StateError("a request without a value") }
+            event = Event()
+            header = try value.withUnsafeBytes { bytes throws(StateError) in try SecondaryRequest.decode(bytes, into: &event) }
+            guard header.entity == entityOfTopic[message.topic], let positions = positions[header.entity] else {
+                throw StateError("a request for entity \(header.entity) on \(message.topic)")
+            }
+            vector = .undefined
+            vector.withUnsafeMutableBufferPointer { engines[index]!.process(event, into: $0) }
+            vector.withUnsafeBufferPointer { SecondaryReply.encode(header, positions: positions, vector: $0, into: &buffer) }
+        } catch {
+            // Only another build's records can be unreadable here; the asker resends after its timeout.
+            logger.error("unreadable repartition request skipped", metadata: ["source": "\(message.topicPartition)@\(message.offset)", "error": "\(error)"])
+            tracker.complete(partition: index, offset: message.offset)
+            return
+        }
+        counters.secondaryComputed.add(1, ordering: .relaxed)
+        do {
+            try buffer.withUnsafeBytes { value in
+                try producer.produce(
+                    to: repliesTopic, partition: header.replyPartition, key: nil, value: value,
+                    context: OutputContext.make(partition: Int32(index), offset: message.offset), blockWhenFull: true)
+            }
+            tracker.expect(partition: index, offset: message.offset, outputs: 1)
+        } catch {
+            // Left in flight (never committed past); the asker resends after its timeout.
+            logger.error("sending secondary features for \(message.topicPartition)@\(message.offset) failed: \(error)")
+        }
+    }
+
+    private func drainDeliveries() {
+        deliveries.drain { done in
+            if done.partition == OutputContext.checkpointPartition {
+                unacknowledgedChunks = max(0, unacknowledgedChunks - 1)
+            } else {
+                tracker.delivered(partition: Int(done.partition), offset: done.offset)
+            }
+        }
+    }
+
+    private func commitIfDue(force: Bool, synchronous: Bool = false) {
+        let now = ContinuousClock.now
+        guard force || now - lastCommit >= .milliseconds(config.pipeline.commitIntervalMs) else { return }
+        lastCommit = now
+        drainDeliveries()
+        let moved = tracker.takeCommittable()
+        guard !moved.isEmpty else { return }
+        let offsets = moved.map { KafkaTopicPartitionOffset(partitions[$0.partition], offset: $0.offset) }
+        do {
+            try consumer.store(offsets)
+            try consumer.commit(async: !synchronous)
+        } catch {
+            logger.warning("committing \(offsets) (secondary stage): \(error)")
+        }
+    }
+
+    // MARK: State moving with partitions
+
+    private func snapshotKey(_ partition: KafkaTopicPartition) -> String {
+        "\(config.kafka.groupID)/secondary/\(partition.topic)/\(partition.partition)"
+    }
+
+    /// Writes the state of these partitions to the changelog once the replies of every event in it are
+    /// acknowledged (a restore never skips an unanswered request), and waits (bounded) for the writes.
+    private func checkpoint(_ indices: [Int]) {
+        guard let changelog else { return }
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(6)
+        let id = nextCheckpointID
+        nextCheckpointID += 1
+        let context = OutputContext.make(partition: OutputContext.checkpointPartition, offset: Int64(id & 0x0000_FFFF_FFFF_FFFF))
+        var written = 0
+        for index in indices.sorted() {
+            guard let engine = engines[index], let last = tracker.lastRegistered(partition: index), self.written[index] != last + 1 else { continue }
+            while (tracker.committable(partition: index) ?? .min) < last + 1, clock.now < deadline {
+                drainDeliveries()
+                Thread.sleep(forTimeInterval: 0.0005)
+            }
+            guard (tracker.committable(partition: index) ?? .min) >= last + 1 else {
+                logger.error("secondary state of \(partitions[index]) not checkpointed: replies not acknowledged in time")
+                counters.checkpointFailures.add(1, ordering: .relaxed)
+                continue
+            }
+            let partition = partitions[index]
+            let snapshot = PartitionSnapshot(
+                topic: partition.topic, partition: partition.partition, nextOffset: last + 1, watermarkMs: .min, checkpoint: id,
+                createdAtMs: Int64(Date().timeIntervalSince1970 * 1000), scorer: engine.saveState())
+            let key = snapshotKey(partition)
+            let chunks = SnapshotChunks.split(snapshot.encoded(), base: key, checkpoint: id)
+            do {
+                for chunk in chunks {
+                    try Array(chunk.key.utf8).withUnsafeBytes { k in
+                        try chunk.value.withUnsafeBytes { v in try producer.produce(to: changelog, key: k, value: v, context: context, blockWhenFull: true) }
+                    }
+                    unacknowledgedChunks += 1
+                }
+                for stale in chunks.count..<max(chunks.count, chunkCounts[key] ?? 0) {
+                    try Array("\(key)#\(stale)".utf8).withUnsafeBytes { k in
+                        try producer.produce(to: changelog, key: k, value: nil, context: context, blockWhenFull: true)
+                    }
+                    unacknowledgedChunks += 1
+                }
+                chunkCounts[key] = chunks.count
+                self.written[index] = last + 1
+                written += 1
+            } catch {
+                counters.checkpointFailures.add(1, ordering: .relaxed)
+                logger.error("writing the secondary state of \(partition) failed", metadata: ["error": "\(error)"])
+            }
+        }
+        while unacknowledgedChunks > 0, clock.now < deadline {
+            drainDeliveries()
+            Thread.sleep(forTimeInterval: 0.0005)
+        }
+        if unacknowledgedChunks > 0 {
+            logger.error("secondary-state checkpoint \(id) not acknowledged in time")
+            counters.checkpointFailures.add(1, ordering: .relaxed)
+        } else if written > 0 {
+            logger.info("secondary state checkpointed", metadata: ["id": "\(id)", "partitions": "\(written)"])
+        }
+    }
+
+    private func assign(_ list: inout [KafkaTopicPartitionOffset]) {
+        var snapshots: SnapshotAssembler?
+        if changelog != nil {
+            do {
+                snapshots = try ChangelogReader.read(options: options, topic: config.checkpoints.topic, properties: config.kafka.properties, logger: logger)
+            } catch {
+                logger.error("reading the changelog for the secondary stage failed; its partitions start cold", metadata: ["error": "\(error)"])
+            }
+        }
+        for i in list.indices {
+            let index = index(of: list[i].topicPartition)
+            guard let entity = entityOfTopic[list[i].topic] else { continue }
+            tracker.assign(index)
+            var engine = FeatureEngine(specs: config.features, tables: config.tables, ownedEntities: [entity])
+            written[index] = nil
+            do {
+                if let stored = try snapshots?.snapshot(snapshotKey(list[i].topicPartition)) {
+                    let snapshot = try PartitionSnapshot(decoding: stored.payload)
+                    try engine.restoreState(snapshot.scorer)
+                    list[i] = KafkaTopicPartitionOffset(list[i].topicPartition, offset: snapshot.nextOffset)
+                    written[index] = snapshot.nextOffset
+                    counters.partitionsRestored.add(1, ordering: .relaxed)
+                    logger.info("restored secondary state of \(list[i].topicPartition) from checkpoint \(snapshot.checkpoint); reading from \(snapshot.nextOffset)")
+                }
+            } catch {
+                engine = FeatureEngine(specs: config.features, tables: config.tables, ownedEntities: [entity])
+                counters.snapshotErrors.add(1, ordering: .relaxed)
+                logger.error("the secondary snapshot of \(list[i].topicPartition) is unusable; it starts cold", metadata: ["error": "\(error)"])
+            }
+            engines[index] = engine
+        }
+        assignedPartitions.store(engines.count, ordering: .relaxed)
+        logger.info("secondary stage assigned \(list.map(\.topicPartition.description).joined(separator: ", "))")
+    }
+
+    private func revoke(_ list: [KafkaTopicPartition], lost: Bool) {
+        let indices = list.compactMap { partitionIndex[$0] }
+        if !lost {
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(5)
+            while indices.contains(where: { tracker.inFlight(partition: $0) > 0 }), clock.now < deadline {
+                drainDeliveries()
+                Thread.sleep(forTimeInterval: 0.001)
+            }
+            checkpoint(indices)
+            let offsets = indices.compactMap { index in
+                tracker.committable(partition: index).map { KafkaTopicPartitionOffset(partitions[index], offset: $0) }
+            }
+            if !offsets.isEmpty {
+                do { try consumer.commit(offsets, async: false) } catch { logger.warning("committing revoked secondary partitions: \(error)") }
+            }
+        }
+        for index in indices {
+            tracker.revoke(index)
+            engines[index] = nil
+            written[index] = nil
+        }
+        assignedPartitions.store(engines.count, ordering: .relaxed)
+        logger.info("secondary stage \(lost ? "lost" : "revoked") \(list.map(\.description).joined(separator: ", "))")
+    }
+}

@@ -1,0 +1,179 @@
+import Foundation
+import Testing
+import VigilCore
+import VigilDaemon
+import VigilKafka
+
+/// Several daemons in one group with `pipeline.repartition`: the secondary entity's (merchant's) features are
+/// computed by the owner of its partition of the internal repartition topic, over every instance's events.
+@Suite("Scale-out through repartitioning", .serialized)
+struct ScaleOutTests {
+    /// One generated event, in stream order.
+    struct Generated {
+        var key: String
+        var id: String
+        var json: String
+        var merchant: String
+    }
+
+    /// A stream whose events are spread over ten minutes, so the 5-minute and hourly windows slide.
+    static func stream(_ count: Int) -> [Generated] {
+        var options = TransactionGenerator.Options()
+        options.seed = 31
+        options.cards = 150
+        options.merchants = 120
+        options.eventsPerSecond = 2
+        var generator = TransactionGenerator(options: options)
+        return (0..<count).map { _ in
+            let t = generator.next()
+            let object = try? JSONSerialization.jsonObject(with: Data(t.json.utf8)) as? [String: Any]
+            return Generated(key: t.key, id: t.eventID, json: t.json, merchant: object?["merchant_id"] as? String ?? "")
+        }
+    }
+
+    /// Consecutive runs of the stream in which no merchant appears twice. Produced one run at a time, each after
+    /// the previous one is scored, every merchant's events reach whoever computes its features in stream order,
+    /// whatever the partitions and instances: the order Kafka guarantees per key, and what makes a comparison
+    /// with one instance and with replay exact.
+    static func rounds(_ events: [Generated]) -> [[Generated]] {
+        var rounds: [[Generated]] = [[]]
+        var merchants: Set<String> = []
+        for event in events {
+            if merchants.contains(event.merchant) {
+                rounds.append([])
+                merchants = []
+            }
+            merchants.insert(event.merchant)
+            rounds[rounds.count - 1].append(event)
+        }
+        return rounds
+    }
+
+    static func fixture(_ prefix: String, repartition: Bool) throws -> DaemonFixture {
+        var fixture = try DaemonFixture(prefix: prefix, partitions: 6)
+        fixture.config.pipeline.repartition = repartition
+        fixture.config.pipeline.workers = 1
+        fixture.config.kafka.statisticsIntervalMs = nil
+        fixture.config.httpListen = "off"
+        return fixture
+    }
+
+    /// Produces the rounds, each once every service has scored everything before it.
+    static func produce(_ rounds: [[Generated]], to topic: String, scored: () -> Int) throws {
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: Broker.options(), linger: .milliseconds(1)), logger: Broker.logger)
+        var sent = 0
+        for round in rounds {
+            for event in round {
+                try producer.produce(topic: topic, key: Array(event.key.utf8), value: Array(event.json.utf8), blockWhenFull: true)
+            }
+            try producer.flush(timeout: .seconds(30))
+            sent += round.count
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(30)
+            while scored() < sent, clock.now < deadline { Thread.sleep(forTimeInterval: 0.002) }
+            guard scored() >= sent else { throw TestSetupError("only \(scored()) of \(sent) events scored after 30 s") }
+        }
+        try producer.close(timeout: .seconds(10))
+    }
+
+    /// Three instances with repartitioning give every event the features one instance gives it (one process, no
+    /// repartitioning: merchant features computed over the whole input in order), and the ones `vigil replay`
+    /// writes as training data for the same stream; the per-card detector's raw score agrees too. Without
+    /// repartitioning each instance would count only its share of a merchant's events, which the test also shows.
+    @Test(.timeLimit(.minutes(5)))
+    func threeInstancesComputeWhatOneInstanceAndReplayCompute() throws {
+        let events = Self.stream(900)
+        let rounds = Self.rounds(events)
+        #expect(rounds.count > 20, "the stream has merchants repeating across rounds")
+
+        // One instance, the classic single-process pipeline.
+        let single = try Self.fixture("scale-one", repartition: false)
+        let reference = ScoredCollector(config: single.config)
+        let one = try VigilService(config: single.config, logger: Broker.logger, onScored: reference.observer)
+        try one.start()
+        #expect(eventually(within: .seconds(30)) { one.readiness.assignedPartitions == 6 })
+        try Self.produce(rounds, to: single.config.kafka.inputTopics[0]) { reference.all.count }
+        one.requestStop()
+        one.waitUntilStopped()
+
+        // Three instances in one group, each with its secondary stage; the group settles before any input.
+        let scaled = try Self.fixture("scale-three", repartition: true)
+        let collected = ScoredCollector(config: scaled.config)
+        var services: [VigilService] = []
+        for _ in 0..<3 {
+            let service = try VigilService(config: scaled.config, logger: Broker.logger, onScored: collected.observer)
+            try service.start()
+            services.append(service)
+        }
+        let settled = eventually(within: .seconds(60)) {
+            services.allSatisfy { $0.readiness.assignedPartitions == 2 && $0.secondaryPartitions == 2 }
+        }
+        #expect(settled, "6 input and 6 repartition partitions spread 2/2/2: \(services.map { ($0.readiness.assignedPartitions, $0.secondaryPartitions) })")
+        try Self.produce(rounds, to: scaled.config.kafka.inputTopics[0]) { collected.all.count }
+        let shares = services.map { $0.counters.scored.load(ordering: .relaxed) }
+        let computed = services.map { $0.counters.secondaryComputed.load(ordering: .relaxed) }
+        let stale = services.map { $0.counters.secondaryStaleReplies.load(ordering: .relaxed) }
+        for service in services { service.requestStop() }
+        for service in services { service.waitUntilStopped() }
+        #expect(shares.allSatisfy { $0 > 0 } && shares.reduce(0, +) == events.count, "every instance scored a share: \(shares)")
+        #expect(computed.allSatisfy { $0 > 0 } && computed.reduce(0, +) == events.count, "every instance computed merchant features for a share: \(computed)")
+        #expect(stale == [0, 0, 0], "no reply went astray in a settled group")
+
+        // Online equals one instance: every feature, bit for bit, and the per-card z-score's raw score.
+        let names = scaled.config.featureNames
+        let zscore = try #require(scaled.config.detectors.firstIndex { $0.name == "amount_z" })
+        let expected = reference.all
+        let got = collected.all
+        #expect(got.count == events.count && expected.count == events.count)
+        var differing: [String] = []
+        for event in events {
+            guard let a = expected[event.id], let b = got[event.id] else { differing.append("\(event.id) missing"); continue }
+            if a.features != b.features { differing.append("\(event.id): \(zip(names, zip(a.features, b.features)).filter { $1.0 != $1.1 }.map(\.0))") }
+            if a.raw[zscore] != b.raw[zscore] { differing.append("\(event.id): amount_z") }
+        }
+        #expect(differing.isEmpty, "\(differing.count) of \(events.count) events differ, e.g. \(differing.prefix(3))")
+
+        // The merchant features are whole-stream ones: the last event of the busiest merchant saw all its events
+        // in the hour (a single instance's share would be about a third).
+        let merchantCount = try #require(names.firstIndex(of: "merchant.tx_count_1h"))
+        let counts = got.values.map { Double(bitPattern: $0.features[merchantCount]) }.filter { !$0.isNaN }
+        #expect((counts.max() ?? 0) >= 10, "merchant counts span instances: max \(counts.max() ?? 0)")
+
+        // Offline equals online: replay's training data for the same stream, in the same order.
+        let directory = NSTemporaryDirectory() + "scale-\(UUID().uuidString.prefix(6))/"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try events.map(\.json).joined(separator: "\n").write(toFile: directory + "in.jsonl", atomically: true, encoding: .utf8)
+        _ = try Replay(config: scaled.config).run(input: directory + "in.jsonl", featuresOut: directory + "features.jsonl", featuresFormat: .jsonLines)
+        // Decoded with JSONDecoder, which reads numbers exactly (the file holds shortest round-trip forms).
+        struct Row: Decodable {
+            var event_id: String
+            var features: [String: Double?]
+        }
+        let offline = try String(contentsOfFile: directory + "features.jsonl", encoding: .utf8).split(separator: "\n").map {
+            try JSONDecoder().decode(Row.self, from: Data($0.utf8))
+        }
+        #expect(offline.count == events.count)
+        var offlineDiffering: [String] = []
+        for (row, event) in zip(offline, events) {
+            guard let online = got[event.id], row.event_id == event.id else { offlineDiffering.append(event.id); continue }
+            for (i, name) in names.enumerated() {
+                let value = Double(bitPattern: online.features[i])
+                let replayed = row.features[name] ?? nil
+                if value.isNaN ? replayed != nil : replayed?.bitPattern != value.bitPattern { offlineDiffering.append("\(event.id).\(name)") }
+            }
+        }
+        #expect(offlineDiffering.isEmpty, "\(offlineDiffering.count) values differ from replay, e.g. \(offlineDiffering.prefix(3))")
+    }
+}
+
+/// Polls `condition` every 50 ms until it holds or `deadline` passes.
+private func eventually(within deadline: Duration, _ condition: () throws -> Bool) rethrows -> Bool {
+    let clock = ContinuousClock()
+    let end = clock.now + deadline
+    while clock.now < end {
+        if try condition() { return true }
+        Thread.sleep(forTimeInterval: 0.05)
+    }
+    return try condition()
+}
