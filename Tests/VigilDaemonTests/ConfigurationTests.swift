@@ -56,6 +56,21 @@ struct ConfigurationTests {
         #expect(config.policy.threshold == .percentile(99.9))
     }
 
+    /// `pipeline.repartition` is off unless asked for; it is refused with exactly_once (the hop is at least once),
+    /// and its internal topics are named after the group, one per secondary entity with features.
+    @Test func repartitionIsOptInAndNamesItsTopicsAfterTheGroup() throws {
+        #expect(try VigilConfiguration.load(yaml: minimal).pipeline.repartition == false)
+        #expect(try VigilConfiguration.load(file: repositoryRoot.appendingPathComponent("configs/vigil.yaml").path).pipeline.repartition == false)
+        let shipped = try String(contentsOfFile: repositoryRoot.appendingPathComponent("configs/vigil.yaml").path, encoding: .utf8)
+        let on = try VigilConfiguration.load(yaml: shipped.replacingOccurrences(of: "  repartition: false ", with: "  repartition: true "))
+        #expect(on.pipeline.repartition)
+        let topics = RepartitionTopics(config: on)
+        #expect(topics.requests == [1: "vigil-repartition-merchant"] && topics.replies == "vigil-secondary-features" && topics.stageGroup == "vigil-secondary")
+        let refused = errors(minimal.replacingOccurrences(of: "  dead_letter_topic: tx.dlq", with: "  dead_letter_topic: tx.dlq\n  delivery: exactly_once") + "\npipeline:\n  repartition: true\n")
+        #expect(refused.contains { $0.path == "pipeline.repartition" && $0.line == 13 && $0.message.contains("exactly_once") }, "\(refused)")
+        #expect(errors(minimal + "\npipeline:\n  repartition: sometimes\n").contains { $0.path == "pipeline.repartition" })
+    }
+
     @Test func unknownKeysAreRefusedWithPathAndLine() {
         let found = errors(minimal + "\n  colour: blue\nalerting:\n  treshold: 0.9\n")
         #expect(found.contains { $0.path == "event.colour" && $0.line == 11 && $0.message == "unknown key" })
