@@ -55,13 +55,46 @@ struct ScaleOutTests {
         fixture.config.pipeline.workers = 1
         fixture.config.kafka.statisticsIntervalMs = nil
         fixture.config.httpListen = "off"
+        // Checkpoints of the shipped trees (height 15) are tens of MB each; the comparison does not involve them.
+        for i in fixture.config.detectors.indices {
+            if case .halfSpaceTrees(let inputs, let trees, _, let window, let ranges, let warmup, let margin, let seed) = fixture.config.detectors[i].kind {
+                fixture.config.detectors[i].kind = .halfSpaceTrees(inputs: inputs, trees: trees, height: 8, window: window, ranges: ranges, warmup: warmup, margin: margin, seed: seed)
+            }
+        }
         return fixture
     }
 
-    /// Produces the rounds, each once every service has scored everything before it.
+    /// What one instance of the classic single-process pipeline (no repartitioning) scores for the rounds.
+    static func singleInstance(_ rounds: [[Generated]]) throws -> [String: ScoredRecord] {
+        let single = try Self.fixture("scale-one", repartition: false)
+        let reference = ScoredCollector(config: single.config)
+        let one = try VigilService(config: single.config, logger: Broker.logger, onScored: reference.observer)
+        try one.start()
+        #expect(eventually(within: .seconds(30)) { one.readiness.assignedPartitions == 6 })
+        try Self.produce(rounds, to: single.config.kafka.inputTopics[0]) { reference.all.count }
+        one.requestStop()
+        one.waitUntilStopped()
+        return reference.all
+    }
+
+    /// The events whose features (or per-card z-score) differ between two runs.
+    static func differences(_ expected: [String: ScoredRecord], _ got: [String: ScoredRecord], events: [Generated], config: VigilConfiguration) -> [String] {
+        let names = config.featureNames
+        let zscore = config.detectors.firstIndex { $0.name == "amount_z" }!
+        var differing: [String] = []
+        for event in events {
+            guard let a = expected[event.id], let b = got[event.id] else { differing.append("\(event.id) missing"); continue }
+            if a.features != b.features { differing.append("\(event.id): \(zip(names, zip(a.features, b.features)).filter { $1.0 != $1.1 }.map(\.0))") }
+            if a.raw[zscore] != b.raw[zscore] { differing.append("\(event.id): amount_z") }
+        }
+        return differing
+    }
+
+    /// Produces the rounds, each once every service has scored everything before it (`scored` counts every event
+    /// scored so far, including earlier calls' rounds).
     static func produce(_ rounds: [[Generated]], to topic: String, scored: () -> Int) throws {
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: Broker.options(), linger: .milliseconds(1)), logger: Broker.logger)
-        var sent = 0
+        var sent = scored()
         for round in rounds {
             for event in round {
                 try producer.produce(topic: topic, key: Array(event.key.utf8), value: Array(event.json.utf8), blockWhenFull: true)
@@ -86,15 +119,7 @@ struct ScaleOutTests {
         let rounds = Self.rounds(events)
         #expect(rounds.count > 20, "the stream has merchants repeating across rounds")
 
-        // One instance, the classic single-process pipeline.
-        let single = try Self.fixture("scale-one", repartition: false)
-        let reference = ScoredCollector(config: single.config)
-        let one = try VigilService(config: single.config, logger: Broker.logger, onScored: reference.observer)
-        try one.start()
-        #expect(eventually(within: .seconds(30)) { one.readiness.assignedPartitions == 6 })
-        try Self.produce(rounds, to: single.config.kafka.inputTopics[0]) { reference.all.count }
-        one.requestStop()
-        one.waitUntilStopped()
+        let expected = try Self.singleInstance(rounds)
 
         // Three instances in one group, each with its secondary stage; the group settles before any input.
         let scaled = try Self.fixture("scale-three", repartition: true)
@@ -120,17 +145,10 @@ struct ScaleOutTests {
         #expect(stale == [0, 0, 0], "no reply went astray in a settled group")
 
         // Online equals one instance: every feature, bit for bit, and the per-card z-score's raw score.
-        let names = scaled.config.featureNames
-        let zscore = try #require(scaled.config.detectors.firstIndex { $0.name == "amount_z" })
-        let expected = reference.all
         let got = collected.all
+        let names = scaled.config.featureNames
         #expect(got.count == events.count && expected.count == events.count)
-        var differing: [String] = []
-        for event in events {
-            guard let a = expected[event.id], let b = got[event.id] else { differing.append("\(event.id) missing"); continue }
-            if a.features != b.features { differing.append("\(event.id): \(zip(names, zip(a.features, b.features)).filter { $1.0 != $1.1 }.map(\.0))") }
-            if a.raw[zscore] != b.raw[zscore] { differing.append("\(event.id): amount_z") }
-        }
+        let differing = Self.differences(expected, got, events: events, config: scaled.config)
         #expect(differing.isEmpty, "\(differing.count) of \(events.count) events differ, e.g. \(differing.prefix(3))")
 
         // The merchant features are whole-stream ones: the last event of the busiest merchant saw all its events
@@ -164,6 +182,51 @@ struct ScaleOutTests {
             }
         }
         #expect(offlineDiffering.isEmpty, "\(offlineDiffering.count) values differ from replay, e.g. \(offlineDiffering.prefix(3))")
+    }
+}
+
+extension ScaleOutTests {
+    /// An instance leaving mid-stream hands its input partitions and its merchant partitions to the others
+    /// through the changelog: the stream's second half is still scored exactly as one uninterrupted instance
+    /// scores it (card state, per-card detectors and merchant state all moved, nothing counted twice).
+    @Test(.timeLimit(.minutes(5)))
+    func stateMovesWithPartitionsWhenAnInstanceLeaves() throws {
+        let events = Self.stream(900)
+        let rounds = Self.rounds(events)
+        let half = rounds.count / 2
+        let expected = try Self.singleInstance(rounds)
+
+        var scaled = try Self.fixture("scale-leave", repartition: true)
+        scaled.enableCheckpoints(intervalMs: 60_000)
+        let collected = ScoredCollector(config: scaled.config)
+        var services: [VigilService] = []
+        for _ in 0..<3 {
+            let service = try VigilService(config: scaled.config, logger: Broker.logger, onScored: collected.observer)
+            try service.start()
+            services.append(service)
+        }
+        #expect(eventually(within: .seconds(60)) { services.allSatisfy { $0.readiness.assignedPartitions == 2 && $0.secondaryPartitions == 2 } })
+        try Self.produce(Array(rounds[..<half]), to: scaled.config.kafka.inputTopics[0]) { collected.all.count }
+
+        let leaving = services.removeLast()
+        leaving.requestStop()
+        leaving.waitUntilStopped()
+        let moved = eventually(within: .seconds(60)) {
+            services.allSatisfy { $0.readiness.assignedPartitions == 3 && $0.secondaryPartitions == 3 }
+        }
+        #expect(moved, "the leaver's partitions went to the others: \(services.map { ($0.readiness.assignedPartitions, $0.secondaryPartitions) })")
+        let firstHalf = collected.all.count
+        try Self.produce(Array(rounds[half...]), to: scaled.config.kafka.inputTopics[0]) { collected.all.count }
+        let restored = services.map { $0.counters.partitionsRestored.load(ordering: .relaxed) }
+        for service in services { service.requestStop() }
+        for service in services { service.waitUntilStopped() }
+
+        #expect(leaving.counters.scored.load(ordering: .relaxed) > 0 && leaving.counters.secondaryComputed.load(ordering: .relaxed) > 0)
+        #expect(restored.reduce(0, +) == 4, "2 input and 2 merchant partitions restored from the leaver's checkpoints: \(restored)")
+        let got = collected.all
+        #expect(got.count == events.count && firstHalf < events.count)
+        let differing = Self.differences(expected, got, events: events, config: scaled.config)
+        #expect(differing.isEmpty, "\(differing.count) of \(events.count) events differ, e.g. \(differing.prefix(3))")
     }
 }
 
