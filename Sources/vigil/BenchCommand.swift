@@ -7,7 +7,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput.",
-        subcommands: [Core.self, Kafka.self, Latency.self, Memory.self, Forest.self, Quick.self, Machine.self]
+        subcommands: [Core.self, Kafka.self, Latency.self, Memory.self, Forest.self, Scale.self, Quick.self, Machine.self]
     )
 
     struct Core: ParsableCommand {
@@ -149,6 +149,59 @@ extension BenchCommand {
 }
 
 extension BenchCommand {
+    /// Events/s with 1, 2, 3... instances in one group.
+    struct Scale: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Events/s of 1..N daemon instances in one consumer group (pipeline.repartition on), beside one without.",
+            discussion: """
+                Prepares a topic of --events synthetic events over --partitions partitions (unless --topic names one \
+                already prepared), then, for each instance count, starts that many daemons together in a fresh group \
+                reading it from the beginning and times the first event read to the last scored. Reports the CPU this \
+                process and the broker (--broker-pid) used, which says what limits the scaling on this machine.
+                """)
+
+        @Option(name: .long, help: "The config whose features and detectors to run.") var config: String = "configs/bench.yaml"
+        @Option(name: .long, help: "Brokers.") var brokers: String
+        @Option(name: .long, help: "A prepared topic to read (default: prepare a fresh one).") var topic: String?
+        @Option(name: .long, help: "Events in the prepared topic.") var events: Int = 200_000
+        @Option(name: .long, help: "Partitions of the prepared topic.") var partitions: Int32 = 6
+        @Option(name: .long, help: "The largest instance count.") var instances: Int = 3
+        @Option(name: .long, help: "Runs of each; the median is reported.") var runs: Int = 1
+        @Option(name: .long, help: "The broker's process id, to report its CPU use too.") var brokerPid: Int32?
+        @Flag(name: .long, help: "Print the rows as JSON lines instead of a table.") var json = false
+
+        func run() throws {
+            let configuration = try VigilConfiguration.load(file: config)
+            let logger = Logger(label: "vigil.bench") { StructuredLogHandler(label: $0, format: .logfmt, level: .warning, limiter: nil) }
+            let name = topic ?? "bench.scale-\(UUID().uuidString.prefix(8))"
+            if topic == nil {
+                try ScalingBenchmark.prepare(brokers: brokers, topic: name, events: events, partitions: partitions, logger: logger)
+            }
+            let bench = ScalingBenchmark(brokers: brokers, topic: name, events: events)
+            var rows: [ScalingBenchmark.Run] = []
+            for (count, repartition) in [(1, false)] + (1...max(1, instances)).map({ ($0, true) }) {
+                let samples = try (0..<max(1, runs)).map { _ in
+                    try bench.run(config: configuration, instances: count, repartition: repartition, brokerPID: brokerPid, logger: logger)
+                }.sorted { $0.eventsPerSecond < $1.eventsPerSecond }
+                rows.append(samples[samples.count / 2])
+            }
+            let base = rows[1].eventsPerSecond
+            if json {
+                for r in rows {
+                    let broker = r.brokerCores.map { String(format: "%.2f", $0) } ?? "null"
+                    print(#"{"name":"\#(r.name)","instances":\#(r.instances),"repartition":\#(r.repartition),"events":\#(r.events),"seconds":\#(r.seconds),"events_per_second":\#(Int(r.eventsPerSecond)),"rescored":\#(r.rescored),"process_cores":\#(String(format: "%.2f", r.processCores)),"broker_cores":\#(broker)}"#)
+                }
+                return
+            }
+            print("| instances | events | seconds | events/s | vs 1 instance (repartition) | re-scored | cores: vigil / broker |")
+            print("|---|---:|---:|---:|---:|---:|---:|")
+            for r in rows {
+                let broker = r.brokerCores.map { String(format: "%.2f", $0) } ?? "?"
+                print("| \(r.name) | \(r.events) | \(String(format: "%.2f", r.seconds)) | \(Int(r.eventsPerSecond)) | \(String(format: "%.2fx", r.eventsPerSecond / base)) | \(r.rescored) | \(String(format: "%.2f", r.processCores)) / \(broker) |")
+            }
+        }
+    }
+
     /// Read-to-delivery latency at a steady input rate.
     struct Latency: ParsableCommand {
         static let configuration = CommandConfiguration(

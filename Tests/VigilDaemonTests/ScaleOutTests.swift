@@ -135,6 +135,10 @@ struct ScaleOutTests {
         }
         #expect(settled, "6 input and 6 repartition partitions spread 2/2/2: \(services.map { ($0.readiness.assignedPartitions, $0.secondaryPartitions) })")
         try Self.produce(rounds, to: scaled.config.kafka.inputTopics[0]) { collected.all.count }
+        // Each merchant's state lives on exactly one instance, and the gauges say so.
+        let merchants = Set(events.map(\.merchant)).count
+        let merchantKeys = { services.reduce(0) { $0 + ($1.entityState.first { $0.0 == "merchant" }?.1.keys ?? 0) } }
+        #expect(eventually(within: .seconds(5)) { merchantKeys() == merchants }, "\(merchantKeys()) merchant keys held for \(merchants) merchants")
         let shares = services.map { $0.counters.scored.load(ordering: .relaxed) }
         let computed = services.map { $0.counters.secondaryComputed.load(ordering: .relaxed) }
         let stale = services.map { $0.counters.secondaryStaleReplies.load(ordering: .relaxed) }

@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+public import VigilFeatures
 import NIOCore
 import NIOHTTP1
 import Synchronization
@@ -115,7 +116,8 @@ public final class VigilService: Sendable {
                 inputTopics: config.kafka.inputTopics, options: options, properties: config.kafka.properties, logger: logger)
             requester = try SecondaryRequester(
                 config: config, topics: repartition, replyPartitionCount: replyPartitions, producer: producer, options: options, logger: logger)
-            secondaryStage = try SecondaryStage(config: config, topics: repartition, logger: logger, counters: counters, options: options)
+            secondaryStage = try SecondaryStage(
+                config: config, topics: repartition, logger: logger, counters: counters, options: options, stateGauges: stateGauges)
         } else {
             secondaryStage = nil
         }
@@ -292,6 +294,9 @@ public final class VigilService: Sendable {
 
     /// Whether the daemon is ready: partitions assigned, their saved state restored, and every unsupervised
     /// detector warm.
+    /// Keys and feature-state bytes per entity kind held by this instance now (workers, router and secondary stage).
+    public var entityState: [(String, EntityStateUsage)] { zip(stateGauges.entityNames, stateGauges.totals).map { ($0, $1) } }
+
     /// Partitions of the repartition topics this instance's secondary stage owns now (0 without
     /// `pipeline.repartition`).
     public var secondaryPartitions: Int { secondaryStage?.assignedPartitions.load(ordering: .relaxed) ?? 0 }
@@ -318,7 +323,7 @@ public final class VigilService: Sendable {
                 warmMask: outputLoop.warmDetectors.load(ordering: .relaxed),
                 lateEvents: pool.lateEvents,
                 configVersion: configVersion,
-                entities: zip(stateGauges.entityNames, stateGauges.totals).map { ($0, $1) }
+                entities: entityState
             )
             return .init(status: .ok, contentType: "text/plain; version=0.0.4", body: body)
         case (.GET, "/healthz"):
@@ -333,7 +338,7 @@ public final class VigilService: Sendable {
         case (.GET, "/api/live"):
             let body = live.json(
                 counters: counters, configVersion: configVersion, ready: readiness.ready, uptime: uptime,
-                entities: zip(stateGauges.entityNames, stateGauges.totals).map { ($0, $1) }
+                entities: entityState
             )
             return .init(status: .ok, contentType: "application/json", body: body)
         case (.POST, "/admin/reload"):

@@ -20,6 +20,10 @@ final class SecondaryStage: @unchecked Sendable {
     private let topics: RepartitionTopics
     private let logger: Logger
     private let counters: DaemonCounters
+    /// Where the stage publishes the secondary entities' keys and bytes (owner 0: with repartitioning the router
+    /// holds none).
+    private let stateGauges: EntityStateGauges?
+    private var polls = 0
     private let options: KafkaClientOptions
     private let producer: KafkaProducer
     private let repliesTopic: KafkaProducerTopic
@@ -50,8 +54,12 @@ final class SecondaryStage: @unchecked Sendable {
     /// Partitions of the repartition topics assigned now (readiness, tests).
     let assignedPartitions = Atomic<Int>(0)
 
-    init(config: VigilConfiguration, topics: RepartitionTopics, logger: Logger, counters: DaemonCounters, options: KafkaClientOptions) throws {
+    init(
+        config: VigilConfiguration, topics: RepartitionTopics, logger: Logger, counters: DaemonCounters, options: KafkaClientOptions,
+        stateGauges: EntityStateGauges? = nil
+    ) throws {
         self.config = config
+        self.stateGauges = stateGauges
         self.topics = topics
         self.logger = logger
         self.counters = counters
@@ -118,6 +126,8 @@ final class SecondaryStage: @unchecked Sendable {
                     logger.warning("kafka (secondary stage): \(error.name): \(error.message)")
                 }
                 for message in batch.messages { handle(message) }
+                polls &+= 1
+                if polls & 15 == 0 { publishUsage() }
             } catch {
                 logger.critical("fatal consumer error in the secondary stage: \(error)")
                 break
@@ -138,6 +148,23 @@ final class SecondaryStage: @unchecked Sendable {
         commitIfDue(force: true, synchronous: true)
         do { try consumer.close() } catch { logger.warning("closing the secondary stage's consumer: \(error)") }
         do { try producer.close(timeout: .seconds(5)) } catch { logger.warning("closing the secondary stage's producer: \(error)") }
+    }
+
+    /// Keys and bytes over every assigned partition's engine, per secondary entity.
+    private func publishUsage() {
+        stateGauges?.publish(owner: 0) { entity in
+            var total: EntityStateUsage?
+            for engine in engines.values {
+                guard let usage = engine.usage(entity: entity) else { continue }
+                var sum = total ?? EntityStateUsage(keys: 0, bytes: 0, evicted: 0, expired: 0)
+                sum.keys += usage.keys
+                sum.bytes += usage.bytes
+                sum.evicted += usage.evicted
+                sum.expired += usage.expired
+                total = sum
+            }
+            return total ?? (positions[entity] != nil ? EntityStateUsage(keys: 0, bytes: 0, evicted: 0, expired: 0) : nil)
+        }
     }
 
     private func index(of partition: KafkaTopicPartition) -> Int {
@@ -331,6 +358,7 @@ final class SecondaryStage: @unchecked Sendable {
             written[index] = nil
         }
         assignedPartitions.store(engines.count, ordering: .relaxed)
+        publishUsage()
         logger.info("secondary stage \(lost ? "lost" : "revoked") \(list.map(\.description).joined(separator: ", "))")
     }
 }
