@@ -27,7 +27,11 @@ struct RepartitionRecordsTests {
         let header = SecondaryRequest.Header(instance: 0xFEED_FACE_CAFE_BEEF, ticket: 1 << 40 | 9, replyPartition: 5, entity: 1)
         var buffer: [UInt8] = []
         SecondaryRequest.encode(event, header, into: &buffer)
+        #expect(buffer.count < 130, "absent trailing keys and fields are left out: \(buffer.count) bytes")
         var decoded = Event()
+        decoded.numeric[9] = 1
+        decoded.categorical[7] = 1
+        decoded.entities[3] = try #require(EntityKey("stale"))
         let got = try buffer.withUnsafeBytes { try SecondaryRequest.decode($0, into: &decoded) }
         #expect(got == header)
         #expect(decoded.id == event.id && decoded.timeMs == event.timeMs && decoded.watermarkMs == event.watermarkMs)

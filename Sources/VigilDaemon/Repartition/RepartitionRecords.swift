@@ -42,14 +42,25 @@ public enum SecondaryRequest {
             buffer.append(UInt8(bytes.count))
             buffer.append(contentsOf: bytes)
         }
-        for i in 0..<event.entities.count {
+        // Each fixed-size array is cut after its last present slot (absent keys are empty, absent fields NaN or
+        // 0, as a fresh Event has them): a count byte, then the slots.
+        var entities = event.entities.count
+        while entities > 0, !event.entities[entities - 1].isPresent { entities -= 1 }
+        buffer.append(UInt8(entities))
+        for i in 0..<entities {
             event.entities[i].withBytes { bytes in
                 buffer.append(UInt8(bytes.count))
                 buffer.append(contentsOf: bytes)
             }
         }
-        for i in 0..<event.numeric.count { buffer.appendLittleEndian(event.numeric[i].bitPattern) }
-        for i in 0..<event.categorical.count { buffer.appendLittleEndian(event.categorical[i]) }
+        var numeric = event.numeric.count
+        while numeric > 0, event.numeric[numeric - 1].isNaN { numeric -= 1 }
+        buffer.append(UInt8(numeric))
+        for i in 0..<numeric { buffer.appendLittleEndian(event.numeric[i].bitPattern) }
+        var categorical = event.categorical.count
+        while categorical > 0, event.categorical[categorical - 1] == 0 { categorical -= 1 }
+        buffer.append(UInt8(categorical))
+        for i in 0..<categorical { buffer.appendLittleEndian(event.categorical[i]) }
         buffer.append(UInt8(bitPattern: event.label))
     }
 
@@ -68,13 +79,20 @@ public enum SecondaryRequest {
         let id = try reader.bytes(count: Int(try reader.byte()))
         guard let eventID = EventID(id) else { throw StateError("repartition request: event id too long") }
         event.id = eventID
-        for i in 0..<event.entities.count {
+        let entities = Int(try reader.byte())
+        guard entities <= event.entities.count else { throw StateError("repartition request: \(entities) entity keys") }
+        for i in 0..<entities {
             let key = try reader.bytes(count: Int(try reader.byte()))
             guard let entityKey = EntityKey(key) else { throw StateError("repartition request: entity key too long") }
             event.entities[i] = key.isEmpty ? EntityKey() : entityKey
         }
-        for i in 0..<event.numeric.count { event.numeric[i] = Double(bitPattern: try reader.uint64()) }
-        for i in 0..<event.categorical.count { event.categorical[i] = try reader.uint64() }
+        for i in entities..<event.entities.count { event.entities[i] = EntityKey() }
+        let numeric = Int(try reader.byte())
+        guard numeric <= event.numeric.count else { throw StateError("repartition request: \(numeric) numeric fields") }
+        for i in 0..<event.numeric.count { event.numeric[i] = i < numeric ? Double(bitPattern: try reader.uint64()) : .nan }
+        let categorical = Int(try reader.byte())
+        guard categorical <= event.categorical.count else { throw StateError("repartition request: \(categorical) categorical fields") }
+        for i in 0..<event.categorical.count { event.categorical[i] = i < categorical ? try reader.uint64() : 0 }
         event.label = Int8(bitPattern: try reader.byte())
         guard reader.isAtEnd else { throw StateError("repartition request: trailing bytes") }
         guard header.entity < event.entities.count else { throw StateError("repartition request: entity \(header.entity) out of range") }

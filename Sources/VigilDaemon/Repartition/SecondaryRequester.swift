@@ -38,7 +38,7 @@ struct SecondaryRequester {
         replies = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(
                 client: options, groupID: "\(config.kafka.groupID)-replies-reader", offsetReset: .latest,
-                isolationLevel: .readUncommitted, fetchMaxWait: .milliseconds(1), properties: config.kafka.properties),
+                isolationLevel: .readUncommitted, fetchMaxWait: .milliseconds(20), properties: config.kafka.properties),
             logger: logger
         )
         join = SecondaryJoin(capacity: max(4096, config.pipeline.pollBatch * 4))

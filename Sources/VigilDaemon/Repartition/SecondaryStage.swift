@@ -71,8 +71,11 @@ final class SecondaryStage: @unchecked Sendable {
         let (deliveryProducer, deliveryConsumer) = SPSCRing<DeliveredOutput>.makeRing(capacity: 1 << 16)
         deliveries = deliveryConsumer
         let deliveryLogger = logger
+        // Linger 5 ms and fetch waits of 20 ms (here and for the replies): on the dev broker, waits of 1-10 ms made
+        // it spend over a core answering fetches and took the p50 latency at 10 k events/s from 65 ms to 80-170 ms
+        // (BENCHMARKS.md, "Scaling out").
         producer = try KafkaProducer(
-            configuration: KafkaProducerConfiguration(client: options, linger: .milliseconds(1), properties: config.kafka.properties),
+            configuration: KafkaProducerConfiguration(client: options, linger: .milliseconds(5), properties: config.kafka.properties),
             onDelivery: { report in
                 guard report.error == nil else {
                     counters.deliveryFailures.add(1, ordering: .relaxed)
@@ -104,7 +107,7 @@ final class SecondaryStage: @unchecked Sendable {
         consumer = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(
                 client: options, groupID: topics.stageGroup, isolationLevel: .readUncommitted, assignmentStrategy: .cooperativeSticky,
-                fetchMaxWait: .milliseconds(5), properties: config.kafka.properties),
+                fetchMaxWait: .milliseconds(20), properties: config.kafka.properties),
             rebalance: handler,
             onError: { [counters] error in
                 counters.kafkaErrors.add(1, ordering: .relaxed)
