@@ -90,4 +90,18 @@ public struct EntityStateUsage: Sendable, Equatable {
         self.evicted = evicted
         self.expired = expired
     }
+
+    /// The sum of the usages of several owners of one entity kind; nil when none holds it.
+    public static func total(_ usages: some Sequence<EntityStateUsage?>) -> EntityStateUsage? {
+        var total: EntityStateUsage?
+        for case let usage? in usages {
+            var sum = total ?? EntityStateUsage(keys: 0, bytes: 0, evicted: 0, expired: 0)
+            sum.keys += usage.keys
+            sum.bytes += usage.bytes
+            sum.evicted += usage.evicted
+            sum.expired += usage.expired
+            total = sum
+        }
+        return total
+    }
 }

@@ -174,14 +174,12 @@ extension BenchCommand {
             let configuration = try VigilConfiguration.load(file: config)
             let logger = Logger(label: "vigil.bench") { StructuredLogHandler(label: $0, format: .logfmt, level: .warning, limiter: nil) }
             let name = topic ?? "bench.scale-\(UUID().uuidString.prefix(8))"
-            if topic == nil {
-                try ScalingBenchmark.prepare(brokers: brokers, topic: name, events: events, partitions: partitions, logger: logger)
-            }
-            let bench = ScalingBenchmark(brokers: brokers, topic: name, events: events)
-            var rows: [ScalingBenchmark.Run] = []
+            let bench = KafkaBenchmark(brokers: brokers, topic: name, events: events)
+            if topic == nil { try bench.prepareTopic(partitions: partitions, logger: logger) }
+            var rows: [KafkaBenchmark.ScalingRun] = []
             for (count, repartition) in [(1, false)] + (1...max(1, instances)).map({ ($0, true) }) {
                 let samples = try (0..<max(1, runs)).map { _ in
-                    try bench.run(config: configuration, instances: count, repartition: repartition, brokerPID: brokerPid, logger: logger)
+                    try bench.scaling(config: configuration, instances: count, repartition: repartition, brokerPID: brokerPid, logger: logger)
                 }.sorted { $0.eventsPerSecond < $1.eventsPerSecond }
                 rows.append(samples[samples.count / 2])
             }

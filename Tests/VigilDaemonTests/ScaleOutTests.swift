@@ -77,6 +77,23 @@ struct ScaleOutTests {
         return reference.all
     }
 
+    /// Starts `count` instances of `config` in one group, and waits until the group has spread the 6 input and
+    /// the 6 repartition partitions evenly, before any input (so no rebalance happens mid-stream).
+    static func startInstances(_ count: Int, config: VigilConfiguration, collector: ScoredCollector) throws -> [VigilService] {
+        var services: [VigilService] = []
+        for _ in 0..<count {
+            let service = try VigilService(config: config, logger: Broker.logger, onScored: collector.observer)
+            try service.start()
+            services.append(service)
+        }
+        let share = 6 / count
+        let settled = eventually(within: .seconds(60)) {
+            services.allSatisfy { $0.readiness.assignedPartitions == share && $0.secondaryPartitions == share }
+        }
+        #expect(settled, "partitions spread evenly: \(services.map { ($0.readiness.assignedPartitions, $0.secondaryPartitions) })")
+        return services
+    }
+
     /// The events whose features (or per-card z-score) differ between two runs.
     static func differences(_ expected: [String: ScoredRecord], _ got: [String: ScoredRecord], events: [Generated], config: VigilConfiguration) -> [String] {
         let names = config.featureNames
@@ -124,16 +141,7 @@ struct ScaleOutTests {
         // Three instances in one group, each with its secondary stage; the group settles before any input.
         let scaled = try Self.fixture("scale-three", repartition: true)
         let collected = ScoredCollector(config: scaled.config)
-        var services: [VigilService] = []
-        for _ in 0..<3 {
-            let service = try VigilService(config: scaled.config, logger: Broker.logger, onScored: collected.observer)
-            try service.start()
-            services.append(service)
-        }
-        let settled = eventually(within: .seconds(60)) {
-            services.allSatisfy { $0.readiness.assignedPartitions == 2 && $0.secondaryPartitions == 2 }
-        }
-        #expect(settled, "6 input and 6 repartition partitions spread 2/2/2: \(services.map { ($0.readiness.assignedPartitions, $0.secondaryPartitions) })")
+        let services = try Self.startInstances(3, config: scaled.config, collector: collected)
         try Self.produce(rounds, to: scaled.config.kafka.inputTopics[0]) { collected.all.count }
         // Each merchant's state lives on exactly one instance, and the gauges say so.
         let merchants = Set(events.map(\.merchant)).count
@@ -203,13 +211,7 @@ extension ScaleOutTests {
         var scaled = try Self.fixture("scale-leave", repartition: true)
         scaled.enableCheckpoints(intervalMs: 60_000)
         let collected = ScoredCollector(config: scaled.config)
-        var services: [VigilService] = []
-        for _ in 0..<3 {
-            let service = try VigilService(config: scaled.config, logger: Broker.logger, onScored: collected.observer)
-            try service.start()
-            services.append(service)
-        }
-        #expect(eventually(within: .seconds(60)) { services.allSatisfy { $0.readiness.assignedPartitions == 2 && $0.secondaryPartitions == 2 } })
+        var services = try Self.startInstances(3, config: scaled.config, collector: collected)
         try Self.produce(Array(rounds[..<half]), to: scaled.config.kafka.inputTopics[0]) { collected.all.count }
 
         let leaving = services.removeLast()

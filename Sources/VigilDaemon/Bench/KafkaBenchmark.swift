@@ -23,11 +23,11 @@ public struct KafkaBenchmark: Sendable {
         public var description: String
     }
 
-    private var options: KafkaClientOptions {
+    var options: KafkaClientOptions {
         KafkaClientOptions(bootstrapServers: brokers.split(separator: ",").map(String.init), clientID: "vigil-bench")
     }
 
-    private static func seconds(_ d: Duration) -> Double {
+    static func seconds(_ d: Duration) -> Double {
         Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 

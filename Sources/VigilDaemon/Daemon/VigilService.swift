@@ -38,10 +38,6 @@ public final class VigilService: Sendable {
     /// thread never waits on a ring nobody empties.
     private let deliveryGate = DeliveryGate()
 
-    private final class DeliveryGate: Sendable {
-        let open = Atomic<Bool>(true)
-    }
-
     /// Connects to Kafka and prepares every thread; `start()` sets them going.
     ///
     /// - Parameters:
@@ -81,17 +77,8 @@ public final class VigilService: Sendable {
         producer = try KafkaProducer(
             configuration: KafkaProducerConfiguration(
                 client: options, transactionalID: transactionalID, linger: .milliseconds(2), properties: config.kafka.properties),
-            onDelivery: { report in
-                // Runs on the producer's polling thread only (the daemon never calls flush elsewhere).
-                guard report.error == nil else {
-                    counters.deliveryFailures.add(1, ordering: .relaxed)
-                    deliveryLogger.error("delivery to \(report.topic) failed: \(report.error!)")
-                    return
-                }
-                let done = DeliveredOutput(partition: OutputContext.partition(report.context), offset: OutputContext.offset(report.context))
-                var backoff = IdleBackoff(maximumMicroseconds: 100)
-                while !deliveryProducer.push(done), gate.open.load(ordering: .acquiring) { backoff.idle() }
-            },
+            // Runs on the producer's polling thread only (the daemon never calls flush elsewhere).
+            onDelivery: forwardingDeliveries(to: deliveryProducer, gate: gate, counters: counters, logger: logger),
             onStatistics: { kafkaStatistics.receive(role: "producer", json: $0) },
             onError: { error in
                 counters.kafkaErrors.add(1, ordering: .relaxed)

@@ -197,16 +197,6 @@ struct PartitionScorers {
 
     /// Keys and bytes held for one entity kind over this worker's partitions.
     func usage(entity: Int) -> EntityStateUsage? {
-        var total: EntityStateUsage?
-        for scorer in scorers {
-            guard let usage = scorer?.usage(entity: entity) else { continue }
-            var sum = total ?? EntityStateUsage(keys: 0, bytes: 0, evicted: 0, expired: 0)
-            sum.keys += usage.keys
-            sum.bytes += usage.bytes
-            sum.evicted += usage.evicted
-            sum.expired += usage.expired
-            total = sum
-        }
-        return total
+        EntityStateUsage.total(scorers.lazy.map { $0?.usage(entity: entity) })
     }
 }

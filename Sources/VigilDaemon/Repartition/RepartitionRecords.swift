@@ -168,19 +168,15 @@ struct LittleEndianReader {
         return bytes[position]
     }
 
-    mutating func uint32() throws(StateError) -> UInt32 {
-        guard remaining >= 4 else { throw StateError("record ends early") }
-        var value: UInt32 = 0
-        for b in 0..<4 { value |= UInt32(bytes[position + b]) << (8 * UInt32(b)) }
-        position += 4
-        return value
-    }
+    mutating func uint32() throws(StateError) -> UInt32 { try integer() }
+    mutating func uint64() throws(StateError) -> UInt64 { try integer() }
 
-    mutating func uint64() throws(StateError) -> UInt64 {
-        guard remaining >= 8 else { throw StateError("record ends early") }
-        var value: UInt64 = 0
-        for b in 0..<8 { value |= UInt64(bytes[position + b]) << (8 * UInt64(b)) }
-        position += 8
+    private mutating func integer<T: FixedWidthInteger & UnsignedInteger>() throws(StateError) -> T {
+        let size = MemoryLayout<T>.size
+        guard remaining >= size else { throw StateError("record ends early") }
+        var value: T = 0
+        for b in 0..<size { value |= T(bytes[position + b]) << (8 * b) }
+        position += size
         return value
     }
 

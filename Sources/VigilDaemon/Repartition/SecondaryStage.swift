@@ -29,6 +29,8 @@ final class SecondaryStage: @unchecked Sendable {
     private let repliesTopic: KafkaProducerTopic
     private let changelog: KafkaProducerTopic?
     private let deliveries: SPSCRing<DeliveredOutput>.Consumer
+    /// Closed once `run` stops draining `deliveries` (before the producer's last reports).
+    private let deliveryGate: DeliveryGate
     private var consumer: KafkaConsumer!
     /// Entity index by request topic name.
     private let entityOfTopic: [String: Int]
@@ -70,22 +72,15 @@ final class SecondaryStage: @unchecked Sendable {
         self.positions = positions
         let (deliveryProducer, deliveryConsumer) = SPSCRing<DeliveredOutput>.makeRing(capacity: 1 << 16)
         deliveries = deliveryConsumer
+        let gate = DeliveryGate()
+        deliveryGate = gate
         let deliveryLogger = logger
         // Linger 5 ms and fetch waits of 20 ms (here and for the replies): on the dev broker, waits of 1-10 ms made
         // it spend over a core answering fetches and took the p50 latency at 10 k events/s from 65 ms to 80-170 ms
         // (BENCHMARKS.md, "Scaling out").
         producer = try KafkaProducer(
             configuration: KafkaProducerConfiguration(client: options, linger: .milliseconds(5), properties: config.kafka.properties),
-            onDelivery: { report in
-                guard report.error == nil else {
-                    counters.deliveryFailures.add(1, ordering: .relaxed)
-                    deliveryLogger.error("delivery to \(report.topic) failed: \(report.error!)")
-                    return
-                }
-                let done = DeliveredOutput(partition: OutputContext.partition(report.context), offset: OutputContext.offset(report.context))
-                var backoff = IdleBackoff(maximumMicroseconds: 100)
-                while !deliveryProducer.push(done) { backoff.idle() }
-            },
+            onDelivery: forwardingDeliveries(to: deliveryProducer, gate: gate, counters: counters, logger: logger),
             onError: { error in
                 counters.kafkaErrors.add(1, ordering: .relaxed)
                 deliveryLogger.warning("kafka producer error (secondary stage)", metadata: ["error": "\(error)"])
@@ -150,23 +145,16 @@ final class SecondaryStage: @unchecked Sendable {
         checkpoint(Array(engines.keys))
         commitIfDue(force: true, synchronous: true)
         do { try consumer.close() } catch { logger.warning("closing the secondary stage's consumer: \(error)") }
+        deliveryGate.open.store(false, ordering: .releasing)
         do { try producer.close(timeout: .seconds(5)) } catch { logger.warning("closing the secondary stage's producer: \(error)") }
     }
 
     /// Keys and bytes over every assigned partition's engine, per secondary entity.
     private func publishUsage() {
         stateGauges?.publish(owner: 0) { entity in
-            var total: EntityStateUsage?
-            for engine in engines.values {
-                guard let usage = engine.usage(entity: entity) else { continue }
-                var sum = total ?? EntityStateUsage(keys: 0, bytes: 0, evicted: 0, expired: 0)
-                sum.keys += usage.keys
-                sum.bytes += usage.bytes
-                sum.evicted += usage.evicted
-                sum.expired += usage.expired
-                total = sum
-            }
-            return total ?? (positions[entity] != nil ? EntityStateUsage(keys: 0, bytes: 0, evicted: 0, expired: 0) : nil)
+            // An entity this stage computes reads 0 while it owns no partition of it (not the last figure published).
+            EntityStateUsage.total(engines.values.lazy.map { $0.usage(entity: entity) })
+                ?? (positions[entity] != nil ? EntityStateUsage(keys: 0, bytes: 0, evicted: 0, expired: 0) : nil)
         }
     }
 

@@ -2,29 +2,9 @@ import Foundation
 public import Logging
 import VigilKafka
 
-/// Events/s of 1, 2, 3... daemon instances in one consumer group on one topic (`pipeline.repartition` on, so the
-/// merchant features stay whole-stream ones), beside one instance without repartitioning.
-///
-/// Each run reads the prepared topic from the beginning in a fresh group. All of a run's instances are created
-/// first and started together, so the group's first assignment already spreads the partitions (a rebalance in
-/// the middle would re-read uncommitted events: the row reports any re-scored events). Timed from the first
-/// event read to the last one scored. The instances run in this process, each with its own Kafka clients and
-/// threads, as separate processes on one machine would; the CPU of this process and of the broker is reported
-/// so the row says what limited it.
-public struct ScalingBenchmark: Sendable {
-    public let brokers: String
-    public let topic: String
-    public let events: Int
-    public var timeout: Duration = .seconds(900)
-
-    public init(brokers: String, topic: String, events: Int) {
-        self.brokers = brokers
-        self.topic = topic
-        self.events = events
-    }
-
-    /// One run's figures.
-    public struct Run: Sendable {
+extension KafkaBenchmark {
+    /// What `scaling` measured.
+    public struct ScalingRun: Sendable {
         public var instances: Int
         public var repartition: Bool
         public var events: Int
@@ -41,17 +21,16 @@ public struct ScalingBenchmark: Sendable {
         }
     }
 
-    /// Prepares a topic of `events` synthetic events over `partitions` partitions, produced as fast as the broker
-    /// takes them.
-    public static func prepare(brokers: String, topic: String, events: Int, partitions: Int32, logger: Logger) throws {
-        let options = KafkaClientOptions(bootstrapServers: brokers.split(separator: ",").map(String.init), clientID: "vigil-bench")
+    /// Fills this benchmark's topic, created with `partitions` partitions, with `events` synthetic events, produced
+    /// as fast as the broker takes them.
+    public func prepareTopic(partitions: Int32, logger: Logger) throws {
         try KafkaAdmin(client: options, logger: logger).createTopics([KafkaTopicSpecification(name: topic, partitions: partitions)])
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: options, linger: .milliseconds(20)), logger: logger)
-        var options2 = TransactionGenerator.Options()
-        options2.seed = 5
-        options2.startMs = 1_700_000_000_000
-        options2.eventsPerSecond = 200
-        var generator = TransactionGenerator(options: options2)
+        var stream = TransactionGenerator.Options()
+        stream.seed = 5
+        stream.startMs = 1_700_000_000_000
+        stream.eventsPerSecond = 200
+        var generator = TransactionGenerator(options: stream)
         let target = try producer.topic(topic)
         for _ in 0..<events {
             let t = generator.next()
@@ -66,8 +45,15 @@ public struct ScalingBenchmark: Sendable {
         try producer.close(timeout: .seconds(120))
     }
 
-    /// `instances` daemons with `base`'s features and detectors in a fresh group, scoring the topic.
-    public func run(config base: VigilConfiguration, instances: Int, repartition: Bool, brokerPID: Int32? = nil, logger: Logger) throws -> Run {
+    /// Events/s of `instances` daemon instances in one consumer group on the topic (`pipeline.repartition` as
+    /// given), each with `base`'s features and detectors.
+    ///
+    /// The topic is read from the beginning in a fresh group. All the instances are created first and started
+    /// together, so the group's first assignment already spreads the partitions (a rebalance in the middle would
+    /// re-read uncommitted events: the run reports any re-scored events). Timed from the first event read to the
+    /// last one scored. The instances run in this process, each with its own Kafka clients and threads, as
+    /// separate processes on one machine would; the CPU of this process and of the broker says what limited it.
+    public func scaling(config base: VigilConfiguration, instances: Int, repartition: Bool, brokerPID: Int32? = nil, logger: Logger) throws -> ScalingRun {
         var config = base
         config.kafka.brokers = brokers
         config.kafka.inputTopics = [topic]
@@ -89,9 +75,9 @@ public struct ScalingBenchmark: Sendable {
         let scored = { services.reduce(0) { $0 + $1.counters.scored.load(ordering: .relaxed) } }
         var first: ContinuousClock.Instant?
         var cpuAtFirst: (Double?, Double?) = (nil, nil)
-        let cpu = { (KafkaBenchmark.cpuSeconds(pid: "self"), brokerPID.flatMap { KafkaBenchmark.cpuSeconds(pid: String($0)) }) }
+        let cpu = { (Self.cpuSeconds(pid: "self"), brokerPID.flatMap { Self.cpuSeconds(pid: String($0)) }) }
         while scored() < events {
-            guard clock.now < deadline else { throw KafkaBenchmark.Failure(description: "scaling: \(scored()) of \(events) events within \(timeout)") }
+            guard clock.now < deadline else { throw Failure(description: "scaling: \(scored()) of \(events) events within \(timeout)") }
             if first == nil, services.contains(where: { $0.counters.consumed.load(ordering: .relaxed) > 0 }) {
                 first = clock.now
                 cpuAtFirst = cpu()
@@ -100,12 +86,11 @@ public struct ScalingBenchmark: Sendable {
         }
         let end = clock.now
         let cpuAtEnd = cpu()
-        let elapsed = end - (first ?? end)
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = Self.seconds(end - (first ?? end))
         let cores = { (e: Double?, b: Double?) in e.flatMap { e in b.map { (e - $0) / seconds } } }
         // Settle: anything still arriving after the count was reached is a re-scored event.
         usleep(500_000)
-        return Run(
+        return ScalingRun(
             instances: instances, repartition: repartition, events: events, seconds: seconds, rescored: max(0, scored() - events),
             processCores: cores(cpuAtEnd.0, cpuAtFirst.0) ?? .nan, brokerCores: cores(cpuAtEnd.1, cpuAtFirst.1))
     }
