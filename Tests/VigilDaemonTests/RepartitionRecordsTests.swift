@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VigilCore
+import VigilFeatures
 @testable import VigilDaemon
 
 /// The records of the repartition hop and the join queue, without a broker.
@@ -24,10 +25,11 @@ struct RepartitionRecordsTests {
     /// A request carries everything a secondary entity's features read, bit for bit, and its header.
     @Test func aRequestRoundTripsTheEventAndItsHeader() throws {
         let event = try Self.event()
-        let header = SecondaryRequest.Header(instance: 0xFEED_FACE_CAFE_BEEF, ticket: 1 << 40 | 9, replyPartition: 5, entity: 1)
+        let header = SecondaryRequest.Header(
+            instance: 0xFEED_FACE_CAFE_BEEF, ticket: 1 << 40 | 9, replyPartition: 5, entity: 1, source: EventSource(topic: FNV1a.hash("tx"), partition: 11))
         var buffer: [UInt8] = []
         SecondaryRequest.encode(event, header, into: &buffer)
-        #expect(buffer.count < 130, "absent trailing keys and fields are left out: \(buffer.count) bytes")
+        #expect(buffer.count < 145, "absent trailing keys and fields are left out: \(buffer.count) bytes")
         var decoded = Event()
         decoded.numeric[9] = 1
         decoded.categorical[7] = 1
@@ -43,6 +45,26 @@ struct RepartitionRecordsTests {
         for i in 0..<event.numeric.count { #expect(decoded.numeric[i].bitPattern == event.numeric[i].bitPattern, "numeric \(i)") }
         for i in 0..<event.categorical.count { #expect(decoded.categorical[i] == event.categorical[i]) }
         #expect(decoded.isLate == event.isLate)
+    }
+
+    /// The secondary stage counts each input event once per repartition partition, and keeps that across a
+    /// checkpoint.
+    @Test func aPartitionCountsEachInputEventOnceAndRemembersIt() throws {
+        let config = try VigilConfiguration.load(file: repositoryRoot.appendingPathComponent("configs/vigil.yaml").path)
+        let engine = FeatureEngine(specs: config.features, tables: config.tables, ownedEntities: [1])
+        var state = SecondaryPartitionState(engine: engine)
+        let a = EventSource(topic: FNV1a.hash("tx"), partition: 0)
+        let b = EventSource(topic: FNV1a.hash("tx"), partition: 1)
+        #expect(state.count(a, offset: 5) && state.count(a, offset: 6) && state.count(b, offset: 2))
+        #expect(!state.count(a, offset: 6) && !state.count(a, offset: 3), "sent again: at or below the highest counted offset")
+        _ = state.engine.process(try Self.event())
+        let restored = try SecondaryPartitionState(decoding: state.encoded(), engine: engine)
+        var copy = restored
+        #expect(!copy.count(a, offset: 6) && !copy.count(b, offset: 2) && copy.count(b, offset: 3))
+        #expect(restored.engine.saveState() == state.engine.saveState(), "the feature state came back too")
+        var damaged = state.encoded()
+        damaged.removeLast()
+        #expect(throws: StateError.self) { _ = try SecondaryPartitionState(decoding: damaged, engine: engine) }
     }
 
     /// Damaged or foreign records are refused with a reason, never trapped on.

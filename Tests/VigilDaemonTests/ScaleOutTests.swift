@@ -107,6 +107,32 @@ struct ScaleOutTests {
         return differing
     }
 
+    /// The input partition of an event: by its card, as a keyed producer would, but known to the test.
+    static func partition(of event: Generated) -> Int32 { Int32(FNV1a.hash(event.key) % 6) }
+
+    /// Sends the repartition requests of `events` (the first events of the stream, all already scored) again, as
+    /// a restarted or resending instance would: same input partition and offset, another instance's tickets.
+    static func resend(_ events: [Generated], config: VigilConfiguration) throws {
+        let decoder = EventDecoder(schema: config.schema)
+        let topics = RepartitionTopics(config: config)
+        let merchant = try #require(topics.entities.first)
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: Broker.options()), logger: Broker.logger)
+        var offsets = [Int64](repeating: 0, count: 6)
+        var buffer: [UInt8] = []
+        for (i, generated) in events.enumerated() {
+            let partition = Self.partition(of: generated)
+            var event = Event()
+            var json = Array(generated.json.utf8)
+            try json.withUnsafeMutableBytes { try decoder.decode(UnsafeRawBufferPointer($0), into: &event) }
+            event.offset = offsets[Int(partition)]
+            offsets[Int(partition)] += 1
+            let source = EventSource(topic: FNV1a.hash(config.kafka.inputTopics[0]), partition: partition)
+            SecondaryRequest.encode(event, .init(instance: 0xDEAD, ticket: UInt64(i), replyPartition: 0, entity: merchant, source: source), into: &buffer)
+            try producer.produce(topic: topics.requests[merchant]!, key: Array(generated.merchant.utf8), value: buffer, blockWhenFull: true)
+        }
+        try producer.close(timeout: .seconds(30))
+    }
+
     /// Produces the rounds, each once every service has scored everything before it (`scored` counts every event
     /// scored so far, including earlier calls' rounds).
     static func produce(_ rounds: [[Generated]], to topic: String, scored: () -> Int) throws {
@@ -114,7 +140,8 @@ struct ScaleOutTests {
         var sent = scored()
         for round in rounds {
             for event in round {
-                try producer.produce(topic: topic, key: Array(event.key.utf8), value: Array(event.json.utf8), blockWhenFull: true)
+                try producer.produce(
+                    topic: topic, partition: Self.partition(of: event), key: Array(event.key.utf8), value: Array(event.json.utf8), blockWhenFull: true)
             }
             try producer.flush(timeout: .seconds(30))
             sent += round.count
@@ -142,7 +169,14 @@ struct ScaleOutTests {
         let scaled = try Self.fixture("scale-three", repartition: true)
         let collected = ScoredCollector(config: scaled.config)
         let services = try Self.startInstances(3, config: scaled.config, collector: collected)
-        try Self.produce(rounds, to: scaled.config.kafka.inputTopics[0]) { collected.all.count }
+        try Self.produce(Array(rounds.dropLast()), to: scaled.config.kafka.inputTopics[0]) { collected.all.count }
+        // Every event scored so far is sent again (as after a crash or a resend): the merchant windows must not
+        // count them twice, which the last round, scored after them, would show.
+        let resent = events.count - rounds.last!.count
+        try Self.resend(Array(events.prefix(resent)), config: scaled.config)
+        let duplicates = { services.reduce(0) { $0 + $1.counters.secondaryDuplicates.load(ordering: .relaxed) } }
+        #expect(eventually(within: .seconds(30)) { duplicates() == resent }, "\(duplicates()) of \(resent) resent requests recognised")
+        try Self.produce([rounds.last!], to: scaled.config.kafka.inputTopics[0]) { collected.all.count }
         // Each merchant's state lives on exactly one instance, and the gauges say so.
         let merchants = Set(events.map(\.merchant)).count
         let merchantKeys = { services.reduce(0) { $0 + ($1.entityState.first { $0.0 == "merchant" }?.1.keys ?? 0) } }
@@ -153,8 +187,8 @@ struct ScaleOutTests {
         for service in services { service.requestStop() }
         for service in services { service.waitUntilStopped() }
         #expect(shares.allSatisfy { $0 > 0 } && shares.reduce(0, +) == events.count, "every instance scored a share: \(shares)")
-        #expect(computed.allSatisfy { $0 > 0 } && computed.reduce(0, +) == events.count, "every instance computed merchant features for a share: \(computed)")
-        #expect(stale == [0, 0, 0], "no reply went astray in a settled group")
+        #expect(computed.allSatisfy { $0 > 0 } && computed.reduce(0, +) == events.count + resent, "every instance computed merchant features for a share: \(computed)")
+        #expect(stale.reduce(0, +) == resent, "only the replies to the resent requests (another instance's tickets) were stale: \(stale)")
 
         // Online equals one instance: every feature, bit for bit, and the per-card z-score's raw score.
         let got = collected.all

@@ -26,6 +26,8 @@ final class ConsumerLoop: @unchecked Sendable {
     var tracker = OffsetTracker()
     private var partitionIndex: [KafkaTopicPartition: Int] = [:]
     var partitions: [KafkaTopicPartition] = []
+    /// Each partition index's name as every instance names it (for the repartition hop).
+    var sources: [EventSource] = []
     var watermarks: [Int64] = []
     var assigned: Set<Int> = []
     /// Routed-to-be items that did not fit in their worker's ring, in input order.
@@ -224,6 +226,7 @@ final class ConsumerLoop: @unchecked Sendable {
         } else {
             index = partitions.count
             partitions.append(key)
+            sources.append(EventSource(topic: FNV1a.hash(topic), partition: partition))
             watermarks.append(.min)
             replayUntil.append(.min)
             partitionIndex[key] = index
@@ -264,7 +267,7 @@ final class ConsumerLoop: @unchecked Sendable {
         let watermark = event.timeMs &- config.maxLatenessMs
         if watermark > watermarks[index] { watermarks[index] = watermark }
         if secondary != nil {
-            secondary!.enqueue(WorkItem(event: event), inputPartition: message.partition, producer: producer, counters: counters, logger: logger)
+            secondary!.enqueue(WorkItem(event: event), source: sources[index], producer: producer, counters: counters, logger: logger)
             return
         }
         let item = router.prepare(event)

@@ -37,6 +37,8 @@ public final class DaemonCounters: Sendable {
     public let secondaryReplies = Atomic<Int>(0)
     public let secondaryStaleReplies = Atomic<Int>(0)
     public let secondaryComputed = Atomic<Int>(0)
+    /// Requests for an event the secondary stage had already counted (answered without counting it again).
+    public let secondaryDuplicates = Atomic<Int>(0)
     /// Errors librdkafka reported outside any call (brokers unreachable, requests timed out, group trouble).
     public let kafkaErrors = Atomic<Int>(0)
     /// Dead letters by `DecodeError.Kind`, in `DecodeError.Kind.allCases` order.

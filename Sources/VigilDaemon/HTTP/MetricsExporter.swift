@@ -70,6 +70,7 @@ final class MetricsExporter: Sendable {
             total(registry, "vigil_secondary_resent_total", "Secondary-feature requests sent again after 5 s without a reply") { $0.secondaryResent.load(ordering: .relaxed) },
             total(registry, "vigil_secondary_replies_total", "Secondary-feature replies joined to their event") { $0.secondaryReplies.load(ordering: .relaxed) },
             total(registry, "vigil_secondary_stale_replies_total", "Secondary-feature replies for no waiting event (ignored)") { $0.secondaryStaleReplies.load(ordering: .relaxed) },
+            total(registry, "vigil_secondary_duplicates_total", "Requests for events the secondary stage had already counted (not counted again)") { $0.secondaryDuplicates.load(ordering: .relaxed) },
             total(registry, "vigil_secondary_computed_total", "Repartitioned events this instance computed secondary features for") { $0.secondaryComputed.load(ordering: .relaxed) },
             total(registry, "vigil_checkpoints_total", "Checkpoints written to the changelog (every chunk acknowledged)") { $0.checkpoints.load(ordering: .relaxed) },
             total(registry, "vigil_checkpoint_failures_total", "Checkpoints abandoned or not written") { $0.checkpointFailures.load(ordering: .relaxed) },

@@ -7,8 +7,8 @@ extension ConsumerLoop {
         guard secondary != nil else { return }
         secondary!.receive(timeout: waiting, counters: counters, logger: logger)
         routeJoined()
-        let partitions = self.partitions
-        secondary!.resendOverdue(partitionNumber: { partitions[$0].partition }, producer: producer, counters: counters, logger: logger)
+        let sources = self.sources
+        secondary!.resendOverdue(source: { sources[$0] }, producer: producer, counters: counters, logger: logger)
     }
 
     /// Moves the complete events at the head of the join queue to the workers (or behind the held-back ones),

@@ -18,12 +18,16 @@ public enum SecondaryRequest {
         public var replyPartition: Int32
         /// The secondary entity whose features are asked for (schema index).
         public var entity: Int
+        /// The input partition the event was read from (its topic's FNV-1a hash and its number; the offset is the
+        /// event's): the secondary stage counts each input event once, however often it is sent.
+        public var source: EventSource
 
-        public init(instance: UInt64, ticket: UInt64, replyPartition: Int32, entity: Int) {
+        public init(instance: UInt64, ticket: UInt64, replyPartition: Int32, entity: Int, source: EventSource = EventSource(topic: 0, partition: 0)) {
             self.instance = instance
             self.ticket = ticket
             self.replyPartition = replyPartition
             self.entity = entity
+            self.source = source
         }
     }
 
@@ -35,6 +39,8 @@ public enum SecondaryRequest {
         buffer.appendLittleEndian(header.ticket)
         buffer.appendLittleEndian(UInt32(bitPattern: header.replyPartition))
         buffer.append(UInt8(header.entity))
+        buffer.appendLittleEndian(header.source.topic)
+        buffer.appendLittleEndian(UInt32(bitPattern: header.source.partition))
         buffer.appendLittleEndian(UInt64(bitPattern: event.timeMs))
         buffer.appendLittleEndian(UInt64(bitPattern: event.watermarkMs))
         buffer.appendLittleEndian(UInt64(bitPattern: event.offset))
@@ -72,7 +78,8 @@ public enum SecondaryRequest {
         guard found == version else { throw StateError("repartition request version \(found); this build reads \(version)") }
         let header = Header(
             instance: try reader.uint64(), ticket: try reader.uint64(),
-            replyPartition: Int32(bitPattern: try reader.uint32()), entity: Int(try reader.byte()))
+            replyPartition: Int32(bitPattern: try reader.uint32()), entity: Int(try reader.byte()),
+            source: EventSource(topic: try reader.uint64(), partition: Int32(bitPattern: try reader.uint32())))
         event.timeMs = Int64(bitPattern: try reader.uint64())
         event.watermarkMs = Int64(bitPattern: try reader.uint64())
         event.offset = Int64(bitPattern: try reader.uint64())
@@ -97,6 +104,18 @@ public enum SecondaryRequest {
         guard reader.isAtEnd else { throw StateError("repartition request: trailing bytes") }
         guard header.entity < event.entities.count else { throw StateError("repartition request: entity \(header.entity) out of range") }
         return header
+    }
+}
+
+/// An input partition, named the same way by every instance.
+public struct EventSource: Sendable, Hashable {
+    /// FNV-1a of the topic name.
+    public var topic: UInt64
+    public var partition: Int32
+
+    public init(topic: UInt64, partition: Int32) {
+        self.topic = topic
+        self.partition = partition
     }
 }
 

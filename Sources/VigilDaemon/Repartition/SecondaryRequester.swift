@@ -65,21 +65,21 @@ struct SecondaryRequester {
         try replies.assign(offsets)
     }
 
-    /// Queues `item` and sends its requests (none for an event without the entities' keys, or one replayed only
-    /// to rebuild state: its secondary features stay undefined, and the secondary stage does not count it twice).
-    mutating func enqueue(_ item: WorkItem, inputPartition: Int32, producer: KafkaProducer, counters: DaemonCounters, logger: Logger) {
+    /// Queues `item` and sends its requests (none for an event without the entities' keys). An event read again
+    /// (after a restore, or by a partition's next owner) is sent again too: the secondary stage recognises it by
+    /// its source and offset, answers from its state as it is, and does not count it twice.
+    mutating func enqueue(_ item: WorkItem, source: EventSource, producer: KafkaProducer, counters: DaemonCounters, logger: Logger) {
         var awaiting: UInt8 = 0
-        if !item.event.isReplay {
-            for entity in entities where item.event.entities[entity].isPresent { awaiting |= 1 << UInt8(entity) }
-        }
+        for entity in entities where item.event.entities[entity].isPresent { awaiting |= 1 << UInt8(entity) }
         let now = DispatchTime.now().uptimeNanoseconds
         let ticket = join.append(item, awaiting: awaiting, nowNs: now)
-        send(item.event, ticket: ticket, awaiting: awaiting, inputPartition: inputPartition, producer: producer, counters: counters, logger: logger)
+        send(item.event, ticket: ticket, awaiting: awaiting, source: source, producer: producer, counters: counters, logger: logger)
     }
 
-    private mutating func send(_ event: Event, ticket: UInt64, awaiting: UInt8, inputPartition: Int32, producer: KafkaProducer, counters: DaemonCounters, logger: Logger) {
+    private mutating func send(_ event: Event, ticket: UInt64, awaiting: UInt8, source: EventSource, producer: KafkaProducer, counters: DaemonCounters, logger: Logger) {
         for entity in entities where awaiting & (1 << UInt8(entity)) != 0 {
-            let header = SecondaryRequest.Header(instance: instance, ticket: ticket, replyPartition: replyPartition(for: inputPartition), entity: entity)
+            let header = SecondaryRequest.Header(
+                instance: instance, ticket: ticket, replyPartition: replyPartition(for: source.partition), entity: entity, source: source)
             SecondaryRequest.encode(event, header, into: &buffer)
             do {
                 try event.entities[entity].withBytes { key in
@@ -125,7 +125,7 @@ struct SecondaryRequester {
     }
 
     /// Sends again the requests of events that waited longer than `resendAfterNs` (checked once a second).
-    mutating func resendOverdue(partitionNumber: (Int) -> Int32, producer: KafkaProducer, counters: DaemonCounters, logger: Logger) {
+    mutating func resendOverdue(source: (Int) -> EventSource, producer: KafkaProducer, counters: DaemonCounters, logger: Logger) {
         let now = DispatchTime.now().uptimeNanoseconds
         guard now &- lastOverdueCheckNs >= 1_000_000_000, now > Self.resendAfterNs else { return }
         lastOverdueCheckNs = now
@@ -134,7 +134,7 @@ struct SecondaryRequester {
         guard !overdue.isEmpty else { return }
         logger.warning("\(overdue.count) events waited over 5 s for secondary features; sending their requests again")
         for (ticket, item, awaiting) in overdue {
-            send(item.event, ticket: ticket, awaiting: awaiting, inputPartition: partitionNumber(Int(item.event.partition)), producer: producer, counters: counters, logger: logger)
+            send(item.event, ticket: ticket, awaiting: awaiting, source: source(Int(item.event.partition)), producer: producer, counters: counters, logger: logger)
             counters.secondaryResent.add(1, ordering: .relaxed)
         }
     }

@@ -9,9 +9,11 @@ import VigilKafka
 /// computes each secondary entity's features for its partitions' events in their order, and sends the values
 /// back to the instance that asked (`SecondaryReply` on the partition the request names).
 ///
-/// Each assigned partition has its own feature engine, so its state moves with it: on revoke it is written to
-/// the changelog (when checkpoints are on) and the next owner restores it and reads on from where it was cut.
-/// Offsets are committed once the replies of everything before them are acknowledged.
+/// Each assigned partition has its own state (`SecondaryPartitionState`: the feature engine and the highest input
+/// offset counted per input partition, so an event sent again is answered without being counted twice), and it
+/// moves with the partition: on revoke it is written to the changelog (when checkpoints are on) and the next
+/// owner restores it and reads on from where it was cut. Offsets are committed once the replies of everything
+/// before them are acknowledged.
 ///
 /// `@unchecked Sendable`: every mutable property is touched only by the stage's thread — `run()` and the
 /// rebalance hooks librdkafka calls from inside `poll` on that thread. `stopRequested` is atomic.
@@ -39,8 +41,8 @@ final class SecondaryStage: @unchecked Sendable {
 
     private var partitions: [KafkaTopicPartition] = []
     private var partitionIndex: [KafkaTopicPartition: Int] = [:]
-    /// Feature state by partition index, for assigned partitions only.
-    private var engines: [Int: FeatureEngine] = [:]
+    /// State by partition index, for assigned partitions only.
+    private var states: [Int: SecondaryPartitionState] = [:]
     private var tracker = OffsetTracker()
     private var vector = FeatureVector.undefined
     private var event = Event()
@@ -133,7 +135,7 @@ final class SecondaryStage: @unchecked Sendable {
             commitIfDue(force: false)
             if let interval = config.checkpoints.intervalMs, ContinuousClock.now - lastCheckpoint >= .milliseconds(interval) {
                 lastCheckpoint = .now
-                checkpoint(Array(engines.keys))
+                checkpoint(Array(states.keys))
             }
         }
         let clock = ContinuousClock()
@@ -142,7 +144,7 @@ final class SecondaryStage: @unchecked Sendable {
             drainDeliveries()
             Thread.sleep(forTimeInterval: 0.001)
         }
-        checkpoint(Array(engines.keys))
+        checkpoint(Array(states.keys))
         commitIfDue(force: true, synchronous: true)
         do { try consumer.close() } catch { logger.warning("closing the secondary stage's consumer: \(error)") }
         deliveryGate.open.store(false, ordering: .releasing)
@@ -153,7 +155,7 @@ final class SecondaryStage: @unchecked Sendable {
     private func publishUsage() {
         stateGauges?.publish(owner: 0) { entity in
             // An entity this stage computes reads 0 while it owns no partition of it (not the last figure published).
-            EntityStateUsage.total(engines.values.lazy.map { $0.usage(entity: entity) })
+            EntityStateUsage.total(states.values.lazy.map { $0.engine.usage(entity: entity) })
                 ?? (positions[entity] != nil ? EntityStateUsage(keys: 0, bytes: 0, evicted: 0, expired: 0) : nil)
         }
     }
@@ -167,7 +169,7 @@ final class SecondaryStage: @unchecked Sendable {
 
     private func handle(_ message: KafkaMessage) {
         let index = index(of: message.topicPartition)
-        guard tracker.register(partition: index, offset: message.offset), engines[index] != nil else { return }
+        guard tracker.register(partition: index, offset: message.offset), states[index] != nil else { return }
         let header: SecondaryRequest.Header
         do {
             guard let value = message.value else { throw StateError("a request without a value") }
@@ -176,8 +178,13 @@ final class SecondaryStage: @unchecked Sendable {
             guard header.entity == entityOfTopic[message.topic], let positions = positions[header.entity] else {
                 throw StateError("a request for entity \(header.entity) on \(message.topic)")
             }
+            if !states[index]!.count(header.source, offset: event.offset) {
+                // Sent again: answered from the state as it is (which holds the event already), not added twice.
+                event.watermarkMs = .max
+                counters.secondaryDuplicates.add(1, ordering: .relaxed)
+            }
             vector = .undefined
-            vector.withUnsafeMutableBufferPointer { engines[index]!.process(event, into: $0) }
+            vector.withUnsafeMutableBufferPointer { states[index]!.engine.process(event, into: $0) }
             vector.withUnsafeBufferPointer { SecondaryReply.encode(header, positions: positions, vector: $0, into: &buffer) }
         } catch {
             // Only another build's records can be unreadable here; the asker resends after its timeout.
@@ -242,7 +249,7 @@ final class SecondaryStage: @unchecked Sendable {
         let context = OutputContext.make(partition: OutputContext.checkpointPartition, offset: Int64(id & 0x0000_FFFF_FFFF_FFFF))
         var written = 0
         for index in indices.sorted() {
-            guard let engine = engines[index], let last = tracker.lastRegistered(partition: index), self.written[index] != last + 1 else { continue }
+            guard let state = states[index], let last = tracker.lastRegistered(partition: index), self.written[index] != last + 1 else { continue }
             while (tracker.committable(partition: index) ?? .min) < last + 1, clock.now < deadline {
                 drainDeliveries()
                 Thread.sleep(forTimeInterval: 0.0005)
@@ -255,7 +262,7 @@ final class SecondaryStage: @unchecked Sendable {
             let partition = partitions[index]
             let snapshot = PartitionSnapshot(
                 topic: partition.topic, partition: partition.partition, nextOffset: last + 1, watermarkMs: .min, checkpoint: id,
-                createdAtMs: Int64(Date().timeIntervalSince1970 * 1000), scorer: engine.saveState())
+                createdAtMs: Int64(Date().timeIntervalSince1970 * 1000), scorer: state.encoded())
             let key = snapshotKey(partition)
             let chunks = SnapshotChunks.split(snapshot.encoded(), base: key, checkpoint: id)
             do {
@@ -304,25 +311,26 @@ final class SecondaryStage: @unchecked Sendable {
             let index = index(of: list[i].topicPartition)
             guard let entity = entityOfTopic[list[i].topic] else { continue }
             tracker.assign(index)
-            var engine = FeatureEngine(specs: config.features, tables: config.tables, ownedEntities: [entity])
+            let fresh = FeatureEngine(specs: config.features, tables: config.tables, ownedEntities: [entity])
+            var state = SecondaryPartitionState(engine: fresh)
             written[index] = nil
             do {
                 if let stored = try snapshots?.snapshot(snapshotKey(list[i].topicPartition)) {
                     let snapshot = try PartitionSnapshot(decoding: stored.payload)
-                    try engine.restoreState(snapshot.scorer)
+                    state = try SecondaryPartitionState(decoding: snapshot.scorer, engine: fresh)
                     list[i] = KafkaTopicPartitionOffset(list[i].topicPartition, offset: snapshot.nextOffset)
                     written[index] = snapshot.nextOffset
                     counters.partitionsRestored.add(1, ordering: .relaxed)
                     logger.info("restored secondary state of \(list[i].topicPartition) from checkpoint \(snapshot.checkpoint); reading from \(snapshot.nextOffset)")
                 }
             } catch {
-                engine = FeatureEngine(specs: config.features, tables: config.tables, ownedEntities: [entity])
+                state = SecondaryPartitionState(engine: fresh)
                 counters.snapshotErrors.add(1, ordering: .relaxed)
                 logger.error("the secondary snapshot of \(list[i].topicPartition) is unusable; it starts cold", metadata: ["error": "\(error)"])
             }
-            engines[index] = engine
+            states[index] = state
         }
-        assignedPartitions.store(engines.count, ordering: .relaxed)
+        assignedPartitions.store(states.count, ordering: .relaxed)
         logger.info("secondary stage assigned \(list.map(\.topicPartition.description).joined(separator: ", "))")
     }
 
@@ -345,10 +353,10 @@ final class SecondaryStage: @unchecked Sendable {
         }
         for index in indices {
             tracker.revoke(index)
-            engines[index] = nil
+            states[index] = nil
             written[index] = nil
         }
-        assignedPartitions.store(engines.count, ordering: .relaxed)
+        assignedPartitions.store(states.count, ordering: .relaxed)
         publishUsage()
         logger.info("secondary stage \(lost ? "lost" : "revoked") \(list.map(\.description).joined(separator: ", "))")
     }
