@@ -54,12 +54,7 @@ extension KafkaBenchmark {
     /// last one scored. The instances run in this process, each with its own Kafka clients and threads, as
     /// separate processes on one machine would; the CPU of this process and of the broker says what limited it.
     public func scaling(config base: VigilConfiguration, instances: Int, repartition: Bool, brokerPID: Int32? = nil, logger: Logger) throws -> ScalingRun {
-        var config = base
-        config.kafka.brokers = brokers
-        config.kafka.inputTopics = [topic]
-        config.kafka.groupID = "vigil-bench-scale-\(UUID().uuidString.prefix(8))"
-        config.httpListen = "off"
-        config.checkpoints.intervalMs = nil
+        var config = benchConfig(base, reading: topic, group: "vigil-bench-scale")
         config.kafka.statisticsIntervalMs = nil
         config.pipeline.repartition = repartition
         // Each instance gets a share of the cores: one worker each keeps 3 instances from running 6 workers on 2.

@@ -36,15 +36,21 @@ public struct KafkaBenchmark: Sendable {
     private func startService(
         _ base: VigilConfiguration, reading input: String, group: String, logger: Logger
     ) throws -> (VigilService, VigilConfiguration) {
+        let config = benchConfig(base, reading: input, group: group)
+        let service = try VigilService(config: config, logger: logger)
+        try service.start()
+        return (service, config)
+    }
+
+    /// `base` reading `input` from the beginning on this broker in a fresh group, without HTTP or checkpoints.
+    func benchConfig(_ base: VigilConfiguration, reading input: String, group: String) -> VigilConfiguration {
         var config = base
         config.kafka.brokers = brokers
         config.kafka.inputTopics = [input]
         config.kafka.groupID = "\(group)-\(UUID().uuidString.prefix(8))"
         config.httpListen = "off"
         config.checkpoints.intervalMs = nil
-        let service = try VigilService(config: config, logger: logger)
-        try service.start()
-        return (service, config)
+        return config
     }
 
     /// librdkafka reading the topic from the beginning in a fresh group, touching each message's bytes once
