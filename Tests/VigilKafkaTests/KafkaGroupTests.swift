@@ -68,4 +68,39 @@ struct KafkaGroupTests {
         #expect(b.messages.isEmpty)
         try a.consumer.close()
     }
+
+    /// librdkafka keeps a partition paused across its revocation and reassignment — why the daemon's consumer loop
+    /// tracks its pauses (InputPauseState) and resumes a partition that comes back paused. A pauses both
+    /// partitions; B joins, takes one and leaves; A gets it back, and nothing of it arrives until A resumes it.
+    @Test(.timeLimit(.minutes(3)))
+    func aPartitionPausedWhenRevokedComesBackPaused() throws {
+        let topic = try TestBroker.createTopic("pause-revoke", partitions: 2)
+        let group = TestBroker.unique("pause-group")
+        let all = Set((0..<2).map { KafkaTopicPartition(topic: topic, partition: Int32($0)) })
+        let assignmentsA = Assignments()
+        let assignmentsB = Assignments()
+        let configuration = try TestBroker.consumerConfiguration(group: group, strategy: .cooperativeSticky)
+        let a = PolledConsumer(try KafkaConsumer(configuration: configuration, rebalance: assignmentsA.handler, logger: TestBroker.logger))
+        try a.consumer.subscribe([topic])
+        try #require(eventually { assignmentsA.current == all })
+        try a.consumer.pause(Array(all))
+
+        let b = PolledConsumer(try KafkaConsumer(configuration: configuration, rebalance: assignmentsB.handler, logger: TestBroker.logger))
+        try b.consumer.subscribe([topic])
+        try #require(eventually { assignmentsA.current.count == 1 && assignmentsB.current.count == 1 }, "A \(assignmentsA.current) B \(assignmentsB.current)")
+        b.stop()
+        try b.consumer.close()
+        try #require(eventually { assignmentsA.current == all }, "A holds \(assignmentsA.current)")
+
+        let producer = try KafkaProducer(configuration: try TestBroker.producerConfiguration(), logger: TestBroker.logger)
+        for i in 0..<20 { try producer.produce(topic: topic, partition: Int32(i % 2), key: nil, value: Array("p\(i)".utf8)) }
+        try producer.flush(timeout: .seconds(30))
+        Thread.sleep(forTimeInterval: 3)
+        #expect(a.messages.isEmpty, "a partition reassigned after its revocation is still paused")
+
+        try a.consumer.resume(Array(all))
+        #expect(eventually { a.messages.count >= 20 }, "received \(a.messages.count) of 20 after resuming")
+        a.stop()
+        try a.consumer.close()
+    }
 }

@@ -33,7 +33,11 @@ final class ConsumerLoop: @unchecked Sendable {
     /// Routed-to-be items that did not fit in their worker's ring, in input order.
     var pending: [WorkItem] = []
     var pendingStart = 0
-    private var paused = false
+    /// The input's back-pressure pause, kept in step with librdkafka's per-partition flags.
+    private var pause = InputPauseState()
+    /// Partitions assigned since the last poll returned: their pause flags are set once the client has taken them.
+    private var pauseCheckDue: [KafkaTopicPartition] = []
+    private var paused: Bool { pause.isPaused }
     /// When the current backlog (events read but not yet taken by the workers) began.
     private var backlogSince: ContinuousClock.Instant?
     /// How long a backlog may last before the input partitions are paused.
@@ -172,6 +176,10 @@ final class ConsumerLoop: @unchecked Sendable {
                         timeout: paused ? .milliseconds(1) : tracker.inFlight > 0 ? .milliseconds(1) : .milliseconds(50)
                     )
                 }
+                if !pauseCheckDue.isEmpty {
+                    applyPause(to: pauseCheckDue)
+                    pauseCheckDue.removeAll()
+                }
                 for error in batch.errors {
                     counters.kafkaErrors.add(1, ordering: .relaxed)
                     logger.warning("kafka: \(error.name): \(error.message)")
@@ -297,18 +305,22 @@ final class ConsumerLoop: @unchecked Sendable {
         }
     }
 
-    private func setPaused(_ pause: Bool) {
-        let current = assigned.map { partitions[$0] }
+    private func setPaused(_ wanted: Bool) {
+        pause.want(paused: wanted)
+        if wanted { counters.pauses.add(1, ordering: .relaxed) }
+        applyPause(to: assigned.map { partitions[$0] })
+    }
+
+    /// Pauses or resumes those of `list` whose client flag differs from what the loop wants.
+    private func applyPause(to list: [KafkaTopicPartition]) {
+        let corrections = pause.corrections(for: list)
+        guard !corrections.isEmpty else { return }
         do {
-            if pause {
-                try consumer.pause(current)
-                counters.pauses.add(1, ordering: .relaxed)
-            } else {
-                try consumer.resume(current)
-            }
-            paused = pause
+            if !corrections.pause.isEmpty { try consumer.pause(corrections.pause) }
+            if !corrections.resume.isEmpty { try consumer.resume(corrections.resume) }
+            pause.applied(corrections)
         } catch {
-            logger.warning("\(pause ? "pausing" : "resuming") input partitions: \(error)")
+            logger.warning("\(paused ? "pausing" : "resuming") input partitions: \(error)")
         }
     }
 
@@ -438,6 +450,9 @@ final class ConsumerLoop: @unchecked Sendable {
             assigned.insert(index)
         }
         restorePartitions(&list)
+        // librdkafka takes the assignment after this hook returns; a partition paused before it was revoked is
+        // still paused then, so its flag is checked after this poll.
+        pauseCheckDue.append(contentsOf: list.map(\.topicPartition))
         do {
             try secondary?.listen(toInputPartitions: list.map(\.partition))
         } catch {
