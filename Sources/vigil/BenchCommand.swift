@@ -88,7 +88,7 @@ extension BenchCommand {
             var raw: [CoreBenchmark.Row] = []
             var pipeline: [CoreBenchmark.Row] = []
             for _ in 0..<max(1, runs) {
-                raw.append(try bench.rawRead(logger: logger))
+                raw.append(try bench.rawRead(properties: configuration.kafka.properties, logger: logger))
                 pipeline.append(try bench.pipeline(config: configuration, logger: logger))
             }
             let rows = [raw.median, pipeline.median]

@@ -54,9 +54,12 @@ public struct KafkaBenchmark: Sendable {
     }
 
     /// librdkafka reading the topic from the beginning in a fresh group, touching each message's bytes once
-    /// (a checksum), as `kcat -C -o beginning -e` would: the rate nothing built on this client can beat.
-    public func rawRead(logger: Logger) throws -> CoreBenchmark.Row {
-        var configuration = KafkaConsumerConfiguration(client: options, groupID: "vigil-bench-raw-\(UUID().uuidString.prefix(8))")
+    /// (a checksum), as `kcat -C -o beginning -e` would: the rate nothing built on this client can beat. It takes
+    /// the librdkafka properties the pipeline's config passes (`kafka.properties`), so both read alike.
+    public func rawRead(properties: [String: String] = [:], logger: Logger) throws -> CoreBenchmark.Row {
+        var configuration = KafkaConsumerConfiguration(
+            client: options, groupID: "vigil-bench-raw-\(UUID().uuidString.prefix(8))", properties: properties
+        )
         configuration.offsetReset = .earliest
         let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
         defer { try? consumer.close() }
