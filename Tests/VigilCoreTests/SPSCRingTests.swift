@@ -46,6 +46,52 @@ struct SPSCRingTests {
         #expect(consumer.pop() == 2)
     }
 
+    /// An element built in its slot appears only once published; a full ring reserves nothing, and a slot
+    /// reserved but not published is offered again.
+    @Test func reservedSlotsAppearOnlyWhenPublished() {
+        let (producer, consumer) = SPSCRing<Int>.makeRing(capacity: 2)
+        let slot = producer.reserve()
+        slot?.initialize(to: 7)
+        #expect(consumer.first() == nil)
+        producer.publishReserved()
+        #expect(consumer.first()?.pointee == 7)
+        let unpublished = producer.reserve()
+        #expect(unpublished != nil)
+        #expect(producer.reserve() == unpublished)
+        unpublished?.initialize(to: 8)
+        producer.publishReserved()
+        #expect(producer.reserve() == nil, "full")
+        #expect(consumer.pop() == 7)
+        #expect(consumer.pop() == 8)
+    }
+
+    /// Elements are handed over where they lie, changed in place, and released once consumed.
+    @Test func inPlaceReadsReleaseWhatTheyConsume() {
+        final class Tracked {
+            static let live = LiveCounter()
+            var value: Int
+            init(_ value: Int) {
+                self.value = value
+                Tracked.live.add(1)
+            }
+            deinit { Tracked.live.add(-1) }
+        }
+        let (producer, consumer) = SPSCRing<Tracked>.makeRing(capacity: 8)
+        for i in 0..<5 { _ = producer.push(Tracked(i)) }
+        let head = consumer.first()
+        head?.pointee.value += 100
+        #expect(consumer.first()?.pointee.value == 100)
+        consumer.removeFirst()
+        #expect(Tracked.live.value == 4)
+        var seen: [Int] = []
+        let drained = consumer.drainInPlace(max: 3) { seen.append($0.pointee.value) }
+        #expect(drained == 3)
+        #expect(seen == [1, 2, 3])
+        #expect(Tracked.live.value == 1)
+        #expect(consumer.pop()?.value == 4)
+        #expect(consumer.first() == nil)
+    }
+
     /// Reference-counted elements left in the ring are released when it goes away.
     @Test func remainingElementsAreReleasedWithTheRing() {
         final class Tracked {
@@ -62,9 +108,9 @@ struct SPSCRingTests {
         #expect(Tracked.live.value == 0)
     }
 
-    /// Two threads move 2,000,000 sequence-numbered elements through a small ring, in single pushes and in
-    /// batches; the consumer checks that every number arrives once and in order. scripts/test also runs this
-    /// suite under the thread sanitizer.
+    /// Two threads move 2,000,000 sequence-numbered elements through a small ring, in single pushes, slots
+    /// built in place and batches; the consumer, reading by copy, in place and one at a time, checks that every
+    /// number arrives once and in order. scripts/test also runs this suite under the thread sanitizer.
     @Test(.timeLimit(.minutes(2)))
     func producerAndConsumerThreadsAgreeOnEverySequenceNumber() async {
         struct Item {
@@ -80,6 +126,12 @@ struct SPSCRingTests {
             while next < total {
                 if next % 3 == 0 {
                     if producer.push(Item(sequence: next, check: next &* 31)) { next += 1 }
+                } else if next % 5 == 0 {
+                    if let slot = producer.reserve() {
+                        slot.initialize(to: Item(sequence: next, check: next &* 31))
+                        producer.publishReserved()
+                        next += 1
+                    }
                 } else {
                     batch.removeAll(keepingCapacity: true)
                     for s in next..<min(total, next + 17) { batch.append(Item(sequence: s, check: s &* 31)) }
@@ -93,10 +145,26 @@ struct SPSCRingTests {
             Thread {
                 var expected: UInt64 = 0
                 var errors = 0
+                var round = 0
                 while expected < total {
-                    consumer.drain(max: 23) { item in
-                        if item.sequence != expected || item.check != expected &* 31 { errors += 1 }
-                        expected += 1
+                    round += 1
+                    switch round % 3 {
+                    case 0:
+                        consumer.drain(max: 23) { item in
+                            if item.sequence != expected || item.check != expected &* 31 { errors += 1 }
+                            expected += 1
+                        }
+                    case 1:
+                        consumer.drainInPlace(max: 19) { item in
+                            if item.pointee.sequence != expected || item.pointee.check != expected &* 31 { errors += 1 }
+                            expected += 1
+                        }
+                    default:
+                        if let item = consumer.first() {
+                            if item.pointee.sequence != expected || item.pointee.check != expected &* 31 { errors += 1 }
+                            expected += 1
+                            consumer.removeFirst()
+                        }
                     }
                 }
                 continuation.resume(returning: (expected, errors))

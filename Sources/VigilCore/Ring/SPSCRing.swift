@@ -111,6 +111,23 @@ extension SPSCRing {
             return n
         }
 
+        /// The next free slot, uninitialized, or nil when the ring is full: initialize it in place, then
+        /// `publishReserved()` appends it. A slot reserved and not published is offered again by the next call.
+        /// Saves the copy `push` makes, for elements built where they will be read.
+        @inline(__always)
+        public func reserve() -> UnsafeMutablePointer<Element>? {
+            owner.check()
+            guard freeSlots(atLeast: 1) >= 1 else { return nil }
+            return ring.slots + (localTail & ring.mask)
+        }
+
+        /// Appends the slot `reserve()` returned (now initialized) and publishes it.
+        @inline(__always)
+        public func publishReserved() {
+            localTail &+= 1
+            ring.tail.store(localTail, ordering: .releasing)
+        }
+
         /// Appends without publishing: the consumer sees the element after the next `publish()`.
         @inline(__always)
         public func stage(_ element: Element) -> Bool {
@@ -187,6 +204,49 @@ extension SPSCRing {
                 try body(element)
             }
             return n
+        }
+
+        /// Removes up to `max` elements like `drain`, but hands `body` each element where it lies instead of a
+        /// copy; the element is deinitialized once `body` returns.
+        ///
+        /// - Returns: how many elements were consumed.
+        @discardableResult
+        @inline(__always)
+        public func drainInPlace(max: Int = .max, _ body: (UnsafeMutablePointer<Element>) throws -> Void) rethrows -> Int {
+            owner.check()
+            let n = Swift.min(max, available(wanting: max))
+            guard n > 0 else { return 0 }
+            var consumed = 0
+            defer {
+                localHead &+= consumed
+                ring.head.store(localHead, ordering: .releasing)
+            }
+            while consumed < n {
+                let slot = ring.slots + ((localHead &+ consumed) & ring.mask)
+                consumed += 1
+                defer { slot.deinitialize(count: 1) }
+                try body(slot)
+            }
+            return n
+        }
+
+        /// The oldest element where it lies (it may be changed in place), or nil when the ring is empty; valid
+        /// until `removeFirst()`.
+        @inline(__always)
+        public func first() -> UnsafeMutablePointer<Element>? {
+            owner.check()
+            guard available() > 0 else { return nil }
+            return ring.slots + (localHead & ring.mask)
+        }
+
+        /// Removes the oldest element (the ring must not be empty) and frees its slot.
+        @inline(__always)
+        public func removeFirst() {
+            owner.check()
+            precondition(available() > 0, "removeFirst on an empty ring")
+            (ring.slots + (localHead & ring.mask)).deinitialize(count: 1)
+            localHead &+= 1
+            ring.head.store(localHead, ordering: .releasing)
         }
 
         /// Calls `body` with the oldest element without removing it; returns nil when the ring is empty.

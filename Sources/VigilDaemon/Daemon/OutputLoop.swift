@@ -134,19 +134,18 @@ final class OutputLoop: @unchecked Sendable {
             if pool.exchange.markerArrived(scored.controlID, workers: pool.count) { stageSnapshotsDue.append(scored.controlID) }
             return
         }
-        let event = scored.event
-        if event.isReplay {
+        if scored.event.isReplay {
             // State is rebuilt; the outputs were delivered before the restart.
             counters.replayed.add(1, ordering: .relaxed)
-            let expectation = ExpectedOutputs(partition: event.partition, offset: event.offset, outputs: 0)
+            let expectation = ExpectedOutputs(partition: scored.event.partition, offset: scored.event.offset, outputs: 0)
             var backoff = IdleBackoff(maximumMicroseconds: 100)
             while !expectations.push(expectation) { backoff.idle() }
             return
         }
         counters.scored.add(1, ordering: .relaxed)
-        let context = OutputContext.make(partition: event.partition, offset: event.offset)
+        let context = OutputContext.make(partition: scored.event.partition, offset: scored.event.offset)
         var outputs: Int32 = 0
-        event.entities[0].withBytes { key in
+        scored.event.entities[0].withBytes { key in
             if let scoresTopic {
                 records.writeScore(scored, to: &writer)
                 if produce(scoresTopic, key: key, context: context) { outputs += 1 }
@@ -174,7 +173,7 @@ final class OutputLoop: @unchecked Sendable {
         metrics?.scores.record(scored.result.score)
         live?.record(score: scored.result.score)
         onScored?(scored)
-        let expectation = ExpectedOutputs(partition: event.partition, offset: event.offset, outputs: outputs)
+        let expectation = ExpectedOutputs(partition: scored.event.partition, offset: scored.event.offset, outputs: outputs)
         var backoff = IdleBackoff(maximumMicroseconds: 100)
         while !expectations.push(expectation) { backoff.idle() }
     }

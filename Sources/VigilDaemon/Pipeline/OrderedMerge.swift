@@ -17,26 +17,27 @@ public struct OrderedMerge: Sendable {
     }
 
     /// Hands up to `max` events, in input order and finished by the stage, to `body`; returns how many.
-    /// Checkpoint markers pass through in their place, untouched by the stage, and end the batch.
-    public mutating func drain(max: Int = 256, _ body: (ScoredEvent) -> Void) -> Int {
+    /// Checkpoint markers pass through in their place, untouched by the stage, and end the batch. Each event is
+    /// finished and handed over where it lies in its ring (no copy of the ~1.3 kB element).
+    public mutating func drain(max: Int = 256, _ body: (borrowing ScoredEvent) -> Void) -> Int {
         var handled = 0
         var idleRings = 0
         var ring = 0
         while handled < max, idleRings < outputs.count {
-            let want = nextSequence
-            let isNext = outputs[ring].peek { $0.sequence == want } ?? false
-            if isNext, var scored = outputs[ring].pop() {
-                if scored.control == .event { stage.finish(&scored) }
-                nextSequence += 1
-                handled += 1
-                idleRings = 0
-                body(scored)
-                // A checkpoint marker ends the batch, so the caller can snapshot the stage before any later event.
-                if scored.control != .event { break }
-            } else {
+            guard let scored = outputs[ring].first(), scored.pointee.sequence == nextSequence else {
                 idleRings += 1
                 ring = (ring + 1) % outputs.count
+                continue
             }
+            let isEvent = scored.pointee.control == .event
+            if isEvent { stage.finish(&scored.pointee) }
+            nextSequence += 1
+            handled += 1
+            idleRings = 0
+            body(scored.pointee)
+            outputs[ring].removeFirst()
+            // A checkpoint marker ends the batch, so the caller can snapshot the stage before any later event.
+            if !isEvent { break }
         }
         return handled
     }

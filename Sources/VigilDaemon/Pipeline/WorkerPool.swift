@@ -105,10 +105,15 @@ public final class WorkerPool: Sendable {
         var batches = 0
         while true {
             let stop = stopping.load(ordering: .acquiring)
-            let drained = input.drain(max: 256) { item in
-                guard let out = worker.handle(item, exchange: exchange) else { return }
+            // Each item is scored from its input slot straight into an output slot: one copy per event.
+            let drained = input.drainInPlace(max: 256) { item in
                 var wait = IdleBackoff(maximumMicroseconds: 200)
-                while !output.push(out) { wait.idle() }
+                var slot = output.reserve()
+                while slot == nil {
+                    wait.idle()
+                    slot = output.reserve()
+                }
+                if worker.handle(item, into: slot!, exchange: exchange) { output.publishReserved() }
             }
             slots[index].lateEvents.store(worker.lateEvents, ordering: .relaxed)
             if drained > 0 {
@@ -142,22 +147,26 @@ struct PartitionScorers {
         self.model = model
     }
 
-    /// Scores an event or carries out a control step; returns what goes on to the output thread, if anything.
-    mutating func handle(_ item: WorkItem, exchange: CheckpointExchange) -> ScoredEvent? {
-        let partition = Int(item.event.partition)
-        switch item.control {
+    /// Scores an event or carries out a control step, writing what goes on to the output thread, if anything,
+    /// into `output` (uninitialized); returns whether it did.
+    mutating func handle(_ item: UnsafePointer<WorkItem>, into output: UnsafeMutablePointer<ScoredEvent>, exchange: CheckpointExchange) -> Bool {
+        let partition = Int(item.pointee.event.partition)
+        switch item.pointee.control {
         case .event:
             ensure(partition)
-            return scorers[partition]!.score(item)
+            scorers[partition]!.score(item, into: output)
+            return true
         case .checkpoint:
-            for p in exchange.partitions(of: item.controlID) where p < scorers.count {
-                if let scorer = scorers[p] { exchange.putPartition(item.controlID, partition: p, scorer.saveState()) }
+            let id = item.pointee.controlID
+            for p in exchange.partitions(of: id) where p < scorers.count {
+                if let scorer = scorers[p] { exchange.putPartition(id, partition: p, scorer.saveState()) }
             }
-            return ScoredEvent(event: Event(), features: .undefined, result: DetectionResult(), sequence: item.sequence, control: .checkpoint, controlID: item.controlID)
+            output.initialize(to: ScoredEvent(event: Event(), features: .undefined, result: DetectionResult(), sequence: item.pointee.sequence, control: .checkpoint, controlID: id))
+            return true
         case .restore:
-            guard partition >= 0 else { return nil }
+            guard partition >= 0 else { return false }
             var scorer = model.makeScorer()
-            if let state = exchange.takeRestore(item.controlID) {
+            if let state = exchange.takeRestore(item.pointee.controlID) {
                 do {
                     try scorer.restoreState(state)
                 } catch {
@@ -168,13 +177,13 @@ struct PartitionScorers {
             grow(to: partition)
             if let old = scorers[partition] { retiredLateEvents += old.lateEvents }
             scorers[partition] = scorer
-            return nil
+            return false
         case .drop:
             if partition >= 0, partition < scorers.count, let old = scorers[partition] {
                 retiredLateEvents += old.lateEvents
                 scorers[partition] = nil
             }
-            return nil
+            return false
         }
     }
 

@@ -49,14 +49,32 @@ public struct EventScorer: Sendable {
 
     /// Completes the item's feature vector and runs the per-entity detectors.
     public mutating func score(_ item: WorkItem) -> ScoredEvent {
-        var vector = item.features
-        var result = DetectionResult()
+        var scored = ScoredEvent(event: item.event, features: item.features, result: DetectionResult(), sequence: item.sequence)
+        withUnsafeMutablePointer(to: &scored) { complete($0) }
+        return scored
+    }
+
+    /// Scores `item` into `scored` (uninitialized: a ring slot the result is read from), copying the item once.
+    mutating func score(_ item: UnsafePointer<WorkItem>, into scored: UnsafeMutablePointer<ScoredEvent>) {
+        // Plain values (no references), so the slot may be filled field by field.
+        assert(_isPOD(ScoredEvent.self) && _isPOD(WorkItem.self))
+        scored.pointee.event = item.pointee.event
+        scored.pointee.features = item.pointee.features
+        scored.pointee.result = DetectionResult()
+        scored.pointee.sequence = item.pointee.sequence
+        scored.pointee.control = .event
+        scored.pointee.controlID = 0
+        complete(scored)
+    }
+
+    /// Computes the primary-entity features into `scored`'s vector (which holds those computed so far) and runs
+    /// the per-entity detectors into its result.
+    private mutating func complete(_ scored: UnsafeMutablePointer<ScoredEvent>) {
         let count = features.specs.count
-        vector.withUnsafeMutableBufferPointer { buffer in
-            features.process(item.event, into: UnsafeMutableBufferPointer(rebasing: buffer[0..<count]))
-            detectors.process(item.event, features: UnsafeBufferPointer(rebasing: buffer[0..<count]), into: &result)
+        scored.pointee.features.withUnsafeMutableBufferPointer { buffer in
+            features.process(scored.pointee.event, into: UnsafeMutableBufferPointer(rebasing: buffer[0..<count]))
+            detectors.process(scored.pointee.event, features: UnsafeBufferPointer(rebasing: buffer[0..<count]), into: &scored.pointee.result)
         }
-        return ScoredEvent(event: item.event, features: vector, result: result, sequence: item.sequence)
     }
 
     /// Events scored after their partition's watermark.
