@@ -253,7 +253,27 @@ final class ConsumerLoop: @unchecked Sendable {
             logger.debug("message from an unassigned partition or an old offset skipped: \(message.topicPartition)@\(message.offset)")
             return
         }
+        if secondary == nil, pendingStart == pending.count, let slot = pool.reserve(forPartition: Int32(index)) {
+            // Decoded and completed where the worker will read it; a refused message leaves the slot unpublished.
+            guard decode(message, partition: index, readAt: readAt, into: &slot.pointee.event) else { return }
+            router.prepare(slot)
+            pool.publishReserved(forPartition: Int32(index))
+            return
+        }
         var event = Event()
+        guard decode(message, partition: index, readAt: readAt, into: &event) else { return }
+        if secondary != nil {
+            secondary!.enqueue(WorkItem(event: event), source: sources[index], producer: producer, counters: counters, logger: logger)
+            return
+        }
+        // The worker's ring is full, or events wait before this one.
+        pending.append(router.prepare(event))
+    }
+
+    /// Decodes `message` into `event` (which need not be initialized) and advances its partition's watermark;
+    /// false when the message was refused (dead-lettered).
+    private func decode(_ message: KafkaMessage, partition index: Int, readAt: UInt64, into event: inout Event) -> Bool {
+        event = Event()
         event.partition = Int32(index)
         event.offset = message.offset
         event.watermarkMs = watermarks[index]
@@ -261,27 +281,20 @@ final class ConsumerLoop: @unchecked Sendable {
         event.isReplay = message.offset < replayUntil[index]
         guard let value = message.value else {
             deadLetter(message, partition: index, DecodeError(.emptyMessage, "the message has no value (a tombstone)"))
-            return
+            return false
         }
         do {
             try value.withUnsafeBytes { try decoder.decode($0, into: &event) }
         } catch let error as DecodeError {
             deadLetter(message, partition: index, error)
-            return
+            return false
         } catch {
             deadLetter(message, partition: index, DecodeError(.malformedJSON, "\(error)"))
-            return
+            return false
         }
         let watermark = event.timeMs &- config.maxLatenessMs
         if watermark > watermarks[index] { watermarks[index] = watermark }
-        if secondary != nil {
-            secondary!.enqueue(WorkItem(event: event), source: sources[index], producer: producer, counters: counters, logger: logger)
-            return
-        }
-        let item = router.prepare(event)
-        if pendingStart < pending.count || !pool.route(item) {
-            pending.append(item)
-        }
+        return true
     }
 
     /// Routes the events held back while the workers' rings were full; with `wait`, waits for room (at most

@@ -22,15 +22,25 @@ public struct Router: Sendable {
 
     /// The work item for an event, with its secondary features computed.
     public mutating func prepare(_ event: Event) -> WorkItem {
-        var item = WorkItem(event: event, sequence: nextSequence)
+        var item = WorkItem(event: event)
+        withUnsafeMutablePointer(to: &item) { prepare($0) }
+        return item
+    }
+
+    /// Completes `item` in place (a ring slot whose event is already decoded): its place in input order and its
+    /// secondary features.
+    public mutating func prepare(_ item: UnsafeMutablePointer<WorkItem>) {
+        item.pointee.sequence = nextSequence
+        item.pointee.control = .event
+        item.pointee.controlID = 0
+        item.pointee.features = .undefined
         nextSequence += 1
         if secondary != nil {
             let count = featureCount
-            item.features.withUnsafeMutableBufferPointer { buffer in
-                secondary!.process(event, into: UnsafeMutableBufferPointer(rebasing: buffer[0..<count]))
+            item.pointee.features.withUnsafeMutableBufferPointer { buffer in
+                secondary!.process(item.pointee.event, into: UnsafeMutableBufferPointer(rebasing: buffer[0..<count]))
             }
         }
-        return item
     }
 
     /// Gives an item whose secondary features came from the repartition hop its place in input order.

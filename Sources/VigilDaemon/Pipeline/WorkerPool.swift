@@ -74,6 +74,19 @@ public final class WorkerPool: Sendable {
         inputs[worker(forPartition: item.event.partition)].push(item)
     }
 
+    /// A free slot in the ring of the worker owning `partition`, to build an item in place (then
+    /// `publishReserved(forPartition:)`), or nil when that ring is full. Routing thread only.
+    @inline(__always)
+    public func reserve(forPartition partition: Int32) -> UnsafeMutablePointer<WorkItem>? {
+        inputs[worker(forPartition: partition)].reserve()
+    }
+
+    /// Hands the item built in the slot `reserve(forPartition:)` returned to its worker.
+    @inline(__always)
+    public func publishReserved(forPartition partition: Int32) {
+        inputs[worker(forPartition: partition)].publishReserved()
+    }
+
     /// Hands a control item to one worker; false when its ring is full. Routing thread only.
     public func send(_ item: WorkItem, toWorker worker: Int) -> Bool {
         inputs[worker].push(item)
