@@ -219,10 +219,21 @@ extension BenchCommand {
         @Option(name: .long, help: "Measured seconds.") var seconds: Double = 20
         @Option(name: .long, help: "Seconds left out at the start.") var warmup: Double = 5
         @Option(name: .long, help: "The broker's process id, to report its CPU use too.") var brokerPid: Int32?
+        @Option(
+            name: .long,
+            help: "A librdkafka property for the daemon's clients, over the config's (KEY=VALUE; repeatable), such as fetch.wait.max.ms=10."
+        )
+        var property: [String] = []
         @Flag(name: .long, help: "Print the result as one JSON line.") var json = false
 
         func run() throws {
-            let configuration = try VigilConfiguration.load(file: config)
+            var configuration = try VigilConfiguration.load(file: config)
+            for assignment in property {
+                guard let equals = assignment.firstIndex(of: "="), equals != assignment.startIndex else {
+                    throw ValidationError("--property wants KEY=VALUE, got \(assignment)")
+                }
+                configuration.kafka.properties[String(assignment[..<equals])] = String(assignment[assignment.index(after: equals)...])
+            }
             let logger = Logger(label: "vigil.bench") { StructuredLogHandler(label: $0, format: .logfmt, level: .warning, limiter: nil) }
             let bench = KafkaBenchmark(brokers: brokers, topic: topic, events: 0)
             let r = try bench.latency(config: configuration, rate: rate, seconds: seconds, warmup: warmup, brokerPID: brokerPid, logger: logger)
