@@ -1,15 +1,40 @@
 import Testing
-import VigilCore
+@testable import VigilCore
 
 @Suite("In-place sort")
 struct InPlaceSortTests {
-    @Test(arguments: [0, 1, 2, 3, 17, 256, 1_000])
-    func sortsLikeTheStandardLibrary(count: Int) {
+    /// Random values with many ties, and the shapes that trouble quicksorts: sorted, reversed, all equal, organ
+    /// pipe, a sawtooth.
+    static func shapes(count: Int) -> [[Int]] {
         var generator = SplitMix64(seed: UInt64(count) + 1)
-        let values = (0..<count).map { _ in Int(generator.next() % 50) }
-        var sorted = values
-        sorted.sortWithoutAllocating(by: <)
-        #expect(sorted == values.sorted())
+        return [
+            (0..<count).map { _ in Int(generator.next() % 50) },
+            (0..<count).map { _ in Int(generator.next() % 1_000_000) },
+            Array(0..<count),
+            Array((0..<count).reversed()),
+            Array(repeating: 7, count: count),
+            (0..<count).map { min($0, count - $0) },
+            (0..<count).map { $0 % 17 },
+        ]
+    }
+
+    @Test(arguments: [0, 1, 2, 3, 16, 17, 18, 256, 1_000, 20_000])
+    func sortsLikeTheStandardLibrary(count: Int) {
+        for values in Self.shapes(count: count) {
+            var sorted = values
+            sorted.sortWithoutAllocating(by: <)
+            #expect(sorted == values.sorted())
+        }
+    }
+
+    /// The heapsort that takes over when partitioning goes badly, alone (no partitioning rounds) and after one.
+    @Test(arguments: [0, 1])
+    func theHeapsortFallbackSortsToo(depthLimit: Int) {
+        for values in Self.shapes(count: 1_000) {
+            var sorted = values
+            sorted.withUnsafeMutableBufferPointer { $0.sortWithoutAllocating(depthLimit: depthLimit, by: <) }
+            #expect(sorted == values.sorted())
+        }
     }
 
     @Test func aTieBreakInTheOrderGivesTheStableOrder() {

@@ -190,20 +190,7 @@ extension SPSCRing {
         @discardableResult
         @inline(__always)
         public func drain(max: Int = .max, _ body: (consuming Element) throws -> Void) rethrows -> Int {
-            owner.check()
-            let n = Swift.min(max, available(wanting: max))
-            guard n > 0 else { return 0 }
-            var consumed = 0
-            defer {
-                localHead &+= consumed
-                ring.head.store(localHead, ordering: .releasing)
-            }
-            while consumed < n {
-                let element = (ring.slots + ((localHead &+ consumed) & ring.mask)).move()
-                consumed += 1
-                try body(element)
-            }
-            return n
+            try consume(max: max) { slot in try body(slot.move()) }
         }
 
         /// Removes up to `max` elements like `drain`, but hands `body` each element where it lies instead of a
@@ -213,6 +200,16 @@ extension SPSCRing {
         @discardableResult
         @inline(__always)
         public func drainInPlace(max: Int = .max, _ body: (UnsafeMutablePointer<Element>) throws -> Void) rethrows -> Int {
+            try consume(max: max) { slot in
+                defer { slot.deinitialize(count: 1) }
+                try body(slot)
+            }
+        }
+
+        /// Hands up to `max` occupied slots to `take` in order, which must end each element's life (move it out
+        /// or deinitialize it), then frees the slots with one store.
+        @inline(__always)
+        private func consume(max: Int, _ take: (UnsafeMutablePointer<Element>) throws -> Void) rethrows -> Int {
             owner.check()
             let n = Swift.min(max, available(wanting: max))
             guard n > 0 else { return 0 }
@@ -224,8 +221,7 @@ extension SPSCRing {
             while consumed < n {
                 let slot = ring.slots + ((localHead &+ consumed) & ring.mask)
                 consumed += 1
-                defer { slot.deinitialize(count: 1) }
-                try body(slot)
+                try take(slot)
             }
             return n
         }
