@@ -67,14 +67,13 @@ public struct RobustZScoreDetector: Sendable {
     private func zScore(_ x: Double, slot: Int, count n: Int) -> Double {
         withUnsafeTemporaryAllocation(of: Double.self, capacity: n) { buffer in
             for i in 0..<n { buffer[i] = values[slot * window + i] }
-            // Medians by selection, not by sorting: the same values, in a third of the time.
-            let median = buffer.medianBySelection()
+            buffer.sortWithoutAllocating(by: <)
+            let median = Self.median(buffer)
             for i in 0..<n { buffer[i] = Swift.abs(buffer[i] - median) }
-            var spread = 1.4826 * buffer.medianBySelection()
+            buffer.sortWithoutAllocating(by: <)
+            var spread = 1.4826 * Self.median(buffer)
             if spread == 0 {
-                // More than half the values are equal: fall back to the mean absolute deviation, summed in
-                // ascending order as it always was (the order changes the last bits).
-                buffer.sortWithoutAllocating(by: <)
+                // More than half the values are equal: fall back to the mean absolute deviation.
                 var total = 0.0
                 for i in 0..<n { total += buffer[i] }
                 spread = 1.2533 * total / Double(n)
@@ -82,6 +81,11 @@ public struct RobustZScoreDetector: Sendable {
             if spread == 0 { return x == median ? 0 : (x > median ? .infinity : -.infinity) }
             return (x - median) / spread
         }
+    }
+
+    private static func median(_ sorted: UnsafeMutableBufferPointer<Double>) -> Double {
+        let n = sorted.count
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
     }
 
     private mutating func ensure(slots: Int) {
