@@ -83,12 +83,13 @@ public final class DaemonCounters: Sendable {
         }
     }
 
-    func alert(rules: UInt64, detectors: [Int]) {
+    /// Counts an alert under each rule that fired and each detector (bit `i`: detector `i`) that scored it.
+    func alert(rules: UInt64, detectors: UInt8) {
         alerts.add(1, ordering: .relaxed)
         for i in alertsByRule.indices where rules & (1 << UInt64(i)) != 0 {
             alertsByRule[i].value.add(1, ordering: .relaxed)
         }
-        for i in detectors where i < alertsByDetector.count {
+        for i in alertsByDetector.indices where i < 8 && detectors & (1 << UInt8(i)) != 0 {
             alertsByDetector[i].value.add(1, ordering: .relaxed)
         }
     }

@@ -155,9 +155,10 @@ final class OutputLoop: @unchecked Sendable {
                 records.writeAlert(scored, detectedAtMs: now, to: &writer)
                 if produce(alertsTopic, key: key, context: context) { outputs += 1 }
                 live?.record(alert: writer.bytes)
-                var detectors: [Int] = []
+                // The live detectors at or above the threshold, as bits (no array per alert).
+                var detectors: UInt8 = 0
                 for i in 0..<DetectionResult.maxDetectors where scored.result.warmDetectors & (1 << UInt8(i)) != 0 {
-                    if scored.result.detectorScores[i] >= scoreThreshold, !records.shadowDetectors.contains(i) { detectors.append(i) }
+                    if scored.result.detectorScores[i] >= scoreThreshold, !records.shadowDetectors.contains(i) { detectors |= 1 << UInt8(i) }
                 }
                 counters.alert(rules: scored.result.firedRules, detectors: detectors)
             }
