@@ -202,7 +202,10 @@ struct ExactlyOnceTests {
         try fixture.produce(30_000, seed: 97)
         let config = try fixture.writeConfig(CrashTests.lighter + [("delivery: at_least_once", "delivery: exactly_once")])
         let killed = try BackgroundProcess(vigilRun: config, name: "eos-crash-killed")
-        Thread.sleep(forTimeInterval: 7)
+        // Killed once it has committed a checkpoint, a moment into the next transaction (a fixed 7 s was too short
+        // for a debug build on a busy host: group join, the 2 s interval, then a quiet point to commit at).
+        _ = killed.waitForLog("checkpoint written", timeout: .seconds(60))
+        Thread.sleep(forTimeInterval: 1)
         killed.stop(SIGKILL)
         let committedBefore = killed.logLines(containing: "checkpoint written").count
         let last = try BackgroundProcess(vigilRun: config, name: "eos-crash-final")
