@@ -228,12 +228,7 @@ extension BenchCommand {
 
         func run() throws {
             var configuration = try VigilConfiguration.load(file: config)
-            for assignment in property {
-                guard let equals = assignment.firstIndex(of: "="), equals != assignment.startIndex else {
-                    throw ValidationError("--property wants KEY=VALUE, got \(assignment)")
-                }
-                configuration.kafka.properties[String(assignment[..<equals])] = String(assignment[assignment.index(after: equals)...])
-            }
+            configuration.kafka.properties.merge(try keyValuePairs(property, option: "--property")) { _, given in given }
             let logger = Logger(label: "vigil.bench") { StructuredLogHandler(label: $0, format: .logfmt, level: .warning, limiter: nil) }
             let bench = KafkaBenchmark(brokers: brokers, topic: topic, events: 0)
             let r = try bench.latency(config: configuration, rate: rate, seconds: seconds, warmup: warmup, brokerPID: brokerPid, logger: logger)

@@ -38,12 +38,7 @@ struct TopicsCommand: ParsableCommand {
         @Argument(help: "Topic names.") var names: [String]
 
         func run() throws {
-            var configs: [String: String] = [:]
-            for entry in config {
-                let parts = entry.split(separator: "=", maxSplits: 1)
-                guard parts.count == 2 else { throw ValidationError("--config takes key=value, got \(entry)") }
-                configs[String(parts[0])] = String(parts[1])
-            }
+            let configs = try keyValuePairs(config, option: "--config")
             let specs = names.map { KafkaTopicSpecification(name: $0, partitions: partitions, configs: configs) }
             try connection.admin().createTopics(specs)
             print("created or present: \(names.joined(separator: ", "))")

@@ -89,7 +89,7 @@ public final class DaemonCounters: Sendable {
         for i in alertsByRule.indices where rules & (1 << UInt64(i)) != 0 {
             alertsByRule[i].value.add(1, ordering: .relaxed)
         }
-        for i in alertsByDetector.indices where i < 8 && detectors & (1 << UInt8(i)) != 0 {
+        for i in alertsByDetector.indices where i < UInt8.bitWidth && detectors & (1 << UInt8(i)) != 0 {
             alertsByDetector[i].value.add(1, ordering: .relaxed)
         }
     }
