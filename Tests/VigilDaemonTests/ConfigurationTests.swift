@@ -69,6 +69,11 @@ struct ConfigurationTests {
         let refused = errors(minimal.replacingOccurrences(of: "  dead_letter_topic: tx.dlq", with: "  dead_letter_topic: tx.dlq\n  delivery: exactly_once") + "\npipeline:\n  repartition: true\n")
         #expect(refused.contains { $0.path == "pipeline.repartition" && $0.line == 13 && $0.message.contains("exactly_once") }, "\(refused)")
         #expect(errors(minimal + "\npipeline:\n  repartition: sometimes\n").contains { $0.path == "pipeline.repartition" })
+        // The resend timeout: 5 s unless set; a duration of at least 100 ms.
+        #expect(on.pipeline.repartitionResendAfterMs == 5000)
+        #expect(try VigilConfiguration.load(yaml: minimal + "\npipeline:\n  repartition_resend_after: 2m\n").pipeline.repartitionResendAfterMs == 120_000)
+        #expect(errors(minimal + "\npipeline:\n  repartition_resend_after: 10ms\n").contains { $0.path == "pipeline.repartition_resend_after" && $0.message.contains("at least 100ms") })
+        #expect(errors(minimal + "\npipeline:\n  repartition_resend_after: soon\n").contains { $0.path == "pipeline.repartition_resend_after" && $0.message.contains("duration") })
     }
 
     @Test func unknownKeysAreRefusedWithPathAndLine() {

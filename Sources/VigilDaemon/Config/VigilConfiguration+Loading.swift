@@ -93,6 +93,13 @@ extension VigilConfiguration {
             config.pipeline.pollBatch = pipeline.int("poll_batch", default: config.pipeline.pollBatch, range: 1...100_000)
             config.pipeline.commitIntervalMs = pipeline.duration("commit_interval", default: config.pipeline.commitIntervalMs) ?? 1000
             config.pipeline.repartition = pipeline.bool("repartition", default: false)
+            if let resend = pipeline.duration("repartition_resend_after", default: config.pipeline.repartitionResendAfterMs) {
+                if resend >= 100 {
+                    config.pipeline.repartitionResendAfterMs = resend
+                } else {
+                    reader.fail(pipeline.child("repartition_resend_after"), pipeline.node("repartition_resend_after"), "must be at least 100ms")
+                }
+            }
             if config.pipeline.repartition, config.kafka.delivery == .exactlyOnce {
                 reader.fail(pipeline.child("repartition"), pipeline.node("repartition"), "not available with kafka.delivery: exactly_once yet (the repartition hop is at least once)")
             }

@@ -40,6 +40,9 @@ public struct VigilConfiguration: Sendable {
         /// whichever group member owns the entity's partition of an internal topic keyed by that entity, so any
         /// number of instances compute them over all of the entity's events (see `RepartitionTopics`).
         public var repartition = false
+        /// `repartition_resend_after`: how long an event waits for its secondary features before its requests are
+        /// sent again (a lost delivery, a stage instance that died before answering).
+        public var repartitionResendAfterMs: Int64 = 5000
     }
 
     /// `logging`: line format, level and the rate limit for repeated warnings and errors.

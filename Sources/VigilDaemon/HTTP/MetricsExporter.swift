@@ -67,7 +67,7 @@ final class MetricsExporter: Sendable {
             total(registry, "vigil_transactions_total", "Transactions committed (exactly_once)") { $0.transactions.load(ordering: .relaxed) },
             total(registry, "vigil_transactions_aborted_total", "Transactions aborted (exactly_once)") { $0.transactionsAborted.load(ordering: .relaxed) },
             total(registry, "vigil_secondary_requests_total", "Events sent to the secondary stage (pipeline.repartition)") { $0.secondaryRequests.load(ordering: .relaxed) },
-            total(registry, "vigil_secondary_resent_total", "Secondary-feature requests sent again after 5 s without a reply") { $0.secondaryResent.load(ordering: .relaxed) },
+            total(registry, "vigil_secondary_resent_total", "Secondary-feature requests sent again after pipeline.repartition_resend_after without a reply") { $0.secondaryResent.load(ordering: .relaxed) },
             total(registry, "vigil_secondary_replies_total", "Secondary-feature replies joined to their event") { $0.secondaryReplies.load(ordering: .relaxed) },
             total(registry, "vigil_secondary_stale_replies_total", "Secondary-feature replies for no waiting event (ignored)") { $0.secondaryStaleReplies.load(ordering: .relaxed) },
             total(registry, "vigil_secondary_duplicates_total", "Requests for events the secondary stage had already counted (not counted again)") { $0.secondaryDuplicates.load(ordering: .relaxed) },

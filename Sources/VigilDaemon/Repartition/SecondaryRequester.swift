@@ -12,9 +12,8 @@ import VigilKafka
 /// listening, so it sees every reply to what it sent since. Tickets are matched with a per-process instance id,
 /// so another instance's replies on a shared partition, and replies to a previous owner's requests, are ignored.
 struct SecondaryRequester {
-    /// How long an event waits for a reply before its requests are sent again (a lost delivery, a stage
-    /// instance that died before answering).
-    static let resendAfterNs: UInt64 = 5_000_000_000
+    /// How long an event waits for a reply before its requests are sent again (`pipeline.repartition_resend_after`).
+    let resendAfterNs: UInt64
 
     let instance = UInt64.random(in: 1...UInt64.max)
     let entities: [Int]
@@ -30,6 +29,7 @@ struct SecondaryRequester {
 
     init(config: VigilConfiguration, topics: RepartitionTopics, replyPartitionCount: Int32, producer: KafkaProducer, options: KafkaClientOptions, logger: Logger) throws {
         entities = topics.entities
+        resendAfterNs = UInt64(config.pipeline.repartitionResendAfterMs) * 1_000_000
         var requestTopics = [KafkaProducerTopic?](repeating: nil, count: config.schema.entities.count)
         for entity in entities { requestTopics[entity] = try producer.topic(topics.requests[entity]!) }
         self.requestTopics = requestTopics
@@ -127,12 +127,12 @@ struct SecondaryRequester {
     /// Sends again the requests of events that waited longer than `resendAfterNs` (checked once a second).
     mutating func resendOverdue(source: (Int) -> EventSource, producer: KafkaProducer, counters: DaemonCounters, logger: Logger) {
         let now = DispatchTime.now().uptimeNanoseconds
-        guard now &- lastOverdueCheckNs >= 1_000_000_000, now > Self.resendAfterNs else { return }
+        guard now &- lastOverdueCheckNs >= 1_000_000_000, now > resendAfterNs else { return }
         lastOverdueCheckNs = now
         var overdue: [(UInt64, WorkItem, UInt8)] = []
-        join.overdue(beforeNs: now - Self.resendAfterNs, nowNs: now) { overdue.append(($0, $1, $2)) }
+        join.overdue(beforeNs: now - resendAfterNs, nowNs: now) { overdue.append(($0, $1, $2)) }
         guard !overdue.isEmpty else { return }
-        logger.warning("\(overdue.count) events waited over 5 s for secondary features; sending their requests again")
+        logger.warning("\(overdue.count) events waited over \(resendAfterNs / 1_000_000) ms for secondary features; sending their requests again")
         for (ticket, item, awaiting) in overdue {
             send(item.event, ticket: ticket, awaiting: awaiting, source: source(Int(item.event.partition)), producer: producer, counters: counters, logger: logger)
             counters.secondaryResent.add(1, ordering: .relaxed)
