@@ -370,6 +370,7 @@ struct HTTPEndpointTests {
 
         #expect(metrics.contains("vigil_events_consumed_total 4000"))
         #expect(metrics.contains("vigil_events_scored_total 4000"))
+        #expect(metrics.contains("# HELP vigil_events_scored_total Events scored\n# TYPE vigil_events_scored_total counter"))
         #expect(metrics.contains("vigil_assigned_partitions 2"))
         #expect(metrics.contains("vigil_processing_latency_seconds_count 4000"))
         #expect(metrics.contains("vigil_score_count 4000"))

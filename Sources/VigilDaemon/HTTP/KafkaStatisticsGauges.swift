@@ -72,7 +72,7 @@ final class KafkaStatisticsGauges: Sendable {
                 gauges[key] = nil
             }
             for (key, entry) in values {
-                let gauge = gauges[key] ?? registry.makeGauge(name: entry.name, labels: entry.labels, help: entry.help)
+                let gauge = gauges[key] ?? registry.makeGauge(descriptor: .named(entry.name, help: entry.help), labels: entry.labels)
                 gauges[key] = gauge
                 gauge.set(entry.value)
             }

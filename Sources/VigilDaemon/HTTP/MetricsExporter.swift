@@ -11,7 +11,7 @@ private func total(
     _ help: String,
     _ read: @escaping @Sendable (DaemonCounters) -> Int
 ) -> (Counter, @Sendable (DaemonCounters) -> Int) {
-    (registry.makeCounter(name: name, help: help), read)
+    (registry.makeCounter(descriptor: .named(name, help: help)), read)
 }
 
 /// The daemon's Prometheus metrics. Running totals live in `DaemonCounters` (relaxed atomics, cheap on the
@@ -43,14 +43,14 @@ final class MetricsExporter: Sendable {
         self.registry = registry
         self.counters = counters
         latency = registry.makeDurationHistogram(
-            name: "vigil_processing_latency_seconds",
+            descriptor: .named(
+                "vigil_processing_latency_seconds",
+                help: "From reading an input event to the broker acknowledging its last output (to scoring when it has none)"),
             buckets: [.microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5), .milliseconds(5),
-                      .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1)],
-            help: "From reading an input event to the broker acknowledging its last output (to scoring when it has none)"
+                      .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1)]
         )
         scores = registry.makeValueHistogram(
-            name: "vigil_score", buckets: [0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1],
-            help: "Combined score of every event (0 ... 1)"
+            descriptor: .named("vigil_score", help: "Combined score of every event (0 ... 1)"), buckets: [0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1]
         )
         totals = [
             total(registry, "vigil_events_consumed_total", "Input messages read") { $0.consumed.load(ordering: .relaxed) },
@@ -78,23 +78,24 @@ final class MetricsExporter: Sendable {
             total(registry, "vigil_snapshot_errors_total", "Snapshots refused as damaged or incompatible (started cold)") { $0.snapshotErrors.load(ordering: .relaxed) },
         ]
         deadLetters = DecodeError.Kind.allCases.map {
-            (registry.makeCounter(name: "vigil_dead_letters_total", labels: [("reason", $0.rawValue)], help: "Refused input messages by reason"), $0.rawValue)
+            (registry.makeCounter(descriptor: .named("vigil_dead_letters_total", help: "Refused input messages by reason"), labels: [("reason", $0.rawValue)]), $0.rawValue)
         }
-        ruleAlerts = counters.ruleNames.map { registry.makeCounter(name: "vigil_alerts_by_rule_total", labels: [("rule", $0)], help: "Alerts naming each rule") }
+        ruleAlerts = counters.ruleNames.map { registry.makeCounter(descriptor: .named("vigil_alerts_by_rule_total", help: "Alerts naming each rule"), labels: [("rule", $0)]) }
         detectorAlerts = counters.detectorNames.map {
-            registry.makeCounter(name: "vigil_alerts_by_detector_total", labels: [("detector", $0)], help: "Alerts each detector scored above the threshold")
+            registry.makeCounter(descriptor: .named("vigil_alerts_by_detector_total", help: "Alerts each detector scored above the threshold"), labels: [("detector", $0)])
         }
         shadowAlerts = counters.detectorNames.map {
             registry.makeCounter(
-                name: "vigil_shadow_alerts_total", labels: [("detector", $0)],
-                help: "Events a shadow detector scored at or above the alert threshold (alerts it would have raised)")
+                descriptor: .named(
+                    "vigil_shadow_alerts_total", help: "Events a shadow detector scored at or above the alert threshold (alerts it would have raised)"),
+                labels: [("detector", $0)])
         }
-        occupancy = registry.makeGauge(name: "vigil_ring_occupancy", help: "Fullest worker input ring, 0 ... 1")
-        pauses = registry.makeCounter(name: "vigil_input_pauses_total", help: "Times full rings paused the input")
-        assigned = registry.makeGauge(name: "vigil_assigned_partitions", help: "Input partitions assigned to this daemon")
-        warm = counters.detectorNames.map { registry.makeGauge(name: "vigil_detector_warm", labels: [("detector", $0)], help: "1 once the detector scores") }
-        configVersion = registry.makeGauge(name: "vigil_config_version", help: "The config version alerts carry")
-        late = registry.makeCounter(name: "vigil_late_events_total", help: "Events older than their partition's watermark")
+        occupancy = registry.makeGauge(descriptor: .named("vigil_ring_occupancy", help: "Fullest worker input ring, 0 ... 1"))
+        pauses = registry.makeCounter(descriptor: .named("vigil_input_pauses_total", help: "Times full rings paused the input"))
+        assigned = registry.makeGauge(descriptor: .named("vigil_assigned_partitions", help: "Input partitions assigned to this daemon"))
+        warm = counters.detectorNames.map { registry.makeGauge(descriptor: .named("vigil_detector_warm", help: "1 once the detector scores"), labels: [("detector", $0)]) }
+        configVersion = registry.makeGauge(descriptor: .named("vigil_config_version", help: "The config version alerts carry"))
+        late = registry.makeCounter(descriptor: .named("vigil_late_events_total", help: "Events older than their partition's watermark"))
     }
 
     /// Moves a counter up to `total` (Prometheus counters only increase).
@@ -118,10 +119,10 @@ final class MetricsExporter: Sendable {
                 if let existing = made[name] { return existing }
                 let labels = [("entity", name)]
                 let new = (
-                    keys: registry.makeGauge(name: "vigil_entity_keys", labels: labels, help: "Keys with feature state, per entity kind"),
-                    bytes: registry.makeGauge(name: "vigil_entity_state_bytes", labels: labels, help: "Bytes of feature state held for those keys"),
-                    evicted: registry.makeCounter(name: "vigil_entity_keys_evicted_total", labels: labels, help: "Keys evicted to stay within state.<entity>.max_keys"),
-                    expired: registry.makeCounter(name: "vigil_entity_keys_expired_total", labels: labels, help: "Keys expired by state.<entity>.ttl")
+                    keys: registry.makeGauge(descriptor: .named("vigil_entity_keys", help: "Keys with feature state, per entity kind"), labels: labels),
+                    bytes: registry.makeGauge(descriptor: .named("vigil_entity_state_bytes", help: "Bytes of feature state held for those keys"), labels: labels),
+                    evicted: registry.makeCounter(descriptor: .named("vigil_entity_keys_evicted_total", help: "Keys evicted to stay within state.<entity>.max_keys"), labels: labels),
+                    expired: registry.makeCounter(descriptor: .named("vigil_entity_keys_expired_total", help: "Keys expired by state.<entity>.ttl"), labels: labels)
                 )
                 made[name] = new
                 return new
