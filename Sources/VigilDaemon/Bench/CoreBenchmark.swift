@@ -35,6 +35,15 @@ public struct CoreBenchmark: Sendable {
         messages = (0..<count).map { _ in Array(generator.next().json.utf8) }
     }
 
+    /// Each message's input partition, by its primary key.
+    private func partitions(_ decoder: EventDecoder) -> [Int32] {
+        var event = Event()
+        return messages.map { message in
+            message.withUnsafeBytes { try? decoder.decode($0, into: &event) }
+            return Int32(event.entities[0].hash % UInt64(Self.inputPartitions))
+        }
+    }
+
     private func elapsed(_ start: ContinuousClock.Instant) -> Double {
         let d = ContinuousClock.now - start
         return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
@@ -99,33 +108,40 @@ public struct CoreBenchmark: Sendable {
         Thread {
             var merge = OrderedMerge(outputs: outputs, stage: stage)
             var seen = 0
-            var backoff = 0
+            // Waiting as the daemon's output thread waits.
+            var backoff = IdleBackoff()
             while seen < total {
-                let n = merge.drain(max: 512) { _ in }
+                let n = merge.drain(max: 256) { _ in }
                 seen += n
-                if n == 0 {
-                    backoff += 1
-                    if backoff > 64 { usleep(20) }
-                } else {
-                    backoff = 0
-                }
+                if n == 0 { backoff.idle() } else { backoff.reset() }
             }
             drained.signal()
         }.start()
         let decoder = EventDecoder(schema: config.schema)
         var router = Router(model: model)
-        var event = Event()
+        // As from a topic of `inputPartitions` partitions keyed by card (workers own partitions): the partition
+        // is known before decoding, as the consumer knows it from the message.
+        let partitions = partitions(decoder)
         let half = total / 2
         var allocationsAtHalf: UInt64 = 0
+        var backoff = IdleBackoff()
         let start = ContinuousClock.now
         for (i, message) in messages.enumerated() {
             if i == half, let counter { allocationsAtHalf = counter.count }
-            event.offset = Int64(i)
-            message.withUnsafeBytes { try? decoder.decode($0, into: &event) }
-            // As from a topic of `inputPartitions` partitions keyed by card: workers own partitions.
-            event.partition = Int32(event.entities[0].hash % UInt64(Self.inputPartitions))
-            let item = router.prepare(event)
-            while !pool.route(item) { sched_yield() }
+            // As the consumer does: decoded where the worker will read it, waiting as it waits for room.
+            let partition = partitions[i]
+            var slot = pool.reserve(forPartition: partition)
+            while slot == nil {
+                backoff.idle()
+                slot = pool.reserve(forPartition: partition)
+            }
+            backoff.reset()
+            slot!.pointee.event = Event()
+            message.withUnsafeBytes { try? decoder.decode($0, into: &slot!.pointee.event) }
+            slot!.pointee.event.offset = Int64(i)
+            slot!.pointee.event.partition = partition
+            router.prepare(slot!)
+            pool.publishReserved(forPartition: partition)
         }
         drained.wait()
         let seconds = elapsed(start)
