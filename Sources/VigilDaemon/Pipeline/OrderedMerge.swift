@@ -30,7 +30,7 @@ public struct OrderedMerge: Sendable {
                 continue
             }
             let isEvent = scored.pointee.control == .event
-            if isEvent { stage.finish(&scored.pointee) }
+            if isEvent { stage.finish(scored) }
             nextSequence += 1
             handled += 1
             idleRings = 0

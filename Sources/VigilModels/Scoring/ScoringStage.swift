@@ -35,8 +35,6 @@ public struct ScoringStage: Sendable {
     public let primaryEntity: Int
     var cooldownIndex: EntityKeyIndex
     var lastAlertMs: [Int64] = []
-    private var inputBuffer = [Double](repeating: 0, count: 64)
-    private var scaledBuffer = [Double](repeating: 0, count: 64)
 
     public init(specs: [DetectorSpec], rules: [Rule], policy: AlertPolicy, primaryEntity: Int = 0, maxKeys: Int = 1_000_000) {
         precondition(specs.count <= DetectionResult.maxDetectors && rules.count <= 64, "validated by the config loader")
@@ -123,9 +121,9 @@ public struct ScoringStage: Sendable {
         }
 
         var ruleScore = 0.0
-        for (i, rule) in rules.enumerated() where rule.expression.holds(features: features, event: event) {
+        for i in rules.indices where rules[i].expression.holds(features: features, event: event) {
             result.firedRules |= 1 << UInt64(i)
-            ruleScore = max(ruleScore, rule.score)
+            ruleScore = max(ruleScore, rules[i].score)
         }
 
         result.score = max(ruleScore, combinedScore)
@@ -171,56 +169,54 @@ public struct ScoringStage: Sendable {
                 continue
             }
             guard globals[g].trees != nil || globals[g].forest != nil || globals[g].model != nil else { continue }
-            // Move the detector out while it works (no copy-on-write of its arrays), then put it back.
-            var global = Global(index: index, inputs: [])
-            swap(&global, &globals[g])
-            defer { swap(&global, &globals[g]) }
-            let n = global.inputs.count
-            for (k, input) in global.inputs.enumerated() {
-                switch input {
-                case .feature(let f): inputBuffer[k] = features[f]
-                case .numericField(let f): inputBuffer[k] = event.numeric[f]
+            let n = globals[g].inputs.count
+            // Inputs, scaled inputs and two rows of per-input shares on the stack; the detector is changed in
+            // place in `globals` (moving it out and back cost two copies of the whole entry per event).
+            withUnsafeTemporaryAllocation(of: Double.self, capacity: 4 * n) { buffer in
+                let x = UnsafeMutableBufferPointer(rebasing: buffer[0..<n])
+                let scaled = UnsafeMutableBufferPointer(rebasing: buffer[n..<2 * n])
+                let high = UnsafeMutableBufferPointer(rebasing: buffer[2 * n..<3 * n])
+                let low = UnsafeMutableBufferPointer(rebasing: buffer[3 * n..<4 * n])
+                for k in 0..<n {
+                    x[k] = switch globals[g].inputs[k] {
+                    case .feature(let f): features[f]
+                    case .numericField(let f): event.numeric[f]
+                    }
                 }
-            }
-            inputBuffer.withUnsafeBufferPointer { raw in
-                let x = UnsafeBufferPointer(rebasing: raw[0..<n])
-                global.scaler!.observe(x)
-                guard global.scaler!.isReady else { return }
-                scaledBuffer.withUnsafeMutableBufferPointer { scaled in
-                    if global.model != nil {
-                        global.scaler!.scale(x, into: UnsafeMutableBufferPointer(rebasing: scaled[0..<n]))
-                        let vector = UnsafeBufferPointer(rebasing: scaled[0..<n])
-                        global.labels!.remember(event.id, vector)
-                        if global.positives >= global.minLabels, global.negatives >= global.minLabels {
-                            let p = global.model!.predict(vector)
-                            result.rawScores[index] = p
-                            result.warmDetectors |= 1 << UInt8(index)
-                            for k in 0..<n { global.contributions[k] = global.model!.weight(k) * vector[k] }
-                        }
-                        return
+                let input = UnsafeBufferPointer(x)
+                globals[g].scaler!.observe(input)
+                guard globals[g].scaler!.isReady else { return }
+                let vector = UnsafeBufferPointer(scaled)
+                if globals[g].model != nil {
+                    globals[g].scaler!.scale(input, into: scaled)
+                    globals[g].labels!.remember(event.id, vector)
+                    if globals[g].positives >= globals[g].minLabels, globals[g].negatives >= globals[g].minLabels {
+                        result.rawScores[index] = globals[g].model!.predict(vector)
+                        result.warmDetectors |= 1 << UInt8(index)
+                        for k in 0..<n { globals[g].contributions[k] = globals[g].model!.weight(k) * vector[k] }
                     }
-                    if global.forest != nil {
-                        global.scaler!.scaleUnclamped(x, into: UnsafeMutableBufferPointer(rebasing: scaled[0..<n]))
-                        let score = global.contributions.withUnsafeMutableBufferPointer { high in
-                            global.lowContributions.withUnsafeMutableBufferPointer { low in
-                                global.forest!.scoreAndLearn(UnsafeBufferPointer(rebasing: scaled[0..<n]), high: high, low: low)
-                            }
-                        }
-                        if !score.isNaN {
-                            result.rawScores[index] = score
-                            result.warmDetectors |= 1 << UInt8(index)
-                        }
-                        return
+                    return
+                }
+                if globals[g].forest != nil {
+                    globals[g].scaler!.scaleUnclamped(input, into: scaled)
+                    let score = globals[g].forest!.scoreAndLearn(vector, high: high, low: low)
+                    for k in 0..<n {
+                        globals[g].contributions[k] = high[k]
+                        globals[g].lowContributions[k] = low[k]
                     }
-                    global.scaler!.scale(x, into: UnsafeMutableBufferPointer(rebasing: scaled[0..<n]))
-                    let wasWarm = global.trees!.isWarm
-                    let score = global.contributions.withUnsafeMutableBufferPointer { contributions in
-                        global.trees!.scoreAndLearn(UnsafeBufferPointer(rebasing: scaled[0..<n]), contributions: contributions)
-                    }
-                    if wasWarm {
+                    if !score.isNaN {
                         result.rawScores[index] = score
                         result.warmDetectors |= 1 << UInt8(index)
                     }
+                    return
+                }
+                globals[g].scaler!.scale(input, into: scaled)
+                let wasWarm = globals[g].trees!.isWarm
+                let score = globals[g].trees!.scoreAndLearn(vector, contributions: high)
+                for k in 0..<n { globals[g].contributions[k] = high[k] }
+                if wasWarm {
+                    result.rawScores[index] = score
+                    result.warmDetectors |= 1 << UInt8(index)
                 }
             }
         }
