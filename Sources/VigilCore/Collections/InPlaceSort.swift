@@ -1,20 +1,25 @@
+// Inlinable, so callers in other modules get it specialized for their element type and comparison (unspecialized,
+// every comparison and element move went through the type's metadata: a fifth of the robust z-score's time).
 extension UnsafeMutableBufferPointer {
     /// Sorts in place with no scratch memory, unlike the standard library's stable sort, which takes a heap
     /// buffer for all but small inputs: introsort — quicksort with a median-of-three pivot, insertion sort for
     /// short ranges, heapsort where the partitions go badly (O(n log n) at worst). Not stable: callers that need a
     /// tie order make it part of `areInIncreasingOrder`.
+    @inlinable
     public func sortWithoutAllocating(by areInIncreasingOrder: (Element, Element) -> Bool) {
         sortWithoutAllocating(depthLimit: 2 * (Int.bitWidth - count.leadingZeroBitCount), by: areInIncreasingOrder)
     }
 
     /// The sort with a given budget of partitioning rounds before heapsort takes over (tests use 0 and 1).
+    @inlinable
     func sortWithoutAllocating(depthLimit: Int, by areInIncreasingOrder: (Element, Element) -> Bool) {
         guard count > 1 else { return }
         var depthLimit = depthLimit
         introsort(0, count, depthLimit: &depthLimit, by: areInIncreasingOrder)
     }
 
-    private func introsort(_ start: Int, _ end: Int, depthLimit: inout Int, by less: (Element, Element) -> Bool) {
+    @inlinable
+    func introsort(_ start: Int, _ end: Int, depthLimit: inout Int, by less: (Element, Element) -> Bool) {
         var start = start
         var end = end
         while end - start > 16 {
@@ -53,7 +58,8 @@ extension UnsafeMutableBufferPointer {
         insertionSort(start, end, by: less)
     }
 
-    private func insertionSort(_ start: Int, _ end: Int, by less: (Element, Element) -> Bool) {
+    @inlinable
+    func insertionSort(_ start: Int, _ end: Int, by less: (Element, Element) -> Bool) {
         guard end - start > 1 else { return }
         for i in (start + 1)..<end {
             let value = self[i]
@@ -66,7 +72,8 @@ extension UnsafeMutableBufferPointer {
         }
     }
 
-    private func heapsort(_ start: Int, _ end: Int, by less: (Element, Element) -> Bool) {
+    @inlinable
+    func heapsort(_ start: Int, _ end: Int, by less: (Element, Element) -> Bool) {
         let n = end - start
         func siftDown(_ root: Int, _ limit: Int) {
             var root = root
@@ -90,6 +97,7 @@ extension UnsafeMutableBufferPointer {
 extension Array {
     /// `UnsafeMutableBufferPointer.sortWithoutAllocating(by:)` on the array's storage (which must be uniquely
     /// referenced for that to hold).
+    @inlinable
     public mutating func sortWithoutAllocating(by areInIncreasingOrder: (Element, Element) -> Bool) {
         withUnsafeMutableBufferPointer { $0.sortWithoutAllocating(by: areInIncreasingOrder) }
     }

@@ -1,4 +1,4 @@
-import Atomics
+public import Atomics
 
 /// A bounded single-producer/single-consumer ring with batch hand-off.
 ///
@@ -7,17 +7,20 @@ import Atomics
 /// only the consumer stores `head`; each publishes with one releasing store per batch and reads the other's
 /// index with an acquiring load, so the slot writes before a release are visible after the matching acquire.
 ///
+/// The ends' operations are `@inlinable`: the daemon's rings hold its own element types, and an unspecialized
+/// generic call per element would move each ~1.2 kB element through the type's metadata.
+///
 /// `@unchecked Sendable`: the storage is shared by exactly two threads under the invariant above; the two
 /// indices are atomics on separate cache lines, and everything else is immutable after `init`.
 public final class SPSCRing<Element>: @unchecked Sendable {
     /// Number of slots, a power of two.
     public let capacity: Int
-    let mask: Int
-    let slots: UnsafeMutablePointer<Element>
+    @usableFromInline let mask: Int
+    @usableFromInline let slots: UnsafeMutablePointer<Element>
     /// Both indices in one allocation, 128 bytes apart, so producer and consumer never share a cache line.
     private let indexStorage: UnsafeMutableRawPointer
-    let head: UnsafeAtomic<Int>
-    let tail: UnsafeAtomic<Int>
+    @usableFromInline let head: UnsafeAtomic<Int>
+    @usableFromInline let tail: UnsafeAtomic<Int>
 
     private init(capacity requested: Int) {
         precondition(requested > 0, "ring capacity must be positive")
@@ -54,6 +57,7 @@ public final class SPSCRing<Element>: @unchecked Sendable {
     }
 
     /// Elements in the ring now, as seen from any thread (approximate while both ends are active).
+    @inlinable
     public var count: Int {
         tail.load(ordering: .acquiring) &- head.load(ordering: .acquiring)
     }
@@ -66,17 +70,17 @@ extension SPSCRing {
     /// by that thread alone (checked in debug builds).
     public final class Producer: @unchecked Sendable {
         public let ring: SPSCRing
-        private var cachedHead = 0
-        private var localTail = 0
-        private let owner = ThreadOwnership()
+        @usableFromInline var cachedHead = 0
+        @usableFromInline var localTail = 0
+        @usableFromInline let owner = ThreadOwnership()
 
         init(_ ring: SPSCRing) {
             self.ring = ring
         }
 
         /// Free slots, refreshing the consumer's index only when the cached one shows too little room.
-        @inline(__always)
-        private func freeSlots(atLeast wanted: Int) -> Int {
+        @inlinable
+        func freeSlots(atLeast wanted: Int) -> Int {
             var free = ring.capacity - (localTail &- cachedHead)
             if free < wanted {
                 cachedHead = ring.head.load(ordering: .acquiring)
@@ -86,7 +90,7 @@ extension SPSCRing {
         }
 
         /// Appends one element unless the ring is full, and publishes it at once.
-        @inline(__always)
+        @inlinable
         public func push(_ element: Element) -> Bool {
             owner.check()
             guard freeSlots(atLeast: 1) >= 1 else { return false }
@@ -99,6 +103,7 @@ extension SPSCRing {
         /// Appends as many of `elements` as fit and publishes them with one store.
         ///
         /// - Returns: how many were appended, from the front of `elements`.
+        @inlinable
         public func push(contentsOf elements: UnsafeBufferPointer<Element>) -> Int {
             owner.check()
             let n = min(elements.count, freeSlots(atLeast: elements.count))
@@ -114,7 +119,7 @@ extension SPSCRing {
         /// The next free slot, uninitialized, or nil when the ring is full: initialize it in place, then
         /// `publishReserved()` appends it. A slot reserved and not published is offered again by the next call.
         /// Saves the copy `push` makes, for elements built where they will be read.
-        @inline(__always)
+        @inlinable
         public func reserve() -> UnsafeMutablePointer<Element>? {
             owner.check()
             guard freeSlots(atLeast: 1) >= 1 else { return nil }
@@ -122,14 +127,14 @@ extension SPSCRing {
         }
 
         /// Appends the slot `reserve()` returned (now initialized) and publishes it.
-        @inline(__always)
+        @inlinable
         public func publishReserved() {
             localTail &+= 1
             ring.tail.store(localTail, ordering: .releasing)
         }
 
         /// Appends without publishing: the consumer sees the element after the next `publish()`.
-        @inline(__always)
+        @inlinable
         public func stage(_ element: Element) -> Bool {
             owner.check()
             guard freeSlots(atLeast: 1) >= 1 else { return false }
@@ -139,12 +144,13 @@ extension SPSCRing {
         }
 
         /// Publishes every staged element with one releasing store.
-        @inline(__always)
+        @inlinable
         public func publish() {
             ring.tail.store(localTail, ordering: .releasing)
         }
 
         /// Slots free now (from the producer's view: never more than the truth).
+        @inlinable
         public var freeCount: Int { freeSlots(atLeast: ring.capacity) }
     }
 
@@ -153,9 +159,9 @@ extension SPSCRing {
     /// `@unchecked Sendable`: as for `Producer`, it is handed to the thread that owns it.
     public final class Consumer: @unchecked Sendable {
         public let ring: SPSCRing
-        private var cachedTail = 0
-        private var localHead = 0
-        private let owner = ThreadOwnership()
+        @usableFromInline var cachedTail = 0
+        @usableFromInline var localHead = 0
+        @usableFromInline let owner = ThreadOwnership()
 
         init(_ ring: SPSCRing) {
             self.ring = ring
@@ -163,8 +169,8 @@ extension SPSCRing {
 
         /// Elements visible to this end, refreshing the producer's index when the cached one shows fewer than
         /// `wanted`.
-        @inline(__always)
-        private func available(wanting wanted: Int = 1) -> Int {
+        @inlinable
+        func available(wanting wanted: Int = 1) -> Int {
             var n = cachedTail &- localHead
             if n < wanted {
                 cachedTail = ring.tail.load(ordering: .acquiring)
@@ -174,7 +180,7 @@ extension SPSCRing {
         }
 
         /// Removes one element, or returns `nil` when the ring is empty.
-        @inline(__always)
+        @inlinable
         public func pop() -> Element? {
             owner.check()
             guard available() > 0 else { return nil }
@@ -188,7 +194,7 @@ extension SPSCRing {
         ///
         /// - Returns: how many elements were consumed.
         @discardableResult
-        @inline(__always)
+        @inlinable
         public func drain(max: Int = .max, _ body: (consuming Element) throws -> Void) rethrows -> Int {
             try consume(max: max) { slot in try body(slot.move()) }
         }
@@ -198,7 +204,7 @@ extension SPSCRing {
         ///
         /// - Returns: how many elements were consumed.
         @discardableResult
-        @inline(__always)
+        @inlinable
         public func drainInPlace(max: Int = .max, _ body: (UnsafeMutablePointer<Element>) throws -> Void) rethrows -> Int {
             try consume(max: max) { slot in
                 defer { slot.deinitialize(count: 1) }
@@ -208,8 +214,8 @@ extension SPSCRing {
 
         /// Hands up to `max` occupied slots to `take` in order, which must end each element's life (move it out
         /// or deinitialize it), then frees the slots with one store.
-        @inline(__always)
-        private func consume(max: Int, _ take: (UnsafeMutablePointer<Element>) throws -> Void) rethrows -> Int {
+        @inlinable
+        func consume(max: Int, _ take: (UnsafeMutablePointer<Element>) throws -> Void) rethrows -> Int {
             owner.check()
             let n = Swift.min(max, available(wanting: max))
             guard n > 0 else { return 0 }
@@ -228,7 +234,7 @@ extension SPSCRing {
 
         /// The oldest element where it lies (it may be changed in place), or nil when the ring is empty; valid
         /// until `removeFirst()`.
-        @inline(__always)
+        @inlinable
         public func first() -> UnsafeMutablePointer<Element>? {
             owner.check()
             guard available() > 0 else { return nil }
@@ -236,7 +242,7 @@ extension SPSCRing {
         }
 
         /// Removes the oldest element (the ring must not be empty) and frees its slot.
-        @inline(__always)
+        @inlinable
         public func removeFirst() {
             owner.check()
             precondition(available() > 0, "removeFirst on an empty ring")
@@ -246,7 +252,7 @@ extension SPSCRing {
         }
 
         /// Calls `body` with the oldest element without removing it; returns nil when the ring is empty.
-        @inline(__always)
+        @inlinable
         public func peek<R>(_ body: (borrowing Element) throws -> R) rethrows -> R? {
             owner.check()
             guard available() > 0 else { return nil }
@@ -254,6 +260,7 @@ extension SPSCRing {
         }
 
         /// True when nothing is waiting (refreshes the producer's index).
+        @inlinable
         public var isEmpty: Bool { available() == 0 }
     }
 }

@@ -6,7 +6,11 @@ import Darwin
 
 /// Debug-build check that a ring end is used from a single thread: the first thread to use it owns it.
 /// Compiled to nothing in release builds.
+@usableFromInline
 struct ThreadOwnership {
+    @usableFromInline
+    init() {}
+
     #if DEBUG
     private let owner = OwnerBox()
 
@@ -14,7 +18,7 @@ struct ThreadOwnership {
         var thread: pthread_t?
     }
 
-    @inline(__always)
+    @usableFromInline
     func check() {
         let current = pthread_self()
         if let thread = owner.thread {
@@ -24,7 +28,7 @@ struct ThreadOwnership {
         }
     }
     #else
-    @inline(__always)
+    @inlinable
     func check() {}
     #endif
 }
