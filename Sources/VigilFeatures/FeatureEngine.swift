@@ -26,6 +26,17 @@ public struct FeatureEngine: Sendable {
         self.entities = entities
     }
 
+    /// Starts fetching the state `process` will read for `event`, two events before it: see
+    /// `prefetchState(for:)`, which follows one event later.
+    public mutating func prefetchEntries(for event: Event) {
+        for i in entities.indices { entities[i].prefetchEntry(event) }
+    }
+
+    /// Starts fetching the state `process` will read for `event`, one event before it.
+    public mutating func prefetchState(for event: Event) {
+        for i in entities.indices { entities[i].prefetchState(event) }
+    }
+
     /// Computes the owned features of `event` into `output` (which has one element per spec) and updates state.
     public mutating func process(_ event: Event, into output: UnsafeMutableBufferPointer<Double>) {
         if event.isLate { lateEvents += 1 }

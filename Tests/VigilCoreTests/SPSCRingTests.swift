@@ -23,6 +23,19 @@ struct SPSCRingTests {
         #expect(consumer.pop() == nil)
     }
 
+    /// The look-ahead drain hands each element with the next two of the same batch, and nil past its end.
+    @Test func drainLookingAheadSeesTheNextTwoOfTheBatch() {
+        let (producer, consumer) = SPSCRing<Int>.makeRing(capacity: 8)
+        for i in 0..<5 { #expect(producer.push(i)) }
+        var seen: [[Int?]] = []
+        let drained = consumer.drainInPlace(max: 4) { item, next, afterNext in
+            seen.append([item.pointee, next?.pointee, afterNext?.pointee])
+        }
+        #expect(drained == 4)
+        #expect(seen == [[0, 1, 2], [1, 2, 3], [2, 3, nil], [3, nil, nil]])
+        #expect(consumer.pop() == 4 && consumer.isEmpty)
+    }
+
     @Test func batchPushTakesWhatFitsFromTheFront() {
         let (producer, consumer) = SPSCRing<Int>.makeRing(capacity: 8)
         let pushed = Array(0..<20).withUnsafeBufferPointer { producer.push(contentsOf: $0) }

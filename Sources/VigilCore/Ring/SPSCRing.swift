@@ -196,7 +196,7 @@ extension SPSCRing {
         @discardableResult
         @inlinable
         public func drain(max: Int = .max, _ body: (consuming Element) throws -> Void) rethrows -> Int {
-            try consume(max: max) { slot in try body(slot.move()) }
+            try consume(max: max) { slot, _, _ in try body(slot.move()) }
         }
 
         /// Removes up to `max` elements like `drain`, but hands `body` each element where it lies instead of a
@@ -206,16 +206,35 @@ extension SPSCRing {
         @discardableResult
         @inlinable
         public func drainInPlace(max: Int = .max, _ body: (UnsafeMutablePointer<Element>) throws -> Void) rethrows -> Int {
-            try consume(max: max) { slot in
+            try consume(max: max) { slot, _, _ in
                 defer { slot.deinitialize(count: 1) }
                 try body(slot)
             }
         }
 
-        /// Hands up to `max` occupied slots to `take` in order, which must end each element's life (move it out
-        /// or deinitialize it), then frees the slots with one store.
+        /// `drainInPlace`, also handing `body` the elements one and two places after each, when they are in the
+        /// same batch (otherwise nil), so it can start loading what they will need while it works on this one.
+        ///
+        /// - Returns: how many elements were consumed.
+        @discardableResult
         @inlinable
-        func consume(max: Int, _ take: (UnsafeMutablePointer<Element>) throws -> Void) rethrows -> Int {
+        public func drainInPlace(
+            max: Int = .max,
+            lookingAhead body: (_ element: UnsafeMutablePointer<Element>, _ next: UnsafeMutablePointer<Element>?, _ afterNext: UnsafeMutablePointer<Element>?) throws -> Void
+        ) rethrows -> Int {
+            try consume(max: max) { slot, next, afterNext in
+                defer { slot.deinitialize(count: 1) }
+                try body(slot, next, afterNext)
+            }
+        }
+
+        /// Hands up to `max` occupied slots to `take` in order, with the slots one and two places later in the
+        /// batch (nil past its end); `take` must end each element's life (move it out or deinitialize it). Then
+        /// frees the slots with one store.
+        @inlinable
+        func consume(
+            max: Int, _ take: (UnsafeMutablePointer<Element>, UnsafeMutablePointer<Element>?, UnsafeMutablePointer<Element>?) throws -> Void
+        ) rethrows -> Int {
             owner.check()
             let n = Swift.min(max, available(wanting: max))
             guard n > 0 else { return 0 }
@@ -226,8 +245,10 @@ extension SPSCRing {
             }
             while consumed < n {
                 let slot = ring.slots + ((localHead &+ consumed) & ring.mask)
+                let next = consumed + 1 < n ? ring.slots + ((localHead &+ consumed &+ 1) & ring.mask) : nil
+                let afterNext = consumed + 2 < n ? ring.slots + ((localHead &+ consumed &+ 2) & ring.mask) : nil
                 consumed += 1
-                try take(slot)
+                try take(slot, next, afterNext)
             }
             return n
         }

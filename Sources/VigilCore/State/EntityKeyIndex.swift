@@ -1,3 +1,5 @@
+internal import CPrefetch
+
 /// Interns entity keys into dense slot numbers with a bounded number of slots.
 ///
 /// Open addressing with linear probing over 64-bit key hashes and backward-shift deletion; a slot remembers
@@ -73,6 +75,30 @@ public struct EntityKeyIndex: Sendable {
         }
         insert(hash: key.hash, slot: slot)
         return Lookup(slot: slot, isFresh: true, evictedSlot: evicted)
+    }
+
+    /// Starts loading the table entry `lookup` reads first for a key with `hash`: the first step of fetching
+    /// an event's state ahead of time (the next is `prefetchSlot(hash:)`, once the entry is in cache).
+    public func prefetchEntry(hash: UInt64) {
+        let index = Int(truncatingIfNeeded: hash) & tableMask
+        table.withUnsafeBufferPointer { vigil_prefetch($0.baseAddress! + index) }
+    }
+
+    /// Starts loading the key and time of the slot the first table entry for `hash` points at, and returns that
+    /// slot: a hint for prefetching the key's state, right unless that entry holds another key (then only a
+    /// prefetch is wasted); nil for an empty entry (a new key).
+    public func prefetchSlot(hash: UInt64) -> Int? {
+        let entry = table[Int(truncatingIfNeeded: hash) & tableMask]
+        guard entry != 0 else { return nil }
+        let slot = Int(entry - 1)
+        keys.withUnsafeBufferPointer { keys in
+            // A key is 64 bytes and need not start a cache line: both lines it may touch (its hash is last).
+            let key = UnsafeRawPointer(keys.baseAddress! + slot)
+            vigil_prefetch(key)
+            vigil_prefetch(key + (MemoryLayout<EntityKey>.size - 1))
+        }
+        lastTimeMs.withUnsafeBufferPointer { vigil_prefetch($0.baseAddress! + slot) }
+        return slot
     }
 
     /// The slot of `key` without creating one.

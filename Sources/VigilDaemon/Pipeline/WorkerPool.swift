@@ -118,8 +118,11 @@ public final class WorkerPool: Sendable {
         var batches = 0
         while true {
             let stop = stopping.load(ordering: .acquiring)
-            // Each item is scored from its input slot straight into an output slot: one copy per event.
-            let drained = input.drainInPlace(max: 256) { item in
+            // Each item is scored from its input slot straight into an output slot: one copy per event. The state
+            // of the next two events is fetched meanwhile (their keys' table entries, then their slots).
+            let drained = input.drainInPlace(max: 256) { item, next, afterNext in
+                if let afterNext { worker.prefetchEntries(for: afterNext) }
+                if let next { worker.prefetchState(for: next) }
                 var wait = IdleBackoff(maximumMicroseconds: 200)
                 var slot = output.reserve()
                 while slot == nil {
@@ -158,6 +161,23 @@ struct PartitionScorers {
 
     init(model: ScoringModel) {
         self.model = model
+    }
+
+    /// Starts fetching the state of an event two items ahead: its keys' table entries for the features and the
+    /// per-key detectors (`FeatureEngine.prefetchEntries`). `mutating` so the scorer is reached in place.
+    mutating func prefetchEntries(for item: UnsafePointer<WorkItem>) {
+        let partition = Int(item.pointee.event.partition)
+        guard item.pointee.control == .event, partition >= 0, partition < scorers.count else { return }
+        scorers[partition]?.features.prefetchEntries(for: item.pointee.event)
+        scorers[partition]?.detectors.prefetchEntries(for: item.pointee.event)
+    }
+
+    /// Starts fetching the state of the next event: its keys' windows and baselines (`FeatureEngine.prefetchState`).
+    mutating func prefetchState(for item: UnsafePointer<WorkItem>) {
+        let partition = Int(item.pointee.event.partition)
+        guard item.pointee.control == .event, partition >= 0, partition < scorers.count else { return }
+        scorers[partition]?.features.prefetchState(for: item.pointee.event)
+        scorers[partition]?.detectors.prefetchState(for: item.pointee.event)
     }
 
     /// Scores an event or carries out a control step, writing what goes on to the output thread, if anything,

@@ -137,6 +137,31 @@ struct EntityFeatureState: Sendable {
     /// Computes this entity's features for `event` into `output` and, unless the event is late, adds the
     /// event to the state. Values that look back (first seen, time since previous, last, ratio to mean) are
     /// taken before the event is added; windowed aggregates after, so they include it.
+    // The prefetch steps only read, but are `mutating` down to the stores so that every call reaches the state
+    // in place: a non-mutating call on an array element or a captured variable copied the value and retained
+    // its arrays, which cost more than the prefetch saved.
+
+    /// The first of two steps that fetch an event's state before it is processed, for an event two places
+    /// ahead: its key's table entry.
+    mutating func prefetchEntry(_ event: Event) {
+        let key = event.entities[entity]
+        if key.isPresent { index.prefetchEntry(hash: key.hash) }
+    }
+
+    /// The second step, one event ahead (the table entry is in cache by now): the key, its time and every
+    /// store's state for the slot the entry names. Processing then finds them loaded instead of waiting on
+    /// memory for each in turn; a wrong guess (a colliding entry, a new key) only wastes the loads.
+    mutating func prefetchState(_ event: Event) {
+        let key = event.entities[entity]
+        guard key.isPresent, let slot = index.prefetchSlot(hash: key.hash) else { return }
+        previousTimes.prefetch(slot)
+        if !lastFields.isEmpty { lastValues.prefetch(slot * lastFields.count, count: lastFields.count) }
+        sliding?.prefetch(slot: slot)
+        for i in buckets.indices { buckets[i].prefetch(slot: slot) }
+        for i in decayed.indices { decayed[i].prefetch(slot: slot) }
+        for i in categorical.indices { categorical[i].prefetch(slot: slot) }
+    }
+
     mutating func process(_ event: Event, into output: UnsafeMutableBufferPointer<Double>) {
         let key = event.entities[entity]
         guard key.isPresent else {

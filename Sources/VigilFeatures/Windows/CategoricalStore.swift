@@ -52,6 +52,13 @@ public struct CategoricalStore: Sendable {
     }
 
     /// Records that the key saw `hash` at `t`.
+    /// Starts loading a slot's exact set (see `EntityFeatureState.prefetchState`).
+    mutating func prefetch(slot: Int) {
+        overflowed.prefetch(slot)
+        hashes.prefetch(slot * exactCapacity, count: exactCapacity)
+        lastSeen.prefetch(slot * exactCapacity, count: exactCapacity)
+    }
+
     public mutating func add(slot: Int, hash: UInt64, timeMs t: Int64) {
         guard hash != 0 else { return }
         let base = slot * exactCapacity

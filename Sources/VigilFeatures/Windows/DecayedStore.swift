@@ -38,6 +38,14 @@ public struct DecayedStore: Sendable {
         exp2(-Double(ageMs) / Double(halfLifeMs))
     }
 
+    /// Starts loading a slot's state (see `EntityFeatureState.prefetchState`).
+    mutating func prefetch(slot: Int) {
+        lastTimes.prefetch(slot)
+        weights.prefetch(slot)
+        means.prefetch(slot)
+        m2s.prefetch(slot)
+    }
+
     public mutating func add(slot: Int, timeMs: Int64, numeric: InlineArray<16, Double>) {
         var value = 0.0
         if let field {

@@ -43,6 +43,14 @@ public struct SlidingEventStore: Sendable {
     }
 
     /// Inserts an event in time order (an out-of-order event shifts newer ones), dropping the oldest when full.
+    /// Starts loading a slot's state (see `EntityFeatureState.prefetchState`).
+    mutating func prefetch(slot: Int) {
+        starts.prefetch(slot)
+        counts.prefetch(slot)
+        times.prefetch(slot * capacity, count: capacity)
+        values.prefetch(slot * capacity * fields.count, count: capacity * fields.count)
+    }
+
     public mutating func insert(slot: Int, timeMs: Int64, numeric: InlineArray<16, Double>) {
         var n = Int(counts[slot])
         if n == capacity {

@@ -40,6 +40,21 @@ public struct RobustZScoreDetector: Sendable {
     }
 
     /// Scores `x` for the event's key against the key's baseline (before the event), then adds `x`.
+    /// Starts fetching the baseline of `event`'s key two events ahead: its table entry (as
+    /// `EntityFeatureState.prefetchEntry`; `mutating` so that callers reach the detector in place).
+    public mutating func prefetchEntry(_ event: Event) {
+        guard let entity, event.entities[entity].isPresent else { return }
+        index.prefetchEntry(hash: event.entities[entity].hash)
+    }
+
+    /// Starts fetching the baseline of `event`'s key one event ahead: the key and the window of values.
+    public mutating func prefetchState(_ event: Event) {
+        guard let entity, event.entities[entity].isPresent, let slot = index.prefetchSlot(hash: event.entities[entity].hash) else { return }
+        counts.prefetch(slot)
+        next.prefetch(slot)
+        values.prefetch(slot * window, count: window)
+    }
+
     public mutating func process(_ event: Event, value x: Double) -> Result {
         let key = entity.map { event.entities[$0] } ?? EntityKey()
         if x.isNaN || (entity != nil && !key.isPresent) { return Result(score: 0, z: .nan, isWarm: false) }

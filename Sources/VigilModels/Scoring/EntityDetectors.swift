@@ -24,6 +24,16 @@ public struct EntityDetectors: Sendable {
         }
     }
 
+    /// Starts fetching the per-key z-score baselines `process` will read for `event`, two events ahead.
+    public mutating func prefetchEntries(for event: Event) {
+        for i in zScores.indices { zScores[i].detector.prefetchEntry(event) }
+    }
+
+    /// Starts fetching them one event ahead.
+    public mutating func prefetchState(for event: Event) {
+        for i in zScores.indices { zScores[i].detector.prefetchState(event) }
+    }
+
     /// Writes the raw scores, details, warm bits and (for forests) the strongest inputs into `result`.
     public mutating func process(_ event: Event, features: UnsafeBufferPointer<Double>, into result: inout DetectionResult) {
         for i in zScores.indices {

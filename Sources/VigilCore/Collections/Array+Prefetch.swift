@@ -1,0 +1,27 @@
+internal import CPrefetch
+
+/// Starts loading the cache line holding `address` into the caches, for a read soon: a hint, which never
+/// faults, whatever the address.
+public func prefetchCacheLine(_ address: UnsafeRawPointer) {
+    vigil_prefetch(address)
+}
+
+extension Array {
+    /// Starts loading the cache lines of elements `start ..< start + count` (clamped to the array): a hint,
+    /// harmless when the elements are never read. For state about to be read at a known place, one or two
+    /// events ahead (see `FeatureEngine.prefetchState(for:)`). Inlinable, so it is specialized for the
+    /// caller's element type.
+    @inlinable
+    public func prefetch(_ start: Int, count: Int = 1) {
+        guard start >= 0, start < self.count, count > 0 else { return }
+        withUnsafeBufferPointer { buffer in
+            let first = UnsafeRawPointer(buffer.baseAddress! + start)
+            let bytes = Swift.min(count, self.count - start) * MemoryLayout<Element>.stride
+            // The first two lines and the last: a read running through the region has the hardware prefetcher
+            // follow on from there, and a prefetch for every line ran out of the core's fill buffers.
+            prefetchCacheLine(first)
+            if bytes > 64 { prefetchCacheLine(first + 64) }
+            if bytes > 128 { prefetchCacheLine(first + (bytes - 1)) }
+        }
+    }
+}

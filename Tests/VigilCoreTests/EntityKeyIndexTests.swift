@@ -1,0 +1,62 @@
+import Testing
+import VigilCore
+
+@Suite("Entity key index")
+struct EntityKeyIndexTests {
+    static func key(_ text: String) -> EntityKey { EntityKey(text)! }
+
+    @Test func keysGetStableSlotsAndExpireAfterTheirTTL() {
+        var index = EntityKeyIndex(maxKeys: 100, ttlMs: 1000)
+        let a = index.lookup(Self.key("card-a"), nowMs: 0)
+        let b = index.lookup(Self.key("card-b"), nowMs: 10)
+        #expect(a.isFresh && b.isFresh && a.slot != b.slot)
+        let again = index.lookup(Self.key("card-a"), nowMs: 500)
+        #expect(again.slot == a.slot && !again.isFresh)
+        // Seen last at 500: at 1,600 the key is past its TTL and its state must start afresh, in the same slot.
+        let expired = index.lookup(Self.key("card-a"), nowMs: 1600)
+        #expect(expired.slot == a.slot && expired.isFresh && index.expired == 1)
+        #expect(index.count == 2 && index.find(Self.key("card-b")) == b.slot && index.find(Self.key("card-c")) == nil)
+    }
+
+    @Test func aFullIndexEvictsAnOldKeyAndKeepsTheOthersFindable() {
+        var index = EntityKeyIndex(maxKeys: 8, ttlMs: 1_000_000)
+        var slots: [String: Int] = [:]
+        for i in 0..<8 { slots["k\(i)"] = index.lookup(Self.key("k\(i)"), nowMs: Int64(i)).slot }
+        let newcomer = index.lookup(Self.key("k8"), nowMs: 100)
+        let evicted = try! #require(newcomer.evictedSlot)
+        #expect(newcomer.isFresh && newcomer.slot == evicted && index.count == 8 && index.evictedForSpace == 1)
+        // Every key but the evicted one is still found in its slot (the removal kept the probe chains whole).
+        let survivors = slots.filter { $0.value != evicted }
+        #expect(survivors.count == 7)
+        for (name, slot) in survivors { #expect(index.find(Self.key(name)) == slot) }
+    }
+
+    /// The prefetch hint names the slot a lookup will find when the key sits at its first probe, and nothing for
+    /// a key whose entry is empty; a wrong hint is allowed (a collision), so only those two cases are pinned.
+    @Test func thePrefetchHintNamesTheSlotALookupFinds() {
+        var index = EntityKeyIndex(maxKeys: 1000, ttlMs: 1_000_000)
+        let present = Self.key("card-present")
+        let slot = index.lookup(present, nowMs: 0).slot
+        index.prefetchEntry(hash: present.hash)
+        #expect(index.prefetchSlot(hash: present.hash) == slot)
+        var absent = Self.key("card-absent")
+        // Find a key whose first probe is an empty entry (all but a few are, in a table this sparse).
+        var n = 0
+        while index.prefetchSlot(hash: absent.hash) != nil {
+            n += 1
+            absent = Self.key("card-absent-\(n)")
+        }
+        #expect(index.find(absent) == nil)
+    }
+
+    @Test func prefetchingAnyRangeOfAnArrayIsHarmless() {
+        let values = Array(0..<1000)
+        values.prefetch(0, count: 1000)
+        values.prefetch(990, count: 100)
+        values.prefetch(-5)
+        values.prefetch(5000)
+        values.prefetch(10, count: 0)
+        [Int]().prefetch(0)
+        #expect(values == Array(0..<1000))
+    }
+}
