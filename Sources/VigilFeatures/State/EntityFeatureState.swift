@@ -134,9 +134,6 @@ struct EntityFeatureState: Sendable {
         for lane in 0..<lastFields.count { lastValues[slot * lastFields.count + lane] = .nan }
     }
 
-    /// Computes this entity's features for `event` into `output` and, unless the event is late, adds the
-    /// event to the state. Values that look back (first seen, time since previous, last, ratio to mean) are
-    /// taken before the event is added; windowed aggregates after, so they include it.
     // The prefetch steps only read, but are `mutating` down to the stores so that every call reaches the state
     // in place: a non-mutating call on an array element or a captured variable copied the value and retained
     // its arrays, which cost more than the prefetch saved.
@@ -162,6 +159,9 @@ struct EntityFeatureState: Sendable {
         for i in categorical.indices { categorical[i].prefetch(slot: slot) }
     }
 
+    /// Computes this entity's features for `event` into `output` and, unless the event is late, adds the
+    /// event to the state. Values that look back (first seen, time since previous, last, ratio to mean) are
+    /// taken before the event is added; windowed aggregates after, so they include it.
     mutating func process(_ event: Event, into output: UnsafeMutableBufferPointer<Double>) {
         let key = event.entities[entity]
         guard key.isPresent else {

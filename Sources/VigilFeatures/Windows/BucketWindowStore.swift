@@ -42,13 +42,13 @@ public struct BucketWindowStore: Sendable {
         slot * bucketCount + Int(((id % Int64(bucketCount)) + Int64(bucketCount)) % Int64(bucketCount))
     }
 
-    /// Adds an event's value (or a count of one) to its bucket.
     /// Starts loading a slot's buckets (see `EntityFeatureState.prefetchState`).
     mutating func prefetch(slot: Int) {
         bucketIds.prefetch(slot * bucketCount, count: bucketCount)
         stats.prefetch(slot * bucketCount, count: bucketCount)
     }
 
+    /// Adds an event's value (or a count of one) to its bucket.
     public mutating func add(slot: Int, timeMs: Int64, numeric: InlineArray<16, Double>) {
         var value = 0.0
         if let field {

@@ -51,7 +51,6 @@ public struct CategoricalStore: Sendable {
         return false
     }
 
-    /// Records that the key saw `hash` at `t`.
     /// Starts loading a slot's exact set (see `EntityFeatureState.prefetchState`).
     mutating func prefetch(slot: Int) {
         overflowed.prefetch(slot)
@@ -59,6 +58,7 @@ public struct CategoricalStore: Sendable {
         lastSeen.prefetch(slot * exactCapacity, count: exactCapacity)
     }
 
+    /// Records that the key saw `hash` at `t`.
     public mutating func add(slot: Int, hash: UInt64, timeMs t: Int64) {
         guard hash != 0 else { return }
         let base = slot * exactCapacity

@@ -42,7 +42,6 @@ public struct SlidingEventStore: Sendable {
         slot * capacity + (Int(starts[slot]) + i) % capacity
     }
 
-    /// Inserts an event in time order (an out-of-order event shifts newer ones), dropping the oldest when full.
     /// Starts loading a slot's state (see `EntityFeatureState.prefetchState`).
     mutating func prefetch(slot: Int) {
         starts.prefetch(slot)
@@ -51,6 +50,7 @@ public struct SlidingEventStore: Sendable {
         values.prefetch(slot * capacity * fields.count, count: capacity * fields.count)
     }
 
+    /// Inserts an event in time order (an out-of-order event shifts newer ones), dropping the oldest when full.
     public mutating func insert(slot: Int, timeMs: Int64, numeric: InlineArray<16, Double>) {
         var n = Int(counts[slot])
         if n == capacity {

@@ -39,7 +39,6 @@ public struct RobustZScoreDetector: Sendable {
         process(event, value: event.numeric[field])
     }
 
-    /// Scores `x` for the event's key against the key's baseline (before the event), then adds `x`.
     /// Starts fetching the baseline of `event`'s key two events ahead: its table entry (as
     /// `EntityFeatureState.prefetchEntry`; `mutating` so that callers reach the detector in place).
     public mutating func prefetchEntry(_ event: Event) {
@@ -55,6 +54,7 @@ public struct RobustZScoreDetector: Sendable {
         values.prefetch(slot * window, count: window)
     }
 
+    /// Scores `x` for the event's key against the key's baseline (before the event), then adds `x`.
     public mutating func process(_ event: Event, value x: Double) -> Result {
         let key = entity.map { event.entities[$0] } ?? EntityKey()
         if x.isNaN || (entity != nil && !key.isPresent) { return Result(score: 0, z: .nan, isWarm: false) }
