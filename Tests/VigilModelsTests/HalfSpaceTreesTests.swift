@@ -96,6 +96,26 @@ struct HalfSpaceTreesTests {
         #expect((0..<4).allSatisfy { model.latestMass(tree: $0, node: 0) == plain.latest[$0][0] })
     }
 
+    /// Recording the walk and working out the shares afterwards (what the ordered stage does, for alerts only)
+    /// gives the scores and the shares of working them out during the walk, bit for bit, warm or not.
+    @Test func sharesFromARecordedWalkEqualSharesDuringTheWalk() {
+        var eager = HalfSpaceTrees(dimensions: 3, trees: 25, height: 10, window: 50, seed: 11)
+        var recorded = eager
+        var walk = recorded.makeWalk()
+        var rng = SplitMix64(seed: 5)
+        var during = [Double](repeating: .nan, count: 3)
+        var after = [Double](repeating: .nan, count: 3)
+        for i in 0..<400 {
+            let point = i % 37 == 0 ? [0.97, 0.02, 0.5] : [0.3 + 0.1 * rng.uniform(), 0.6 + 0.1 * rng.uniform(), rng.uniform()]
+            let expected = score(&eager, point, contributions: &during)
+            let got = point.withUnsafeBufferPointer { recorded.scoreAndLearn($0, walk: &walk) }
+            after.withUnsafeMutableBufferPointer { recorded.contributions(of: walk, into: $0) }
+            #expect(got.bitPattern == expected.bitPattern)
+            #expect(after.map(\.bitPattern) == during.map(\.bitPattern), "event \(i)")
+        }
+        #expect(during.reduce(0, +) > 0, "the stream warmed the model up")
+    }
+
     @Test func aModelRestoredMidWindowContinuesExactly() throws {
         var model = HalfSpaceTrees(dimensions: 3, trees: 8, height: 10, window: 200, seed: 5)
         var contributions = [0.0, 0.0, 0.0]

@@ -119,6 +119,35 @@ public struct HalfSpaceTrees: Sendable {
     /// The largest possible mass score: every event of a window at the deepest level of every tree.
     private var maximum: Double { Double(trees) * Double(window) * Double(1 << height) }
 
+    /// One step of an event's path through a tree, before its score was taken: the split's input and how far the
+    /// child the event went to fell short of half its parent's reference mass.
+    public struct PathStep: Sendable {
+        var input: Int32
+        var shortfall: Double
+    }
+
+    /// What one tree's walk left for the explanation: its recorded steps, their total shortfall, its score.
+    public struct TreeWalk: Sendable {
+        var steps: Int32
+        var shortfallTotal: Double
+        var score: Double
+    }
+
+    /// Where `scoreAndLearn(_:walk:)` records an event's paths, so that the inputs' shares of its score are
+    /// worked out only when wanted (`contributions(of:into:)`: an alert's explanation), not for every event.
+    /// Made once per model (`makeWalk()`), reused for every event.
+    public struct Walk: Sendable {
+        var steps: [PathStep]
+        var trees: [TreeWalk]
+        /// True when the walk's event was scored against a reference window (it has shares).
+        var warm = false
+    }
+
+    /// Storage for the walks of this model's events.
+    public func makeWalk() -> Walk {
+        Walk(steps: Array(repeating: PathStep(input: 0, shortfall: 0), count: trees * height), trees: Array(repeating: TreeWalk(steps: 0, shortfallTotal: 0, score: 0), count: trees))
+    }
+
     /// Scores `x` (scaled to [0, 1]) against the reference window, then counts it in the latest window.
     ///
     /// - Parameter contributions: receives, per input, its share of the anomaly score (they sum to it):
@@ -128,56 +157,81 @@ public struct HalfSpaceTrees: Sendable {
     ///   credit, which is what a person reads as "this value is unusual".
     /// - Returns: the anomaly score in [0, 1] (0 before the first reference window).
     public mutating func scoreAndLearn(_ x: UnsafeBufferPointer<Double>, contributions: UnsafeMutableBufferPointer<Double>?) -> Double {
+        let (trees, height) = (trees, height)
+        return withUnsafeTemporaryAllocation(of: PathStep.self, capacity: trees * height) { steps in
+            withUnsafeTemporaryAllocation(of: TreeWalk.self, capacity: trees) { walks in
+                let warm = windows > 0
+                let score = scoreAndLearn(x, steps: steps, trees: walks)
+                if let contributions { shares(steps: UnsafeBufferPointer(steps), trees: UnsafeBufferPointer(walks), warm: warm, into: contributions) }
+                return score
+            }
+        }
+    }
+
+    /// Scores and counts `x` like `scoreAndLearn(_:contributions:)`, recording its paths in `walk` for
+    /// `contributions(of:into:)` instead of working out the shares now.
+    public mutating func scoreAndLearn(_ x: UnsafeBufferPointer<Double>, walk: inout Walk) -> Double {
+        walk.warm = windows > 0
+        return walk.steps.withUnsafeMutableBufferPointer { steps in
+            walk.trees.withUnsafeMutableBufferPointer { trees in scoreAndLearn(x, steps: steps, trees: trees) }
+        }
+    }
+
+    /// The inputs' shares of the score of the event `walk` recorded (see `scoreAndLearn(_:contributions:)`):
+    /// the same values, in the same order of arithmetic, as computing them during the walk.
+    public func contributions(of walk: Walk, into contributions: UnsafeMutableBufferPointer<Double>) {
+        walk.steps.withUnsafeBufferPointer { steps in
+            walk.trees.withUnsafeBufferPointer { trees in shares(steps: steps, trees: trees, warm: walk.warm, into: contributions) }
+        }
+    }
+
+    /// The walk itself: every tree's path for `x`, counting it at each node, recording the steps before each
+    /// tree's score was taken (`steps`: tree `t`'s at `t * height`) and each tree's summary (`trees`).
+    private mutating func scoreAndLearn(
+        _ x: UnsafeBufferPointer<Double>, steps path: UnsafeMutablePointer<PathStep>, trees walks: UnsafeMutablePointer<TreeWalk>
+    ) -> Double {
         let innerNodes = (1 << height) - 1
         let warm = windows > 0
         let current = currentWindow
-        let (trees, height, nodesPerTree, sizeLimit, window) = (trees, height, nodesPerTree, sizeLimit, window)
+        let (trees, height, nodesPerTree, sizeLimit) = (trees, height, nodesPerTree, sizeLimit)
         var total = 0.0
-        if let contributions { for i in 0..<dimensions { contributions[i] = 0 } }
         splits.withUnsafeBufferPointer { splits in
             masses.withUnsafeMutableBufferPointer { masses in
-                withUnsafeTemporaryAllocation(of: (input: Int32, shortfall: Double).self, capacity: height + 1) { path in
-                    for tree in 0..<trees {
-                        let nodeBase = tree * nodesPerTree
-                        let splitBase = tree * innerNodes
-                        var node = 0
-                        var depth = 0
-                        var scored = false
-                        var treeScore = 0.0
-                        var steps = 0
-                        var shortfallTotal = 0.0
-                        var here = masses[nodeBase].rolled(to: current)
-                        while true {
-                            here.latest &+= 1
-                            masses[nodeBase + node] = here
-                            let mass = Double(here.reference)
-                            if !scored, depth == height || mass < sizeLimit {
-                                treeScore = mass * Double(1 << depth)
-                                scored = true
-                            }
-                            if depth == height { break }
-                            let split = splits[splitBase + node]
-                            let child = x[Int(split.input)] < split.value ? 2 * node + 1 : 2 * node + 2
-                            let next = masses[nodeBase + child].rolled(to: current)
-                            if !scored {
-                                let shortfall = Swift.max(0, mass / 2 - Double(next.reference))
-                                path[steps] = (split.input, shortfall)
-                                steps += 1
-                                shortfallTotal += shortfall
-                            }
-                            here = next
-                            node = child
-                            depth += 1
+                for tree in 0..<trees {
+                    let nodeBase = tree * nodesPerTree
+                    let splitBase = tree * innerNodes
+                    let pathBase = tree * height
+                    var node = 0
+                    var depth = 0
+                    var scored = false
+                    var treeScore = 0.0
+                    var steps = 0
+                    var shortfallTotal = 0.0
+                    var here = masses[nodeBase].rolled(to: current)
+                    while true {
+                        here.latest &+= 1
+                        masses[nodeBase + node] = here
+                        let mass = Double(here.reference)
+                        if !scored, depth == height || mass < sizeLimit {
+                            treeScore = mass * Double(1 << depth)
+                            scored = true
                         }
-                        total += treeScore
-                        guard warm, let contributions, steps > 0 else { continue }
-                        // This tree's share of the anomaly score, spread over the inputs of its path's splits.
-                        let treeAnomaly = (1 - treeScore / (Double(window) * Double(1 << height))) / Double(trees)
-                        for k in 0..<steps {
-                            let share = shortfallTotal > 0 ? path[k].shortfall / shortfallTotal : 1 / Double(steps)
-                            contributions[Int(path[k].input)] += treeAnomaly * share
+                        if depth == height { break }
+                        let split = splits[splitBase + node]
+                        let child = x[Int(split.input)] < split.value ? 2 * node + 1 : 2 * node + 2
+                        let next = masses[nodeBase + child].rolled(to: current)
+                        if !scored {
+                            let shortfall = Swift.max(0, mass / 2 - Double(next.reference))
+                            path[pathBase + steps] = PathStep(input: split.input, shortfall: shortfall)
+                            steps += 1
+                            shortfallTotal += shortfall
                         }
+                        here = next
+                        node = child
+                        depth += 1
                     }
+                    total += treeScore
+                    walks[tree] = TreeWalk(steps: Int32(steps), shortfallTotal: shortfallTotal, score: treeScore)
                 }
             }
         }
@@ -188,6 +242,31 @@ public struct HalfSpaceTrees: Sendable {
             windows += 1
         }
         return warm ? Swift.max(0, 1 - total / maximum) : 0
+    }
+
+    private mutating func scoreAndLearn(
+        _ x: UnsafeBufferPointer<Double>, steps: UnsafeMutableBufferPointer<PathStep>, trees: UnsafeMutableBufferPointer<TreeWalk>
+    ) -> Double {
+        scoreAndLearn(x, steps: steps.baseAddress!, trees: trees.baseAddress!)
+    }
+
+    /// Each tree's share of the anomaly score, spread over the inputs of its recorded path's splits.
+    private func shares(
+        steps path: UnsafeBufferPointer<PathStep>, trees walks: UnsafeBufferPointer<TreeWalk>, warm: Bool, into contributions: UnsafeMutableBufferPointer<Double>
+    ) {
+        for i in 0..<dimensions { contributions[i] = 0 }
+        guard warm else { return }
+        for tree in 0..<trees {
+            let walk = walks[tree]
+            let steps = Int(walk.steps)
+            guard steps > 0 else { continue }
+            let treeAnomaly = (1 - walk.score / (Double(window) * Double(1 << height))) / Double(trees)
+            let pathBase = tree * height
+            for k in 0..<steps {
+                let share = walk.shortfallTotal > 0 ? path[pathBase + k].shortfall / walk.shortfallTotal : 1 / Double(steps)
+                contributions[Int(path[pathBase + k].input)] += treeAnomaly * share
+            }
+        }
     }
 }
 

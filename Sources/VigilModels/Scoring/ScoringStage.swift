@@ -30,6 +30,9 @@ public struct ScoringStage: Sendable {
     public private(set) var rules: [Rule]
     public private(set) var policy: AlertPolicy
     var globals: [Global] = []
+    /// Where each half-space-trees global (by its place in `globals`) records its event's paths, for the
+    /// explanation of the events that alert; nil for the other globals.
+    var treeWalks: [HalfSpaceTrees.Walk?] = []
     var calibrators: [ScoreCalibrator]
     var combined: ScoreCalibrator
     public let primaryEntity: Int
@@ -86,6 +89,7 @@ public struct ScoringStage: Sendable {
                 )
             }
         }
+        treeWalks = globals.map { $0.trees?.makeWalk() }
     }
 
     /// Completes `result` (which holds the per-entity detectors' raw scores) for one event.
@@ -212,8 +216,8 @@ public struct ScoringStage: Sendable {
                 }
                 globals[g].scaler!.scale(input, into: scaled)
                 let wasWarm = globals[g].trees!.isWarm
-                let score = globals[g].trees!.scoreAndLearn(vector, contributions: high)
-                for k in 0..<n { globals[g].contributions[k] = high[k] }
+                // The inputs' shares are worked out from the recorded walk only if the event alerts (`explain`).
+                let score = globals[g].trees!.scoreAndLearn(vector, walk: &treeWalks[g]!)
                 if wasWarm {
                     result.rawScores[index] = score
                     result.warmDetectors |= 1 << UInt8(index)
@@ -270,7 +274,7 @@ public struct ScoringStage: Sendable {
                 filled += 1
             case .halfSpaceTrees(let inputs, _, _, _, _, _, _, _), .randomCutForest(let inputs, _, _, _, _, _, _),
                 .supervised(let inputs, _, _, _, _, _, _, _):
-                guard let global = globals.first(where: { $0.index == i }) else {
+                guard let g = globals.firstIndex(where: { $0.index == i }) else {
                     // Kept per key of the primary entity: the worker passed its strongest inputs along.
                     for k in 0..<result.workerReasons.count where filled < DetectionResult.maxExplanation {
                         let reason = result.workerReasons[k]
@@ -280,10 +284,18 @@ public struct ScoringStage: Sendable {
                     }
                     continue
                 }
+                let global = globals[g]
                 withUnsafeTemporaryAllocation(of: (input: Int, share: Double).self, capacity: inputs.count) { best in
-                    for k in inputs.indices {
-                        let low = global.lowContributions.isEmpty ? 0 : global.lowContributions[k]
-                        best[k] = (k, global.contributions[k] + low)
+                    withUnsafeTemporaryAllocation(of: Double.self, capacity: inputs.count) { shares in
+                        if let trees = global.trees, let walk = treeWalks[g] {
+                            trees.contributions(of: walk, into: shares)
+                        } else {
+                            for k in inputs.indices { shares[k] = global.contributions[k] }
+                        }
+                        for k in inputs.indices {
+                            let low = global.lowContributions.isEmpty ? 0 : global.lowContributions[k]
+                            best[k] = (k, shares[k] + low)
+                        }
                     }
                     // Largest share first; ties in input order.
                     best.sortWithoutAllocating { a, b in a.share > b.share || (a.share == b.share && a.input < b.input) }
