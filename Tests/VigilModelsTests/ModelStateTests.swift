@@ -93,6 +93,14 @@ struct ModelStateTests {
         #expect(throws: StateError("not Vigil state (bad magic)")) { try target.restoreState(Array("hello, world".utf8)) }
         var other = ScoringStage(specs: [DetectorSpec(name: "other", kind: .robustZScore(input: .numericField(0), entity: nil, window: 16, minSamples: 4))], rules: [], policy: AlertPolicy())
         #expect(throws: StateError.self) { try other.restoreState(stage.saveState()) }
+        // Half-space trees of another shape (the config changed trees, height or window since the checkpoint).
+        let hst = { (trees: Int) in
+            [DetectorSpec(name: "hst", kind: .halfSpaceTrees(inputs: [.numericField(0)], trees: trees, height: 6, window: 50, ranges: nil, warmup: 10, margin: 0.1, seed: 3))]
+        }
+        var reshaped = ScoringStage(specs: hst(12), rules: [], policy: AlertPolicy())
+        #expect(throws: StateError("saved half-space trees 'hst' have another shape than the configured ones")) {
+            try reshaped.restoreState(ScoringStage(specs: hst(10), rules: [], policy: AlertPolicy()).saveState())
+        }
         let future = BinaryWriter.envelope(kind: "scoring-stage", version: 99, payload: [])
         #expect(throws: StateError("scoring-stage state version 99 is not supported (supported: 1...2)")) { try target.restoreState(future) }
     }

@@ -171,6 +171,7 @@ public struct HalfSpaceTrees: Sendable {
     /// Scores and counts `x` like `scoreAndLearn(_:contributions:)`, recording its paths in `walk` for
     /// `contributions(of:into:)` instead of working out the shares now.
     public mutating func scoreAndLearn(_ x: UnsafeBufferPointer<Double>, walk: inout Walk) -> Double {
+        precondition(walk.steps.count == trees * height && walk.trees.count == trees, "a walk made by another model's makeWalk()")
         walk.warm = windows > 0
         return walk.steps.withUnsafeMutableBufferPointer { steps in
             walk.trees.withUnsafeMutableBufferPointer { trees in scoreAndLearn(x, steps: steps, trees: trees) }
@@ -180,6 +181,7 @@ public struct HalfSpaceTrees: Sendable {
     /// The inputs' shares of the score of the event `walk` recorded (see `scoreAndLearn(_:contributions:)`):
     /// the same values, in the same order of arithmetic, as computing them during the walk.
     public func contributions(of walk: Walk, into contributions: UnsafeMutableBufferPointer<Double>) {
+        precondition(walk.steps.count == trees * height && walk.trees.count == trees && contributions.count >= dimensions)
         walk.steps.withUnsafeBufferPointer { steps in
             walk.trees.withUnsafeBufferPointer { trees in shares(steps: steps, trees: trees, warm: walk.warm, into: contributions) }
         }

@@ -67,6 +67,12 @@ extension ScoringStage {
             guard (restored[g].trees != nil) == (globals[g].trees != nil), (restored[g].forest != nil) == (globals[g].forest != nil),
                 (restored[g].zScore != nil) == (globals[g].zScore != nil), (restored[g].model != nil) == (globals[g].model != nil)
             else { throw StateError("saved detector '\(specs[restored[g].index].name)' is of another kind") }
+            if let saved = restored[g].trees, let configured = globals[g].trees,
+                saved.dimensions != configured.dimensions || saved.trees != configured.trees || saved.height != configured.height
+                    || saved.window != configured.window
+            {
+                throw StateError("saved half-space trees '\(specs[restored[g].index].name)' have another shape than the configured ones")
+            }
         }
         let restoredCalibrators = try specs.indices.map { _ throws(StateError) in try ScoreCalibrator(from: &r) }
         let restoredCombined = try ScoreCalibrator(from: &r)
@@ -74,6 +80,8 @@ extension ScoringStage {
         let restoredLastAlert = try r.readInt64s()
         guard r.isAtEnd else { throw StateError("trailing bytes in scoring-stage state") }
         globals = restored
+        // Sized for the restored trees (a checkpoint may hold trees of another shape than the config's).
+        treeWalks = globals.map { $0.trees?.makeWalk() }
         calibrators = restoredCalibrators
         combined = restoredCombined
         cooldownIndex = restoredCooldown
