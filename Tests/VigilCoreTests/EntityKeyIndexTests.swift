@@ -18,12 +18,12 @@ struct EntityKeyIndexTests {
         #expect(index.count == 2 && index.find(Self.key("card-b")) == b.slot && index.find(Self.key("card-c")) == nil)
     }
 
-    @Test func aFullIndexEvictsAnOldKeyAndKeepsTheOthersFindable() {
+    @Test func aFullIndexEvictsAnOldKeyAndKeepsTheOthersFindable() throws {
         var index = EntityKeyIndex(maxKeys: 8, ttlMs: 1_000_000)
         var slots: [String: Int] = [:]
         for i in 0..<8 { slots["k\(i)"] = index.lookup(Self.key("k\(i)"), nowMs: Int64(i)).slot }
         let newcomer = index.lookup(Self.key("k8"), nowMs: 100)
-        let evicted = try! #require(newcomer.evictedSlot)
+        let evicted = try #require(newcomer.evictedSlot)
         #expect(newcomer.isFresh && newcomer.slot == evicted && index.count == 8 && index.evictedForSpace == 1)
         // Every key but the evicted one is still found in its slot (the removal kept the probe chains whole).
         let survivors = slots.filter { $0.value != evicted }

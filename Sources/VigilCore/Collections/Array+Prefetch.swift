@@ -17,11 +17,12 @@ extension Array {
         withUnsafeBufferPointer { buffer in
             let first = UnsafeRawPointer(buffer.baseAddress! + start)
             let bytes = Swift.min(count, self.count - start) * MemoryLayout<Element>.stride
-            // The first two lines and the last: a read running through the region has the hardware prefetcher
-            // follow on from there, and a prefetch for every line ran out of the core's fill buffers.
+            // The first two lines and the last (for one element, the one or two lines it touches): a read running
+            // through the region has the hardware prefetcher follow on from there, and a prefetch for every line
+            // ran out of the core's fill buffers.
             prefetchCacheLine(first)
-            if bytes > 64 { prefetchCacheLine(first + 64) }
-            if bytes > 128 { prefetchCacheLine(first + (bytes - 1)) }
+            if bytes > 128 { prefetchCacheLine(first + 64) }
+            prefetchCacheLine(first + (bytes - 1))
         }
     }
 }

@@ -1,5 +1,3 @@
-internal import CPrefetch
-
 /// Interns entity keys into dense slot numbers with a bounded number of slots.
 ///
 /// Open addressing with linear probing over 64-bit key hashes and backward-shift deletion; a slot remembers
@@ -80,8 +78,7 @@ public struct EntityKeyIndex: Sendable {
     /// Starts loading the table entry `lookup` reads first for a key with `hash`: the first step of fetching
     /// an event's state ahead of time (the next is `prefetchSlot(hash:)`, once the entry is in cache).
     public func prefetchEntry(hash: UInt64) {
-        let index = Int(truncatingIfNeeded: hash) & tableMask
-        table.withUnsafeBufferPointer { vigil_prefetch($0.baseAddress! + index) }
+        table.prefetch(Int(truncatingIfNeeded: hash) & tableMask)
     }
 
     /// Starts loading the key and time of the slot the first table entry for `hash` points at, and returns that
@@ -91,13 +88,9 @@ public struct EntityKeyIndex: Sendable {
         let entry = table[Int(truncatingIfNeeded: hash) & tableMask]
         guard entry != 0 else { return nil }
         let slot = Int(entry - 1)
-        keys.withUnsafeBufferPointer { keys in
-            // A key is 64 bytes and need not start a cache line: both lines it may touch (its hash is last).
-            let key = UnsafeRawPointer(keys.baseAddress! + slot)
-            vigil_prefetch(key)
-            vigil_prefetch(key + (MemoryLayout<EntityKey>.size - 1))
-        }
-        lastTimeMs.withUnsafeBufferPointer { vigil_prefetch($0.baseAddress! + slot) }
+        // A key is 64 bytes and need not start a cache line: `prefetch` takes both lines it may touch.
+        keys.prefetch(slot)
+        lastTimeMs.prefetch(slot)
         return slot
     }
 

@@ -161,7 +161,7 @@ public struct HalfSpaceTrees: Sendable {
         return withUnsafeTemporaryAllocation(of: PathStep.self, capacity: trees * height) { steps in
             withUnsafeTemporaryAllocation(of: TreeWalk.self, capacity: trees) { walks in
                 let warm = windows > 0
-                let score = scoreAndLearn(x, steps: steps, trees: walks)
+                let score = scoreAndLearn(x, steps: steps.baseAddress!, trees: walks.baseAddress!)
                 if let contributions { shares(steps: UnsafeBufferPointer(steps), trees: UnsafeBufferPointer(walks), warm: warm, into: contributions) }
                 return score
             }
@@ -174,7 +174,7 @@ public struct HalfSpaceTrees: Sendable {
         precondition(walk.steps.count == trees * height && walk.trees.count == trees, "a walk made by another model's makeWalk()")
         walk.warm = windows > 0
         return walk.steps.withUnsafeMutableBufferPointer { steps in
-            walk.trees.withUnsafeMutableBufferPointer { trees in scoreAndLearn(x, steps: steps, trees: trees) }
+            walk.trees.withUnsafeMutableBufferPointer { trees in scoreAndLearn(x, steps: steps.baseAddress!, trees: trees.baseAddress!) }
         }
     }
 
@@ -244,12 +244,6 @@ public struct HalfSpaceTrees: Sendable {
             windows += 1
         }
         return warm ? Swift.max(0, 1 - total / maximum) : 0
-    }
-
-    private mutating func scoreAndLearn(
-        _ x: UnsafeBufferPointer<Double>, steps: UnsafeMutableBufferPointer<PathStep>, trees: UnsafeMutableBufferPointer<TreeWalk>
-    ) -> Double {
-        scoreAndLearn(x, steps: steps.baseAddress!, trees: trees.baseAddress!)
     }
 
     /// Each tree's share of the anomaly score, spread over the inputs of its recorded path's splits.
