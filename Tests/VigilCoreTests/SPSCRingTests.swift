@@ -36,6 +36,22 @@ struct SPSCRingTests {
         #expect(consumer.pop() == 4 && consumer.isEmpty)
     }
 
+    /// `element(at:)` reaches past the first element, across the wrap-around, and no further than what was
+    /// published.
+    @Test func elementsBeyondTheFirstAreReachedInPlace() {
+        let (producer, consumer) = SPSCRing<Int>.makeRing(capacity: 4)
+        for i in 0..<3 { #expect(producer.push(i)) }
+        #expect(consumer.pop() == 0 && consumer.pop() == 1)
+        for i in 3..<6 { #expect(producer.push(i)) }
+        #expect((0..<4).map { consumer.element(at: $0)?.pointee } == [2, 3, 4, 5])
+        #expect(consumer.element(at: 4) == nil && consumer.element(at: -1) == nil)
+        consumer.element(at: 2)!.pointee = 40
+        consumer.removeFirst()
+        #expect(consumer.element(at: 1)?.pointee == 40)
+        #expect(producer.push(6))
+        #expect(consumer.element(at: 3)?.pointee == 6)
+    }
+
     @Test func batchPushTakesWhatFitsFromTheFront() {
         let (producer, consumer) = SPSCRing<Int>.makeRing(capacity: 8)
         let pushed = Array(0..<20).withUnsafeBufferPointer { producer.push(contentsOf: $0) }

@@ -116,6 +116,44 @@ struct HalfSpaceTreesTests {
         #expect(during.reduce(0, +) > 0, "the stream warmed the model up")
     }
 
+    /// Scoring runs of events tree by tree (what the ordered stage does) gives every event the score and the
+    /// shares of scoring it alone, bit for bit, for runs that cross window ends, and leaves the same model.
+    @Test(arguments: [1, 7, 64, 250])
+    func runsScoredTreeByTreeEqualEventsScoredOneByOne(run: Int) {
+        var single = HalfSpaceTrees(dimensions: 4, trees: 12, height: 9, window: 50, seed: 17)
+        var batched = single
+        var walk = single.makeWalk()
+        var runWalk = batched.makeWalk(events: run)
+        let stream = mixedStream(count: 700, dimensions: 4, seed: 12)
+        var expectedScores: [UInt64] = []
+        var expectedShares: [[UInt64]] = []
+        var shares = [Double](repeating: 0, count: 4)
+        for point in stream {
+            let score = point.withUnsafeBufferPointer { single.scoreAndLearn($0, walk: &walk) }
+            shares.withUnsafeMutableBufferPointer { single.contributions(of: walk, into: $0) }
+            expectedScores.append(score.bitPattern)
+            expectedShares.append(shares.map(\.bitPattern))
+        }
+        var scores = [Double](repeating: .nan, count: run)
+        var start = 0
+        var mismatches = 0
+        while start < stream.count {
+            let count = min(run, stream.count - start)
+            let points = stream[start..<start + count].flatMap { $0 }
+            points.withUnsafeBufferPointer { p in
+                scores.withUnsafeMutableBufferPointer { batched.scoreAndLearn(batch: p.baseAddress!, count: count, scores: $0.baseAddress!, walk: &runWalk) }
+            }
+            for e in 0..<count {
+                shares.withUnsafeMutableBufferPointer { batched.contributions(of: runWalk, event: e, into: $0) }
+                if scores[e].bitPattern != expectedScores[start + e] || shares.map(\.bitPattern) != expectedShares[start + e] { mismatches += 1 }
+            }
+            start += count
+        }
+        #expect(mismatches == 0)
+        #expect(batched == single)
+        #expect(expectedScores.filter { $0 != 0 }.count > 500, "most events were scored warm")
+    }
+
     @Test func aModelRestoredMidWindowContinuesExactly() throws {
         var model = HalfSpaceTrees(dimensions: 3, trees: 8, height: 10, window: 200, seed: 5)
         var contributions = [0.0, 0.0, 0.0]

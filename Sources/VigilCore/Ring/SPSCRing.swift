@@ -262,6 +262,15 @@ extension SPSCRing {
             return ring.slots + (localHead & ring.mask)
         }
 
+        /// The element `offset` places after the oldest (0: the oldest) where it lies, or nil when the ring holds
+        /// no more than `offset` elements; valid until it is removed.
+        @inlinable
+        public func element(at offset: Int) -> UnsafeMutablePointer<Element>? {
+            owner.check()
+            guard offset >= 0, available(wanting: offset + 1) > offset else { return nil }
+            return ring.slots + ((localHead &+ offset) & ring.mask)
+        }
+
         /// Removes the oldest element (the ring must not be empty) and frees its slot.
         @inlinable
         public func removeFirst() {

@@ -11,35 +11,77 @@ public struct OrderedMerge: Sendable {
     private var stage: ScoringStage
     public private(set) var nextSequence: UInt64 = 0
 
+    /// The run `drain` works on: each item's ring and its place there (from the ring's first element).
+    private var run: [(ring: Int, offset: Int)]
+    /// Per ring, items of the run found in it.
+    private var taken: [Int]
+
     public init(outputs: [SPSCRing<ScoredEvent>.Consumer], stage: ScoringStage) {
         self.outputs = outputs
         self.stage = stage
+        run = Array(repeating: (0, 0), count: ScoringStage.preparedCapacity)
+        taken = Array(repeating: 0, count: outputs.count)
     }
 
     /// Hands up to `max` events, in input order and finished by the stage, to `body`; returns how many.
     /// Checkpoint markers pass through in their place, untouched by the stage, and end the batch. Each event is
     /// finished and handed over where it lies in its ring (no copy of the ~1.3 kB element).
+    ///
+    /// Events are taken in runs of up to `ScoringStage.preparedCapacity`: the run is found first (the rings'
+    /// heads, in sequence order, up to a marker or a sequence number not there yet), its half-space trees are
+    /// scored together (`ScoringStage.prepareTrees`), then each event is finished and handed over.
     public mutating func drain(max: Int = 256, _ body: (borrowing ScoredEvent) -> Void) -> Int {
         var handled = 0
+        while handled < max {
+            let (count, endsAtMarker) = findRun(max: Swift.min(max - handled, ScoringStage.preparedCapacity))
+            guard count > 0 else { break }
+            // Only the last item can be a marker.
+            let events = endsAtMarker ? count - 1 : count
+            stage.prepareTrees(count: events) { e in
+                let raw = UnsafeMutableRawPointer(outputs[run[e].ring].element(at: run[e].offset)!)
+                return (
+                    UnsafePointer((raw + ScoredEvent.eventOffset).assumingMemoryBound(to: Event.self)),
+                    UnsafeBufferPointer(start: (raw + ScoredEvent.featuresOffset).assumingMemoryBound(to: Double.self), count: FeatureVector.count)
+                )
+            }
+            for i in 0..<count {
+                // The items of the run before this one in its ring have been removed: it is the ring's first.
+                let ring = run[i].ring
+                let scored = outputs[ring].first()!
+                if scored.pointee.control == .event { stage.finish(scored) }
+                nextSequence += 1
+                body(scored.pointee)
+                outputs[ring].removeFirst()
+            }
+            handled += count
+            // A checkpoint marker ends the batch, so the caller can snapshot the stage before any later event.
+            if endsAtMarker { break }
+        }
+        return handled
+    }
+
+    /// Fills `run` with the next items in sequence order, up to `max`, a checkpoint marker (included) or a
+    /// sequence number no ring holds yet; returns how many and whether a marker ended it.
+    private mutating func findRun(max: Int) -> (count: Int, endsAtMarker: Bool) {
+        for ring in taken.indices { taken[ring] = 0 }
+        var count = 0
+        var sequence = nextSequence
         var idleRings = 0
         var ring = 0
-        while handled < max, idleRings < outputs.count {
-            guard let scored = outputs[ring].first(), scored.pointee.sequence == nextSequence else {
+        while count < max, idleRings < outputs.count {
+            guard let scored = outputs[ring].element(at: taken[ring]), scored.pointee.sequence == sequence else {
                 idleRings += 1
                 ring = (ring + 1) % outputs.count
                 continue
             }
-            let isEvent = scored.pointee.control == .event
-            if isEvent { stage.finish(scored) }
-            nextSequence += 1
-            handled += 1
+            run[count] = (ring, taken[ring])
+            count += 1
+            taken[ring] += 1
+            sequence += 1
             idleRings = 0
-            body(scored.pointee)
-            outputs[ring].removeFirst()
-            // A checkpoint marker ends the batch, so the caller can snapshot the stage before any later event.
-            if !isEvent { break }
+            if scored.pointee.control != .event { return (count, true) }
         }
-        return handled
+        return (count, false)
     }
 
     /// True when every ring is empty.

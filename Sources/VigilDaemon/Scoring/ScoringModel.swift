@@ -127,6 +127,7 @@ extension ScoringStage {
 
 extension ScoredEvent {
     /// Where the features and the result lie in the element (for `ScoringStage.finish`).
+    static let eventOffset = MemoryLayout<ScoredEvent>.offset(of: \.event)!
     static let featuresOffset = MemoryLayout<ScoredEvent>.offset(of: \.features)!
     static let resultOffset = MemoryLayout<ScoredEvent>.offset(of: \.result)!
 }

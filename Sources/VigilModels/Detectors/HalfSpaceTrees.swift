@@ -133,19 +133,33 @@ public struct HalfSpaceTrees: Sendable {
         var score: Double
     }
 
-    /// Where `scoreAndLearn(_:walk:)` records an event's paths, so that the inputs' shares of its score are
-    /// worked out only when wanted (`contributions(of:into:)`: an alert's explanation), not for every event.
-    /// Made once per model (`makeWalk()`), reused for every event.
+    /// Where `scoreAndLearn(_:walk:)` and `scoreAndLearn(batch:count:scores:walk:)` record events' paths, so
+    /// that the inputs' shares of a score are worked out only when wanted (`contributions(of:event:into:)`: an
+    /// alert's explanation), not for every event. Made once per model (`makeWalk(events:)`), reused.
     public struct Walk: Sendable {
+        /// Events it holds the paths of at most.
+        public let capacity: Int
+        /// Per event, `trees * height` steps.
         var steps: [PathStep]
+        /// Per event, `trees` summaries.
         var trees: [TreeWalk]
-        /// True when the walk's event was scored against a reference window (it has shares).
-        var warm = false
+        /// Per event, true when it was scored against a reference window (it has shares).
+        public internal(set) var warm: [Bool]
     }
 
-    /// Storage for the walks of this model's events.
-    public func makeWalk() -> Walk {
-        Walk(steps: Array(repeating: PathStep(input: 0, shortfall: 0), count: trees * height), trees: Array(repeating: TreeWalk(steps: 0, shortfallTotal: 0, score: 0), count: trees))
+    /// Storage for the walks of up to `events` of this model's events at once.
+    public func makeWalk(events: Int = 1) -> Walk {
+        precondition(events > 0)
+        return Walk(
+            capacity: events,
+            steps: Array(repeating: PathStep(input: 0, shortfall: 0), count: events * trees * height),
+            trees: Array(repeating: TreeWalk(steps: 0, shortfallTotal: 0, score: 0), count: events * trees),
+            warm: Array(repeating: false, count: events))
+    }
+
+    /// True when `walk` was made by a model of this shape.
+    private func fits(_ walk: Walk) -> Bool {
+        walk.steps.count == walk.capacity * trees * height && walk.trees.count == walk.capacity * trees
     }
 
     /// Scores `x` (scaled to [0, 1]) against the reference window, then counts it in the latest window.
@@ -170,20 +184,73 @@ public struct HalfSpaceTrees: Sendable {
 
     /// Scores and counts `x` like `scoreAndLearn(_:contributions:)`, recording its paths in `walk` for
     /// `contributions(of:into:)` instead of working out the shares now.
+    /// The walk is recorded as the walk's event 0.
     public mutating func scoreAndLearn(_ x: UnsafeBufferPointer<Double>, walk: inout Walk) -> Double {
-        precondition(walk.steps.count == trees * height && walk.trees.count == trees, "a walk made by another model's makeWalk()")
-        walk.warm = windows > 0
+        precondition(fits(walk), "a walk made by another model's makeWalk()")
+        walk.warm[0] = windows > 0
         return walk.steps.withUnsafeMutableBufferPointer { steps in
             walk.trees.withUnsafeMutableBufferPointer { trees in scoreAndLearn(x, steps: steps.baseAddress!, trees: trees.baseAddress!) }
         }
     }
 
-    /// The inputs' shares of the score of the event `walk` recorded (see `scoreAndLearn(_:contributions:)`):
+    /// Scores and counts `count` events (`points`: `dimensions` scaled values each, in stream order) as that
+    /// many calls of `scoreAndLearn(_:walk:)` would, event `e`'s score into `scores[e]` and its walk as the
+    /// walk's event `e`, but tree by tree: each tree takes every event of the run before the next tree starts.
+    ///
+    /// The result is the same because within one window an event's score reads only the reference counts
+    /// (fixed until the window ends) and its counting only adds to the latest ones, so the order in which a
+    /// window's events visit the trees does not matter; the run is cut at window ends. One tree's nodes then
+    /// stay in the caches for the whole run instead of being fetched again for every event.
+    public mutating func scoreAndLearn(batch points: UnsafePointer<Double>, count: Int, scores: UnsafeMutablePointer<Double>, walk: inout Walk) {
+        precondition(fits(walk) && count <= walk.capacity, "a walk made by another model's makeWalk(), or too small")
+        let (trees, height, dimensions, nodesPerTree, sizeLimit, maximum) = (trees, height, dimensions, nodesPerTree, sizeLimit, maximum)
+        var start = 0
+        while start < count {
+            let end = Swift.min(count, start + window - seenInWindow)
+            let warm = windows > 0
+            let current = currentWindow
+            for e in start..<end {
+                scores[e] = 0
+                walk.warm[e] = warm
+            }
+            splits.withUnsafeBufferPointer { splits in
+                masses.withUnsafeMutableBufferPointer { masses in
+                    walk.steps.withUnsafeMutableBufferPointer { steps in
+                        walk.trees.withUnsafeMutableBufferPointer { walks in
+                            for tree in 0..<trees {
+                                for e in start..<end {
+                                    let treeWalk = Self.walkTree(
+                                        tree, points + e * dimensions, path: steps.baseAddress! + (e * trees + tree) * height, splits: splits.baseAddress!,
+                                        masses: masses.baseAddress!, current: current, height: height, nodesPerTree: nodesPerTree, sizeLimit: sizeLimit)
+                                    scores[e] += treeWalk.score
+                                    walks[e * trees + tree] = treeWalk
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            for e in start..<end { scores[e] = warm ? Swift.max(0, 1 - scores[e] / maximum) : 0 }
+            seenInWindow += end - start
+            if seenInWindow >= window {
+                seenInWindow = 0
+                windows += 1
+            }
+            start = end
+        }
+    }
+
+    /// The inputs' shares of the score of the walk's event `event` (see `scoreAndLearn(_:contributions:)`):
     /// the same values, in the same order of arithmetic, as computing them during the walk.
-    public func contributions(of walk: Walk, into contributions: UnsafeMutableBufferPointer<Double>) {
-        precondition(walk.steps.count == trees * height && walk.trees.count == trees && contributions.count >= dimensions)
+    public func contributions(of walk: Walk, event: Int = 0, into contributions: UnsafeMutableBufferPointer<Double>) {
+        precondition(fits(walk) && event >= 0 && event < walk.capacity && contributions.count >= dimensions)
+        let (trees, height) = (trees, height)
         walk.steps.withUnsafeBufferPointer { steps in
-            walk.trees.withUnsafeBufferPointer { trees in shares(steps: steps, trees: trees, warm: walk.warm, into: contributions) }
+            walk.trees.withUnsafeBufferPointer { walks in
+                shares(
+                    steps: UnsafeBufferPointer(rebasing: steps[event * trees * height..<(event + 1) * trees * height]),
+                    trees: UnsafeBufferPointer(rebasing: walks[event * trees..<(event + 1) * trees]), warm: walk.warm[event], into: contributions)
+            }
         }
     }
 
@@ -192,48 +259,16 @@ public struct HalfSpaceTrees: Sendable {
     private mutating func scoreAndLearn(
         _ x: UnsafeBufferPointer<Double>, steps path: UnsafeMutablePointer<PathStep>, trees walks: UnsafeMutablePointer<TreeWalk>
     ) -> Double {
-        let innerNodes = (1 << height) - 1
         let warm = windows > 0
         let current = currentWindow
-        let (trees, height, nodesPerTree, sizeLimit) = (trees, height, nodesPerTree, sizeLimit)
         var total = 0.0
+        let (trees, height, nodesPerTree, sizeLimit) = (trees, height, nodesPerTree, sizeLimit)
         splits.withUnsafeBufferPointer { splits in
             masses.withUnsafeMutableBufferPointer { masses in
                 for tree in 0..<trees {
-                    let nodeBase = tree * nodesPerTree
-                    let splitBase = tree * innerNodes
-                    let pathBase = tree * height
-                    var node = 0
-                    var depth = 0
-                    var scored = false
-                    var treeScore = 0.0
-                    var steps = 0
-                    var shortfallTotal = 0.0
-                    var here = masses[nodeBase].rolled(to: current)
-                    while true {
-                        here.latest &+= 1
-                        masses[nodeBase + node] = here
-                        let mass = Double(here.reference)
-                        if !scored, depth == height || mass < sizeLimit {
-                            treeScore = mass * Double(1 << depth)
-                            scored = true
-                        }
-                        if depth == height { break }
-                        let split = splits[splitBase + node]
-                        let child = x[Int(split.input)] < split.value ? 2 * node + 1 : 2 * node + 2
-                        let next = masses[nodeBase + child].rolled(to: current)
-                        if !scored {
-                            let shortfall = Swift.max(0, mass / 2 - Double(next.reference))
-                            path[pathBase + steps] = PathStep(input: split.input, shortfall: shortfall)
-                            steps += 1
-                            shortfallTotal += shortfall
-                        }
-                        here = next
-                        node = child
-                        depth += 1
-                    }
-                    total += treeScore
-                    walks[tree] = TreeWalk(steps: Int32(steps), shortfallTotal: shortfallTotal, score: treeScore)
+                    let walk = Self.walkTree(tree, x.baseAddress!, path: path + tree * height, splits: splits.baseAddress!, masses: masses.baseAddress!, current: current, height: height, nodesPerTree: nodesPerTree, sizeLimit: sizeLimit)
+                    total += walk.score
+                    walks[tree] = walk
                 }
             }
         }
@@ -244,6 +279,46 @@ public struct HalfSpaceTrees: Sendable {
             windows += 1
         }
         return warm ? Swift.max(0, 1 - total / maximum) : 0
+    }
+
+    /// One tree's walk for `x`: counts it at each node of its path, records the steps before the tree's score
+    /// was taken in `path`, returns the tree's summary.
+    @inline(__always) private static func walkTree(
+        _ tree: Int, _ x: UnsafePointer<Double>, path: UnsafeMutablePointer<PathStep>, splits: UnsafePointer<Split>, masses: UnsafeMutablePointer<Mass>,
+        current: UInt32, height: Int, nodesPerTree: Int, sizeLimit: Double
+    ) -> TreeWalk {
+        let nodeBase = tree * nodesPerTree
+        let splitBase = tree * ((1 << height) - 1)
+        var node = 0
+        var depth = 0
+        var scored = false
+        var treeScore = 0.0
+        var steps = 0
+        var shortfallTotal = 0.0
+        var here = masses[nodeBase].rolled(to: current)
+        while true {
+            here.latest &+= 1
+            masses[nodeBase + node] = here
+            let mass = Double(here.reference)
+            if !scored, depth == height || mass < sizeLimit {
+                treeScore = mass * Double(1 << depth)
+                scored = true
+            }
+            if depth == height { break }
+            let split = splits[splitBase + node]
+            let child = x[Int(split.input)] < split.value ? 2 * node + 1 : 2 * node + 2
+            let next = masses[nodeBase + child].rolled(to: current)
+            if !scored {
+                let shortfall = Swift.max(0, mass / 2 - Double(next.reference))
+                path[steps] = PathStep(input: split.input, shortfall: shortfall)
+                steps += 1
+                shortfallTotal += shortfall
+            }
+            here = next
+            node = child
+            depth += 1
+        }
+        return TreeWalk(steps: Int32(steps), shortfallTotal: shortfallTotal, score: treeScore)
     }
 
     /// Each tree's share of the anomaly score, spread over the inputs of its recorded path's splits.

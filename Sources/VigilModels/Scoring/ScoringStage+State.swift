@@ -9,6 +9,7 @@ extension ScoringStage {
     /// supervised detectors' label-join caches are transient (labels for events before a restore are
     /// counted as unknown).
     public func saveState() -> [UInt8] {
+        precondition(prepared.next == prepared.count, "a snapshot between events scored ahead and their processing")
         var w = BinaryWriter()
         w.write(specs.count)
         for spec in specs { w.write(spec.name) }
@@ -81,7 +82,7 @@ extension ScoringStage {
         guard r.isAtEnd else { throw StateError("trailing bytes in scoring-stage state") }
         globals = restored
         // Sized for the restored trees (a checkpoint may hold trees of another shape than the config's).
-        treeWalks = globals.map { $0.trees?.makeWalk() }
+        treeWalks = globals.map { $0.trees?.makeWalk(events: Self.preparedCapacity) }
         calibrators = restoredCalibrators
         combined = restoredCombined
         cooldownIndex = restoredCooldown

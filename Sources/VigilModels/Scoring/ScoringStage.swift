@@ -24,6 +24,8 @@ public struct ScoringStage: Sendable {
         var contributions: [Double] = []
         /// The last event's low-side attribution (random cut forests).
         var lowContributions: [Double] = []
+        /// Which event of its walk (`treeWalks`) holds the last event's paths (half-space trees).
+        var walkEvent = 0
     }
 
     public private(set) var specs: [DetectorSpec]
@@ -38,6 +40,8 @@ public struct ScoringStage: Sendable {
     public let primaryEntity: Int
     var cooldownIndex: EntityKeyIndex
     var lastAlertMs: [Int64] = []
+    /// Half-space trees scored ahead for a run of events (`prepareTrees`), taken by `process` in order.
+    var prepared = PreparedTrees()
 
     public init(specs: [DetectorSpec], rules: [Rule], policy: AlertPolicy, primaryEntity: Int = 0, maxKeys: Int = 1_000_000) {
         precondition(specs.count <= DetectionResult.maxDetectors && rules.count <= 64, "validated by the config loader")
@@ -89,11 +93,13 @@ public struct ScoringStage: Sendable {
                 )
             }
         }
-        treeWalks = globals.map { $0.trees?.makeWalk() }
+        treeWalks = globals.map { $0.trees?.makeWalk(events: Self.preparedCapacity) }
+        prepared = PreparedTrees(globals: globals.count, dimensions: globals.map(\.inputs.count).max() ?? 0)
     }
 
     /// Completes `result` (which holds the per-entity detectors' raw scores) for one event.
     public mutating func process(_ event: Event, features: UnsafeBufferPointer<Double>, result: inout DetectionResult) {
+        defer { if prepared.next < prepared.count { prepared.next += 1 } }
         runGlobalDetectors(event, features: features, result: &result)
 
         // Calibrate every warm detector's raw score against its own history, then learn the score.
@@ -173,6 +179,17 @@ public struct ScoringStage: Sendable {
                 continue
             }
             guard globals[g].trees != nil || globals[g].forest != nil || globals[g].model != nil else { continue }
+            if globals[g].trees != nil, prepared.next < prepared.count {
+                // Scored ahead with the events around it (`prepareTrees`).
+                let row = Int(prepared.rows[g * Self.preparedCapacity + prepared.next])
+                guard row >= 0 else { continue }
+                globals[g].walkEvent = row
+                if treeWalks[g]!.warm[row] {
+                    result.rawScores[index] = prepared.scores[g * Self.preparedCapacity + row]
+                    result.warmDetectors |= 1 << UInt8(index)
+                }
+                continue
+            }
             let n = globals[g].inputs.count
             // Inputs, scaled inputs and two rows of per-input shares on the stack; the detector is changed in
             // place in `globals` (moving it out and back cost two copies of the whole entry per event).
@@ -216,6 +233,7 @@ public struct ScoringStage: Sendable {
                 }
                 globals[g].scaler!.scale(input, into: scaled)
                 let wasWarm = globals[g].trees!.isWarm
+                globals[g].walkEvent = 0
                 // The inputs' shares are worked out from the recorded walk only if the event alerts (`explain`).
                 let score = globals[g].trees!.scoreAndLearn(vector, walk: &treeWalks[g]!)
                 if wasWarm {
@@ -288,7 +306,7 @@ public struct ScoringStage: Sendable {
                 withUnsafeTemporaryAllocation(of: (input: Int, share: Double).self, capacity: inputs.count) { best in
                     withUnsafeTemporaryAllocation(of: Double.self, capacity: inputs.count) { shares in
                         if let trees = global.trees, let walk = treeWalks[g] {
-                            trees.contributions(of: walk, into: shares)
+                            trees.contributions(of: walk, event: global.walkEvent, into: shares)
                         } else {
                             for k in inputs.indices { shares[k] = global.contributions[k] }
                         }

@@ -1,0 +1,76 @@
+public import VigilCore
+
+/// The global half-space trees' results for a run of events scored ahead (`ScoringStage.prepareTrees`).
+struct PreparedTrees: Sendable {
+    /// Events of the run, and the next one `process` takes.
+    var count = 0
+    var next = 0
+    /// Per global (by its place in `globals`) and event of the run: the event's row in the trees' batch, or -1
+    /// when the global's input ranges were still being learned (the event gets no score from it).
+    var rows: [Int32] = []
+    /// Per global and row: the trees' raw score.
+    var scores: [Double] = []
+    /// The scaled inputs of one global's rows.
+    var inputs: [Double] = []
+
+    init() {}
+
+    init(globals: Int, dimensions: Int) {
+        rows = Array(repeating: -1, count: globals * ScoringStage.preparedCapacity)
+        scores = Array(repeating: 0, count: globals * ScoringStage.preparedCapacity)
+        inputs = Array(repeating: 0, count: dimensions * ScoringStage.preparedCapacity)
+    }
+}
+
+extension ScoringStage {
+    /// Events `prepareTrees` takes at most.
+    public static let preparedCapacity = 64
+
+    /// Scores the global half-space trees for the next `count` events (at most `preparedCapacity`) ahead, tree
+    /// by tree (`HalfSpaceTrees.scoreAndLearn(batch:count:scores:walk:)`); `input(e)` gives the run's event `e`
+    /// and its features. `process` must then be called for exactly these events, in this order: it takes each
+    /// one's trees' result instead of walking the trees for it. Results are those of scoring event by event.
+    ///
+    /// The trees are most of the stage's work, and walking one tree for a run of events keeps its nodes in the
+    /// caches, where walking all trees per event fetched them again for every event.
+    public mutating func prepareTrees(count: Int, _ input: (Int) -> (event: UnsafePointer<Event>, features: UnsafeBufferPointer<Double>)) {
+        precondition(prepared.next == prepared.count, "events prepared before were not all processed")
+        precondition(count >= 0 && count <= Self.preparedCapacity)
+        prepared.count = 0
+        prepared.next = 0
+        guard count > 0 else { return }
+        var inputs: [Double] = []
+        swap(&inputs, &prepared.inputs)
+        defer { swap(&inputs, &prepared.inputs) }
+        for g in globals.indices where globals[g].trees != nil {
+            let n = globals[g].inputs.count
+            var rows = 0
+            inputs.withUnsafeMutableBufferPointer { batch in
+                withUnsafeTemporaryAllocation(of: Double.self, capacity: n) { x in
+                    for e in 0..<count {
+                        let (event, features) = input(e)
+                        for k in 0..<n {
+                            x[k] = switch globals[g].inputs[k] {
+                            case .feature(let f): features[f]
+                            case .numericField(let f): event.pointee.numeric[f]
+                            }
+                        }
+                        globals[g].scaler!.observe(UnsafeBufferPointer(x))
+                        guard globals[g].scaler!.isReady else {
+                            prepared.rows[g * Self.preparedCapacity + e] = -1
+                            continue
+                        }
+                        globals[g].scaler!.scale(UnsafeBufferPointer(x), into: UnsafeMutableBufferPointer(rebasing: batch[rows * n..<(rows + 1) * n]))
+                        prepared.rows[g * Self.preparedCapacity + e] = Int32(rows)
+                        rows += 1
+                    }
+                }
+                prepared.scores.withUnsafeMutableBufferPointer { scores in
+                    globals[g].trees!.scoreAndLearn(
+                        batch: UnsafePointer(batch.baseAddress!), count: rows, scores: scores.baseAddress! + g * Self.preparedCapacity, walk: &treeWalks[g]!)
+                }
+            }
+        }
+        prepared.count = count
+    }
+}
