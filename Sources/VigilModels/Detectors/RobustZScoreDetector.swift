@@ -5,7 +5,8 @@ public import VigilCore
 /// scaled to match a normal distribution's standard deviation), so a few outliers do not mask the next one.
 ///
 /// The raw score is `|z|` (calibration turns it into a percentile).
-/// Each key keeps `window` doubles; scoring copies them into a stack buffer to take medians (no allocation).
+/// Each key keeps `window` doubles; scoring sorts a copy of them in a stack buffer for the median (no
+/// allocation) and walks out from it for the deviations' median.
 public struct RobustZScoreDetector: Sendable {
     public let field: Int
     /// The entity kind whose keys get separate baselines, or nil for one global baseline.
@@ -80,17 +81,40 @@ public struct RobustZScoreDetector: Sendable {
     }
 
     private func zScore(_ x: Double, slot: Int, count n: Int) -> Double {
-        withUnsafeTemporaryAllocation(of: Double.self, capacity: n) { buffer in
-            for i in 0..<n { buffer[i] = values[slot * window + i] }
-            buffer.sortWithoutAllocating(by: <)
-            let median = Self.median(buffer)
-            for i in 0..<n { buffer[i] = Swift.abs(buffer[i] - median) }
-            buffer.sortWithoutAllocating(by: <)
-            var spread = 1.4826 * Self.median(buffer)
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: n) { sorted in
+            for i in 0..<n { sorted[i] = values[slot * window + i] }
+            sorted.sortWithoutAllocating(by: <)
+            let median = Self.median(sorted)
+            // The deviations |v - median| in increasing order, without sorting them: they fall walking left from
+            // the last value not above the median and walking right from the next, so the two walks merge.
+            var left = n / 2
+            while left >= 0, sorted[left] > median { left -= 1 }
+            var right = left + 1
+            func nextDeviation() -> Double {
+                let fromLeft = left >= 0 ? Swift.abs(sorted[left] - median) : .infinity
+                let fromRight = right < n ? Swift.abs(sorted[right] - median) : .infinity
+                if fromLeft <= fromRight {
+                    left -= 1
+                    return fromLeft
+                }
+                right += 1
+                return fromRight
+            }
+            // The deviations' median: the middle one, or the mean of the middle two.
+            var total = 0.0
+            var lower = 0.0
+            var middle = 0.0
+            for k in 0...(n / 2) {
+                let deviation = nextDeviation()
+                total += deviation
+                if k == n / 2 - 1 { lower = deviation }
+                if k == n / 2 { middle = deviation }
+            }
+            var spread = 1.4826 * (n % 2 == 1 ? middle : (lower + middle) / 2)
             if spread == 0 {
-                // More than half the values are equal: fall back to the mean absolute deviation.
-                var total = 0.0
-                for i in 0..<n { total += buffer[i] }
+                // More than half the values are equal: fall back to the mean absolute deviation, summed in
+                // increasing order as before.
+                for _ in (n / 2 + 1)..<n { total += nextDeviation() }
                 spread = 1.2533 * total / Double(n)
             }
             if spread == 0 { return x == median ? 0 : (x > median ? .infinity : -.infinity) }
