@@ -74,7 +74,7 @@ struct ParallelScoringTests {
         var merge = OrderedMerge(outputs: pool.outputs, stage: model.makeStage())
         var received: [Int64: ScoredEvent] = [:]
         func drainOutputs() {
-            _ = merge.drain { received[$0.event.position] = $0 }
+            _ = merge.drain { received[$0.pointee.event.position] = $0.pointee }
         }
         for event in events {
             let item = router.prepare(event)
