@@ -110,6 +110,27 @@ struct DetectorTests {
         #expect(abs(tied.percentile(of: 7) - tied.percentile(of: 7.0000001) + 0.1) < 0.02 || tied.percentile(of: 7) < 0.9)
         #expect(calibrator.percentile(of: -1) == 0)
     }
+
+    /// With fewer scores than the sketch compacts (every score kept, weight 1), a percentile is the mid-rank
+    /// counted directly: the fraction below plus half the fraction equal, for scores present (ties of 1 to
+    /// 40), absent, below the least and above the greatest, over snapshots of every size up to 400.
+    @Test func calibratorPercentilesAreMidRanks() {
+        var calibrator = ScoreCalibrator(warmup: 1, refreshEvery: 1, k: 1_000)
+        var generator = SplitMix64(seed: 3)
+        var seen: [Double] = []
+        var worst = 0.0
+        for _ in 0..<400 {
+            let score = Double(generator.next() % 40) / 4
+            calibrator.add(score)
+            seen.append(score)
+            for probe in [-1.0, 0, 0.1, 2.25, 2.3, 5, 9.75, 11] + seen.suffix(3) {
+                let below = Double(seen.filter { $0 < probe }.count)
+                let equal = Double(seen.filter { $0 == probe }.count)
+                worst = max(worst, abs(calibrator.percentile(of: probe) - (below + equal / 2) / Double(seen.count)))
+            }
+        }
+        #expect(worst < 1e-12)
+    }
 }
 
 /// How many of the sorted values are at or below `value` (binary search).

@@ -4,7 +4,8 @@ public import VigilCore
 /// same language ("this event is in the top 0.1 %") whatever its raw scale.
 ///
 /// A KLL sketch holds the distribution. Ranks are read from a sorted snapshot of the sketch (values and
-/// cumulative weights), refreshed every `refreshEvery` scores, so calibrating costs one binary search.
+/// cumulative weights), refreshed every `refreshEvery` scores, so calibrating costs one binary search (two when
+/// the score equals some in the snapshot).
 public struct ScoreCalibrator: Sendable {
     private var sketch: KLLSketch
     private var snapshotValues: [Double] = []
@@ -37,22 +38,29 @@ public struct ScoreCalibrator: Sendable {
     /// NaN before `warmup` scores.
     public func percentile(of raw: Double) -> Double {
         guard isWarm, !snapshotValues.isEmpty, !raw.isNaN else { return .nan }
-        let below = firstIndex { $0 >= raw }
-        let atOrBelow = firstIndex { $0 > raw }
-        let lower = below == 0 ? 0 : snapshotRanks[below - 1]
-        let upper = atOrBelow == 0 ? 0 : snapshotRanks[atOrBelow - 1]
-        return (lower + upper) / 2
+        return snapshotValues.withUnsafeBufferPointer { values in
+            let below = Self.firstIndex(in: values) { $0 >= raw }
+            // Past the scores below `raw`, those equal to it, if any (usually none: one search, not two).
+            let atOrBelow = below < values.count && values[below] == raw ? Self.firstIndex(in: values) { $0 > raw } : below
+            let lower = below == 0 ? 0 : snapshotRanks[below - 1]
+            let upper = atOrBelow == 0 ? 0 : snapshotRanks[atOrBelow - 1]
+            return (lower + upper) / 2
+        }
     }
 
-    /// The first snapshot index whose value satisfies `predicate` (values are sorted; binary search).
-    private func firstIndex(where predicate: (Double) -> Bool) -> Int {
-        var low = 0
-        var high = snapshotValues.count
-        while low < high {
-            let mid = (low + high) / 2
-            if predicate(snapshotValues[mid]) { high = mid } else { low = mid + 1 }
+    /// The first index of the sorted `values` whose value satisfies `predicate` (false up to some index, true
+    /// from there on). The search halves a range by choosing its base with a conditional move, not a branch:
+    /// where the score falls is not predictable, and a mispredicted branch per step cost more than the loads.
+    @inline(__always)
+    private static func firstIndex(in values: UnsafeBufferPointer<Double>, where predicate: (Double) -> Bool) -> Int {
+        var base = 0
+        var length = values.count
+        while length > 1 {
+            let half = length / 2
+            base = predicate(values[base + half - 1]) ? base : base + half
+            length -= half
         }
-        return low
+        return predicate(values[base]) ? base : base + 1
     }
 
     /// Adds a score to the distribution.
