@@ -42,7 +42,7 @@ extension ScoringStage {
         var inputs: [Double] = []
         swap(&inputs, &prepared.inputs)
         defer { swap(&inputs, &prepared.inputs) }
-        for g in globals.indices where globals[g].trees != nil {
+        for g in globals.indices where globals[g].kind == .trees {
             let n = globals[g].inputs.count
             var rows = 0
             inputs.withUnsafeMutableBufferPointer { batch in

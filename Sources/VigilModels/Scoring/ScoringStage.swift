@@ -26,6 +26,21 @@ public struct ScoringStage: Sendable {
         var lowContributions: [Double] = []
         /// Which event of its walk (`treeWalks`) holds the last event's paths (half-space trees).
         var walkEvent = 0
+        /// Which of the optional models above it holds, so the event path checks this instead of comparing the
+        /// optionals with nil (each such check copied the optional, retaining and releasing its arrays).
+        var kind = Kind.none
+
+        enum Kind: Sendable { case zScore, keyed, trees, forest, supervised, none }
+
+        /// The kind its models make it.
+        var modelKind: Kind {
+            if zScore != nil { return .zScore }
+            if keyed != nil { return .keyed }
+            if trees != nil { return .trees }
+            if forest != nil { return .forest }
+            if model != nil { return .supervised }
+            return .none
+        }
     }
 
     public private(set) var specs: [DetectorSpec]
@@ -93,6 +108,7 @@ public struct ScoringStage: Sendable {
                 )
             }
         }
+        for g in globals.indices { globals[g].kind = globals[g].modelKind }
         treeWalks = globals.map { $0.trees?.makeWalk(events: Self.preparedCapacity) }
         prepared = PreparedTrees(globals: globals.count, dimensions: globals.map(\.inputs.count).max() ?? 0)
     }
@@ -159,7 +175,8 @@ public struct ScoringStage: Sendable {
     private mutating func runGlobalDetectors(_ event: Event, features: UnsafeBufferPointer<Double>, result: inout DetectionResult) {
         for g in globals.indices {
             let index = globals[g].index
-            if globals[g].zScore != nil {
+            let kind = globals[g].kind
+            if kind == .zScore {
                 let r = globals[g].zScore!.process(event, value: globals[g].inputs[0].value(event: event, features: features))
                 if r.isWarm {
                     result.rawScores[index] = r.score
@@ -168,7 +185,7 @@ public struct ScoringStage: Sendable {
                 }
                 continue
             }
-            if globals[g].keyed != nil {
+            if kind == .keyed {
                 if let score = globals[g].keyed!.process(event, features: features) {
                     result.rawScores[index] = score
                     result.warmDetectors |= 1 << UInt8(index)
@@ -178,8 +195,8 @@ public struct ScoringStage: Sendable {
                 }
                 continue
             }
-            guard globals[g].trees != nil || globals[g].forest != nil || globals[g].model != nil else { continue }
-            if globals[g].trees != nil, prepared.next < prepared.count {
+            guard kind == .trees || kind == .forest || kind == .supervised else { continue }
+            if kind == .trees, prepared.next < prepared.count {
                 // Scored ahead with the events around it (`prepareTrees`).
                 let row = Int(prepared.rows[g * Self.preparedCapacity + prepared.next])
                 guard row >= 0 else { continue }
@@ -208,7 +225,7 @@ public struct ScoringStage: Sendable {
                 globals[g].scaler!.observe(input)
                 guard globals[g].scaler!.isReady else { return }
                 let vector = UnsafeBufferPointer(scaled)
-                if globals[g].model != nil {
+                if kind == .supervised {
                     globals[g].scaler!.scale(input, into: scaled)
                     globals[g].labels!.remember(event.id, vector)
                     if globals[g].positives >= globals[g].minLabels, globals[g].negatives >= globals[g].minLabels {
@@ -218,7 +235,7 @@ public struct ScoringStage: Sendable {
                     }
                     return
                 }
-                if globals[g].forest != nil {
+                if kind == .forest {
                     globals[g].scaler!.scaleUnclamped(input, into: scaled)
                     let score = globals[g].forest!.scoreAndLearn(vector, high: high, low: low)
                     for k in 0..<n {
@@ -342,7 +359,7 @@ public struct ScoringStage: Sendable {
     @discardableResult
     public mutating func learnLabel(eventID: EventID, label: Bool) -> Int {
         var joined = 0
-        for g in globals.indices where globals[g].model != nil {
+        for g in globals.indices where globals[g].kind == .supervised {
             var model = globals[g].model!
             globals[g].model = nil
             let found = globals[g].labels!.take(eventID) { x in model.learn(x, label: label) }
