@@ -49,12 +49,7 @@ extension ScoringStage {
                 withUnsafeTemporaryAllocation(of: Double.self, capacity: n) { x in
                     for e in 0..<count {
                         let (event, features) = input(e)
-                        for k in 0..<n {
-                            x[k] = switch globals[g].inputs[k] {
-                            case .feature(let f): features[f]
-                            case .numericField(let f): event.pointee.numeric[f]
-                            }
-                        }
+                        for k in 0..<n { x[k] = globals[g].inputs[k].value(event: event.pointee, features: features) }
                         globals[g].scaler!.observe(UnsafeBufferPointer(x))
                         guard globals[g].scaler!.isReady else {
                             prepared.rows[g * Self.preparedCapacity + e] = -1

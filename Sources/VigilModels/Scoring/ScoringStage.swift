@@ -215,12 +215,7 @@ public struct ScoringStage: Sendable {
                 let scaled = UnsafeMutableBufferPointer(rebasing: buffer[n..<2 * n])
                 let high = UnsafeMutableBufferPointer(rebasing: buffer[2 * n..<3 * n])
                 let low = UnsafeMutableBufferPointer(rebasing: buffer[3 * n..<4 * n])
-                for k in 0..<n {
-                    x[k] = switch globals[g].inputs[k] {
-                    case .feature(let f): features[f]
-                    case .numericField(let f): event.numeric[f]
-                    }
-                }
+                for k in 0..<n { x[k] = globals[g].inputs[k].value(event: event, features: features) }
                 let input = UnsafeBufferPointer(x)
                 globals[g].scaler!.observe(input)
                 guard globals[g].scaler!.isReady else { return }
