@@ -113,7 +113,7 @@ public struct RobustZScoreDetector: Sendable {
             var spread = 1.4826 * (n % 2 == 1 ? middle : (lower + middle) / 2)
             if spread == 0 {
                 // More than half the values are equal: fall back to the mean absolute deviation, summed in
-                // increasing order as before.
+                // increasing order (as over sorted deviations, so the sum rounds the same).
                 for _ in (n / 2 + 1)..<n { total += nextDeviation() }
                 spread = 1.2533 * total / Double(n)
             }
