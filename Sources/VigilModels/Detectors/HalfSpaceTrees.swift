@@ -174,8 +174,9 @@ public struct HalfSpaceTrees: Sendable {
         let (trees, height) = (trees, height)
         return withUnsafeTemporaryAllocation(of: PathStep.self, capacity: trees * height) { steps in
             withUnsafeTemporaryAllocation(of: TreeWalk.self, capacity: trees) { walks in
-                let warm = windows > 0
-                let score = scoreAndLearn(x, steps: steps.baseAddress!, trees: walks.baseAddress!)
+                var score = 0.0
+                var warm = false
+                scoreAndLearn(x.baseAddress!, count: 1, scores: &score, steps: steps.baseAddress!, trees: walks.baseAddress!, warm: &warm)
                 if let contributions { shares(steps: UnsafeBufferPointer(steps), trees: UnsafeBufferPointer(walks), warm: warm, into: contributions) }
                 return score
             }
@@ -186,11 +187,9 @@ public struct HalfSpaceTrees: Sendable {
     /// `contributions(of:into:)` instead of working out the shares now.
     /// The walk is recorded as the walk's event 0.
     public mutating func scoreAndLearn(_ x: UnsafeBufferPointer<Double>, walk: inout Walk) -> Double {
-        precondition(fits(walk), "a walk made by another model's makeWalk()")
-        walk.warm[0] = windows > 0
-        return walk.steps.withUnsafeMutableBufferPointer { steps in
-            walk.trees.withUnsafeMutableBufferPointer { trees in scoreAndLearn(x, steps: steps.baseAddress!, trees: trees.baseAddress!) }
-        }
+        var score = 0.0
+        scoreAndLearn(batch: x.baseAddress!, count: 1, scores: &score, walk: &walk)
+        return score
     }
 
     /// Scores and counts `count` events (`points`: `dimensions` scaled values each, in stream order) as that
@@ -203,40 +202,12 @@ public struct HalfSpaceTrees: Sendable {
     /// stay in the caches for the whole run instead of being fetched again for every event.
     public mutating func scoreAndLearn(batch points: UnsafePointer<Double>, count: Int, scores: UnsafeMutablePointer<Double>, walk: inout Walk) {
         precondition(fits(walk) && count <= walk.capacity, "a walk made by another model's makeWalk(), or too small")
-        let (trees, height, dimensions, nodesPerTree, sizeLimit, maximum) = (trees, height, dimensions, nodesPerTree, sizeLimit, maximum)
-        var start = 0
-        while start < count {
-            let end = Swift.min(count, start + window - seenInWindow)
-            let warm = windows > 0
-            let current = currentWindow
-            for e in start..<end {
-                scores[e] = 0
-                walk.warm[e] = warm
-            }
-            splits.withUnsafeBufferPointer { splits in
-                masses.withUnsafeMutableBufferPointer { masses in
-                    walk.steps.withUnsafeMutableBufferPointer { steps in
-                        walk.trees.withUnsafeMutableBufferPointer { walks in
-                            for tree in 0..<trees {
-                                for e in start..<end {
-                                    let treeWalk = Self.walkTree(
-                                        tree, points + e * dimensions, path: steps.baseAddress! + (e * trees + tree) * height, splits: splits.baseAddress!,
-                                        masses: masses.baseAddress!, current: current, height: height, nodesPerTree: nodesPerTree, sizeLimit: sizeLimit)
-                                    scores[e] += treeWalk.score
-                                    walks[e * trees + tree] = treeWalk
-                                }
-                            }
-                        }
-                    }
+        walk.steps.withUnsafeMutableBufferPointer { steps in
+            walk.trees.withUnsafeMutableBufferPointer { trees in
+                walk.warm.withUnsafeMutableBufferPointer { warm in
+                    scoreAndLearn(points, count: count, scores: scores, steps: steps.baseAddress!, trees: trees.baseAddress!, warm: warm.baseAddress!)
                 }
             }
-            for e in start..<end { scores[e] = warm ? Swift.max(0, 1 - scores[e] / maximum) : 0 }
-            seenInWindow += end - start
-            if seenInWindow >= window {
-                seenInWindow = 0
-                windows += 1
-            }
-            start = end
         }
     }
 
@@ -254,31 +225,46 @@ public struct HalfSpaceTrees: Sendable {
         }
     }
 
-    /// The walk itself: every tree's path for `x`, counting it at each node, recording the steps before each
-    /// tree's score was taken (`steps`: tree `t`'s at `t * height`) and each tree's summary (`trees`).
+    /// The walk itself, for a run of `count` events in stream order (`points`: `dimensions` values each), tree by
+    /// tree: each event counted at every node of its path, its score into `scores[e]`, whether it was scored
+    /// against a reference window into `warm[e]`, and per tree its recorded steps (`steps`: event `e`'s tree `t`
+    /// at `(e * trees + t) * height`) and summary (`trees`: at `e * trees + t`). A single event is a run of one.
     private mutating func scoreAndLearn(
-        _ x: UnsafeBufferPointer<Double>, steps path: UnsafeMutablePointer<PathStep>, trees walks: UnsafeMutablePointer<TreeWalk>
-    ) -> Double {
-        let warm = windows > 0
-        let current = currentWindow
-        var total = 0.0
-        let (trees, height, nodesPerTree, sizeLimit) = (trees, height, nodesPerTree, sizeLimit)
-        splits.withUnsafeBufferPointer { splits in
-            masses.withUnsafeMutableBufferPointer { masses in
-                for tree in 0..<trees {
-                    let walk = Self.walkTree(tree, x.baseAddress!, path: path + tree * height, splits: splits.baseAddress!, masses: masses.baseAddress!, current: current, height: height, nodesPerTree: nodesPerTree, sizeLimit: sizeLimit)
-                    total += walk.score
-                    walks[tree] = walk
+        _ points: UnsafePointer<Double>, count: Int, scores: UnsafeMutablePointer<Double>, steps: UnsafeMutablePointer<PathStep>,
+        trees walks: UnsafeMutablePointer<TreeWalk>, warm: UnsafeMutablePointer<Bool>
+    ) {
+        let (trees, height, dimensions, nodesPerTree, sizeLimit, maximum) = (trees, height, dimensions, nodesPerTree, sizeLimit, maximum)
+        var start = 0
+        while start < count {
+            let end = Swift.min(count, start + window - seenInWindow)
+            let isWarm = windows > 0
+            let current = currentWindow
+            for e in start..<end {
+                scores[e] = 0
+                warm[e] = isWarm
+            }
+            splits.withUnsafeBufferPointer { splits in
+                masses.withUnsafeMutableBufferPointer { masses in
+                    for tree in 0..<trees {
+                        for e in start..<end {
+                            let treeWalk = Self.walkTree(
+                                tree, points + e * dimensions, path: steps + (e * trees + tree) * height, splits: splits.baseAddress!,
+                                masses: masses.baseAddress!, current: current, height: height, nodesPerTree: nodesPerTree, sizeLimit: sizeLimit)
+                            scores[e] += treeWalk.score
+                            walks[e * trees + tree] = treeWalk
+                        }
+                    }
                 }
             }
+            for e in start..<end { scores[e] = isWarm ? Swift.max(0, 1 - scores[e] / maximum) : 0 }
+            seenInWindow += end - start
+            if seenInWindow >= window {
+                // The latest counts become the reference as each node is next touched (`Mass.rolled`).
+                seenInWindow = 0
+                windows += 1
+            }
+            start = end
         }
-        seenInWindow += 1
-        if seenInWindow >= window {
-            // The latest counts become the reference as each node is next touched (`Mass.rolled`).
-            seenInWindow = 0
-            windows += 1
-        }
-        return warm ? Swift.max(0, 1 - total / maximum) : 0
     }
 
     /// One tree's walk for `x`: counts it at each node of its path, records the steps before the tree's score
