@@ -21,6 +21,8 @@ struct BenchCommand: ParsableCommand {
         @Option(name: .long, help: "Largest worker count.") var maxWorkers: Int = ProcessInfo.processInfo.activeProcessorCount
         @Option(name: .long, help: "Append the results as Markdown to this file.") var markdown: String?
         @Flag(name: .long, help: "Print the rows as JSON lines instead of a table.") var json = false
+        @Flag(name: .long, help: "Then feed the threaded core with the most workers at half its measured rate and report each event's latency (no broker).")
+        var latency = false
 
         func run() throws {
             let configuration = try VigilConfiguration.load(file: config)
@@ -30,9 +32,19 @@ struct BenchCommand: ParsableCommand {
             rows.append(median { bench.decodeOnly() })
             rows.append(median { bench.sequential() })
             for workers in 1...max(1, maxWorkers) { rows.append(median { bench.pipeline(workers: workers) }) }
+            let paced = latency ? bench.pacedLatency(workers: max(1, maxWorkers), rate: rows[rows.count - 1].eventsPerSecond / 2) : nil
             if json {
                 for row in rows { print(row.jsonLine()) }
+                if let p = paced {
+                    print(#"{"paced_latency":{"workers":\#(p.workers),"rate":\#(Int(p.rate)),"fed_rate":\#(Int(p.fedRate)),"events":\#(p.events),"p50_ms":\#(p.p50),"p99_ms":\#(p.p99),"p999_ms":\#(p.p999),"max_ms":\#(p.max)}}"#)
+                }
                 return
+            }
+            defer {
+                if let p = paced {
+                    print(String(format: "threaded core, %d workers, fed at %d events/s (half its rate): latency p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms (%d events)",
+                        p.workers, Int(p.fedRate), p.p50, p.p99, p.p999, p.max, p.events))
+                }
             }
             let base = rows[1].eventsPerSecond
             var lines = ["| measurement | events | seconds | events/s | vs 1 thread |", "|---|---:|---:|---:|---:|"]
@@ -208,7 +220,12 @@ extension BenchCommand {
                 Produces synthetic events at --rate into a fresh topic (as many partitions as --topic has) while the \
                 daemon pipeline scores them, and reports the daemon's own latency histogram: each event from being \
                 read to the broker acknowledging its last output (or to being scored, when it has none). The first \
-                --warmup seconds are left out. scripts/bench runs it at half the pipeline's measured maximum.
+                --warmup seconds are left out. scripts/bench runs it at half the pipeline's measured maximum. Also \
+                reported: each record's input delay (from its timestamp, set when the paced producer hands it over, \
+                to being read), and the read-to-delivery figures over only the seconds of steady input, the seconds \
+                in which no record had waited over 250 ms upstream, following a second like that: when the broker \
+                holds the input back, what it then hands over in a burst queues in the pipeline, and those seconds \
+                show that catch-up rather than the pipeline's own latency.
                 """
         )
 
@@ -234,7 +251,7 @@ extension BenchCommand {
             let r = try bench.latency(config: configuration, rate: rate, seconds: seconds, warmup: warmup, brokerPID: brokerPid, logger: logger)
             let broker = r.brokerCores.map { String(format: "%.2f", $0) } ?? "null"
             if json {
-                print(#"{"target_rate":\#(Int(r.targetRate)),"produced_rate":\#(Int(r.producedRate)),"events":\#(r.events),"p50_ms":\#(r.p50),"p99_ms":\#(r.p99),"p999_ms":\#(r.p999),"max_ms":\#(r.max),"p99_without_outputs_ms":\#(r.p99WithoutOutputs),"with_outputs":{"events":\#(r.withOutputs.events),"p50_ms":\#(r.withOutputs.p50),"p99_ms":\#(r.withOutputs.p99),"max_ms":\#(r.withOutputs.max)},"process_cores":\#(String(format: "%.2f", r.processCores)),"broker_cores":\#(broker)}"#)
+                print(#"{"target_rate":\#(Int(r.targetRate)),"produced_rate":\#(Int(r.producedRate)),"events":\#(r.events),"p50_ms":\#(r.p50),"p99_ms":\#(r.p99),"p999_ms":\#(r.p999),"max_ms":\#(r.max),"p99_without_outputs_ms":\#(r.p99WithoutOutputs),"with_outputs":{"events":\#(r.withOutputs.events),"p50_ms":\#(r.withOutputs.p50),"p99_ms":\#(r.withOutputs.p99),"max_ms":\#(r.withOutputs.max)},"input_delay":{"p50_ms":\#(r.inputDelay.p50),"p99_ms":\#(r.inputDelay.p99),"max_ms":\#(r.inputDelay.max)},"steady":{"seconds":\#(r.steady.seconds),"of":\#(r.steady.of),"p50_ms":\#(r.steady.p50),"p99_ms":\#(r.steady.p99),"p999_ms":\#(r.steady.p999)},"process_cores":\#(String(format: "%.2f", r.processCores)),"broker_cores":\#(broker)}"#)
                 return
             }
             print("input \(Int(r.producedRate)) events/s (asked \(Int(r.targetRate))), \(r.events) events measured")
@@ -243,6 +260,10 @@ extension BenchCommand {
             print(String(format: "  events without outputs (read to scored): p99 %.2f ms", r.p99WithoutOutputs))
             print(String(format: "  %d events with outputs (read to the broker's acknowledgement): p50 %.2f ms, p99 %.2f ms, max %.2f ms",
                 r.withOutputs.events, r.withOutputs.p50, r.withOutputs.p99, r.withOutputs.max))
+            print(String(format: "input delay (record timestamp to read: the producer and the broker): p50 %.2f ms, p99 %.2f ms, max %.2f ms",
+                r.inputDelay.p50, r.inputDelay.p99, r.inputDelay.max))
+            print(String(format: "read-to-delivery over the %d of %d seconds of steady input (no record read later than %d ms): p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms",
+                r.steady.seconds, r.steady.of, Int(LiveStatistics.steadyInputDelayMicroseconds / 1000), r.steady.p50, r.steady.p99, r.steady.p999))
         }
     }
 

@@ -27,6 +27,14 @@ struct BenchmarkHarnessTests {
         #expect(row.allocationsPerEvent == nil && row.events == 2_000)
     }
 
+    @Test func thePacedCoreRunFeedsAtTheRateAskedAndTimesTheSecondHalf() throws {
+        let run = CoreBenchmark(config: try benchConfig(), count: 4_000).pacedLatency(workers: 2, rate: 4_000)
+        // 4,000 events at 4,000 events/s: about a second, however fast the machine.
+        #expect(run.fedRate > 2_000 && run.fedRate < 4_400, "fed at \(run.fedRate) events/s")
+        #expect(run.events == 2_000)
+        #expect(run.p50 > 0 && run.p50 <= run.p99 && run.p99 <= run.p999 && run.p999 <= run.max)
+    }
+
     @Test(.timeLimit(.minutes(2)))
     func theLatencyRunReportsPercentilesOfTheDaemonsHistogram() throws {
         let brokers = try Broker.address()
@@ -43,5 +51,9 @@ struct BenchmarkHarnessTests {
         #expect(run.producedRate > 800 && run.producedRate < 1_200, "paced input: \(run.producedRate) events/s")
         #expect(run.events >= 2_000, "events after the warm-up: \(run.events)")
         #expect(run.p50 > 0 && run.p50 <= run.p99 && run.p99 <= run.p999 && run.p999 <= run.max)
+        // Every record carries its producer's timestamp, so each read one has an input delay.
+        #expect(run.inputDelay.max > 0 && run.inputDelay.p50 <= run.inputDelay.p99 && run.inputDelay.p99 <= run.inputDelay.max)
+        #expect(run.steady.of >= 2 && run.steady.seconds <= run.steady.of)
+        #expect(run.steady.seconds == 0 || (run.steady.p50 > 0 && run.steady.p50 <= run.steady.p99 && run.steady.p99 <= run.steady.p999))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import VigilCore
 
 /// Events through decode + features + detectors in-process, no Kafka: the core's throughput, sequentially
@@ -99,22 +100,73 @@ public struct CoreBenchmark: Sendable {
     /// - Parameter counter: when given, every thread's allocations from the routing of the second half of the
     ///   events to the last event's drain are reported per event of that half.
     public func pipeline(workers: Int, counting counter: AllocationCounter? = nil) -> Row {
+        let run = threaded(workers: workers, pacedAt: nil, counting: counter)
+        return Row(name: "threaded core, \(workers) worker\(workers == 1 ? "" : "s")", events: messages.count, seconds: run.seconds, allocationsPerEvent: run.allocationsPerEvent)
+    }
+
+    /// The threaded core's own latency, without a broker: events fed at a steady `rate`.
+    public struct PacedLatency: Sendable {
+        public var workers: Int
+        /// Events per second asked for and fed (over the whole run).
+        public var rate: Double
+        public var fedRate: Double
+        /// Events measured: the second half (the first warms the state up).
+        public var events: Int
+        /// From handing an event to the decoder to the stage finishing it, milliseconds.
+        public var p50: Double
+        public var p99: Double
+        public var p999: Double
+        public var max: Double
+    }
+
+    /// The threaded core fed at a steady `rate` (what is due handed over every 100 µs, rather than as fast as
+    /// the rings take it): each event's latency from being handed to the decoder (as the consumer thread takes
+    /// it from librdkafka) to the ordered stage finishing it, over the second half of the events. What the
+    /// pipeline adds to an event's latency when its input arrives evenly, without the broker's bursts.
+    public func pacedLatency(workers: Int, rate: Double) -> PacedLatency {
+        let run = threaded(workers: workers, pacedAt: rate, counting: nil)
+        let h = run.latency!
+        let milliseconds = { (percentile: Double) in Double(h.valueAtPercentile(percentile)) / 1000 }
+        return PacedLatency(
+            workers: workers, rate: rate, fedRate: Double(messages.count) / run.seconds, events: Int(h.totalCount),
+            p50: milliseconds(50), p99: milliseconds(99), p999: milliseconds(99.9), max: Double(h.max) / 1000)
+    }
+
+    /// Latencies the output thread records, handed back once it has drained every event.
+    private final class LatencyBox: Sendable {
+        let histogram = Mutex(LatencyRecorder.makeHistogram())
+    }
+
+    /// One run of the threaded core; with `rate`, paced and each second-half event's latency recorded
+    /// (microseconds).
+    private func threaded(workers: Int, pacedAt rate: Double?, counting counter: AllocationCounter?) -> (
+        seconds: Double, allocationsPerEvent: Double?, latency: LatencyHistogram?
+    ) {
         let model = ScoringModel(config: config)
         let pool = WorkerPool(model: model, count: workers, ringCapacity: config.pipeline.ringCapacity)
         let total = messages.count
+        let half = total / 2
         let drained = DispatchSemaphore(value: 0)
         let outputs = pool.outputs
         let stage = model.makeStage()
+        let box = LatencyBox()
+        let recording = rate != nil
         Thread {
             var merge = OrderedMerge(outputs: outputs, stage: stage)
             var seen = 0
+            var latency = LatencyRecorder.makeHistogram()
             // Waiting as the daemon's output thread waits.
             var backoff = IdleBackoff()
             while seen < total {
-                let n = merge.drain(max: 256) { _ in }
+                let n = merge.drain(max: 256) { scored in
+                    guard recording, scored.pointee.event.offset >= Int64(half) else { return }
+                    let nanoseconds = DispatchTime.now().uptimeNanoseconds &- scored.pointee.event.consumedAtNs
+                    _ = latency.record(Swift.min(nanoseconds / 1000, latency.highestTrackableValue))
+                }
                 seen += n
                 if n == 0 { backoff.idle() } else { backoff.reset() }
             }
+            box.histogram.withLock { $0 = latency }
             drained.signal()
         }.start()
         let decoder = EventDecoder(schema: config.schema)
@@ -122,12 +174,17 @@ public struct CoreBenchmark: Sendable {
         // As from a topic of `inputPartitions` partitions keyed by card (workers own partitions): the partition
         // is known before decoding, as the consumer knows it from the message.
         let partitions = partitions(decoder)
-        let half = total / 2
         var allocationsAtHalf: UInt64 = 0
         var backoff = IdleBackoff()
         let start = ContinuousClock.now
+        // Paced: by time t, rate x t events have been handed over.
+        var due = 0
         for (i, message) in messages.enumerated() {
             if i == half, let counter { allocationsAtHalf = counter.count }
+            while let rate, i >= due {
+                due = Int(rate * elapsed(start)) + 1
+                if i >= due { usleep(100) }
+            }
             // As the consumer does: decoded where the worker will read it, waiting as it waits for room.
             let partition = partitions[i]
             var slot = pool.reserve(forPartition: partition)
@@ -137,6 +194,7 @@ public struct CoreBenchmark: Sendable {
             }
             backoff.reset()
             slot!.pointee.event = Event()
+            if recording { slot!.pointee.event.consumedAtNs = DispatchTime.now().uptimeNanoseconds }
             message.withUnsafeBytes { try? decoder.decode($0, into: &slot!.pointee.event) }
             slot!.pointee.event.offset = Int64(i)
             slot!.pointee.event.partition = partition
@@ -147,6 +205,6 @@ public struct CoreBenchmark: Sendable {
         let seconds = elapsed(start)
         let allocations = counter.map { Double($0.count - allocationsAtHalf) / Double(total - half) }
         pool.stop()
-        return Row(name: "threaded core, \(workers) worker\(workers == 1 ? "" : "s")", events: total, seconds: seconds, allocationsPerEvent: allocations)
+        return (seconds, allocations, recording ? box.histogram.withLock { $0 } : nil)
     }
 }

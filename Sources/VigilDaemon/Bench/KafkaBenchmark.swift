@@ -122,6 +122,13 @@ public struct KafkaBenchmark: Sendable {
         public var withOutputs: (events: Int, p50: Double, p99: Double, max: Double)
         /// p99 of the events without outputs (read to scored).
         public var p99WithoutOutputs: Double
+        /// Input delay percentiles, milliseconds: from each record's timestamp (set by the paced producer when it
+        /// hands the record over) to the daemon reading it, so the time the record spent in the producer and the
+        /// broker. Seconds and bursts the broker held back show here, not in the read-to-delivery figures.
+        public var inputDelay: (p50: Double, p99: Double, max: Double)
+        /// Read-to-delivery percentiles over only the seconds of steady input (`LiveStatistics.LatencyTotals`),
+        /// milliseconds, and how many of the measured seconds those were.
+        public var steady: (seconds: Int, of: Int, p50: Double, p99: Double, p999: Double)
         /// CPU time over the measured seconds, in cores: this process (the daemon pipeline and the paced
         /// producer feeding it) and the broker, when its pid was given.
         public var processCores: Double
@@ -238,7 +245,8 @@ public struct KafkaBenchmark: Sendable {
         }
         // The consumer thread adds each second's latencies once that second is over.
         usleep(1_500_000)
-        let (withoutOutputs, withOutputs) = service.live.latencyHistograms
+        let totals = service.live.latencyTotals
+        let (withoutOutputs, withOutputs) = (totals.withoutOutputs, totals.withOutputs)
         var histogram = withoutOutputs
         histogram.add(withOutputs)
         let milliseconds = { (h: LatencyHistogram, percentile: Double) in Double(h.valueAtPercentile(percentile)) / 1000 }
@@ -250,6 +258,10 @@ public struct KafkaBenchmark: Sendable {
                 Int(withOutputs.totalCount), milliseconds(withOutputs, 50), milliseconds(withOutputs, 99), Double(withOutputs.max) / 1000
             ),
             p99WithoutOutputs: milliseconds(withoutOutputs, 99),
+            inputDelay: (milliseconds(totals.inputDelay, 50), milliseconds(totals.inputDelay, 99), Double(totals.inputDelay.max) / 1000),
+            steady: (
+                totals.steadySeconds, totals.seconds, milliseconds(totals.steady, 50), milliseconds(totals.steady, 99), milliseconds(totals.steady, 99.9)
+            ),
             processCores: cores(cpuAtEnd.process, cpuAtWarmupEnd.process) ?? .nan, brokerCores: cores(cpuAtEnd.broker, cpuAtWarmupEnd.broker))
     }
 }

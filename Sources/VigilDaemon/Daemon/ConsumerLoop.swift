@@ -52,6 +52,8 @@ final class ConsumerLoop: @unchecked Sendable {
     private let stateGauges: EntityStateGauges?
     private let statistics: KafkaStatisticsGauges?
     private var polls = 0
+    /// Wall-clock time the current poll batch was read (microseconds since the epoch), for input delays.
+    private var batchReadAtWallMicroseconds: Int64 = 0
     /// Per partition index: offsets below this were processed and their outputs delivered before a restore, so
     /// they are read again only to rebuild state.
     var replayUntil: [Int64] = []
@@ -184,6 +186,7 @@ final class ConsumerLoop: @unchecked Sendable {
                     counters.kafkaErrors.add(1, ordering: .relaxed)
                     logger.warning("kafka: \(error.name): \(error.message)")
                 }
+                if !batch.messages.isEmpty { batchReadAtWallMicroseconds = Int64(Date().timeIntervalSince1970 * 1_000_000) }
                 for message in batch.messages { handle(message) }
                 polls &+= 1
                 if polls & 15 == 0 { stateGauges?.publish(owner: 0) { router.usage(entity: $0) } }
@@ -249,6 +252,7 @@ final class ConsumerLoop: @unchecked Sendable {
         counters.consumed.add(1, ordering: .relaxed)
         let index = index(of: message.topic, message.partition)
         let readAt = DispatchTime.now().uptimeNanoseconds
+        if let timestampMs = message.timestampMs { latency.record(inputDelayMicroseconds: batchReadAtWallMicroseconds &- timestampMs &* 1000) }
         guard tracker.register(partition: index, offset: message.offset, readAtNs: readAt) else {
             logger.debug("message from an unassigned partition or an old offset skipped: \(message.topicPartition)@\(message.offset)")
             return

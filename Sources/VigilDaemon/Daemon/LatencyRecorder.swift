@@ -3,7 +3,8 @@ import Histogram
 import Prometheus
 
 /// Records each input event's latency from being read to the broker acknowledging its last output (or to
-/// being scored, when it has no output), on the consumer thread that learns of both.
+/// being scored, when it has no output), on the consumer thread that learns of both; and how long each input
+/// record took to reach Vigil at all (its input delay: from the record's timestamp to being read).
 ///
 /// Every value goes to the Prometheus histogram and to an HDR histogram of the current second (one for events
 /// without outputs, one for events whose outputs the broker had to acknowledge), whose percentiles are published
@@ -17,6 +18,7 @@ struct LatencyRecorder {
 
     private var second = makeHistogram()
     private var secondWithOutputs = makeHistogram()
+    private var secondInputDelay = makeHistogram()
     private let prometheus: DurationHistogram?
     private let live: LiveStatistics?
     private var lastPublishNs: UInt64 = 0
@@ -36,12 +38,21 @@ struct LatencyRecorder {
         if hadOutputs { _ = secondWithOutputs.record(microseconds) } else { _ = second.record(microseconds) }
     }
 
+    /// Records one input record's delay from its timestamp (its producer's clock, or the broker's with
+    /// LogAppendTime) to being read, microseconds; a timestamp ahead of this machine's clock counts as 0.
+    @inline(__always)
+    mutating func record(inputDelayMicroseconds: Int64) {
+        _ = secondInputDelay.record(UInt64(Swift.min(Swift.max(0, inputDelayMicroseconds), Int64(second.highestTrackableValue))))
+    }
+
     /// Publishes the last second's percentiles once a second has passed since the previous publication.
     mutating func publishIfDue(nowNs: UInt64) {
         guard nowNs &- lastPublishNs >= 1_000_000_000 else { return }
         lastPublishNs = nowNs
         guard let live else { return }
-        if secondWithOutputs.totalCount > 0 || second.totalCount > 0 { live.accumulate(withoutOutputs: second, withOutputs: secondWithOutputs) }
+        if secondWithOutputs.totalCount > 0 || second.totalCount > 0 || secondInputDelay.totalCount > 0 {
+            live.accumulate(withoutOutputs: second, withOutputs: secondWithOutputs, inputDelay: secondInputDelay)
+        }
         second.add(secondWithOutputs)
         secondWithOutputs.reset()
         var percentiles = LiveStatistics.LatencyPercentiles()
@@ -52,6 +63,11 @@ struct LatencyRecorder {
             percentiles.max = Double(second.max) / 1000
             percentiles.count = Int(second.totalCount)
         }
+        if secondInputDelay.totalCount > 0 {
+            percentiles.inputDelayP99 = Double(secondInputDelay.valueAtPercentile(99)) / 1000
+            percentiles.inputDelayMax = Double(secondInputDelay.max) / 1000
+        }
+        secondInputDelay.reset()
         live.publish(latency: percentiles)
         second.reset()
     }

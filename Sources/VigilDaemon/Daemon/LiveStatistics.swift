@@ -32,7 +32,31 @@ public final class LiveStatistics: Sendable {
         public var p99 = 0.0
         public var max = 0.0
         public var count = 0
+        /// Input delay (record timestamp to read) over the last second: p99 and max, milliseconds.
+        public var inputDelayP99 = 0.0
+        public var inputDelayMax = 0.0
     }
+
+    /// The running latency histograms (microseconds) since the start or the last `resetLatencyHistogram()`.
+    public struct LatencyTotals: Sendable {
+        /// Read to scored, for events without outputs.
+        public var withoutOutputs = LatencyRecorder.makeHistogram()
+        /// Read to the broker acknowledging the last output, for events with outputs.
+        public var withOutputs = LatencyRecorder.makeHistogram()
+        /// Record timestamp to read, for every input record.
+        public var inputDelay = LatencyRecorder.makeHistogram()
+        /// Both read-to-done histograms, over only the seconds of steady input: seconds in which no record read
+        /// had waited longer than `steadyInputDelayMicroseconds` to be read, following a second like that. The
+        /// other seconds carry the catch-up after the input stalled upstream (at the producer or the broker),
+        /// when events read in a burst queue in the pipeline.
+        public var steady = LatencyRecorder.makeHistogram()
+        public var seconds = 0
+        public var steadySeconds = 0
+        var previousSecondSteady = false
+    }
+
+    /// The input delay above which a second does not count as steady (`LatencyTotals.steady`).
+    public static let steadyInputDelayMicroseconds: UInt64 = 250_000
 
     final class Bucket: Sendable {
         let count = Atomic<Int>(0)
@@ -44,9 +68,8 @@ public final class LiveStatistics: Sendable {
     private let history = Mutex<(samples: [Sample], previous: (time: Double, scored: Int, alerts: Int, deadLetters: Int)?)>(([], nil))
     private let alerts = Mutex<[[UInt8]]>([])
     private let latency = Mutex(LatencyPercentiles())
-    /// Every latency since the start or the last `resetLatencyHistogram()`, microseconds: of events without
-    /// outputs, and of events with outputs.
-    private let latencyTotal = Mutex((withoutOutputs: LatencyRecorder.makeHistogram(), withOutputs: LatencyRecorder.makeHistogram()))
+    /// Every latency since the start or the last `resetLatencyHistogram()`.
+    private let latencyTotal = Mutex(LatencyTotals())
     /// Samples kept (seconds of history) and alerts kept.
     public let historyLength: Int
     public let alertsKept: Int
@@ -79,24 +102,31 @@ public final class LiveStatistics: Sendable {
     }
 
     /// Adds a second's latencies to the running histograms (consumer thread, once a second).
-    func accumulate(withoutOutputs: LatencyHistogram, withOutputs: LatencyHistogram) {
-        latencyTotal.withLock {
-            $0.withoutOutputs.add(withoutOutputs)
-            $0.withOutputs.add(withOutputs)
+    func accumulate(withoutOutputs: LatencyHistogram, withOutputs: LatencyHistogram, inputDelay: LatencyHistogram) {
+        latencyTotal.withLock { totals in
+            totals.withoutOutputs.add(withoutOutputs)
+            totals.withOutputs.add(withOutputs)
+            totals.inputDelay.add(inputDelay)
+            totals.seconds += 1
+            let steady = inputDelay.totalCount == 0 || inputDelay.max <= Self.steadyInputDelayMicroseconds
+            if steady, totals.previousSecondSteady {
+                totals.steady.add(withoutOutputs)
+                totals.steady.add(withOutputs)
+                totals.steadySeconds += 1
+            }
+            totals.previousSecondSteady = steady
         }
     }
 
-    /// Read-to-delivery latencies, microseconds, of every event finished since the start or the last reset, up
-    /// to the last whole second (HDR histograms, two significant digits): events with no outputs (read to
-    /// scored) and events with outputs (read to the broker acknowledging the last of them).
-    public var latencyHistograms: (withoutOutputs: LatencyHistogram, withOutputs: LatencyHistogram) { latencyTotal.withLock { $0 } }
+    /// Latencies, microseconds, of every event finished since the start or the last reset, up to the last whole
+    /// second (HDR histograms, two significant digits): read to scored for events with no outputs, read to the
+    /// broker acknowledging the last output for events with outputs, the input delay of every record read, and
+    /// read to done over the seconds of steady input.
+    public var latencyTotals: LatencyTotals { latencyTotal.withLock { $0 } }
 
-    /// Starts `latencyHistograms` over (a benchmark's warm-up ends).
+    /// Starts `latencyTotals` over (a benchmark's warm-up ends).
     public func resetLatencyHistogram() {
-        latencyTotal.withLock {
-            $0.withoutOutputs.reset()
-            $0.withOutputs.reset()
-        }
+        latencyTotal.withLock { $0 = LatencyTotals() }
     }
 
     /// Appends one history sample from the running totals (HTTP event loop, once a second).
@@ -158,6 +188,8 @@ public final class LiveStatistics: Sendable {
         let percentiles = latencyPercentiles
         w.key("latency_ms"); w.beginObject()
         w.key("p50"); w.number(percentiles.p50)
+        w.key("input_delay_p99"); w.number(percentiles.inputDelayP99)
+        w.key("input_delay_max"); w.number(percentiles.inputDelayMax)
         w.key("p90"); w.number(percentiles.p90)
         w.key("p99"); w.number(percentiles.p99)
         w.key("max"); w.number(percentiles.max)
