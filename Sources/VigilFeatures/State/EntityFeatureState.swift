@@ -249,7 +249,7 @@ struct EntityFeatureState: Sendable {
             parts.append(("recent events (\(sliding.capacity) x time + \(sliding.fields.count) fields)", sliding.bytesPerKey))
         }
         for store in buckets {
-            parts.append(("\(store.bucketCount) buckets of \(store.hopMs / 60_000) min\(store.field == nil ? "" : ", one field")", store.bytesPerKey))
+            parts.append(("\(store.bucketCount) buckets of \(store.hopMs / 60_000) min\(store.field == nil ? "" : ", one field"), with the merge of all but the latest", store.bytesPerKey))
         }
         for store in decayed { parts.append(("decayed aggregate", store.bytesPerKey)) }
         for store in categorical {

@@ -57,6 +57,8 @@ extension BucketWindowStore {
         for _ in 0..<n { stats.append(try WindowStats(from: &r)) }
         let tooOld = try r.readInt()
         (bucketIds, self.stats, self.tooOld) = (ids, stats, tooOld)
+        foldEnds = Array(repeating: .min, count: n / bucketCount)
+        folds = Array(repeating: WindowStats(), count: n / bucketCount)
     }
 }
 

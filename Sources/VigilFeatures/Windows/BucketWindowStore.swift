@@ -2,6 +2,10 @@
 ///
 /// Event time is cut into buckets of `hop` milliseconds; a key keeps the last `size / hop` buckets. A tumbling
 /// window is the special case of one bucket per window (`hop == size`). Memory per key is fixed.
+///
+/// A window's statistics are the buckets' merged in time order; each key keeps the merge of the buckets before
+/// the latest window's last one, so reading a window while its last bucket fills merges two values instead of
+/// `size / hop` (the same arithmetic in the same order: results are bit for bit those of merging every bucket).
 public struct BucketWindowStore: Sendable {
     public let sizeMs: Int64
     public let hopMs: Int64
@@ -10,6 +14,10 @@ public struct BucketWindowStore: Sendable {
     public let field: Int?
     var bucketIds: [Int64] = []
     var stats: [WindowStats] = []
+    /// Per key: the last bucket of the window `folds` belongs to, or `.min` when there is none; and the merge of
+    /// that window's other buckets, oldest first. Derived from the buckets, so not saved.
+    var foldEnds: [Int64] = []
+    var folds: [WindowStats] = []
     /// Events whose bucket had already been reused by a newer one (too far out of order), not added.
     public internal(set) var tooOld = 0
 
@@ -26,10 +34,13 @@ public struct BucketWindowStore: Sendable {
         let grown = max(slots, have * 2)
         bucketIds.append(contentsOf: repeatElement(Int64.min, count: (grown - have) * bucketCount))
         stats.append(contentsOf: repeatElement(WindowStats(), count: (grown - have) * bucketCount))
+        foldEnds.append(contentsOf: repeatElement(Int64.min, count: grown - have))
+        folds.append(contentsOf: repeatElement(WindowStats(), count: grown - have))
     }
 
     public mutating func reset(slot: Int) {
         for b in 0..<bucketCount { bucketIds[slot * bucketCount + b] = .min }
+        foldEnds[slot] = .min
     }
 
     @inline(__always)
@@ -39,13 +50,18 @@ public struct BucketWindowStore: Sendable {
 
     @inline(__always)
     private func index(_ slot: Int, _ id: Int64) -> Int {
-        slot * bucketCount + Int(((id % Int64(bucketCount)) + Int64(bucketCount)) % Int64(bucketCount))
+        let r = id % Int64(bucketCount)
+        return slot * bucketCount + Int(r < 0 ? r + Int64(bucketCount) : r)
     }
 
-    /// Starts loading a slot's buckets (see `EntityFeatureState.prefetchState`).
+    /// Starts loading a slot's buckets and their merge (see `EntityFeatureState.prefetchState`). All the
+    /// buckets, although a read whose merge is current needs only the last: prefetching only that one and the
+    /// merge was slower, the merges of a new window then waiting on memory (BENCHMARKS.md).
     mutating func prefetch(slot: Int) {
         bucketIds.prefetch(slot * bucketCount, count: bucketCount)
         stats.prefetch(slot * bucketCount, count: bucketCount)
+        foldEnds.prefetch(slot)
+        folds.prefetch(slot)
     }
 
     /// Adds an event's value (or a count of one) to its bucket.
@@ -61,6 +77,8 @@ public struct BucketWindowStore: Sendable {
             tooOld += 1
             return
         }
+        // Only the last bucket of the window the fold belongs to may change under it.
+        if id != foldEnds[slot] { foldEnds[slot] = .min }
         if bucketIds[i] < id {
             bucketIds[i] = id
             stats[i] = WindowStats()
@@ -68,27 +86,37 @@ public struct BucketWindowStore: Sendable {
         stats[i].add(value)
     }
 
-    /// The window's statistics at time `t`: the buckets from `bucket(t) - bucketCount + 1` to `bucket(t)`.
-    public func stats(slot: Int, atMs t: Int64) -> WindowStats {
+    /// The window's statistics at time `t`: the buckets from `bucket(t) - bucketCount + 1` to `bucket(t)`,
+    /// merged oldest first. `mutating` because it keeps the merge of all but the last for the next read.
+    public mutating func stats(slot: Int, atMs t: Int64) -> WindowStats {
         let count = bucketCount
         let base = slot * count
-        var id = bucketId(t) - Int64(count) + 1
-        // One ring position computed with division, the rest by stepping (two integer divisions per bucket
-        // before; see BENCHMARKS.md for what this bought).
-        var r = index(0, id)
+        let end = bucketId(t)
         var result = WindowStats()
-        bucketIds.withUnsafeBufferPointer { ids in
-            stats.withUnsafeBufferPointer { stats in
-                for _ in 0..<count {
-                    if ids[base + r] == id { result.merge(stats[base + r]) }
-                    id += 1
-                    r += 1
-                    if r == count { r = 0 }
+        if foldEnds[slot] == end {
+            result = folds[slot]
+        } else {
+            var id = end - Int64(count) + 1
+            // One ring position computed with division, the rest by stepping (two integer divisions per bucket
+            // before; see BENCHMARKS.md for what this bought).
+            var r = index(0, id)
+            bucketIds.withUnsafeBufferPointer { ids in
+                stats.withUnsafeBufferPointer { stats in
+                    for _ in 0..<(count - 1) {
+                        if ids[base + r] == id { result.merge(stats[base + r]) }
+                        id += 1
+                        r += 1
+                        if r == count { r = 0 }
+                    }
                 }
             }
+            foldEnds[slot] = end
+            folds[slot] = result
         }
+        let last = index(slot, end)
+        if bucketIds[last] == end { result.merge(stats[last]) }
         return result
     }
 
-    public var bytesPerKey: Int { bucketCount * (8 + MemoryLayout<WindowStats>.stride) }
+    public var bytesPerKey: Int { bucketCount * (8 + MemoryLayout<WindowStats>.stride) + 8 + MemoryLayout<WindowStats>.stride }
 }

@@ -1,0 +1,113 @@
+import Testing
+import VigilCore
+import VigilFeatures
+
+/// Hopping windows read through the kept merge of their older buckets equal, bit for bit, the buckets merged
+/// oldest first, whatever the order of reads and writes.
+@Suite("Bucket window store")
+struct BucketWindowStoreTests {
+    /// The definition, kept apart from the store: a ring of `count` buckets per key, each with its values in
+    /// arrival order; a value for a bucket whose place holds a newer one is refused.
+    struct Reference {
+        let hopMs: Int64
+        let count: Int
+        var rings: [[(id: Int64, values: [Double])]]
+
+        init(hopMs: Int64, count: Int, slots: Int) {
+            self.hopMs = hopMs
+            self.count = count
+            rings = Array(repeating: Array(repeating: (Int64.min, []), count: count), count: slots)
+        }
+
+        func place(_ id: Int64) -> Int { Int(((id % Int64(count)) + Int64(count)) % Int64(count)) }
+
+        mutating func add(slot: Int, timeMs: Int64, value: Double) {
+            let id = timeMs / hopMs
+            let p = place(id)
+            if rings[slot][p].id > id { return }
+            if rings[slot][p].id < id { rings[slot][p] = (id, []) }
+            rings[slot][p].values.append(value)
+        }
+
+        func stats(slot: Int, atMs t: Int64) -> WindowStats {
+            let end = t / hopMs
+            var result = WindowStats()
+            for id in (end - Int64(count) + 1)...end where rings[slot][place(id)].id == id {
+                var bucket = WindowStats()
+                for value in rings[slot][place(id)].values { bucket.add(value) }
+                result.merge(bucket)
+            }
+            return result
+        }
+    }
+
+    private func bits(_ s: WindowStats) -> [UInt64] {
+        [s.count, s.mean, s.m2, s.min, s.max].map(\.bitPattern)
+    }
+
+    @Test func readsEqualTheBucketsMergedOldestFirst() {
+        let hop: Int64 = 60_000
+        var store = BucketWindowStore(sizeMs: 24 * hop, hopMs: hop, field: 0)
+        let slots = 3
+        store.ensure(slots: slots)
+        var reference = Reference(hopMs: hop, count: 24, slots: slots)
+        var rng = SplitMix64(seed: 11)
+        var clock: [Int64] = Array(repeating: 1_000_000_000, count: slots)
+        var mismatches = 0
+        var reads = 0
+        for step in 0..<20_000 {
+            let slot = Int(rng.next() % UInt64(slots))
+            // Mostly forward in small steps, sometimes a jump of hours, sometimes an event a few hops late.
+            switch rng.next() % 20 {
+            case 0: clock[slot] += Int64(rng.next() % UInt64(30 * hop))
+            default: clock[slot] += Int64(rng.next() % UInt64(hop / 4))
+            }
+            let late = rng.next() % 10 == 0 ? Int64(rng.next() % UInt64(3 * hop)) : 0
+            let t = clock[slot] - late
+            let value = (rng.uniform() * 1000).rounded() / 8
+            var numeric = InlineArray<16, Double>(repeating: .nan)
+            numeric[0] = value
+            // As features read it: before the event (a ratio; not every config has one), after it, and now and
+            // then at another time.
+            let readTimes = [t, clock[slot], t - Int64(rng.next() % UInt64(2 * hop))]
+            if rng.next() % 2 == 0 {
+                reads += 1
+                if !bits(store.stats(slot: slot, atMs: t)).elementsEqual(bits(reference.stats(slot: slot, atMs: t))) { mismatches += 1 }
+            }
+            store.add(slot: slot, timeMs: t, numeric: numeric)
+            reference.add(slot: slot, timeMs: t, value: value)
+            for readAt in readTimes.shuffled(using: &rng) {
+                reads += 1
+                if !bits(store.stats(slot: slot, atMs: readAt)).elementsEqual(bits(reference.stats(slot: slot, atMs: readAt))) { mismatches += 1 }
+            }
+            if step % 5_000 == 4_999 {
+                // A key that expired and was taken by a new one starts empty.
+                store.reset(slot: slot)
+                reference.rings[slot] = Array(repeating: (Int64.min, []), count: 24)
+            }
+        }
+        #expect(reads > 65_000)
+        #expect(mismatches == 0)
+    }
+
+    @Test func aRestoredStoreReadsAsTheSavedOne() throws {
+        let hop: Int64 = 300_000
+        var store = BucketWindowStore(sizeMs: 12 * hop, hopMs: hop, field: nil)
+        store.ensure(slots: 1)
+        var numeric = InlineArray<16, Double>(repeating: 0)
+        numeric[0] = 1
+        for i in 0..<100 { store.add(slot: 0, timeMs: Int64(i) * 37_000, numeric: numeric) }
+        let before = store.stats(slot: 0, atMs: 99 * 37_000)
+        var w = BinaryWriter()
+        store.write(to: &w)
+        var restored = BucketWindowStore(sizeMs: 12 * hop, hopMs: hop, field: nil)
+        var r = BinaryReader(w.bytes)
+        try restored.restore(from: &r)
+        #expect(restored.stats(slot: 0, atMs: 99 * 37_000) == before)
+        store.add(slot: 0, timeMs: 99 * 37_000, numeric: numeric)
+        restored.add(slot: 0, timeMs: 99 * 37_000, numeric: numeric)
+        #expect(restored.stats(slot: 0, atMs: 99 * 37_000) == store.stats(slot: 0, atMs: 99 * 37_000))
+        // Buckets 1 ... 12 of five minutes: the events at 333 s ... 3,663 s, and the one added twice at the end.
+        #expect(store.stats(slot: 0, atMs: 99 * 37_000).count == 92)
+    }
+}
