@@ -179,7 +179,10 @@ struct FeatureEngineTests {
         let engine = FeatureEngine(specs: specs, tables: [EntityTableSpec(name: "card", maxKeys: 100, ttlMs: 10_000)])
         let parts = engine.bytesPerKeyByStore(entity: 0)
         #expect(parts.reduce(0) { $0 + $1.bytes } == engine.bytesPerKey[0].bytes)
-        #expect(parts.contains { $0.store == "24 buckets of 60 min, one field" && $0.bytes == 24 * (8 + MemoryLayout<WindowStats>.stride) })
+        // The 24 buckets (id and statistics each), and the merge of all but the latest with the bucket it is for.
+        #expect(parts.contains {
+            $0.store == "24 buckets of 60 min, one field, with the merge of all but the latest" && $0.bytes == 25 * (8 + MemoryLayout<WindowStats>.stride)
+        })
         #expect(parts.contains { $0.store == "decayed aggregate" })
         #expect(engine.bytesPerKeyByStore(entity: 1).isEmpty, "an entity kind the engine does not own")
     }
