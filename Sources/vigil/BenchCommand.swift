@@ -40,18 +40,17 @@ struct BenchCommand: ParsableCommand {
                 }
                 return
             }
-            defer {
-                if let p = paced {
-                    print(String(format: "threaded core, %d workers, fed at %d events/s (half its rate): latency p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms (%d events)",
-                        p.workers, Int(p.fedRate), p.p50, p.p99, p.p999, p.max, p.events))
-                }
-            }
             let base = rows[1].eventsPerSecond
             var lines = ["| measurement | events | seconds | events/s | vs 1 thread |", "|---|---:|---:|---:|---:|"]
             for row in rows {
                 lines.append(
                     "| \(row.name) | \(row.events) | \(String(format: "%.3f", row.seconds)) | \(Int(row.eventsPerSecond)) | \(String(format: "%.2fx", row.eventsPerSecond / base)) |"
                 )
+            }
+            if let p = paced {
+                lines.append("")
+                lines.append(String(format: "Threaded core, %d workers, fed evenly at %d events/s (half its rate), from each event being due to the stage finishing it: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms (%d events).",
+                    p.workers, Int(p.fedRate), p.p50, p.p99, p.p999, p.max, p.events))
             }
             let table = lines.joined(separator: "\n")
             print(table)

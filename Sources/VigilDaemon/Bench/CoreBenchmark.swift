@@ -112,7 +112,7 @@ public struct CoreBenchmark: Sendable {
         public var fedRate: Double
         /// Events measured: the second half (the first warms the state up).
         public var events: Int
-        /// From handing an event to the decoder to the stage finishing it, milliseconds.
+        /// From the moment each event was due to the stage finishing it, milliseconds.
         public var p50: Double
         public var p99: Double
         public var p999: Double
@@ -120,9 +120,11 @@ public struct CoreBenchmark: Sendable {
     }
 
     /// The threaded core fed at a steady `rate` (what is due handed over every 100 µs, rather than as fast as
-    /// the rings take it): each event's latency from being handed to the decoder (as the consumer thread takes
-    /// it from librdkafka) to the ordered stage finishing it, over the second half of the events. What the
-    /// pipeline adds to an event's latency when its input arrives evenly, without the broker's bursts.
+    /// the rings take it): each event's latency from the moment it was due (`i / rate` after the start; the
+    /// consumer thread would have read it then) to the ordered stage finishing it, over the second half of the
+    /// events. Counted from when it was due rather than when it was handed over, so that a feeder held up (the
+    /// rings full, the thread descheduled) adds its delay instead of hiding it. What the pipeline adds to an
+    /// event's latency when its input arrives evenly, without the broker's bursts.
     public func pacedLatency(workers: Int, rate: Double) -> PacedLatency {
         let run = threaded(workers: workers, pacedAt: rate, counting: nil)
         let h = run.latency!
@@ -177,6 +179,7 @@ public struct CoreBenchmark: Sendable {
         var allocationsAtHalf: UInt64 = 0
         var backoff = IdleBackoff()
         let start = ContinuousClock.now
+        let startNs = DispatchTime.now().uptimeNanoseconds
         // Paced: by time t, rate x t events have been handed over.
         var due = 0
         for (i, message) in messages.enumerated() {
@@ -194,7 +197,7 @@ public struct CoreBenchmark: Sendable {
             }
             backoff.reset()
             slot!.pointee.event = Event()
-            if recording { slot!.pointee.event.consumedAtNs = DispatchTime.now().uptimeNanoseconds }
+            if let rate { slot!.pointee.event.consumedAtNs = startNs + UInt64(Double(i) / rate * 1e9) }
             message.withUnsafeBytes { try? decoder.decode($0, into: &slot!.pointee.event) }
             slot!.pointee.event.offset = Int64(i)
             slot!.pointee.event.partition = partition
