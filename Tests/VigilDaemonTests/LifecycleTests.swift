@@ -384,6 +384,10 @@ struct HTTPEndpointTests {
         #expect(bytes > Double(Set(fixture.keys).count) * 100, "feature state bytes: \(bytes)")
         #expect(metrics.contains(#"vigil_kafka_broker_rtt_seconds{client="producer""#))
         #expect(metrics.contains(#"vigil_kafka_queued_messages{client="producer"}"#))
+        // The last second's input delay (0 when nothing was read in it).
+        let delayP99 = try #require(metricValue(metrics, #"vigil_input_delay_seconds{stat="p99"}"#))
+        let delayMax = try #require(metricValue(metrics, #"vigil_input_delay_seconds{stat="max"}"#))
+        #expect(delayP99 >= 0 && delayP99 <= delayMax && delayMax < 60, "input delay p99 \(delayP99) s, max \(delayMax) s")
         #expect(ready.status == 200 && ready.body.contains("\"ready\":true"), "\(ready.body)")
         #expect(missing.status == 404)
         #expect(post.status == 405)

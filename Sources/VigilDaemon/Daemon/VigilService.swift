@@ -304,13 +304,15 @@ public final class VigilService: Sendable {
         switch (request.method, request.path) {
         case (.GET, "/metrics"):
             kafkaStatistics.update()
+            let latency = live.latencyPercentiles
             let body = metrics.render(
                 occupancy: pool.occupancy,
                 assignedPartitions: consumerLoop.assignedPartitions.load(ordering: .relaxed),
                 warmMask: outputLoop.warmDetectors.load(ordering: .relaxed),
                 lateEvents: pool.lateEvents,
                 configVersion: configVersion,
-                entities: entityState
+                entities: entityState,
+                inputDelay: (latency.inputDelayP99 / 1000, latency.inputDelayMax / 1000)
             )
             return .init(status: .ok, contentType: "text/plain; version=0.0.4", body: body)
         case (.GET, "/healthz"):

@@ -36,6 +36,8 @@ final class MetricsExporter: Sendable {
     private let warm: [Gauge]
     private let configVersion: Gauge
     private let late: Counter
+    /// The last second's input delay, p99 and max.
+    private let inputDelay: (p99: Gauge, max: Gauge)
     private let entityGauges = Mutex<[String: (keys: Gauge, bytes: Gauge, evicted: Counter, expired: Counter)]>([:])
 
     init(counters: DaemonCounters) {
@@ -96,6 +98,14 @@ final class MetricsExporter: Sendable {
         warm = counters.detectorNames.map { registry.makeGauge(descriptor: .named("vigil_detector_warm", help: "1 once the detector scores"), labels: [("detector", $0)]) }
         configVersion = registry.makeGauge(descriptor: .named("vigil_config_version", help: "The config version alerts carry"))
         late = registry.makeCounter(descriptor: .named("vigil_late_events_total", help: "Events older than their partition's watermark"))
+        let delay = { (stat: String) in
+            registry.makeGauge(
+                descriptor: .named(
+                    "vigil_input_delay_seconds",
+                    help: "From each input record's timestamp (its producer's clock, or the broker's with LogAppendTime) to Vigil reading it, over the last second"),
+                labels: [("stat", stat)])
+        }
+        inputDelay = (delay("p99"), delay("max"))
     }
 
     /// Moves a counter up to `total` (Prometheus counters only increase).
@@ -112,7 +122,7 @@ final class MetricsExporter: Sendable {
     /// The metrics in Prometheus text format, after bringing the registry up to date.
     func render(
         occupancy ringOccupancy: Double, assignedPartitions: Int, warmMask: Int, lateEvents: Int, configVersion version: Int,
-        entities: [(String, EntityStateUsage)]
+        entities: [(String, EntityStateUsage)], inputDelay delay: (p99: Double, max: Double)
     ) -> [UInt8] {
         for (name, usage) in entities {
             let gauges = entityGauges.withLock { made in
@@ -144,6 +154,8 @@ final class MetricsExporter: Sendable {
         assigned.set(Double(assignedPartitions))
         for (i, gauge) in warm.enumerated() { gauge.set(Double(warmMask & (1 << i) != 0 ? 1 : 0)) }
         configVersion.set(Double(version))
+        inputDelay.p99.set(delay.p99)
+        inputDelay.max.set(delay.max)
         return registry.emitToBuffer()
     }
 }
