@@ -128,10 +128,9 @@ public struct CoreBenchmark: Sendable {
     public func pacedLatency(workers: Int, rate: Double) -> PacedLatency {
         let run = threaded(workers: workers, pacedAt: rate, counting: nil)
         let h = run.latency!
-        let milliseconds = { (percentile: Double) in Double(h.valueAtPercentile(percentile)) / 1000 }
         return PacedLatency(
             workers: workers, rate: rate, fedRate: Double(messages.count) / run.seconds, events: Int(h.totalCount),
-            p50: milliseconds(50), p99: milliseconds(99), p999: milliseconds(99.9), max: Double(h.max) / 1000)
+            p50: h.milliseconds(atPercentile: 50), p99: h.milliseconds(atPercentile: 99), p999: h.milliseconds(atPercentile: 99.9), max: h.maxMilliseconds)
     }
 
     /// Latencies the output thread records, handed back once it has drained every event.

@@ -249,18 +249,19 @@ public struct KafkaBenchmark: Sendable {
         let (withoutOutputs, withOutputs) = (totals.withoutOutputs, totals.withOutputs)
         var histogram = withoutOutputs
         histogram.add(withOutputs)
-        let milliseconds = { (h: LatencyHistogram, percentile: Double) in Double(h.valueAtPercentile(percentile)) / 1000 }
         let cores = { (end: Double?, begin: Double?) in end.flatMap { e in begin.map { (e - $0) / seconds } } }
         return LatencyRun(
             targetRate: rate, producedRate: producedRate, events: Int(histogram.totalCount),
-            p50: milliseconds(histogram, 50), p99: milliseconds(histogram, 99), p999: milliseconds(histogram, 99.9), max: Double(histogram.max) / 1000,
+            p50: histogram.milliseconds(atPercentile: 50), p99: histogram.milliseconds(atPercentile: 99),
+            p999: histogram.milliseconds(atPercentile: 99.9), max: histogram.maxMilliseconds,
             withOutputs: (
-                Int(withOutputs.totalCount), milliseconds(withOutputs, 50), milliseconds(withOutputs, 99), Double(withOutputs.max) / 1000
+                Int(withOutputs.totalCount), withOutputs.milliseconds(atPercentile: 50), withOutputs.milliseconds(atPercentile: 99), withOutputs.maxMilliseconds
             ),
-            p99WithoutOutputs: milliseconds(withoutOutputs, 99),
-            inputDelay: (milliseconds(totals.inputDelay, 50), milliseconds(totals.inputDelay, 99), Double(totals.inputDelay.max) / 1000),
+            p99WithoutOutputs: withoutOutputs.milliseconds(atPercentile: 99),
+            inputDelay: (totals.inputDelay.milliseconds(atPercentile: 50), totals.inputDelay.milliseconds(atPercentile: 99), totals.inputDelay.maxMilliseconds),
             steady: (
-                totals.steadySeconds, totals.seconds, milliseconds(totals.steady, 50), milliseconds(totals.steady, 99), milliseconds(totals.steady, 99.9)
+                totals.steadySeconds, totals.seconds, totals.steady.milliseconds(atPercentile: 50), totals.steady.milliseconds(atPercentile: 99),
+                totals.steady.milliseconds(atPercentile: 99.9)
             ),
             processCores: cores(cpuAtEnd.process, cpuAtWarmupEnd.process) ?? .nan, brokerCores: cores(cpuAtEnd.broker, cpuAtWarmupEnd.broker))
     }

@@ -42,7 +42,7 @@ struct LatencyRecorder {
     /// LogAppendTime) to being read, microseconds; a timestamp ahead of this machine's clock counts as 0.
     @inline(__always)
     mutating func record(inputDelayMicroseconds: Int64) {
-        _ = secondInputDelay.record(UInt64(Swift.min(Swift.max(0, inputDelayMicroseconds), Int64(second.highestTrackableValue))))
+        _ = secondInputDelay.record(UInt64(Swift.min(Swift.max(0, inputDelayMicroseconds), Int64(secondInputDelay.highestTrackableValue))))
     }
 
     /// Publishes the last second's percentiles once a second has passed since the previous publication.
@@ -57,15 +57,15 @@ struct LatencyRecorder {
         secondWithOutputs.reset()
         var percentiles = LiveStatistics.LatencyPercentiles()
         if second.totalCount > 0 {
-            percentiles.p50 = Double(second.valueAtPercentile(50)) / 1000
-            percentiles.p90 = Double(second.valueAtPercentile(90)) / 1000
-            percentiles.p99 = Double(second.valueAtPercentile(99)) / 1000
-            percentiles.max = Double(second.max) / 1000
+            percentiles.p50 = second.milliseconds(atPercentile: 50)
+            percentiles.p90 = second.milliseconds(atPercentile: 90)
+            percentiles.p99 = second.milliseconds(atPercentile: 99)
+            percentiles.max = second.maxMilliseconds
             percentiles.count = Int(second.totalCount)
         }
         if secondInputDelay.totalCount > 0 {
-            percentiles.inputDelayP99 = Double(secondInputDelay.valueAtPercentile(99)) / 1000
-            percentiles.inputDelayMax = Double(secondInputDelay.max) / 1000
+            percentiles.inputDelayP99 = secondInputDelay.milliseconds(atPercentile: 99)
+            percentiles.inputDelayMax = secondInputDelay.maxMilliseconds
         }
         secondInputDelay.reset()
         live.publish(latency: percentiles)

@@ -6,6 +6,14 @@ import VigilFeatures
 /// Latencies in microseconds (HdrHistogram).
 public typealias LatencyHistogram = Histogram<UInt64>
 
+extension Histogram<UInt64> {
+    /// The value at `percentile`, in milliseconds (the histogram holds microseconds).
+    public func milliseconds(atPercentile percentile: Double) -> Double { Double(valueAtPercentile(percentile)) / 1000 }
+
+    /// The largest value, in milliseconds.
+    public var maxMilliseconds: Double { Double(max) / 1000 }
+}
+
 /// What the live dashboard shows: a one-sample-per-second history of rates, lag and latency, the distribution
 /// of combined scores, and the latest alerts.
 ///
