@@ -18,6 +18,7 @@ struct SplitTableTests {
             for node in 0..<inner where table[tree: tree, node: node] != splits[tree * inner + node] { mismatches += 1 }
         }
         #expect(mismatches == 0)
+        #expect(table.heapOrder == splits, "what a checkpoint writes")
         let belowTop = inner - ((1 << table.topLevels) - 1)
         #expect(belowTop % 7 == 0 && table.blocksPerTree == 1 + belowTop / 7, "every block below the top one holds seven nodes")
 

@@ -74,12 +74,11 @@ extension HalfSpaceTrees {
             let bytes = trees * blocks * Self.blockBytes
             storage = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: Self.blockBytes)
             storage.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
-            let inner = (1 << height) - 1
-            for tree in 0..<trees {
-                for node in 0..<inner {
+            let (inner, storage) = ((1 << height) - 1, storage)
+            forEachInnerNode { node, place in
+                for tree in 0..<trees {
                     let split = splits[tree * inner + node]
                     precondition(split.input >= 0 && split.input <= Int32(UInt8.max))
-                    let place = self.place(ofHeapNode: node)
                     let block = storage + (tree * blocks + place.block) * Self.blockBytes
                     block.storeBytes(of: split.value, toByteOffset: place.local * 8, as: Double.self)
                     block.storeBytes(of: UInt8(split.input), toByteOffset: Self.inputsOffset + place.local, as: UInt8.self)
@@ -101,11 +100,38 @@ extension HalfSpaceTrees {
 
         /// The split of inner node `node` (heap order) of tree `tree`.
         subscript(tree tree: Int, node node: Int) -> Split {
-            let place = self.place(ofHeapNode: node)
+            split(tree: tree, at: place(ofHeapNode: node))
+        }
+
+        /// Every tree's splits, tree after tree, each in heap order (what `init` was given).
+        var heapOrder: [Split] {
+            let inner = (1 << height) - 1
+            var splits = [Split](repeating: Split(value: 0, input: 0), count: trees * inner)
+            forEachInnerNode { node, place in
+                for tree in 0..<trees { splits[tree * inner + node] = split(tree: tree, at: place) }
+            }
+            return splits
+        }
+
+        private func split(tree: Int, at place: Cursor) -> Split {
             let address = self.tree(tree) + place.block * Self.blockBytes
             return Split(
                 value: address.load(fromByteOffset: place.local * 8, as: Double.self),
                 input: Int32(address.load(fromByteOffset: Self.inputsOffset + place.local, as: UInt8.self)))
+        }
+
+        /// Calls `body` with every inner node (heap order number) and its place, in O(nodes).
+        private func forEachInnerNode(_ body: (_ node: Int, _ place: Cursor) -> Void) {
+            func visit(_ node: Int, _ place: Cursor, depth: Int) {
+                body(node, place)
+                guard depth + 1 < height else { return }
+                for side in 0...1 {
+                    var child = place
+                    child.descend(side)
+                    visit(2 * node + 1 + side, child, depth: depth + 1)
+                }
+            }
+            visit(0, root, depth: 0)
         }
 
         /// True when `other` holds the same splits in trees of the same shape.

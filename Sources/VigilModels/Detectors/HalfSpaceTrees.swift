@@ -364,7 +364,7 @@ extension HalfSpaceTrees: BinaryStateRepresentable {
         w.write(dimensions); w.write(trees); w.write(height); w.write(window)
         let current = currentWindow
         let rolled = masses.map { $0.rolled(to: current) }
-        let heapOrder = (0..<trees).flatMap { tree in (0..<(1 << height) - 1).map { splits[tree: tree, node: $0] } }
+        let heapOrder = splits.heapOrder
         w.write(heapOrder.map(\.input)); w.write(heapOrder.map(\.value))
         w.write(rolled.map { Float($0.reference) }); w.write(rolled.map { Float($0.latest) })
         w.write(seenInWindow); w.write(windows)
