@@ -13,7 +13,7 @@ public final class KafkaAdmin: Sendable {
         all.merge(properties) { _, passthrough in passthrough }
         let client = try RDKafkaClient(kind: .producer, properties: all, callbacks: RDKafkaCallbacks(logger: logger))
         self.client = client
-        self.pollThread = KafkaPollThread(name: "vigil.admin.poll") { client.poll(timeoutMs: 100) }
+        self.pollThread = KafkaPollThread(name: "vigil.admin") { client.poll(timeoutMs: 100) }
     }
 
     deinit {

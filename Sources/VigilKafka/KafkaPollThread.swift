@@ -12,15 +12,17 @@ final class KafkaPollThread: Sendable {
 
     private let state = State()
 
-    /// Starts the thread; `body` should block for a bounded time (a poll with a timeout) and return.
+    /// Starts the thread (`name`: what the OS shows, so at most 15 bytes); `body` should block for a bounded
+    /// time (a poll with a timeout) and return.
     init(name: String, body: @escaping @Sendable () -> Void) {
         let thread = Thread { [state] in
+            // Named from inside the thread: only then does Foundation hand the name to the OS (`top -H`).
+            Thread.current.name = name
             while state.running.load(ordering: .acquiring) {
                 body()
             }
             state.finished.signal()
         }
-        thread.name = name
         thread.start()
     }
 

@@ -32,7 +32,7 @@ public final class KafkaProducer: Sendable {
         let client = try RDKafkaClient(kind: .producer, properties: configuration.librdkafkaProperties(), callbacks: callbacks)
         self.client = client
         self.configuration = configuration
-        self.pollThread = KafkaPollThread(name: "vigil.producer.poll") { client.poll(timeoutMs: 50) }
+        self.pollThread = KafkaPollThread(name: "vigil.producer") { client.poll(timeoutMs: 50) }
     }
 
     deinit {

@@ -153,6 +153,7 @@ public struct CoreBenchmark: Sendable {
         let box = LatencyBox()
         let recording = rate != nil
         Thread {
+            Thread.current.name = "vigil.stage"
             var merge = OrderedMerge(outputs: outputs, stage: stage)
             var seen = 0
             var latency = LatencyRecorder.makeHistogram()

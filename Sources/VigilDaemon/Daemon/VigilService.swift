@@ -161,25 +161,26 @@ public final class VigilService: Sendable {
             logger.info("http endpoints on port \(endpoints.port)")
         }
         started.withLock { $0 = .now }
+        // Each thread names itself: only then does Foundation hand the name to the OS (`top -H`, `perf --sort comm`).
         let consumerThread = Thread { [consumerLoop, consumerDone] in
+            Thread.current.name = "vigil.consumer"
             consumerLoop.run()
             consumerDone.signal()
         }
-        consumerThread.name = "vigil.consumer"
         consumerThread.start()
         if let secondaryStage {
             let stageThread = Thread { [secondaryDone] in
+                Thread.current.name = "vigil.secondary"
                 secondaryStage.run()
                 secondaryDone.signal()
             }
-            stageThread.name = "vigil.secondary"
             stageThread.start()
         }
         let outputThread = Thread { [outputLoop, outputDone] in
+            Thread.current.name = "vigil.output"
             outputLoop.run()
             outputDone.signal()
         }
-        outputThread.name = "vigil.output"
         outputThread.start()
         logger.info("vigil running", metadata: [
             "topics": "\(config.kafka.inputTopics.joined(separator: ","))", "workers": "\(config.pipeline.workers)",

@@ -54,9 +54,11 @@ public final class WorkerPool: Sendable {
         liveWorkers.store(self.count, ordering: .relaxed)
         for (index, ends) in workerEnds.enumerated() {
             let thread = Thread { [self] in
+                // Named from inside the thread: only then does Foundation hand the name to the OS (`top -H`,
+                // `perf --sort comm`); Linux keeps at most 15 bytes.
+                Thread.current.name = "vigil.worker.\(index)"
                 self.run(index: index, model: model, input: ends.0, output: ends.1)
             }
-            thread.name = "vigil.worker.\(index)"
             thread.start()
         }
     }
