@@ -32,6 +32,14 @@ struct KafkaConfigurationTests {
         #expect(p["group.instance.id"] == nil)
     }
 
+    /// librdkafka's own 1 s would leave a consumer that reads a little slower than the broker delivers with empty
+    /// polls for most of each second (BENCHMARKS.md); a config's properties still override it.
+    @Test func aFullPrefetchQueueIsRetriedAfterMillisecondsNotASecond() {
+        #expect(KafkaConsumerConfiguration(client: client, groupID: "g").librdkafkaProperties()["fetch.queue.backoff.ms"] == "10")
+        let overridden = KafkaConsumerConfiguration(client: client, groupID: "g", properties: ["fetch.queue.backoff.ms": "500"])
+        #expect(overridden.librdkafkaProperties()["fetch.queue.backoff.ms"] == "500")
+    }
+
     @Test func manualCommitTurnsAutoCommitOff() {
         let p = KafkaConsumerConfiguration(client: client, groupID: "g", commitMode: .manual).librdkafkaProperties()
         #expect(p["enable.auto.commit"] == "false")
