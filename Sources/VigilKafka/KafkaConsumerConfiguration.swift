@@ -54,8 +54,8 @@ public struct KafkaConsumerConfiguration: Sendable, Hashable {
     /// `fetch.queue.backoff.ms`: how long librdkafka waits before fetching a partition again once its prefetch
     /// queue is full. librdkafka's default, 1 s, starves a consumer that reads a little slower than the broker
     /// delivers: the queue fills, fetching stops for a second, the queue drains in a fraction of it and polls
-    /// come back empty for the rest (the bench pipeline spent 2 of its 7 seconds so, at 140 k events/s; 212 k
-    /// with 10 ms). A short wait costs a timer check per partition, not a request.
+    /// come back empty for the rest (BENCHMARKS.md: the bench pipeline lost 2 of its 7 seconds so). A short wait
+    /// costs a timer check per partition, not a request.
     public var fetchQueueBackoff: Duration
     /// `enable.partition.eof`: report reaching the end of a partition.
     public var reportPartitionEOF: Bool
