@@ -152,8 +152,7 @@ public struct CoreBenchmark: Sendable {
         let stage = model.makeStage()
         let box = LatencyBox()
         let recording = rate != nil
-        Thread {
-            Thread.current.name = "vigil.stage"
+        Thread.start(named: "vigil.stage") {
             var merge = OrderedMerge(outputs: outputs, stage: stage)
             var seen = 0
             var latency = LatencyRecorder.makeHistogram()
@@ -170,7 +169,7 @@ public struct CoreBenchmark: Sendable {
             }
             box.histogram.withLock { $0 = latency }
             drained.signal()
-        }.start()
+        }
         let decoder = EventDecoder(schema: config.schema)
         var router = Router(model: model)
         // As from a topic of `inputPartitions` partitions keyed by card (workers own partitions): the partition

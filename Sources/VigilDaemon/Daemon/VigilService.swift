@@ -161,27 +161,20 @@ public final class VigilService: Sendable {
             logger.info("http endpoints on port \(endpoints.port)")
         }
         started.withLock { $0 = .now }
-        // Each thread names itself: only then does Foundation hand the name to the OS (`top -H`, `perf --sort comm`).
-        let consumerThread = Thread { [consumerLoop, consumerDone] in
-            Thread.current.name = "vigil.consumer"
+        Thread.start(named: "vigil.consumer") { [consumerLoop, consumerDone] in
             consumerLoop.run()
             consumerDone.signal()
         }
-        consumerThread.start()
         if let secondaryStage {
-            let stageThread = Thread { [secondaryDone] in
-                Thread.current.name = "vigil.secondary"
+            Thread.start(named: "vigil.secondary") { [secondaryDone] in
                 secondaryStage.run()
                 secondaryDone.signal()
             }
-            stageThread.start()
         }
-        let outputThread = Thread { [outputLoop, outputDone] in
-            Thread.current.name = "vigil.output"
+        Thread.start(named: "vigil.output") { [outputLoop, outputDone] in
             outputLoop.run()
             outputDone.signal()
         }
-        outputThread.start()
         logger.info("vigil running", metadata: [
             "topics": "\(config.kafka.inputTopics.joined(separator: ","))", "workers": "\(config.pipeline.workers)",
         ])

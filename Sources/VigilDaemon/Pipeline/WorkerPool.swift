@@ -53,13 +53,9 @@ public final class WorkerPool: Sendable {
         self.slots = (0..<self.count).map { _ in WorkerSlot() }
         liveWorkers.store(self.count, ordering: .relaxed)
         for (index, ends) in workerEnds.enumerated() {
-            let thread = Thread { [self] in
-                // Named from inside the thread: only then does Foundation hand the name to the OS (`top -H`,
-                // `perf --sort comm`); Linux keeps at most 15 bytes.
-                Thread.current.name = "vigil.worker.\(index)"
+            Thread.start(named: "vigil.worker.\(index)") { [self] in
                 self.run(index: index, model: model, input: ends.0, output: ends.1)
             }
-            thread.start()
         }
     }
 

@@ -114,10 +114,15 @@ extension HalfSpaceTrees {
         }
 
         private func split(tree: Int, at place: Cursor) -> Split {
-            let address = self.tree(tree) + place.block * Self.blockBytes
-            return Split(
-                value: address.load(fromByteOffset: place.local * 8, as: Double.self),
-                input: Int32(address.load(fromByteOffset: Self.inputsOffset + place.local, as: UInt8.self)))
+            let split = Self.split(self.tree(tree), at: place)
+            return Split(value: split.value, input: Int32(split.input))
+        }
+
+        /// The split at `place` of the tree whose first block is `tree` (`tree(_:)`): the one reading of a block's
+        /// layout, for the walk and for everything else.
+        @inline(__always) static func split(_ tree: UnsafeRawPointer, at place: Cursor) -> (value: Double, input: Int) {
+            let line = tree + place.block &* blockBytes
+            return (line.load(fromByteOffset: place.local &* 8, as: Double.self), Int(line.load(fromByteOffset: inputsOffset &+ place.local, as: UInt8.self)))
         }
 
         /// Calls `body` with every inner node (heap order number) and its place, in O(nodes).
