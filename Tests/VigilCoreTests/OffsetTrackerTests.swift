@@ -91,6 +91,26 @@ struct OffsetTrackerTests {
         #expect(!afterRevoke)
         #expect(tracker.inFlight == 0)
     }
+
+    /// A partition restored from a snapshot is committable at the snapshot's offset before any event arrives, and
+    /// moves on from there; once an event was registered the restore point can no longer be set.
+    @Test func aResumedPartitionIsCommittableAtItsRestorePointBeforeAnyEvent() {
+        var tracker = OffsetTracker()
+        tracker.assign(1)
+        let resumed = tracker.resume(partition: 1, at: 500)
+        #expect(resumed)
+        #expect(tracker.committable(partition: 1) == 500)
+        let moved = tracker.takeCommittable()
+        #expect(moved.count == 1 && moved[0].partition == 1 && moved[0].offset == 500)
+        tracker.register(partition: 1, offset: 500)
+        #expect(tracker.committable(partition: 1) == 500, "the new event is in flight")
+        let late = tracker.resume(partition: 1, at: 900)
+        #expect(!late)
+        tracker.complete(partition: 1, offset: 500)
+        #expect(tracker.committable(partition: 1) == 501)
+        let unassigned = tracker.resume(partition: 0, at: 10)
+        #expect(!unassigned)
+    }
 }
 
 @Suite("Offset tracking with outputs")

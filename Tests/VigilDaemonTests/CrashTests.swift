@@ -74,7 +74,8 @@ func scoreCounts(_ topic: String, expecting count: Int, deadline: Duration) thro
     return counts
 }
 
-/// Waits until the group has committed every input offset (or the time is up); true when it has.
+/// Waits until the group has committed every input offset (or the time is up; a zero timeout checks once);
+/// true when it has.
 func waitUntilCommitted(_ fixture: DaemonFixture, partitions: Int32, within timeout: Duration) throws -> Bool {
     let topic = fixture.config.kafka.inputTopics[0]
     let checker = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: Broker.options(), groupID: fixture.config.kafka.groupID), logger: Broker.logger)
@@ -83,12 +84,12 @@ func waitUntilCommitted(_ fixture: DaemonFixture, partitions: Int32, within time
     let ends = try all.map { try checker.watermarks($0).high }
     let clock = ContinuousClock()
     let deadline = clock.now + timeout
-    while clock.now < deadline {
+    while true {
         let committed = try checker.committed(all)
         if zip(committed, ends).allSatisfy({ $0.offset >= $1 }) { return true }
+        if clock.now >= deadline { return false }
         Thread.sleep(forTimeInterval: 0.5)
     }
-    return false
 }
 
 @Suite("Crashes and rebalances against a real broker", .serialized)
@@ -122,6 +123,28 @@ struct CrashTests {
         let missing = fixture.ids.filter { counts[$0] == nil }
         #expect(missing.isEmpty, "\(missing.count) events never scored, e.g. \(missing.prefix(3))")
         #expect(counts.values.reduce(0, +) >= 200_000, "at least once: \(counts.values.reduce(0, +)) score records for 200,000 events")
+    }
+
+    /// The daemon is killed after a checkpoint covered every event but before the group committed them, and
+    /// nothing new arrives: the restarted daemon commits the restore point, so the group's lag drops to zero
+    /// (before, it stayed behind for as long as the partition was quiet).
+    @Test(.timeLimit(.minutes(3)))
+    func aCheckpointAheadOfTheCommitIsCommittedOnRestore() throws {
+        var fixture = try DaemonFixture(prefix: "ahead", partitions: 1)
+        fixture.enableCheckpoints(intervalMs: 1_000)
+        try fixture.produce(3_000, seed: 95)
+        let neverCommits = try fixture.writeConfig(Self.lighter + [("commit_interval: 1s", "commit_interval: 10m")])
+        let first = try BackgroundProcess(vigilRun: neverCommits, name: "ahead-first")
+        let covered = first.waitForLog("\(fixture.config.kafka.inputTopics[0])[0]@3000", timeout: .seconds(90))
+        first.stop(SIGKILL)
+        try #require(covered, "a checkpoint covered all 3,000 events")
+        #expect(try !waitUntilCommitted(fixture, partitions: 1, within: .zero), "the killed daemon had committed nothing")
+
+        let restarted = try BackgroundProcess(vigilRun: try fixture.writeConfig(Self.lighter), name: "ahead-restart")
+        let done = try waitUntilCommitted(fixture, partitions: 1, within: .seconds(60))
+        restarted.stop()
+        #expect(restarted.logLines(containing: "reading from offset 3000").count == 1, "the restart restored the snapshot")
+        #expect(done, "the restore point was committed though no event arrived")
     }
 
     /// Three daemons in one group; one is killed mid-stream. Its partitions move to the others with their state

@@ -19,6 +19,16 @@ public struct OffsetTracker: Sendable {
         dirty[partition] = false
     }
 
+    /// Marks everything before `offset` of a just-assigned partition as done and due for the next commit; see
+    /// `PartitionOffsetTracker.resume(at:)`.
+    @discardableResult
+    public mutating func resume(partition: Int, at offset: Int64) -> Bool {
+        guard partition < partitions.count, partitions[partition] != nil else { return false }
+        guard partitions[partition]!.resume(at: offset) else { return false }
+        dirty[partition] = true
+        return true
+    }
+
     /// Stops tracking a partition.
     public mutating func revoke(_ partition: Int) {
         guard partition < partitions.count else { return }

@@ -112,6 +112,19 @@ public struct PartitionOffsetTracker: Sendable {
         }
     }
 
+    /// Starts a partition whose offsets before `offset` are already done: a restored snapshot covers them and
+    /// their outputs were delivered before it was written. The committable offset becomes `offset`, so a commit
+    /// records the restore point even when no new event arrives (otherwise a snapshot written just before a crash,
+    /// and not yet committed, would leave the group's offset behind it for as long as the partition stays quiet).
+    ///
+    /// - Returns: false (and changes nothing) once an offset was registered.
+    @discardableResult
+    public mutating func resume(at offset: Int64) -> Bool {
+        guard count == 0, lastRegistered == nil else { return false }
+        committable = offset
+        return true
+    }
+
     /// Hands over the read times of the offsets finished since the last call, in finishing order, each with
     /// whether its event had outputs (its latency then includes the broker acknowledging them).
     public mutating func drainFinishedReadTimes(_ body: (_ readAtNs: UInt64, _ hadOutputs: Bool) -> Void) {

@@ -256,6 +256,9 @@ extension ConsumerLoop {
                     list[i] = KafkaTopicPartitionOffset(list[i].topicPartition, offset: snapshot.nextOffset)
                     watermarks[index] = snapshot.watermarkMs
                     if let done = committed[list[i].topicPartition], done > snapshot.nextOffset { replayUntil[index] = done }
+                    // A snapshot is written only once its events' outputs are delivered, so the group may commit
+                    // up to it: a crash between writing it and the next commit leaves the group's offset behind.
+                    if (committed[list[i].topicPartition] ?? -1) < snapshot.nextOffset { tracker.resume(partition: index, at: snapshot.nextOffset) }
                     checkpoints.written[index] = snapshot.nextOffset
                     checkpoints.chunkCounts[key] = nil
                     counters.partitionsRestored.add(1, ordering: .relaxed)

@@ -307,6 +307,16 @@ final class SecondaryStage: @unchecked Sendable {
                 logger.error("reading the changelog for the secondary stage failed; its partitions start cold", metadata: ["error": "\(error)"])
             }
         }
+        // Where a snapshot is ahead of the group's commit (a crash came between the two), the restore point is
+        // committed: its snapshot was written only once every reply up to it was acknowledged.
+        var committed: [KafkaTopicPartition: Int64] = [:]
+        if snapshots != nil {
+            do {
+                for entry in try consumer.committed(list.map(\.topicPartition)) { committed[entry.topicPartition] = entry.offset }
+            } catch {
+                logger.warning("reading the secondary stage's committed offsets failed; restored offsets are committed with the next reply", metadata: ["error": "\(error)"])
+            }
+        }
         for i in list.indices {
             let index = index(of: list[i].topicPartition)
             guard let entity = entityOfTopic[list[i].topic] else { continue }
@@ -320,6 +330,7 @@ final class SecondaryStage: @unchecked Sendable {
                     state = try SecondaryPartitionState(decoding: snapshot.scorer, engine: fresh)
                     list[i] = KafkaTopicPartitionOffset(list[i].topicPartition, offset: snapshot.nextOffset)
                     written[index] = snapshot.nextOffset
+                    if let done = committed[list[i].topicPartition], done < snapshot.nextOffset { tracker.resume(partition: index, at: snapshot.nextOffset) }
                     counters.partitionsRestored.add(1, ordering: .relaxed)
                     logger.info("restored secondary state of \(list[i].topicPartition) from checkpoint \(snapshot.checkpoint); reading from \(snapshot.nextOffset)")
                 }
