@@ -5,8 +5,9 @@ public import VigilCore
 /// scaled to match a normal distribution's standard deviation), so a few outliers do not mask the next one.
 ///
 /// The raw score is `|z|` (calibration turns it into a percentile).
-/// Each key keeps `window` doubles; scoring sorts a copy of them in a stack buffer for the median (no
-/// allocation) and walks out from it for the deviations' median.
+/// Each key keeps its last `window` values in increasing order, each with its age (how many of the key's values
+/// came after it), so adding a value moves at most `window` entries and the median is read off in place instead
+/// of sorting a copy per event; the deviations' median is found by walking out from the median.
 public struct RobustZScoreDetector: Sendable {
     public let field: Int
     /// The entity kind whose keys get separate baselines, or nil for one global baseline.
@@ -15,13 +16,16 @@ public struct RobustZScoreDetector: Sendable {
     /// Values needed before a key is scored (its warm-up); earlier events score 0.
     public let minSamples: Int
     private var index: EntityKeyIndex
+    /// Per key, `window` places: its values in increasing order (the first `counts[slot]` used).
     private var values: [Double] = []
+    /// Per key and place, the age of the value there: 0 for the newest, `window - 1` for the oldest of a full window.
+    private var ages: [UInt16] = []
     private var counts: [Int32] = []
-    private var next: [Int32] = []
 
     public init(field: Int, entity: Int?, window: Int = 32, minSamples: Int = 8, maxKeys: Int = 1_000_000, ttlMs: Int64 = 7 * 86_400_000) {
         self.field = field
         self.entity = entity
+        precondition(window <= Int(UInt16.max) + 1, "a value's age is 16 bits (the config allows at most 4096)")
         self.window = max(3, window)
         self.minSamples = max(2, min(minSamples, self.window))
         self.index = EntityKeyIndex(maxKeys: entity == nil ? 1 : maxKeys, ttlMs: entity == nil ? .max / 4 : ttlMs)
@@ -51,8 +55,8 @@ public struct RobustZScoreDetector: Sendable {
     public mutating func prefetchState(_ event: Event) {
         guard let entity, event.entities[entity].isPresent, let slot = index.prefetchSlot(hash: event.entities[entity].hash) else { return }
         counts.prefetch(slot)
-        next.prefetch(slot)
         values.prefetch(slot * window, count: window)
+        ages.prefetch(slot * window, count: window)
     }
 
     /// Scores `x` for the event's key against the key's baseline (before the event), then adds `x`.
@@ -62,28 +66,56 @@ public struct RobustZScoreDetector: Sendable {
         let lookup = index.lookup(key, nowMs: event.timeMs)
         let slot = lookup.slot
         ensure(slots: index.slotCapacity)
-        if lookup.isFresh {
-            counts[slot] = 0
-            next[slot] = 0
-        }
+        if lookup.isFresh { counts[slot] = 0 }
         let n = Int(counts[slot])
         var result = Result(score: 0, z: .nan, isWarm: n >= minSamples)
         if result.isWarm {
             result.z = zScore(x, slot: slot, count: n)
             result.score = Swift.abs(result.z)
         }
-        if !event.isLate {
-            values[slot * window + Int(next[slot])] = x
-            next[slot] = Int32((Int(next[slot]) + 1) % window)
-            if n < window { counts[slot] = Int32(n + 1) }
-        }
+        if !event.isLate { add(x, slot: slot, count: n) }
         return result
     }
 
+    /// Adds `x` to a key's `n` values, dropping the oldest when the window is full; the values stay in order.
+    private mutating func add(_ x: Double, slot: Int, count n: Int) {
+        let (base, window) = (slot * window, window)
+        values.withUnsafeMutableBufferPointer { values in
+            ages.withUnsafeMutableBufferPointer { ages in
+                var n = n
+                if n == window {
+                    var oldest = 0
+                    while ages[base + oldest] != UInt16(window - 1) { oldest += 1 }
+                    for i in oldest..<(n - 1) {
+                        values[base + i] = values[base + i + 1]
+                        ages[base + i] = ages[base + i + 1]
+                    }
+                    n -= 1
+                }
+                for i in 0..<n { ages[base + i] &+= 1 }
+                // After the values equal to it, so equal values keep their order of arrival.
+                var low = 0
+                var high = n
+                while low < high {
+                    let middle = (low + high) / 2
+                    if values[base + middle] <= x { low = middle + 1 } else { high = middle }
+                }
+                var i = n
+                while i > low {
+                    values[base + i] = values[base + i - 1]
+                    ages[base + i] = ages[base + i - 1]
+                    i -= 1
+                }
+                values[base + low] = x
+                ages[base + low] = 0
+                counts[slot] = Int32(n + 1)
+            }
+        }
+    }
+
     private func zScore(_ x: Double, slot: Int, count n: Int) -> Double {
-        withUnsafeTemporaryAllocation(of: Double.self, capacity: n) { sorted in
-            for i in 0..<n { sorted[i] = values[slot * window + i] }
-            sorted.sortWithoutAllocating(by: <)
+        values.withUnsafeBufferPointer { values in
+            let sorted = UnsafeBufferPointer(rebasing: values[slot * window..<slot * window + n])
             let median = Self.median(sorted)
             // The deviations |v - median| in increasing order, without sorting them: they fall walking left from
             // the last value not above the median and walking right from the next, so the two walks merge.
@@ -122,7 +154,7 @@ public struct RobustZScoreDetector: Sendable {
         }
     }
 
-    private static func median(_ sorted: UnsafeMutableBufferPointer<Double>) -> Double {
+    private static func median(_ sorted: UnsafeBufferPointer<Double>) -> Double {
         let n = sorted.count
         return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
     }
@@ -131,18 +163,27 @@ public struct RobustZScoreDetector: Sendable {
         guard counts.count < slots else { return }
         let grown = max(slots, counts.count * 2) - counts.count
         values.append(contentsOf: repeatElement(0, count: grown * window))
+        ages.append(contentsOf: repeatElement(0, count: grown * window))
         counts.append(contentsOf: repeatElement(0, count: grown))
-        next.append(contentsOf: repeatElement(0, count: grown))
     }
 
-    public var bytesPerKey: Int { window * 8 + 8 + EntityKeyIndex.bytesPerKey }
+    public var bytesPerKey: Int { window * (8 + 2) + 4 + EntityKeyIndex.bytesPerKey }
 }
 
 extension RobustZScoreDetector: BinaryStateRepresentable {
     public func write(to w: inout BinaryWriter) {
         w.write(field); w.write(entity ?? -1); w.write(window); w.write(minSamples)
         index.write(to: &w)
-        w.write(values); w.write(counts); w.write(next)
+        // Saved as each key's values in order of arrival (a ring from `next`), the form before values were kept
+        // sorted, so checkpoints read either way.
+        var ring = [Double](repeating: 0, count: values.count)
+        var next = [Int32](repeating: 0, count: counts.count)
+        for slot in counts.indices {
+            let (base, n) = (slot * window, Int(counts[slot]))
+            for i in 0..<n { ring[base + n - 1 - Int(ages[base + i])] = values[base + i] }
+            next[slot] = Int32(n % window)
+        }
+        w.write(ring); w.write(counts); w.write(next)
     }
 
     public init(from r: inout BinaryReader) throws(StateError) {
@@ -151,7 +192,22 @@ extension RobustZScoreDetector: BinaryStateRepresentable {
         entity = e < 0 ? nil : e
         window = try r.readInt(); minSamples = try r.readInt()
         index = try EntityKeyIndex(from: &r)
-        values = try r.readDoubles(); counts = try r.readInt32s(); next = try r.readInt32s()
-        guard window >= 3, counts.count == next.count, values.count == counts.count * window else { throw StateError("z-score: inconsistent arrays") }
+        let ring = try r.readDoubles()
+        counts = try r.readInt32s()
+        let next = try r.readInt32s()
+        guard window >= 3, window <= Int(UInt16.max) + 1, counts.count == next.count, ring.count == counts.count * window else {
+            throw StateError("z-score: inconsistent arrays")
+        }
+        values = ring
+        ages = Array(repeating: 0, count: ring.count)
+        for slot in counts.indices {
+            let (base, n, newest) = (slot * window, Int(counts[slot]), Int(next[slot]) - 1)
+            guard n >= 0, n <= window, newest >= -1, newest < window else { throw StateError("z-score: a window's count or position is out of range") }
+            let arrivals = (0..<n).map { p in (value: ring[base + p], age: n < window ? n - 1 - p : (newest - p + window) % window) }
+            for (i, entry) in arrivals.sorted(by: { $0.value < $1.value || ($0.value == $1.value && $0.age > $1.age) }).enumerated() {
+                values[base + i] = entry.value
+                ages[base + i] = UInt16(entry.age)
+            }
+        }
     }
 }
