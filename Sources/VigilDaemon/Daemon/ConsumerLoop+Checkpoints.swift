@@ -235,8 +235,10 @@ extension ConsumerLoop {
         // What the group committed: events between a snapshot and these offsets had their outputs delivered, so
         // they are replayed into state without producing anything again.
         var committed: [KafkaTopicPartition: Int64] = [:]
+        var committedKnown = false
         do {
             for entry in try consumer.committed(list.map(\.topicPartition)) where entry.offset >= 0 { committed[entry.topicPartition] = entry.offset }
+            committedKnown = true
         } catch {
             logger.warning("reading committed offsets for the restore failed; events after the snapshots may be output again", metadata: ["error": "\(error)"])
         }
@@ -258,7 +260,10 @@ extension ConsumerLoop {
                     if let done = committed[list[i].topicPartition], done > snapshot.nextOffset { replayUntil[index] = done }
                     // A snapshot is written only once its events' outputs are delivered, so the group may commit
                     // up to it: a crash between writing it and the next commit leaves the group's offset behind.
-                    if (committed[list[i].topicPartition] ?? -1) < snapshot.nextOffset { tracker.resume(partition: index, at: snapshot.nextOffset) }
+                    // (Not when the commit is unknown: it may be ahead, and would be moved back.)
+                    if committedKnown, (committed[list[i].topicPartition] ?? -1) < snapshot.nextOffset {
+                        tracker.resume(partition: index, at: snapshot.nextOffset)
+                    }
                     checkpoints.written[index] = snapshot.nextOffset
                     checkpoints.chunkCounts[key] = nil
                     counters.partitionsRestored.add(1, ordering: .relaxed)
