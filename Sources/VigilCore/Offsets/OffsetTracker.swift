@@ -23,8 +23,7 @@ public struct OffsetTracker: Sendable {
     /// `PartitionOffsetTracker.resume(at:)`.
     @discardableResult
     public mutating func resume(partition: Int, at offset: Int64) -> Bool {
-        guard partition < partitions.count, partitions[partition] != nil else { return false }
-        guard partitions[partition]!.resume(at: offset) else { return false }
+        guard partition < partitions.count, partitions[partition]?.resume(at: offset) == true else { return false }
         dirty[partition] = true
         return true
     }

@@ -120,7 +120,7 @@ public struct PartitionOffsetTracker: Sendable {
     /// - Returns: false (and changes nothing) once an offset was registered.
     @discardableResult
     public mutating func resume(at offset: Int64) -> Bool {
-        guard count == 0, lastRegistered == nil else { return false }
+        guard lastRegistered == nil else { return false }
         committable = offset
         return true
     }

@@ -78,37 +78,41 @@ public struct RobustZScoreDetector: Sendable {
     }
 
     /// Adds `x` to a key's `n` values, dropping the oldest when the window is full; the values stay in order.
+    /// One pass: only the entries between the freed place (the oldest's, or the end) and `x`'s place move.
     private mutating func add(_ x: Double, slot: Int, count n: Int) {
         let (base, window) = (slot * window, window)
         values.withUnsafeMutableBufferPointer { values in
             ages.withUnsafeMutableBufferPointer { ages in
-                var n = n
+                var hole = n
                 if n == window {
-                    var oldest = 0
-                    while ages[base + oldest] != UInt16(window - 1) { oldest += 1 }
-                    for i in oldest..<(n - 1) {
-                        values[base + i] = values[base + i + 1]
-                        ages[base + i] = ages[base + i + 1]
-                    }
-                    n -= 1
+                    hole = 0
+                    while ages[base + hole] != UInt16(window - 1) { hole += 1 }
                 }
                 for i in 0..<n { ages[base + i] &+= 1 }
                 // After the values equal to it, so equal values keep their order of arrival.
-                var low = 0
+                var place = 0
                 var high = n
-                while low < high {
-                    let middle = (low + high) / 2
-                    if values[base + middle] <= x { low = middle + 1 } else { high = middle }
+                while place < high {
+                    let middle = (place + high) / 2
+                    if values[base + middle] <= x { place = middle + 1 } else { high = middle }
                 }
-                var i = n
-                while i > low {
-                    values[base + i] = values[base + i - 1]
-                    ages[base + i] = ages[base + i - 1]
-                    i -= 1
+                if place <= hole {
+                    var i = hole
+                    while i > place {
+                        values[base + i] = values[base + i - 1]
+                        ages[base + i] = ages[base + i - 1]
+                        i -= 1
+                    }
+                } else {
+                    place -= 1
+                    for i in hole..<place {
+                        values[base + i] = values[base + i + 1]
+                        ages[base + i] = ages[base + i + 1]
+                    }
                 }
-                values[base + low] = x
-                ages[base + low] = 0
-                counts[slot] = Int32(n + 1)
+                values[base + place] = x
+                ages[base + place] = 0
+                counts[slot] = Int32(Swift.min(n + 1, window))
             }
         }
     }
