@@ -26,9 +26,11 @@ let package = Package(
         ),
         // One CPU hint Swift cannot spell: prefetching a cache line (used where the next events' state is known early).
         .target(name: "CPrefetch"),
+        // Memory mappings for per-key state, grown by moving page tables (mremap) instead of copying.
+        .target(name: "CStateMemory"),
         .target(
             name: "VigilCore",
-            dependencies: ["CPrefetch", .product(name: "Atomics", package: "swift-atomics")]
+            dependencies: ["CPrefetch", "CStateMemory", .product(name: "Atomics", package: "swift-atomics")]
         ),
         .target(
             name: "VigilFeatures",

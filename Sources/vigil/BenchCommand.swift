@@ -313,11 +313,15 @@ extension BenchCommand {
             }
             for row in MemoryBenchmark(config: configuration, cards: cards).run() {
                 let resident = row.residentBytesPerKey.map { String(Int($0)) } ?? "null"
+                let longest = row.longestEvent.map { #"{"ms":\#(String(format: "%.3f", $0.milliseconds)),"keys":\#($0.keys)}"# } ?? "null"
                 if json {
                     let stores = row.declared.map { #"["\#($0.store)",\#($0.bytes)]"# }.joined(separator: ",")
-                    print(#"{"entity":"\#(row.entity)","keys":\#(row.keys),"declared_bytes_per_key":\#(row.declaredBytesPerKey),"resident_bytes_per_key":\#(resident),"declared_by_store":[\#(stores)]}"#)
+                    print(#"{"entity":"\#(row.entity)","keys":\#(row.keys),"declared_bytes_per_key":\#(row.declaredBytesPerKey),"resident_bytes_per_key":\#(resident),"longest_event":\#(longest),"declared_by_store":[\#(stores)]}"#)
                 } else {
                     print("\(row.entity): \(row.keys) keys, \(row.declaredBytesPerKey) bytes per key declared, \(resident) resident")
+                    if let longest = row.longestEvent {
+                        print("    longest event while its keys arrived: \(String(format: "%.3f", longest.milliseconds)) ms (\(longest.keys) keys held after it)")
+                    }
                     for part in row.declared { print("    \(part.bytes) B  \(part.store)") }
                 }
             }

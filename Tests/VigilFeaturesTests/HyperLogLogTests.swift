@@ -22,7 +22,7 @@ struct HyperLogLogTests {
             let mDouble = Double(m)
             let raw = 0.7213 / (1 + 1.079 / mDouble) * mDouble * mDouble / sum
             let expected = raw <= 2.5 * mDouble && zeros > 0 ? mDouble * log(mDouble / Double(zeros)) : raw
-            let estimate = HyperLogLog.estimate(precision: precision, registers: registers, base: 0)
+            let estimate = HyperLogLog.estimate(precision: precision, registers: StateArray(registers), base: 0)
             #expect(estimate.bitPattern == expected.bitPattern)
         }
     }

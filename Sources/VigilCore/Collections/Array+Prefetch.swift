@@ -15,14 +15,18 @@ extension Array {
     public func prefetch(_ start: Int, count: Int = 1) {
         guard start >= 0, start < self.count, count > 0 else { return }
         withUnsafeBufferPointer { buffer in
-            let first = UnsafeRawPointer(buffer.baseAddress! + start)
             let bytes = Swift.min(count, self.count - start) * MemoryLayout<Element>.stride
-            // The first two lines and the last (for one element, the one or two lines it touches): a read running
-            // through the region has the hardware prefetcher follow on from there, and a prefetch for every line
-            // ran out of the core's fill buffers.
-            prefetchCacheLine(first)
-            if bytes > 128 { prefetchCacheLine(first + 64) }
-            prefetchCacheLine(first + (bytes - 1))
+            prefetchRegion(UnsafeRawPointer(buffer.baseAddress! + start), bytes: bytes)
         }
     }
+}
+
+/// Starts loading a region of `bytes` bytes from `first`: its first two cache lines and its last (for one
+/// element, the one or two lines it touches). A read running through the region has the hardware prefetcher
+/// follow on from there, and a prefetch for every line ran out of the core's fill buffers.
+@inlinable
+public func prefetchRegion(_ first: UnsafeRawPointer, bytes: Int) {
+    prefetchCacheLine(first)
+    if bytes > 128 { prefetchCacheLine(first + 64) }
+    prefetchCacheLine(first + (bytes - 1))
 }

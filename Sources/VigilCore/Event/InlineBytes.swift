@@ -46,7 +46,7 @@ public struct EventID: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// An entity key (card id, merchant id...) stored inline with its 64-bit hash.
-public struct EntityKey: Sendable, Hashable, CustomStringConvertible {
+public struct EntityKey: Sendable, Hashable, CustomStringConvertible, BitwiseCopyable {
     public var storage: InlineArray<48, UInt8>
     public var count: UInt8
     /// FNV-1a hash of the bytes (the same as a categorical value with this text): routes events to workers

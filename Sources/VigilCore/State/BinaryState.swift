@@ -25,42 +25,42 @@ public struct BinaryWriter: Sendable {
     public mutating func write(_ value: Bool) { bytes.append(value ? 1 : 0) }
     public mutating func write(_ value: UInt8) { bytes.append(value) }
 
-    public mutating func write(_ values: [Double]) {
+    public mutating func write(_ values: some Collection<Double>) {
         write(values.count)
         for v in values { write(v) }
     }
 
-    public mutating func write(_ values: [Float]) {
+    public mutating func write(_ values: some Collection<Float>) {
         write(values.count)
         for v in values { write(v) }
     }
 
-    public mutating func write(_ values: [Int64]) {
+    public mutating func write(_ values: some Collection<Int64>) {
         write(values.count)
         for v in values { write(v) }
     }
 
-    public mutating func write(_ values: [Int32]) {
+    public mutating func write(_ values: some Collection<Int32>) {
         write(values.count)
         for v in values { write(v) }
     }
 
-    public mutating func write(_ values: [Int]) {
+    public mutating func write(_ values: some Collection<Int>) {
         write(values.count)
         for v in values { write(v) }
     }
 
-    public mutating func write(_ values: [UInt64]) {
+    public mutating func write(_ values: some Collection<UInt64>) {
         write(values.count)
         for v in values { write(v) }
     }
 
-    public mutating func write(_ values: [UInt8]) {
+    public mutating func write(_ values: some Collection<UInt8>) {
         write(values.count)
         bytes.append(contentsOf: values)
     }
 
-    public mutating func write(_ values: [Bool]) {
+    public mutating func write(_ values: some Collection<Bool>) {
         write(values.count)
         for v in values { write(v) }
     }

@@ -12,6 +12,9 @@ public struct MemoryBenchmark: Sendable {
         public var declaredBytesPerKey: Int { declared.reduce(0) { $0 + $1.bytes } }
         /// Resident memory growth while scoring, divided by the keys (nil for a kind with too few keys to tell).
         public var residentBytesPerKey: Double?
+        /// For the primary kind: the longest any one event took to score while its keys arrived, and the keys
+        /// held after it (a store growing for new keys shows here as a stall of the thread that owns it).
+        public var longestEvent: (milliseconds: Double, keys: Int)?
     }
 
     public let config: VigilConfiguration
@@ -33,11 +36,15 @@ public struct MemoryBenchmark: Sendable {
         var scorer = SequentialScorer(model: ScoringModel(config: config))
         var event = Event()
         var before = (resident: 0, keys: 0)
+        var longest = (nanoseconds: UInt64(0), keys: 0)
         for (i, message) in bench.messages.enumerated() {
             if i == bench.messages.count / 10 { before = (Self.residentBytes(), scorer.activeKeys(entity: 0)) }
             event.offset = Int64(i)
+            let start = DispatchTime.now().uptimeNanoseconds
             message.withUnsafeBytes { try? decoder.decode($0, into: &event) }
             _ = scorer.score(event)
+            let took = DispatchTime.now().uptimeNanoseconds - start
+            if took > longest.nanoseconds { longest = (took, scorer.activeKeys(entity: 0)) }
         }
         let growth = Double(Self.residentBytes() - before.resident)
         return config.schema.entities.indices.map { entity in
@@ -45,7 +52,8 @@ public struct MemoryBenchmark: Sendable {
             return Row(
                 entity: config.schema.entities[entity].name, keys: keys,
                 declared: scorer.declaredBytesPerKey(entity: entity),
-                residentBytesPerKey: entity == 0 && keys > before.keys ? growth / Double(keys - before.keys) : nil)
+                residentBytesPerKey: entity == 0 && keys > before.keys ? growth / Double(keys - before.keys) : nil,
+                longestEvent: entity == 0 ? (Double(longest.nanoseconds) / 1e6, longest.keys) : nil)
         }
     }
 

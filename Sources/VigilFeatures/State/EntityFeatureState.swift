@@ -23,8 +23,8 @@ struct EntityFeatureState: Sendable {
     var categorical: [CategoricalStore] = []
     /// Numeric fields whose previous value `last` features read, and those values per slot.
     let lastFields: [Int]
-    var lastValues: [Double] = []
-    var previousTimes: [Int64] = []
+    var lastValues = StateArray<Double>()
+    var previousTimes = StateArray<Int64>()
     /// (output position, plan) for each feature of this entity.
     let features: [(position: Int, plan: Plan)]
     /// Bucket stores that features read after the event joins (each read once per event), and those reads.
@@ -119,9 +119,9 @@ struct EntityFeatureState: Sendable {
         for i in decayed.indices { decayed[i].ensure(slots: slots) }
         for i in categorical.indices { categorical[i].ensure(slots: slots) }
         if previousTimes.count < slots {
-            let grown = max(slots, previousTimes.count * 2) - previousTimes.count
-            previousTimes.append(contentsOf: repeatElement(.min, count: grown))
-            lastValues.append(contentsOf: repeatElement(.nan, count: grown * lastFields.count))
+            let grown = SlotGrowth.slots(have: previousTimes.count, needed: slots) - previousTimes.count
+            previousTimes.append(repeating: .min, count: grown)
+            lastValues.append(repeating: .nan, count: grown * lastFields.count)
         }
     }
 

@@ -21,7 +21,7 @@ extension SlidingEventStore {
         guard starts.count == counts.count, times.count == starts.count * capacity, values.count == times.count * fields.count,
             counts.allSatisfy({ (0...Int32(capacity)).contains($0) }), starts.allSatisfy({ (0..<Int32(max(1, capacity))).contains($0) })
         else { throw StateError("sliding window store: inconsistent arrays") }
-        (self.times, self.values, self.starts, self.counts, self.truncated) = (times, values, starts, counts, truncated)
+        (self.times, self.values, self.starts, self.counts, self.truncated) = (StateArray(times), StateArray(values), StateArray(starts), StateArray(counts), truncated)
     }
 }
 
@@ -56,9 +56,9 @@ extension BucketWindowStore {
         stats.reserveCapacity(n)
         for _ in 0..<n { stats.append(try WindowStats(from: &r)) }
         let tooOld = try r.readInt()
-        (bucketIds, self.stats, self.tooOld) = (ids, stats, tooOld)
-        foldEnds = Array(repeating: .min, count: n / bucketCount)
-        folds = Array(repeating: WindowStats(), count: n / bucketCount)
+        (bucketIds, self.stats, self.tooOld) = (StateArray(ids), StateArray(stats), tooOld)
+        foldEnds = StateArray(repeating: .min, count: n / bucketCount)
+        folds = StateArray(repeating: WindowStats(), count: n / bucketCount)
     }
 }
 
@@ -74,7 +74,7 @@ extension DecayedStore {
         guard weights.count == lastTimes.count, means.count == lastTimes.count, m2s.count == lastTimes.count else {
             throw StateError("decayed store: inconsistent arrays")
         }
-        (self.lastTimes, self.weights, self.means, self.m2s) = (lastTimes, weights, means, m2s)
+        (self.lastTimes, self.weights, self.means, self.m2s) = (StateArray(lastTimes), StateArray(weights), StateArray(means), StateArray(m2s))
     }
 }
 
@@ -92,7 +92,7 @@ extension CategoricalStore {
         guard hashes.count == overflowed.count * exactCapacity, lastSeen.count == hashes.count, registers.count == overflowed.count * Self.registerCount else {
             throw StateError("categorical store: inconsistent arrays")
         }
-        (self.hashes, self.lastSeen, self.overflowed, self.registers) = (hashes, lastSeen, overflowed, registers)
+        (self.hashes, self.lastSeen, self.overflowed, self.registers) = (StateArray(hashes), StateArray(lastSeen), StateArray(overflowed), StateArray(registers))
     }
 }
 
@@ -126,8 +126,8 @@ extension EntityFeatureState {
         guard try r.readInt() == categorical.count else { throw StateError("entity state: categorical windows differ") }
         for i in copy.categorical.indices { try copy.categorical[i].restore(from: &r) }
         guard try r.readInts() == lastFields else { throw StateError("entity state: 'last' fields differ") }
-        copy.lastValues = try r.readDoubles()
-        copy.previousTimes = try r.readInt64s()
+        copy.lastValues = StateArray(try r.readDoubles())
+        copy.previousTimes = StateArray(try r.readInt64s())
         guard copy.lastValues.count == copy.previousTimes.count * lastFields.count else { throw StateError("entity state: inconsistent arrays") }
         self = copy
     }

@@ -1,3 +1,5 @@
+import VigilCore
+
 /// Tumbling and hopping windows of one numeric field (or of event counts), per key, as a ring of time buckets.
 ///
 /// Event time is cut into buckets of `hop` milliseconds; a key keeps the last `size / hop` buckets. A tumbling
@@ -12,12 +14,12 @@ public struct BucketWindowStore: Sendable {
     public let bucketCount: Int
     /// The numeric field read, or nil to count events.
     public let field: Int?
-    var bucketIds: [Int64] = []
-    var stats: [WindowStats] = []
+    var bucketIds = StateArray<Int64>()
+    var stats = StateArray<WindowStats>()
     /// Per key: the last bucket of the window `folds` belongs to, or `.min` when there is none; and the merge of
     /// that window's other buckets, oldest first. Derived from the buckets, so not saved.
-    var foldEnds: [Int64] = []
-    var folds: [WindowStats] = []
+    var foldEnds = StateArray<Int64>()
+    var folds = StateArray<WindowStats>()
     /// Events whose bucket had already been reused by a newer one (too far out of order), not added.
     public internal(set) var tooOld = 0
 
@@ -31,11 +33,11 @@ public struct BucketWindowStore: Sendable {
     public mutating func ensure(slots: Int) {
         let have = bucketIds.count / bucketCount
         guard have < slots else { return }
-        let grown = max(slots, have * 2)
-        bucketIds.append(contentsOf: repeatElement(Int64.min, count: (grown - have) * bucketCount))
-        stats.append(contentsOf: repeatElement(WindowStats(), count: (grown - have) * bucketCount))
-        foldEnds.append(contentsOf: repeatElement(Int64.min, count: grown - have))
-        folds.append(contentsOf: repeatElement(WindowStats(), count: grown - have))
+        let grown = SlotGrowth.slots(have: have, needed: slots)
+        bucketIds.append(repeating: .min, count: (grown - have) * bucketCount)
+        stats.append(repeating: WindowStats(), count: (grown - have) * bucketCount)
+        foldEnds.append(repeating: .min, count: grown - have)
+        folds.append(repeating: WindowStats(), count: grown - have)
     }
 
     public mutating func reset(slot: Int) {

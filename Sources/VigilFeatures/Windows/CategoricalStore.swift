@@ -1,3 +1,5 @@
+import VigilCore
+
 /// Values of one categorical field seen per key within a sliding window: answers "first seen in the window?"
 /// and "how many distinct values?".
 ///
@@ -11,10 +13,10 @@ public struct CategoricalStore: Sendable {
     public let exactCapacity: Int
     public static let precision = 7
     static let registerCount = 1 << precision
-    var hashes: [UInt64] = []
-    var lastSeen: [Int64] = []
-    var overflowed: [Bool] = []
-    var registers: [UInt8] = []
+    var hashes = StateArray<UInt64>()
+    var lastSeen = StateArray<Int64>()
+    var overflowed = StateArray<Bool>()
+    var registers = StateArray<UInt8>()
 
     public init(sizeMs: Int64, field: Int, exactCapacity: Int) {
         self.sizeMs = sizeMs
@@ -24,11 +26,11 @@ public struct CategoricalStore: Sendable {
 
     public mutating func ensure(slots: Int) {
         guard overflowed.count < slots else { return }
-        let grown = max(slots, overflowed.count * 2) - overflowed.count
-        hashes.append(contentsOf: repeatElement(0, count: grown * exactCapacity))
-        lastSeen.append(contentsOf: repeatElement(.min, count: grown * exactCapacity))
-        overflowed.append(contentsOf: repeatElement(false, count: grown))
-        registers.append(contentsOf: repeatElement(0, count: grown * Self.registerCount))
+        let grown = SlotGrowth.slots(have: overflowed.count, needed: slots) - overflowed.count
+        hashes.append(repeating: 0, count: grown * exactCapacity)
+        lastSeen.append(repeating: .min, count: grown * exactCapacity)
+        overflowed.append(repeating: false, count: grown)
+        registers.append(repeating: 0, count: grown * Self.registerCount)
     }
 
     public mutating func reset(slot: Int) {

@@ -1,4 +1,5 @@
 import Foundation
+import VigilCore
 
 /// Exponentially decayed count, sum, mean and variance of one numeric field (or of events), per key.
 ///
@@ -7,10 +8,10 @@ import Foundation
 public struct DecayedStore: Sendable {
     public let halfLifeMs: Int64
     public let field: Int?
-    var lastTimes: [Int64] = []
-    var weights: [Double] = []
-    var means: [Double] = []
-    var m2s: [Double] = []
+    var lastTimes = StateArray<Int64>()
+    var weights = StateArray<Double>()
+    var means = StateArray<Double>()
+    var m2s = StateArray<Double>()
 
     public init(halfLifeMs: Int64, field: Int?) {
         self.halfLifeMs = max(1, halfLifeMs)
@@ -19,11 +20,11 @@ public struct DecayedStore: Sendable {
 
     public mutating func ensure(slots: Int) {
         guard lastTimes.count < slots else { return }
-        let grown = max(slots, lastTimes.count * 2) - lastTimes.count
-        lastTimes.append(contentsOf: repeatElement(.min, count: grown))
-        weights.append(contentsOf: repeatElement(0, count: grown))
-        means.append(contentsOf: repeatElement(0, count: grown))
-        m2s.append(contentsOf: repeatElement(0, count: grown))
+        let grown = SlotGrowth.slots(have: lastTimes.count, needed: slots) - lastTimes.count
+        lastTimes.append(repeating: .min, count: grown)
+        weights.append(repeating: 0, count: grown)
+        means.append(repeating: 0, count: grown)
+        m2s.append(repeating: 0, count: grown)
     }
 
     public mutating func reset(slot: Int) {

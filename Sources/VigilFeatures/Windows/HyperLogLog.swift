@@ -1,11 +1,12 @@
 import Foundation
+public import VigilCore
 
 /// HyperLogLog registers for one key (Flajolet et al. 2007) with `2^precision` one-byte registers, stored in a
 /// shared array by the caller. Standard error is about `1.04 / sqrt(2^precision)`.
 public enum HyperLogLog {
     /// Adds a 64-bit hash to the registers at `registers[base ..< base + 2^precision]`.
     @inline(__always)
-    public static func add(_ hash: UInt64, precision: Int, registers: inout [UInt8], base: Int) {
+    public static func add(_ hash: UInt64, precision: Int, registers: inout StateArray<UInt8>, base: Int) {
         let index = Int(hash >> UInt64(64 - precision))
         let rest = (hash << UInt64(precision)) | (1 << UInt64(precision - 1))
         let rank = UInt8(rest.leadingZeroBitCount + 1)
@@ -13,7 +14,7 @@ public enum HyperLogLog {
     }
 
     /// The cardinality estimate, with linear counting for small ranges.
-    public static func estimate(precision: Int, registers: [UInt8], base: Int) -> Double {
+    public static func estimate(precision: Int, registers: StateArray<UInt8>, base: Int) -> Double {
         let m = 1 << precision
         var sum = 0.0
         var zeros = 0

@@ -1,3 +1,5 @@
+import VigilCore
+
 /// The most recent events of each key, in event-time order, for exact sliding windows.
 ///
 /// Per slot: a ring of `capacity` event times and the values of the numeric fields that sliding features read.
@@ -7,10 +9,10 @@ public struct SlidingEventStore: Sendable {
     public let capacity: Int
     /// Numeric field indices stored, in the order of `values`' lanes.
     public let fields: [Int]
-    var times: [Int64] = []
-    var values: [Double] = []
-    var starts: [Int32] = []
-    var counts: [Int32] = []
+    var times = StateArray<Int64>()
+    var values = StateArray<Double>()
+    var starts = StateArray<Int32>()
+    var counts = StateArray<Int32>()
     /// Events dropped from a full ring while still inside the longest window (sliding values then cover only
     /// the `capacity` most recent events).
     public internal(set) var truncated = 0
@@ -25,11 +27,11 @@ public struct SlidingEventStore: Sendable {
     /// Makes room for slots `0..<slots`.
     public mutating func ensure(slots: Int) {
         guard starts.count < slots else { return }
-        let grown = max(slots, starts.count * 2)
-        times.append(contentsOf: repeatElement(0, count: (grown - starts.count) * capacity))
-        values.append(contentsOf: repeatElement(0, count: (grown - starts.count) * capacity * fields.count))
-        starts.append(contentsOf: repeatElement(0, count: grown - starts.count))
-        counts.append(contentsOf: repeatElement(0, count: grown - counts.count))
+        let grown = SlotGrowth.slots(have: starts.count, needed: slots)
+        times.append(repeating: 0, count: (grown - starts.count) * capacity)
+        values.append(repeating: 0, count: (grown - starts.count) * capacity * fields.count)
+        starts.append(repeating: 0, count: grown - starts.count)
+        counts.append(repeating: 0, count: grown - counts.count)
     }
 
     public mutating func reset(slot: Int) {

@@ -1,5 +1,5 @@
 /// Count, sum, mean, spread and extremes of the values in one window.
-public struct WindowStats: Sendable, Equatable {
+public struct WindowStats: Sendable, Equatable, BitwiseCopyable {
     public var count: Double = 0
     public var mean: Double = 0
     /// Sum of squared deviations from the mean (Welford's M2).

@@ -17,10 +17,10 @@ public struct RobustZScoreDetector: Sendable {
     public let minSamples: Int
     private var index: EntityKeyIndex
     /// Per key, `window` places: its values in increasing order (the first `counts[slot]` used).
-    private var values: [Double] = []
+    private var values = StateArray<Double>()
     /// Per key and place, the age of the value there: 0 for the newest, `window - 1` for the oldest of a full window.
-    private var ages: [UInt16] = []
-    private var counts: [Int32] = []
+    private var ages = StateArray<UInt16>()
+    private var counts = StateArray<Int32>()
 
     public init(field: Int, entity: Int?, window: Int = 32, minSamples: Int = 8, maxKeys: Int = 1_000_000, ttlMs: Int64 = 7 * 86_400_000) {
         self.field = field
@@ -165,10 +165,10 @@ public struct RobustZScoreDetector: Sendable {
 
     private mutating func ensure(slots: Int) {
         guard counts.count < slots else { return }
-        let grown = max(slots, counts.count * 2) - counts.count
-        values.append(contentsOf: repeatElement(0, count: grown * window))
-        ages.append(contentsOf: repeatElement(0, count: grown * window))
-        counts.append(contentsOf: repeatElement(0, count: grown))
+        let grown = SlotGrowth.slots(have: counts.count, needed: slots) - counts.count
+        values.append(repeating: 0, count: grown * window)
+        ages.append(repeating: 0, count: grown * window)
+        counts.append(repeating: 0, count: grown)
     }
 
     public var bytesPerKey: Int { window * (8 + 2) + 4 + EntityKeyIndex.bytesPerKey }
@@ -197,13 +197,13 @@ extension RobustZScoreDetector: BinaryStateRepresentable {
         window = try r.readInt(); minSamples = try r.readInt()
         index = try EntityKeyIndex(from: &r)
         let ring = try r.readDoubles()
-        counts = try r.readInt32s()
+        counts = StateArray(try r.readInt32s())
         let next = try r.readInt32s()
         guard window >= 3, window <= Int(UInt16.max) + 1, counts.count == next.count, ring.count == counts.count * window else {
             throw StateError("z-score: inconsistent arrays")
         }
-        values = ring
-        ages = Array(repeating: 0, count: ring.count)
+        values = StateArray(ring)
+        ages = StateArray(repeating: 0, count: ring.count)
         for slot in counts.indices {
             let (base, n, newest) = (slot * window, Int(counts[slot]), Int(next[slot]) - 1)
             guard n >= 0, n <= window, newest >= -1, newest < window else { throw StateError("z-score: a window's count or position is out of range") }

@@ -1,0 +1,160 @@
+internal import CStateMemory
+
+/// A growable array for per-key state: contiguous, copy-on-write like `Array`, but growing in place.
+///
+/// `Array` grows by allocating twice the room and copying every element over. For state tables of hundreds of
+/// megabytes that copy (and the first touch of the new buffer) stalled the thread that owns them for up to
+/// seconds, once per doubling, with the old and the new buffer both resident meanwhile. This array lives in
+/// its own memory mapping, which grows by moving page tables (`mremap` on Linux): no element is copied
+/// whatever the size, and only the elements appended are written. Elements must be bitwise copyable (plain
+/// numbers and structs of them). Transparent huge pages were tried and left out: a mapping that moved to grow
+/// had its huge pages split, a 40-55 ms stall each time (BENCHMARKS.md).
+public struct StateArray<Element: BitwiseCopyable>: RandomAccessCollection, MutableCollection {
+    @usableFromInline var storage: StateArrayStorage<Element>
+
+    /// An empty array (no mapping until the first append).
+    public init() {
+        storage = StateArrayStorage()
+    }
+
+    /// An array holding `elements`.
+    public init(_ elements: some Sequence<Element>) {
+        self.init()
+        let copied: Void? = elements.withContiguousStorageIfAvailable { buffer in
+            guard let base = buffer.baseAddress, buffer.count > 0 else { return }
+            storage.reserve(buffer.count)
+            storage.elements.initialize(from: base, count: buffer.count)
+            storage.count = buffer.count
+        }
+        if copied == nil {
+            for element in elements { append(element) }
+        }
+    }
+
+    /// An array of `count` copies of `value`.
+    public init(repeating value: Element, count: Int) {
+        self.init()
+        append(repeating: value, count: count)
+    }
+
+    public var startIndex: Int { 0 }
+    @inlinable public var endIndex: Int { storage.count }
+    @inlinable public var count: Int { storage.count }
+
+    @inlinable
+    public subscript(position: Int) -> Element {
+        @inline(__always) get {
+            precondition(UInt(bitPattern: position) < UInt(bitPattern: storage.count), "StateArray index out of range")
+            return storage.elements[position]
+        }
+        @inline(__always) _modify {
+            precondition(UInt(bitPattern: position) < UInt(bitPattern: storage.count), "StateArray index out of range")
+            makeUnique()
+            yield &storage.elements[position]
+        }
+    }
+
+    /// Appends one element.
+    public mutating func append(_ element: Element) {
+        append(repeating: element, count: 1)
+    }
+
+    /// Appends `count` copies of `value`: the way a store makes room for new keys.
+    public mutating func append(repeating value: Element, count n: Int) {
+        guard n > 0 else { return }
+        makeUnique()
+        storage.reserve(storage.count + n)
+        (storage.elements + storage.count).initialize(repeating: value, count: n)
+        storage.count += n
+    }
+
+    @inlinable
+    public func withUnsafeBufferPointer<R, E: Error>(_ body: (UnsafeBufferPointer<Element>) throws(E) -> R) throws(E) -> R {
+        try body(UnsafeBufferPointer(start: storage.count == 0 ? nil : UnsafePointer(storage.elements), count: storage.count))
+    }
+
+    @inlinable
+    public mutating func withUnsafeMutableBufferPointer<R, E: Error>(_ body: (UnsafeMutableBufferPointer<Element>) throws(E) -> R) throws(E) -> R {
+        makeUnique()
+        return try body(UnsafeMutableBufferPointer(start: storage.count == 0 ? nil : storage.elements, count: storage.count))
+    }
+
+    public func withContiguousStorageIfAvailable<R>(_ body: (UnsafeBufferPointer<Element>) throws -> R) rethrows -> R? {
+        try withUnsafeBufferPointer(body)
+    }
+
+    /// Starts loading the cache lines of elements `start ..< start + count` (clamped to the array): a hint, as
+    /// `Array.prefetch(_:count:)`.
+    @inlinable
+    public func prefetch(_ start: Int, count: Int = 1) {
+        guard start >= 0, start < storage.count, count > 0 else { return }
+        let bytes = Swift.min(count, storage.count - start) * MemoryLayout<Element>.stride
+        prefetchRegion(UnsafeRawPointer(storage.elements + start), bytes: bytes)
+    }
+
+    /// Bytes mapped for the elements (at least `count` elements' worth; resident only where written).
+    public var mappedBytes: Int { storage.mappedBytes }
+
+    @inlinable @inline(__always)
+    mutating func makeUnique() {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+    }
+}
+
+extension StateArray: Sendable where Element: Sendable {}
+
+extension StateArray: Equatable where Element: Equatable {
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.elementsEqual(rhs) }
+}
+
+/// The mapping behind a `StateArray`.
+///
+/// `@unchecked Sendable`: it is written only through a `StateArray` that holds the only reference to it (every
+/// mutation checks `isKnownUniquelyReferenced` first and copies otherwise), the same discipline as `Array`'s
+/// buffer, so an instance two threads can reach is never written.
+@usableFromInline
+final class StateArrayStorage<Element: BitwiseCopyable>: @unchecked Sendable {
+    static var pageSize: Int { 4096 }
+
+    // Unchecked exclusivity: class properties are otherwise checked at run time on every access (a runtime call
+    // per element read), and `StateArray` already guarantees exclusive writes by copy-on-write.
+    @exclusivity(unchecked) @usableFromInline var elements: UnsafeMutablePointer<Element>
+    @exclusivity(unchecked) @usableFromInline var count = 0
+    @exclusivity(unchecked) private(set) var mappedBytes = 0
+
+    init() {
+        // No mapping yet: a dangling but aligned pointer, never read (count is 0).
+        elements = UnsafeMutablePointer(bitPattern: MemoryLayout<Element>.alignment)!
+    }
+
+    deinit {
+        if mappedBytes > 0 { vigil_state_unmap(UnsafeMutableRawPointer(elements), mappedBytes) }
+    }
+
+    /// Makes room for `capacity` elements: the mapping at least doubles, so moves stay rare.
+    func reserve(_ capacity: Int) {
+        let needed = capacity * MemoryLayout<Element>.stride
+        guard needed > mappedBytes else { return }
+        let pages = Self.pageSize
+        let bytes = (Swift.max(needed, mappedBytes * 2) + pages - 1) / pages * pages
+        let address: UnsafeMutableRawPointer?
+        if mappedBytes == 0 {
+            address = vigil_state_map(bytes)
+        } else {
+            address = vigil_state_remap(UnsafeMutableRawPointer(elements), mappedBytes, bytes)
+        }
+        guard let address else { fatalError("out of memory: cannot map \(bytes) bytes of key state") }
+        elements = address.bindMemory(to: Element.self, capacity: bytes / MemoryLayout<Element>.stride)
+        mappedBytes = bytes
+    }
+
+    /// A separate copy of the elements (copy-on-write).
+    @usableFromInline
+    func copy() -> StateArrayStorage {
+        let other = StateArrayStorage()
+        other.reserve(count)
+        if count > 0 { other.elements.initialize(from: elements, count: count) }
+        other.count = count
+        return other
+    }
+}

@@ -1,0 +1,97 @@
+import Testing
+@testable import VigilCore
+
+@Suite("State array")
+struct StateArrayTests {
+    struct Pair: Equatable, BitwiseCopyable {
+        var a: Int64
+        var b: Double
+    }
+
+    /// Appends in uneven pieces through many remaps (the mapping moves as it grows) and compares every element
+    /// with an `Array` built the same way, after each piece.
+    @Test func growsLikeAnArrayThroughManyRemaps() {
+        var state = StateArray<Pair>()
+        var reference: [Pair] = []
+        var generator = SplitMix64(seed: 7)
+        var mappings: Set<Int> = []
+        while reference.count < 300_000 {
+            let n = Int(generator.next() % 5_000)
+            let value = Pair(a: Int64(reference.count), b: Double(n))
+            state.append(repeating: value, count: n)
+            reference.append(contentsOf: repeatElement(value, count: n))
+            // Writes land where reads find them, wherever the mapping is now.
+            if n > 0 {
+                state[reference.count - 1].b += 1
+                reference[reference.count - 1].b += 1
+            }
+            mappings.insert(state.mappedBytes)
+            #expect(state.count == reference.count)
+        }
+        #expect(Array(state) == reference)
+        #expect(mappings.count > 5)
+        #expect(state.mappedBytes >= state.count * MemoryLayout<Pair>.stride)
+    }
+
+    /// Past the huge-page threshold (32 MiB) the contents survive further growth.
+    @Test func keepsItsContentsPastTheHugePageThreshold() {
+        var state = StateArray<Int64>()
+        let total = 6 << 20  // 48 MiB of Int64
+        var appended = 0
+        while appended < total {
+            let n = Swift.min(SlotGrowth.step * 32, total - appended)
+            state.append(repeating: 0, count: n)
+            for i in appended..<appended + n { state[i] = Int64(i) &* 2_654_435_761 }
+            appended += n
+        }
+        #expect(state.mappedBytes >= 32 << 20)
+        var mismatches = 0
+        state.withUnsafeBufferPointer { buffer in
+            for i in buffer.indices where buffer[i] != Int64(i) &* 2_654_435_761 { mismatches += 1 }
+        }
+        #expect(mismatches == 0)
+    }
+
+    /// A copy is a separate value: writes to either, through the subscript, an append or a mutable buffer, do not
+    /// show in the other.
+    @Test func copiesOnWrite() {
+        var original = StateArray<Int32>([1, 2, 3])
+        var copy = original
+        copy[0] = 10
+        #expect(Array(original) == [1, 2, 3])
+        #expect(Array(copy) == [10, 2, 3])
+
+        let snapshot = original
+        original.append(4)
+        #expect(Array(snapshot) == [1, 2, 3])
+        #expect(Array(original) == [1, 2, 3, 4])
+
+        let before = original
+        original.withUnsafeMutableBufferPointer { $0[1] = 20 }
+        #expect(Array(before) == [1, 2, 3, 4])
+        #expect(Array(original) == [1, 20, 3, 4])
+        #expect(before != original)
+        #expect(StateArray<Int32>([1, 2, 3, 4]) == before)
+    }
+
+    @Test func buildsFromSequencesAndRepeatedValues() {
+        #expect(StateArray<Int64>().isEmpty)
+        #expect(Array(StateArray<Int64>(repeating: .min, count: 3)) == [.min, .min, .min])
+        #expect(Array(StateArray<Int>(0..<5)) == [0, 1, 2, 3, 4])
+        #expect(Array(StateArray<UInt8>([UInt8]())) == [])
+        var grown = StateArray<UInt16>(repeating: 1, count: 2)
+        grown.append(repeating: 9, count: 0)
+        grown.append(7)
+        #expect(Array(grown) == [1, 1, 7])
+    }
+
+    /// Doubling while small, then steps of `SlotGrowth.step`; never less than asked.
+    @Test func growsSlotsByDoublingThenInSteps() {
+        #expect(SlotGrowth.slots(have: 0, needed: 1) == 1)
+        #expect(SlotGrowth.slots(have: 1, needed: 2) == 2)
+        #expect(SlotGrowth.slots(have: 100, needed: 101) == 200)
+        #expect(SlotGrowth.slots(have: SlotGrowth.step, needed: SlotGrowth.step + 1) == 2 * SlotGrowth.step)
+        #expect(SlotGrowth.slots(have: 1_000_000, needed: 1_000_001) == 1_000_000 + SlotGrowth.step)
+        #expect(SlotGrowth.slots(have: 10, needed: 50_000) == 50_000)
+    }
+}
