@@ -31,6 +31,24 @@ struct EntityKeyIndexTests {
         for (name, slot) in survivors { #expect(index.find(Self.key(name)) == slot) }
     }
 
+    /// The table doubles twice (at 32,768 and 65,536 keys) after some keys were removed and their slots reused:
+    /// every held key is still found in its slot, and no removed key is.
+    @Test func keysStayFindableAcrossTableGrowthAfterRemovals() {
+        var index = EntityKeyIndex(maxKeys: 200_000, ttlMs: 1_000_000)
+        var slots: [Int: Int] = [:]
+        for i in 0..<30_000 { slots[i] = index.lookup(Self.key("card-\(i)"), nowMs: 0).slot }
+        for i in stride(from: 0, to: 30_000, by: 30) {
+            index.remove(slot: slots[i]!)
+            slots[i] = nil
+        }
+        for i in 30_000..<70_000 { slots[i] = index.lookup(Self.key("card-\(i)"), nowMs: 1).slot }
+        #expect(index.count == slots.count)
+        #expect(Set(slots.values).count == slots.count, "a slot given to two keys")
+        var misplaced = 0
+        for i in 0..<70_000 where index.find(Self.key("card-\(i)")) != slots[i] { misplaced += 1 }
+        #expect(misplaced == 0)
+    }
+
     /// The prefetch hint names the slot a lookup will find when the key sits at its first probe, and nothing for
     /// a key whose entry is empty; a wrong hint is allowed (a collision), so only those two cases are pinned.
     @Test func thePrefetchHintNamesTheSlotALookupFinds() {

@@ -18,6 +18,10 @@ struct BenchmarkHarnessTests {
         #expect(rows[0].keys > 2_800 && rows[0].keys <= 3_000, "cards held: \(rows[0].keys)")
         #expect(rows[0].declaredBytesPerKey > rows[1].declaredBytesPerKey, "the card has the larger state and its z-score baseline")
         #expect(rows[0].residentBytesPerKey != nil && rows[1].residentBytesPerKey == nil)
+        // The longest event is timed for the card only, and held keys are counted after it.
+        let longest = try #require(rows[0].longestEvent)
+        #expect(longest.milliseconds > 0 && longest.keys >= 1 && longest.keys <= rows[0].keys)
+        #expect(rows[1].longestEvent == nil)
     }
 
     @Test func allocationsAreCountedOnlyUnderTheCountingAllocator() throws {
