@@ -1,4 +1,9 @@
 internal import CStateMemory
+#if canImport(Glibc)
+internal import Glibc
+#elseif canImport(Darwin)
+internal import Darwin
+#endif
 
 /// A growable array for per-key state: contiguous, copy-on-write like `Array`, but growing in place.
 ///
@@ -6,8 +11,9 @@ internal import CStateMemory
 /// megabytes that copy (and the first touch of the new buffer) stalled the thread that owns them for up to
 /// seconds, once per doubling, with the old and the new buffer both resident meanwhile. This array lives in
 /// its own memory mapping, which grows by moving page tables (`mremap` on Linux): no element is copied
-/// whatever the size, and only the elements appended are written. Elements must be bitwise copyable (plain
-/// numbers and structs of them). Transparent huge pages were tried and left out: a mapping that moved to grow
+/// whatever the size, and only the elements appended are written. Small arrays (under 1 MiB) stay on the heap:
+/// every mapping is a kernel memory area, of which a process gets 65,530 by default, and a daemon with many
+/// partitions holds many small tables. Elements must be bitwise copyable (plain numbers and structs of them). Transparent huge pages were tried and left out: a mapping that moved to grow
 /// had its huge pages split, a 40-55 ms stall each time (BENCHMARKS.md).
 public struct StateArray<Element: BitwiseCopyable>: RandomAccessCollection, MutableCollection {
     @usableFromInline var storage: StateArrayStorage<Element>
@@ -92,8 +98,11 @@ public struct StateArray<Element: BitwiseCopyable>: RandomAccessCollection, Muta
         prefetchRegion(UnsafeRawPointer(storage.elements + start), bytes: bytes)
     }
 
-    /// Bytes mapped for the elements (at least `count` elements' worth; resident only where written).
-    public var mappedBytes: Int { storage.mappedBytes }
+    /// Bytes reserved for the elements (at least `count` elements' worth; resident only where written).
+    public var reservedBytes: Int { storage.reservedBytes }
+
+    /// True once the elements live in their own memory mapping (from 1 MiB up).
+    public var isMapped: Bool { storage.isMapped }
 
     @inlinable @inline(__always)
     mutating func makeUnique() {
@@ -107,7 +116,7 @@ extension StateArray: Equatable where Element: Equatable {
     public static func == (lhs: Self, rhs: Self) -> Bool { lhs.elementsEqual(rhs) }
 }
 
-/// The mapping behind a `StateArray`.
+/// The memory behind a `StateArray`: heap memory while small, then a mapping of its own.
 ///
 /// `@unchecked Sendable`: it is written only through a `StateArray` that holds the only reference to it (every
 /// mutation checks `isKnownUniquelyReferenced` first and copies otherwise), the same discipline as `Array`'s
@@ -115,12 +124,15 @@ extension StateArray: Equatable where Element: Equatable {
 @usableFromInline
 final class StateArrayStorage<Element: BitwiseCopyable>: @unchecked Sendable {
     static var pageSize: Int { 4096 }
+    /// From this size up the elements live in a mapping of their own.
+    static var mappingThreshold: Int { 1 << 20 }
 
     // Unchecked exclusivity: class properties are otherwise checked at run time on every access (a runtime call
     // per element read), and `StateArray` already guarantees exclusive writes by copy-on-write.
     @exclusivity(unchecked) @usableFromInline var elements: UnsafeMutablePointer<Element>
     @exclusivity(unchecked) @usableFromInline var count = 0
-    @exclusivity(unchecked) private(set) var mappedBytes = 0
+    @exclusivity(unchecked) private(set) var reservedBytes = 0
+    @exclusivity(unchecked) private(set) var isMapped = false
 
     init() {
         // No mapping yet: a dangling but aligned pointer, never read (count is 0).
@@ -128,24 +140,40 @@ final class StateArrayStorage<Element: BitwiseCopyable>: @unchecked Sendable {
     }
 
     deinit {
-        if mappedBytes > 0 { vigil_state_unmap(UnsafeMutableRawPointer(elements), mappedBytes) }
+        guard reservedBytes > 0 else { return }
+        if isMapped {
+            vigil_state_unmap(UnsafeMutableRawPointer(elements), reservedBytes)
+        } else {
+            free(UnsafeMutableRawPointer(elements))
+        }
     }
 
-    /// Makes room for `capacity` elements: the mapping at least doubles, so moves stay rare.
+    /// Makes room for `capacity` elements: the room at least doubles, so moves stay rare. On the heap a move
+    /// may copy (under 1 MiB); the move to a mapping copies once; a mapping grows without copying.
     func reserve(_ capacity: Int) {
         let needed = capacity * MemoryLayout<Element>.stride
-        guard needed > mappedBytes else { return }
-        let pages = Self.pageSize
-        let bytes = (Swift.max(needed, mappedBytes * 2) + pages - 1) / pages * pages
+        guard needed > reservedBytes else { return }
+        var bytes = Swift.max(needed, reservedBytes * 2)
+        let old: UnsafeMutableRawPointer? = reservedBytes == 0 ? nil : UnsafeMutableRawPointer(elements)
         let address: UnsafeMutableRawPointer?
-        if mappedBytes == 0 {
-            address = vigil_state_map(bytes)
+        if bytes < Self.mappingThreshold {
+            address = realloc(old, bytes)
         } else {
-            address = vigil_state_remap(UnsafeMutableRawPointer(elements), mappedBytes, bytes)
+            bytes = (bytes + Self.pageSize - 1) / Self.pageSize * Self.pageSize
+            if isMapped, let old {
+                address = vigil_state_remap(old, reservedBytes, bytes)
+            } else {
+                address = vigil_state_map(bytes)
+                if let address, let old {
+                    address.copyMemory(from: old, byteCount: count * MemoryLayout<Element>.stride)
+                    free(old)
+                }
+            }
         }
-        guard let address else { fatalError("out of memory: cannot map \(bytes) bytes of key state") }
+        guard let address else { fatalError("out of memory: cannot reserve \(bytes) bytes of key state") }
+        isMapped = bytes >= Self.mappingThreshold
         elements = address.bindMemory(to: Element.self, capacity: bytes / MemoryLayout<Element>.stride)
-        mappedBytes = bytes
+        reservedBytes = bytes
     }
 
     /// A separate copy of the elements (copy-on-write).
