@@ -36,7 +36,7 @@ struct StateArrayTests {
     }
 
     /// A large array (48 MiB, many remaps) keeps its contents; a small one stays on the heap.
-    @Test func keepsItsContentsPastTheHugePageThreshold() {
+    @Test func keepsItsContentsThroughLargeGrowth() {
         var state = StateArray<Int64>()
         let total = 6 << 20  // 48 MiB of Int64
         var appended = 0

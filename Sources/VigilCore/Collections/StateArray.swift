@@ -13,12 +13,13 @@ internal import Darwin
 /// its own memory mapping, which grows by moving page tables (`mremap` on Linux): no element is copied
 /// whatever the size, and only the elements appended are written. Small arrays (under 1 MiB) stay on the heap:
 /// every mapping is a kernel memory area, of which a process gets 65,530 by default, and a daemon with many
-/// partitions holds many small tables. Elements must be bitwise copyable (plain numbers and structs of them). Transparent huge pages were tried and left out: a mapping that moved to grow
-/// had its huge pages split, a 40-55 ms stall each time (BENCHMARKS.md).
+/// partitions holds many small tables. Elements must be bitwise copyable (plain numbers and structs of them).
+/// Transparent huge pages were tried and left out: stalls of 40-93 ms whenever a mapping moved, and no faster
+/// first touch in the daemon (BENCHMARKS.md).
 public struct StateArray<Element: BitwiseCopyable>: RandomAccessCollection, MutableCollection {
     @usableFromInline var storage: StateArrayStorage<Element>
 
-    /// An empty array (no mapping until the first append).
+    /// An empty array (no memory until the first append).
     public init() {
         storage = StateArrayStorage()
     }
@@ -135,7 +136,7 @@ final class StateArrayStorage<Element: BitwiseCopyable>: @unchecked Sendable {
     @exclusivity(unchecked) private(set) var isMapped = false
 
     init() {
-        // No mapping yet: a dangling but aligned pointer, never read (count is 0).
+        // No memory yet: a dangling but aligned pointer, never read (count is 0).
         elements = UnsafeMutablePointer(bitPattern: MemoryLayout<Element>.alignment)!
     }
 
