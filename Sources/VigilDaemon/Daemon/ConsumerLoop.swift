@@ -10,6 +10,9 @@ import VigilKafka
 /// `@unchecked Sendable`: every mutable property is touched only by the consumer thread — `run()` and the
 /// rebalance hooks, which librdkafka calls from inside `poll` on that same thread. `stopRequested` is the
 /// one field other threads write, and it is atomic.
+///
+/// The properties read for every message are `@exclusivity(unchecked)`: a class's properties are otherwise checked
+/// at run time on each access (12 runtime calls per message), and on this one thread no two accesses overlap.
 final class ConsumerLoop: @unchecked Sendable {
     let config: VigilConfiguration
     let logger: Logger
@@ -18,21 +21,21 @@ final class ConsumerLoop: @unchecked Sendable {
     let producer: KafkaProducer
     private let deadLetterTopic: KafkaProducerTopic
     private let decoder: EventDecoder
-    var router: Router
+    @exclusivity(unchecked) var router: Router
     private let deliveries: SPSCRing<DeliveredOutput>.Consumer
     private let expectations: SPSCRing<ExpectedOutputs>.Consumer
     private(set) var consumer: KafkaConsumer!
 
-    var tracker = OffsetTracker()
-    private var partitionIndex: [KafkaTopicPartition: Int] = [:]
+    @exclusivity(unchecked) var tracker = OffsetTracker()
+    @exclusivity(unchecked) private var partitionIndex: [KafkaTopicPartition: Int] = [:]
     var partitions: [KafkaTopicPartition] = []
     /// Each partition index's name as every instance names it (for the repartition hop).
     var sources: [EventSource] = []
-    var watermarks: [Int64] = []
+    @exclusivity(unchecked) var watermarks: [Int64] = []
     var assigned: Set<Int> = []
     /// Routed-to-be items that did not fit in their worker's ring, in input order.
-    var pending: [WorkItem] = []
-    var pendingStart = 0
+    @exclusivity(unchecked) var pending: [WorkItem] = []
+    @exclusivity(unchecked) var pendingStart = 0
     /// The input's back-pressure pause, kept in step with librdkafka's per-partition flags.
     private var pause = InputPauseState()
     /// Partitions assigned since the last poll returned: their pause flags are set once the client has taken them.
@@ -43,20 +46,20 @@ final class ConsumerLoop: @unchecked Sendable {
     /// How long a backlog may last before the input partitions are paused.
     static let backlogBeforePause: Duration = .milliseconds(500)
     private var lastCommit = ContinuousClock.now
-    private var lastTopic = ""
-    private var lastTopicPartition: Int32 = -1
-    private var lastIndex = -1
+    @exclusivity(unchecked) private var lastTopic = ""
+    @exclusivity(unchecked) private var lastTopicPartition: Int32 = -1
+    @exclusivity(unchecked) private var lastIndex = -1
     /// Read-to-delivery latency of every input event.
-    private var latency: LatencyRecorder
+    @exclusivity(unchecked) private var latency: LatencyRecorder
     /// Where the router publishes the secondary entities' keys and bytes (owner 0).
     private let stateGauges: EntityStateGauges?
     private let statistics: KafkaStatisticsGauges?
     private var polls = 0
     /// Wall-clock time the current poll batch was read (microseconds since the epoch), for input delays.
-    private var batchReadAtWallMicroseconds: Int64 = 0
+    @exclusivity(unchecked) private var batchReadAtWallMicroseconds: Int64 = 0
     /// Per partition index: offsets below this were processed and their outputs delivered before a restore, so
     /// they are read again only to rebuild state.
-    var replayUntil: [Int64] = []
+    @exclusivity(unchecked) var replayUntil: [Int64] = []
     /// `delivery: exactly_once`: outputs, snapshots and offsets go in transactions.
     let exactlyOnce: Bool
     /// The consumer thread's transaction is open (exactly_once).
@@ -71,7 +74,7 @@ final class ConsumerLoop: @unchecked Sendable {
     /// Partitions assigned now (read by readiness checks).
     let assignedPartitions = Atomic<Int>(0)
     /// `pipeline.repartition`: requests, replies and the events waiting for them.
-    var secondary: SecondaryRequester?
+    @exclusivity(unchecked) var secondary: SecondaryRequester?
 
     init(
         config: VigilConfiguration,
