@@ -27,6 +27,7 @@ public struct BinaryWriter: Sendable {
 
     public mutating func write(_ values: some Collection<Double>) {
         write(values.count)
+        if appendMemoryLayout(of: values) { return }
         for v in values { write(v) }
     }
 
@@ -37,6 +38,7 @@ public struct BinaryWriter: Sendable {
 
     public mutating func write(_ values: some Collection<Int64>) {
         write(values.count)
+        if appendMemoryLayout(of: values) { return }
         for v in values { write(v) }
     }
 
@@ -47,11 +49,13 @@ public struct BinaryWriter: Sendable {
 
     public mutating func write(_ values: some Collection<Int>) {
         write(values.count)
+        if appendMemoryLayout(of: values) { return }
         for v in values { write(v) }
     }
 
     public mutating func write(_ values: some Collection<UInt64>) {
         write(values.count)
+        if appendMemoryLayout(of: values) { return }
         for v in values { write(v) }
     }
 
@@ -60,8 +64,25 @@ public struct BinaryWriter: Sendable {
         bytes.append(contentsOf: values)
     }
 
+    /// Appends a contiguous collection's elements as they lie in memory, in one copy; false when the collection
+    /// is not contiguous (or the machine is big-endian), and nothing was written. Only for element types whose
+    /// format is their memory layout — 8-byte little-endian numbers (Double by bit pattern, Int64, UInt64, Int on
+    /// 64-bit machines) and Bool (one byte, 0 or 1) — so either way gives the same bytes; large state tables are
+    /// then written at memory speed instead of through a generic iteration per element.
+    private mutating func appendMemoryLayout<C: Collection>(of values: C) -> Bool {
+        #if _endian(little) && _pointerBitWidth(_64)
+        let appended: Void? = values.withContiguousStorageIfAvailable { buffer in
+            bytes.append(contentsOf: UnsafeRawBufferPointer(buffer))
+        }
+        return appended != nil
+        #else
+        return false
+        #endif
+    }
+
     public mutating func write(_ values: some Collection<Bool>) {
         write(values.count)
+        if appendMemoryLayout(of: values) { return }
         for v in values { write(v) }
     }
 
