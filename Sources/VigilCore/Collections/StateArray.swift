@@ -44,7 +44,7 @@ public struct StateArray<Element: BitwiseCopyable>: RandomAccessCollection, Muta
         append(repeating: value, count: count)
     }
 
-    public var startIndex: Int { 0 }
+    @inlinable public var startIndex: Int { 0 }
     @inlinable public var endIndex: Int { storage.count }
     @inlinable public var count: Int { storage.count }
 

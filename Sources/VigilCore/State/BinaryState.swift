@@ -25,49 +25,60 @@ public struct BinaryWriter: Sendable {
     public mutating func write(_ value: Bool) { bytes.append(value ? 1 : 0) }
     public mutating func write(_ value: UInt8) { bytes.append(value) }
 
+    // The collection writes go through the collection's buffer when it is contiguous (`Array`, `StateArray`):
+    // they are generic and compiled in this module, so iterating another module's collection element by element
+    // made run-time generic calls per element (a 580 MB checkpoint took 15-23 s, BENCHMARKS.md).
+
     public mutating func write(_ values: some Collection<Double>) {
         write(values.count)
         if appendMemoryLayout(of: values) { return }
-        for v in values { write(v) }
+        let written: Void? = values.withContiguousStorageIfAvailable { for v in $0 { write(v) } }
+        if written == nil { for v in values { write(v) } }
     }
 
     public mutating func write(_ values: some Collection<Float>) {
         write(values.count)
-        for v in values { write(v) }
+        let written: Void? = values.withContiguousStorageIfAvailable { for v in $0 { write(v) } }
+        if written == nil { for v in values { write(v) } }
     }
 
     public mutating func write(_ values: some Collection<Int64>) {
         write(values.count)
         if appendMemoryLayout(of: values) { return }
-        for v in values { write(v) }
+        let written: Void? = values.withContiguousStorageIfAvailable { for v in $0 { write(v) } }
+        if written == nil { for v in values { write(v) } }
     }
 
     public mutating func write(_ values: some Collection<Int32>) {
         write(values.count)
-        for v in values { write(v) }
+        let written: Void? = values.withContiguousStorageIfAvailable { for v in $0 { write(v) } }
+        if written == nil { for v in values { write(v) } }
     }
 
     public mutating func write(_ values: some Collection<Int>) {
         write(values.count)
         if appendMemoryLayout(of: values) { return }
-        for v in values { write(v) }
+        let written: Void? = values.withContiguousStorageIfAvailable { for v in $0 { write(v) } }
+        if written == nil { for v in values { write(v) } }
     }
 
     public mutating func write(_ values: some Collection<UInt64>) {
         write(values.count)
         if appendMemoryLayout(of: values) { return }
-        for v in values { write(v) }
+        let written: Void? = values.withContiguousStorageIfAvailable { for v in $0 { write(v) } }
+        if written == nil { for v in values { write(v) } }
     }
 
     public mutating func write(_ values: some Collection<UInt8>) {
         write(values.count)
+        if appendMemoryLayout(of: values) { return }
         bytes.append(contentsOf: values)
     }
 
     /// Appends a contiguous collection's elements as they lie in memory, in one copy; false when the collection
     /// is not contiguous (or the machine is big-endian), and nothing was written. Only for element types whose
     /// format is their memory layout — 8-byte little-endian numbers (Double by bit pattern, Int64, UInt64, Int on
-    /// 64-bit machines) and Bool (one byte, 0 or 1) — so either way gives the same bytes; large state tables are
+    /// 64-bit machines), bytes, and Bool (one byte, 0 or 1) — so either way gives the same bytes; large state tables are
     /// then written at memory speed instead of through a generic iteration per element.
     private mutating func appendMemoryLayout<C: Collection>(of values: C) -> Bool {
         #if _endian(little) && _pointerBitWidth(_64)
@@ -83,7 +94,8 @@ public struct BinaryWriter: Sendable {
     public mutating func write(_ values: some Collection<Bool>) {
         write(values.count)
         if appendMemoryLayout(of: values) { return }
-        for v in values { write(v) }
+        let written: Void? = values.withContiguousStorageIfAvailable { for v in $0 { write(v) } }
+        if written == nil { for v in values { write(v) } }
     }
 
     public mutating func write(_ value: String) { write(Array(value.utf8)) }
