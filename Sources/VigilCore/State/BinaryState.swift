@@ -27,7 +27,7 @@ public struct BinaryWriter: Sendable {
 
     // The collection writes go through the collection's buffer when it is contiguous (`Array`, `StateArray`):
     // they are generic and compiled in this module, so iterating another module's collection element by element
-    // made run-time generic calls per element (a 580 MB checkpoint took 15-23 s, BENCHMARKS.md).
+    // made run-time generic calls per element (a 582 MB checkpoint took 23-27 s, BENCHMARKS.md).
 
     public mutating func write(_ values: some Collection<Double>) {
         write(values.count)
@@ -78,8 +78,8 @@ public struct BinaryWriter: Sendable {
     /// Appends a contiguous collection's elements as they lie in memory, in one copy; false when the collection
     /// is not contiguous (or the machine is big-endian), and nothing was written. Only for element types whose
     /// format is their memory layout — 8-byte little-endian numbers (Double by bit pattern, Int64, UInt64, Int on
-    /// 64-bit machines), bytes, and Bool (one byte, 0 or 1) — so either way gives the same bytes; large state tables are
-    /// then written at memory speed instead of through a generic iteration per element.
+    /// 64-bit machines), bytes, and Bool (one byte, 0 or 1) — so either way gives the same bytes; large state
+    /// tables are then written at memory speed instead of through a generic iteration per element.
     private mutating func appendMemoryLayout<C: Collection>(of values: C) -> Bool {
         #if _endian(little) && _pointerBitWidth(_64)
         let appended: Void? = values.withContiguousStorageIfAvailable { buffer in
