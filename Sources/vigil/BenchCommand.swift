@@ -311,7 +311,8 @@ extension BenchCommand {
             } else {
                 print(json ? #"{"allocations":null}"# : "allocations: not counted (run with LD_PRELOAD=allocation_counter.so)")
             }
-            for row in MemoryBenchmark(config: configuration, cards: cards).run() {
+            let report = MemoryBenchmark(config: configuration, cards: cards).run()
+            for row in report.rows {
                 let resident = row.residentBytesPerKey.map { String(Int($0)) } ?? "null"
                 let longest = row.longestEvent.map { #"{"ms":\#(String(format: "%.3f", $0.milliseconds)),"keys":\#($0.keys)}"# } ?? "null"
                 if json {
@@ -324,6 +325,16 @@ extension BenchCommand {
                     }
                     for part in row.declared { print("    \(part.bytes) B  \(part.store)") }
                 }
+            }
+            let checkpoint = report.checkpoint
+            if json {
+                print(#"{"checkpoint_bytes":\#(checkpoint.bytes),"chunks":\#(checkpoint.chunks),"write_s":\#(checkpoint.writeSeconds),"restore_s":\#(checkpoint.restoreSeconds),"restored_keys_match":\#(checkpoint.restoredKeysMatch)}"#)
+            } else {
+                print("""
+                    checkpoint of that state: \(checkpoint.bytes / 1_000_000) MB in \(checkpoint.chunks) chunks, written in \
+                    \(String(format: "%.2f", checkpoint.writeSeconds)) s, restored in \(String(format: "%.2f", checkpoint.restoreSeconds)) s\
+                    \(checkpoint.restoredKeysMatch ? "" : " (THE RESTORED STATE DIFFERS)")
+                    """)
             }
         }
     }

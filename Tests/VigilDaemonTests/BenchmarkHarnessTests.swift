@@ -13,7 +13,8 @@ struct BenchmarkHarnessTests {
     }
 
     @Test func theMemoryBenchmarkReportsEachEntityKindAndTheCardsItSaw() throws {
-        let rows = MemoryBenchmark(config: try benchConfig(), cards: 3_000).run()
+        let report = MemoryBenchmark(config: try benchConfig(), cards: 3_000).run()
+        let rows = report.rows
         #expect(rows.map(\.entity) == ["card", "merchant"])
         #expect(rows[0].keys > 2_800 && rows[0].keys <= 3_000, "cards held: \(rows[0].keys)")
         #expect(rows[0].declaredBytesPerKey > rows[1].declaredBytesPerKey, "the card has the larger state and its z-score baseline")
@@ -22,6 +23,10 @@ struct BenchmarkHarnessTests {
         let longest = try #require(rows[0].longestEvent)
         #expect(longest.milliseconds > 0 && longest.keys >= 1 && longest.keys <= rows[0].keys)
         #expect(rows[1].longestEvent == nil)
+        // The checkpoint went through chunks and came back with every key.
+        #expect(report.checkpoint.bytes > 3_000 * rows[0].declaredBytesPerKey / 2 && report.checkpoint.chunks >= 1)
+        #expect(report.checkpoint.restoredKeysMatch)
+        #expect(report.checkpoint.writeSeconds > 0 && report.checkpoint.restoreSeconds > 0)
     }
 
     @Test func allocationsAreCountedOnlyUnderTheCountingAllocator() throws {

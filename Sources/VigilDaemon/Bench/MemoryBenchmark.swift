@@ -17,6 +17,24 @@ public struct MemoryBenchmark: Sendable {
         public var longestEvent: (milliseconds: Double, keys: Int)?
     }
 
+    /// How long the state of the stream takes to go into a checkpoint and come back out, the way the daemon does
+    /// it: the scorer's state, wrapped in a partition snapshot, cut into changelog chunks; then the chunks put back
+    /// together, opened and restored into a fresh scorer.
+    public struct CheckpointTiming: Sendable {
+        /// The snapshot's size (the chunks' payload, without their headers).
+        public var bytes: Int
+        public var chunks: Int
+        public var writeSeconds: Double
+        public var restoreSeconds: Double
+        /// The restored scorer holds as many keys of every kind as the one that wrote the checkpoint.
+        public var restoredKeysMatch: Bool
+    }
+
+    public struct Report: Sendable {
+        public var rows: [Row]
+        public var checkpoint: CheckpointTiming
+    }
+
     public let config: VigilConfiguration
     public let cards: Int
 
@@ -29,8 +47,8 @@ public struct MemoryBenchmark: Sendable {
     /// Scores the stream once on one thread and reports every entity kind of the config. The resident growth is
     /// taken from the first tenth of the events on (by then the model's shared structures, such as the
     /// half-space trees' nodes, are in memory) and attributed to the primary kind's keys that arrived meanwhile
-    /// (the card: nearly all keys are cards).
-    public func run() -> [Row] {
+    /// (the card: nearly all keys are cards). Then times a checkpoint of the state and its restore.
+    public func run() -> Report {
         let bench = CoreBenchmark(config: config, count: cards * 3, seed: 3, cards: cards)
         let decoder = EventDecoder(schema: config.schema)
         var scorer = SequentialScorer(model: ScoringModel(config: config))
@@ -47,7 +65,7 @@ public struct MemoryBenchmark: Sendable {
             if took > longest.nanoseconds { longest = (took, scorer.activeKeys(entity: 0)) }
         }
         let growth = Double(Self.residentBytes() - before.resident)
-        return config.schema.entities.indices.map { entity in
+        let rows = config.schema.entities.indices.map { entity in
             let keys = scorer.activeKeys(entity: entity)
             return Row(
                 entity: config.schema.entities[entity].name, keys: keys,
@@ -55,6 +73,35 @@ public struct MemoryBenchmark: Sendable {
                 residentBytesPerKey: entity == 0 && keys > before.keys ? growth / Double(keys - before.keys) : nil,
                 longestEvent: entity == 0 ? (Double(longest.nanoseconds) / 1e6, longest.keys) : nil)
         }
+        return Report(rows: rows, checkpoint: timeCheckpoint(of: scorer))
+    }
+
+    private func timeCheckpoint(of scorer: SequentialScorer) -> CheckpointTiming {
+        let base = PartitionSnapshot.key(group: "bench", topic: "bench.transactions", partition: 0)
+        let start = DispatchTime.now().uptimeNanoseconds
+        let snapshot = PartitionSnapshot(
+            topic: "bench.transactions", partition: 0, nextOffset: Int64(cards * 3), watermarkMs: 0, checkpoint: 1, createdAtMs: 0,
+            scorer: scorer.saveState())
+        let encoded = snapshot.encoded()
+        let chunks = SnapshotChunks.split(encoded, base: base, checkpoint: 1)
+        let written = DispatchTime.now().uptimeNanoseconds
+
+        var restored = SequentialScorer(model: ScoringModel(config: config))
+        var assembler = SnapshotAssembler()
+        for chunk in chunks { assembler.add(key: chunk.key, value: chunk.value) }
+        var matches = false
+        do {
+            if let stored = try assembler.snapshot(base) {
+                try restored.restoreState(try PartitionSnapshot(decoding: stored.payload).scorer)
+                matches = config.schema.entities.indices.allSatisfy { restored.activeKeys(entity: $0) == scorer.activeKeys(entity: $0) }
+            }
+        } catch {
+            matches = false
+        }
+        let read = DispatchTime.now().uptimeNanoseconds
+        return CheckpointTiming(
+            bytes: encoded.count, chunks: chunks.count, writeSeconds: Double(written - start) / 1e9,
+            restoreSeconds: Double(read - written) / 1e9, restoredKeysMatch: matches)
     }
 
     /// VmRSS of this process.
