@@ -59,4 +59,60 @@ struct ScoringStateTests {
         #expect(throws: StateError.self) { try fresh.restoreState(damaged) }
         #expect(throws: StateError.self) { try fresh.restoreState(Array(checkpoint.prefix(100))) }
     }
+
+    /// A checkpoint written before envelopes were checksummed with XXH64 (magic VGLS, FNV-1a) restores into
+    /// the same state: it is rebuilt here from a current one, envelope by envelope.
+    @Test func aCheckpointOfThePreviousFormatRestores() throws {
+        let config = try ParallelScoringTests.perEntityConfig()
+        var scorer = SequentialScorer(model: ScoringModel(config: config))
+        for event in try generatedEvents(3_000, config: config, seed: 21) { _ = scorer.score(event) }
+        let checkpoint = scorer.saveState()
+        // sequential-scorer: router (feature-engine or nothing), event-scorer (feature-engine, entity-detectors), stage.
+        let legacy = Self.legacy(checkpoint[...], .nested([.leaf, .nested([.leaf, .leaf]), .leaf]))
+        #expect(legacy != checkpoint && legacy.count == checkpoint.count)
+        #expect(Array(legacy.prefix(4)) == Array("VGLS".utf8))
+
+        var restored = SequentialScorer(model: ScoringModel(config: config))
+        try restored.restoreState(legacy)
+        #expect(restored.saveState() == checkpoint)
+    }
+
+    indirect enum EnvelopeShape {
+        case leaf
+        /// An envelope whose payload starts with these envelopes, each written as a byte-array field.
+        case nested([EnvelopeShape])
+    }
+
+    /// `envelope` (magic VGLX, XXH64) in the previous format: magic VGLS and an FNV-1a checksum, nested
+    /// envelopes converted too. An empty field stays empty.
+    static func legacy(_ envelope: ArraySlice<UInt8>, _ shape: EnvelopeShape) -> [UInt8] {
+        guard !envelope.isEmpty else { return [] }
+        var at = envelope.startIndex + 4
+        func number() -> Int {
+            defer { at += 8 }
+            return envelope[at..<(at + 8)].reversed().reduce(0) { $0 << 8 | Int($1) }
+        }
+        let headerStart = at
+        _ = number()
+        at += number()
+        let header = Array(envelope[headerStart..<at])
+        let payloadLength = number()
+        var payload = Array(envelope[at..<(at + payloadLength)])
+        if case .nested(let children) = shape {
+            var converted: [UInt8] = []
+            var i = 0
+            for child in children {
+                let length = payload[i..<(i + 8)].reversed().reduce(0) { $0 << 8 | Int($1) }
+                let inner = legacy(payload[(i + 8)..<(i + 8 + length)], child)
+                converted += Self.littleEndian(inner.count) + inner
+                i += 8 + length
+            }
+            payload = converted + payload[i...]
+        }
+        let body = Array("VGLS".utf8) + header + Self.littleEndian(payload.count) + payload
+        return body + Self.littleEndian(Int(bitPattern: UInt(body.withUnsafeBytes { FNV1a.hash($0) })))
+    }
+
+    static func littleEndian(_ value: Int) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
 }
+

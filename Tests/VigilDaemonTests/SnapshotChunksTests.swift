@@ -68,6 +68,31 @@ struct SnapshotChunksTests {
         #expect(try SnapshotAssembler().snapshot("nothing") == nil)
     }
 
+    /// Chunks of format 1 (an FNV-1a checksum of the snapshot) are still read; chunks are written in format 2
+    /// (XXH64), and the checksum is checked whichever the format.
+    @Test func chunksOfTheFirstFormatStillReassemble() throws {
+        let payload = Self.payload(2_500, seed: 5)
+        let chunks = SnapshotChunks.split(payload, base: "b", checkpoint: 3, maxChunkBytes: 1000)
+        #expect(chunks.allSatisfy { $0.value[4] == 2 })
+        let fnv = withUnsafeBytes(of: payload.withUnsafeBytes { FNV1a.hash($0) }.littleEndian) { Array($0) }
+        var assembler = SnapshotAssembler()
+        for chunk in chunks {
+            var value = chunk.value
+            value[4] = 1
+            value.replaceSubrange(29..<37, with: fnv)
+            assembler.add(key: chunk.key, value: value)
+        }
+        #expect(try assembler.snapshot("b")?.payload == payload)
+
+        var mixed = SnapshotAssembler()
+        for (i, chunk) in chunks.enumerated() {
+            var value = chunk.value
+            if i == 0 { value[4] = 1 }
+            mixed.add(key: chunk.key, value: value)
+        }
+        #expect(throws: StateError.self) { try mixed.snapshot("b") }
+    }
+
     @Test func recordsRoundTrip() throws {
         let partition = PartitionSnapshot(topic: "tx", partition: 3, nextOffset: 1234, watermarkMs: 99, checkpoint: 5, createdAtMs: 77, scorer: [1, 2, 3])
         #expect(try PartitionSnapshot(decoding: partition.encoded()) == partition)

@@ -1,6 +1,6 @@
 import Testing
 import VigilCore
-import VigilFeatures
+@testable import VigilFeatures
 
 /// Hopping windows read through the kept merge of their older buckets equal, bit for bit, the buckets merged
 /// oldest first, whatever the order of reads and writes.
@@ -110,4 +110,28 @@ struct BucketWindowStoreTests {
         // Buckets 1 ... 12 of five minutes: the events at 333 s ... 3,663 s, and the one added twice at the end.
         #expect(store.stats(slot: 0, atMs: 99 * 37_000).count == 92)
     }
+
+    /// The statistics table is written and read as one block of Doubles; its bytes are those of the statistics
+    /// written one by one, field by field (the format of older checkpoints).
+    @Test func theStatisticsTableIsWrittenAsItsFieldsOneByOne() throws {
+        #expect(WindowStats.isLaidOutAsItsFormat, "on this machine the block path is the one taken")
+        var store = BucketWindowStore(sizeMs: 4 * 60_000, hopMs: 60_000, field: 0)
+        store.ensure(slots: 3)
+        var numeric = InlineArray<16, Double>(repeating: 0)
+        for i in 0..<200 {
+            numeric[0] = Double(i % 17) * 1.25 - 3
+            store.add(slot: i % 3, timeMs: Int64(i) * 7_000, numeric: numeric)
+        }
+        var block = BinaryWriter()
+        store.write(to: &block)
+        var oneByOne = BinaryWriter()
+        oneByOne.write(store.sizeMs); oneByOne.write(store.hopMs); oneByOne.write(0 as Int)
+        oneByOne.write(store.bucketIds)
+        oneByOne.write(store.stats.count)
+        for s in store.stats { s.write(to: &oneByOne) }
+        oneByOne.write(store.tooOld)
+        #expect(block.bytes == oneByOne.bytes)
+        #expect(store.stats.contains { $0.count > 1 && $0.min < $0.max }, "the table holds real statistics")
+    }
 }
+

@@ -28,15 +28,14 @@ public struct PartitionSnapshot: Sendable, Equatable {
     public static func key(group: String, topic: String, partition: Int32) -> String { "\(group)/partition/\(topic)/\(partition)" }
 
     public func encoded() -> [UInt8] {
-        var w = BinaryWriter()
-        w.write(topic); w.write(Int(partition)); w.write(nextOffset); w.write(watermarkMs)
-        w.write(checkpoint); w.write(createdAtMs); w.write(scorer)
-        return BinaryWriter.envelope(kind: "partition-snapshot", version: Self.version, payload: w.bytes)
+        BinaryWriter.envelope(kind: "partition-snapshot", version: Self.version) { w in
+            w.write(topic); w.write(Int(partition)); w.write(nextOffset); w.write(watermarkMs)
+            w.write(checkpoint); w.write(createdAtMs); w.write(scorer)
+        }
     }
 
     public init(decoding data: [UInt8]) throws(StateError) {
-        let (_, payload) = try BinaryReader.open(data, kind: "partition-snapshot", versions: 1...Self.version)
-        var r = BinaryReader(payload)
+        var r = try BinaryReader.open(data, kind: "partition-snapshot", versions: 1...Self.version).payload
         topic = try r.readString()
         partition = Int32(try r.readInt())
         nextOffset = try r.readInt64(); watermarkMs = try r.readInt64()
@@ -66,14 +65,13 @@ public struct SharedSnapshot: Sendable, Equatable {
     public static func key(group: String) -> String { "\(group)/shared" }
 
     public func encoded() -> [UInt8] {
-        var w = BinaryWriter()
-        w.write(checkpoint); w.write(createdAtMs); w.write(router); w.write(stage)
-        return BinaryWriter.envelope(kind: "shared-snapshot", version: Self.version, payload: w.bytes)
+        BinaryWriter.envelope(kind: "shared-snapshot", version: Self.version) { w in
+            w.write(checkpoint); w.write(createdAtMs); w.write(router); w.write(stage)
+        }
     }
 
     public init(decoding data: [UInt8]) throws(StateError) {
-        let (_, payload) = try BinaryReader.open(data, kind: "shared-snapshot", versions: 1...Self.version)
-        var r = BinaryReader(payload)
+        var r = try BinaryReader.open(data, kind: "shared-snapshot", versions: 1...Self.version).payload
         checkpoint = try r.readUInt64(); createdAtMs = try r.readInt64()
         router = try r.readBytes(); stage = try r.readBytes()
         guard r.isAtEnd else { throw StateError("trailing bytes in a shared snapshot") }

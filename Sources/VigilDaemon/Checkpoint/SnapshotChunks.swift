@@ -4,11 +4,12 @@ public import VigilCore
 ///
 /// Each chunk is a message keyed `<base>#<index>` on the compacted changelog, so compaction keeps the newest
 /// chunk of every index. A chunk's value is a header — magic `VGLC`, format version, checkpoint id, index,
-/// count, total length, checksum of the whole snapshot — followed by its slice of the snapshot. Reassembly takes
+/// count, total length, checksum of the whole snapshot (XXH64 in format 2, FNV-1a in format 1, which is still read)
+/// — followed by its slice of the snapshot. Reassembly takes
 /// chunk 0's checkpoint id and count, requires every other chunk of that checkpoint, and checks length and
 /// checksum, so leftovers of an older, longer snapshot or a torn write are detected rather than misread.
 public enum SnapshotChunks {
-    public static let formatVersion: UInt8 = 1
+    public static let formatVersion: UInt8 = 2
     static let magic = Array("VGLC".utf8)
     static let headerSize = 4 + 1 + 8 + 4 + 4 + 8 + 8
 
@@ -16,7 +17,7 @@ public enum SnapshotChunks {
     public static func split(_ payload: [UInt8], base: String, checkpoint: UInt64, maxChunkBytes: Int = 512 * 1024) -> [(key: String, value: [UInt8])] {
         let chunkSize = max(1, maxChunkBytes - headerSize)
         let count = max(1, (payload.count + chunkSize - 1) / chunkSize)
-        let checksum = payload.withUnsafeBytes { FNV1a.hash($0) }
+        let checksum = payload.withUnsafeBytes { XXHash64.hash($0) }
         return (0..<count).map { index in
             let slice = payload[min(payload.count, index * chunkSize)..<min(payload.count, (index + 1) * chunkSize)]
             var value = magic
@@ -39,6 +40,7 @@ public enum SnapshotChunks {
     }
 
     struct Header {
+        var format: UInt8
         var checkpoint: UInt64
         var index: Int
         var count: Int
@@ -48,8 +50,11 @@ public enum SnapshotChunks {
 
     static func header(_ value: [UInt8]) throws(StateError) -> Header {
         guard value.count >= headerSize, Array(value[0..<4]) == magic else { throw StateError("not a Vigil snapshot chunk") }
-        guard value[4] == formatVersion else { throw StateError("snapshot chunk format \(value[4]) is not supported (supported: \(formatVersion))") }
+        guard (1...formatVersion).contains(value[4]) else {
+            throw StateError("snapshot chunk format \(value[4]) is not supported (supported: 1...\(formatVersion))")
+        }
         let header = Header(
+            format: value[4],
             checkpoint: read(value, at: 5, as: UInt64.self),
             index: Int(read(value, at: 13, as: UInt32.self)),
             count: Int(read(value, at: 17, as: UInt32.self)),
@@ -101,7 +106,7 @@ public struct SnapshotAssembler: Sendable {
         for index in 0..<header.count {
             guard let value = stored[index] else { throw StateError("snapshot \(base): chunk \(index) of \(header.count) is missing") }
             let chunk = try SnapshotChunks.header(value)
-            guard chunk.checkpoint == header.checkpoint, chunk.count == header.count, chunk.checksum == header.checksum else {
+            guard chunk.format == header.format, chunk.checkpoint == header.checkpoint, chunk.count == header.count, chunk.checksum == header.checksum else {
                 throw StateError("snapshot \(base): chunk \(index) belongs to another checkpoint")
             }
             payload.append(contentsOf: value[SnapshotChunks.headerSize...])
@@ -109,7 +114,8 @@ public struct SnapshotAssembler: Sendable {
         guard payload.count == header.totalLength else {
             throw StateError("snapshot \(base): \(payload.count) bytes where \(header.totalLength) were announced")
         }
-        guard payload.withUnsafeBytes({ FNV1a.hash($0) }) == header.checksum else { throw StateError("snapshot \(base): checksum mismatch") }
+        let checksum = payload.withUnsafeBytes { header.format == 1 ? FNV1a.hash($0) : XXHash64.hash($0) }
+        guard checksum == header.checksum else { throw StateError("snapshot \(base): checksum mismatch") }
         return (header.checkpoint, payload)
     }
 

@@ -73,4 +73,19 @@ public struct Router: Sendable {
         try engine.restoreState(data)
         secondary = engine
     }
+
+    /// Writes what `saveState()` returns as a byte-array field of `w`, built in place.
+    public func saveState(to w: inout BinaryWriter) {
+        if let secondary { secondary.saveState(to: &w) } else { w.write([UInt8]()) }
+    }
+
+    /// Restores what `saveState(to:)` wrote, read from `r`; on error nothing changes.
+    public mutating func restoreState(from r: inout BinaryReader) throws(StateError) {
+        guard var engine = secondary else {
+            guard try r.readBytes().isEmpty else { throw StateError("saved secondary-entity state, but no secondary entity has features now") }
+            return
+        }
+        try engine.restoreState(from: &r)
+        secondary = engine
+    }
 }

@@ -23,24 +23,23 @@ struct SecondaryPartitionState {
     }
 
     func encoded() -> [UInt8] {
-        var w = BinaryWriter()
-        w.write(engine.saveState())
-        let sources = counted.sorted { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }
-        w.write(sources.count)
-        for (source, offset) in sources {
-            w.write(source.topic)
-            w.write(source.partition)
-            w.write(offset)
+        BinaryWriter.envelope(kind: "secondary-partition", version: Self.version) { w in
+            engine.saveState(to: &w)
+            let sources = counted.sorted { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }
+            w.write(sources.count)
+            for (source, offset) in sources {
+                w.write(source.topic)
+                w.write(source.partition)
+                w.write(offset)
+            }
         }
-        return BinaryWriter.envelope(kind: "secondary-partition", version: Self.version, payload: w.bytes)
     }
 
     /// Restores a state written by `encoded()` into `engine` (built from the same config); throws on damage.
     init(decoding data: [UInt8], engine: FeatureEngine) throws(StateError) {
-        let (_, payload) = try BinaryReader.open(data, kind: "secondary-partition", versions: 1...Self.version)
-        var r = BinaryReader(payload)
+        var r = try BinaryReader.open(data, kind: "secondary-partition", versions: 1...Self.version).payload
         var engine = engine
-        try engine.restoreState(try r.readBytes())
+        try engine.restoreState(from: &r)
         self.engine = engine
         let count = try r.readInt()
         guard count >= 0, count <= 1 << 20 else { throw StateError("secondary partition state: \(count) sources") }

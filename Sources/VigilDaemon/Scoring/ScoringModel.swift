@@ -84,20 +84,38 @@ public struct EventScorer: Sendable {
 
     /// The scorer's learned state (primary-entity windows, per-entity detectors) for a checkpoint.
     public func saveState() -> [UInt8] {
-        var w = BinaryWriter()
-        w.write(features.saveState())
-        w.write(detectors.saveState())
-        return BinaryWriter.envelope(kind: "event-scorer", version: 1, payload: w.bytes)
+        BinaryWriter.envelope(kind: Self.stateKind, version: 1) { writeState(to: &$0) }
+    }
+
+    /// Writes what `saveState()` returns as a byte-array field of `w`, built in place.
+    public func saveState(to w: inout BinaryWriter) {
+        w.writeEnvelope(kind: Self.stateKind, version: 1) { writeState(to: &$0) }
     }
 
     /// Restores a checkpoint into a scorer built from the same config; on error nothing changes.
     public mutating func restoreState(_ data: [UInt8]) throws(StateError) {
-        let (_, payload) = try BinaryReader.open(data, kind: "event-scorer", versions: 1...1)
-        var r = BinaryReader(payload)
+        var payload = try BinaryReader.open(data, kind: Self.stateKind, versions: 1...1).payload
+        try restoreState(payload: &payload)
+    }
+
+    /// Restores what `saveState(to:)` wrote, read from `r`.
+    public mutating func restoreState(from r: inout BinaryReader) throws(StateError) {
+        var payload = try r.readEnvelope(kind: Self.stateKind, versions: 1...1).payload
+        try restoreState(payload: &payload)
+    }
+
+    private static let stateKind = "event-scorer"
+
+    private func writeState(to w: inout BinaryWriter) {
+        features.saveState(to: &w)
+        detectors.saveState(to: &w)
+    }
+
+    private mutating func restoreState(payload r: inout BinaryReader) throws(StateError) {
         var restoredFeatures = features
         var restoredDetectors = detectors
-        try restoredFeatures.restoreState(try r.readBytes())
-        try restoredDetectors.restoreState(try r.readBytes())
+        try restoredFeatures.restoreState(from: &r)
+        try restoredDetectors.restoreState(from: &r)
         guard r.isAtEnd else { throw StateError("trailing bytes in event-scorer state") }
         features = restoredFeatures
         detectors = restoredDetectors
@@ -175,21 +193,20 @@ public struct SequentialScorer: Sendable {
     /// Everything learned so far — secondary and primary windows, per-entity and global detectors, calibration —
     /// as one checkpoint.
     public func saveState() -> [UInt8] {
-        var w = BinaryWriter()
-        w.write(router.saveState())
-        w.write(scorer.saveState())
-        w.write(stage.saveState())
-        return BinaryWriter.envelope(kind: "sequential-scorer", version: 1, payload: w.bytes)
+        BinaryWriter.envelope(kind: "sequential-scorer", version: 1) { w in
+            router.saveState(to: &w)
+            scorer.saveState(to: &w)
+            stage.saveState(to: &w)
+        }
     }
 
     /// Restores a checkpoint into a scorer built from the same config; on error nothing changes.
     public mutating func restoreState(_ data: [UInt8]) throws(StateError) {
-        let (_, payload) = try BinaryReader.open(data, kind: "sequential-scorer", versions: 1...1)
-        var r = BinaryReader(payload)
+        var r = try BinaryReader.open(data, kind: "sequential-scorer", versions: 1...1).payload
         var copy = self
-        try copy.router.restoreState(try r.readBytes())
-        try copy.scorer.restoreState(try r.readBytes())
-        try copy.stage.restoreState(try r.readBytes())
+        try copy.router.restoreState(from: &r)
+        try copy.scorer.restoreState(from: &r)
+        try copy.stage.restoreState(from: &r)
         guard r.isAtEnd else { throw StateError("trailing bytes in sequential-scorer state") }
         self = copy
     }

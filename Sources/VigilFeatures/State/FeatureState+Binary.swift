@@ -34,6 +34,13 @@ extension WindowStats {
         self.init()
         count = try r.readDouble(); mean = try r.readDouble(); m2 = try r.readDouble(); min = try r.readDouble(); max = try r.readDouble()
     }
+
+    /// True when the statistics lie in memory as the five Doubles of their format, in its order: then a table
+    /// of them is written and read as one block of Doubles (Swift lays stored properties out in declaration
+    /// order today, but does not promise to, hence the check).
+    static let isLaidOutAsItsFormat: Bool =
+        MemoryLayout<WindowStats>.stride == 40
+        && [\WindowStats.count, \.mean, \.m2, \.min, \.max].enumerated().allSatisfy { MemoryLayout.offset(of: $1) == 8 * $0 }
 }
 
 extension BucketWindowStore {
@@ -41,7 +48,15 @@ extension BucketWindowStore {
         w.write(sizeMs); w.write(hopMs); w.write(field ?? -1)
         w.write(bucketIds)
         w.write(stats.count)
-        for s in stats { s.write(to: &w) }
+        stats.withUnsafeBufferPointer { buffer in
+            if WindowStats.isLaidOutAsItsFormat, let base = buffer.baseAddress {
+                UnsafeRawPointer(base).withMemoryRebound(to: Double.self, capacity: 5 * buffer.count) {
+                    w.write(contentsOf: UnsafeBufferPointer(start: $0, count: 5 * buffer.count))
+                }
+            } else {
+                for s in buffer { s.write(to: &w) }
+            }
+        }
         w.write(tooOld)
     }
 
@@ -52,11 +67,18 @@ extension BucketWindowStore {
         let ids = try r.readInt64s()
         let n = try r.readInt()
         guard n == ids.count, n % bucketCount == 0 else { throw StateError("bucket window store: inconsistent arrays") }
-        var stats: [WindowStats] = []
-        stats.reserveCapacity(n)
-        for _ in 0..<n { stats.append(try WindowStats(from: &r)) }
+        var stats = StateArray(repeating: WindowStats(), count: n)
+        try stats.withUnsafeMutableBufferPointer { buffer throws(StateError) in
+            if WindowStats.isLaidOutAsItsFormat, let base = buffer.baseAddress {
+                try UnsafeMutableRawPointer(base).withMemoryRebound(to: Double.self, capacity: 5 * n) { doubles throws(StateError) in
+                    try r.read(into: UnsafeMutableBufferPointer(start: doubles, count: 5 * n))
+                }
+            } else {
+                for i in buffer.indices { buffer[i] = try WindowStats(from: &r) }
+            }
+        }
         let tooOld = try r.readInt()
-        (bucketIds, self.stats, self.tooOld) = (StateArray(ids), StateArray(stats), tooOld)
+        (bucketIds, self.stats, self.tooOld) = (StateArray(ids), stats, tooOld)
         foldEnds = StateArray(repeating: .min, count: n / bucketCount)
         folds = StateArray(repeating: WindowStats(), count: n / bucketCount)
     }
@@ -139,19 +161,37 @@ extension FeatureEngine {
 
     /// Every key's window state, in the versioned, checksummed binary format.
     public func saveState() -> [UInt8] {
-        var w = BinaryWriter()
-        w.write(specs.count)
-        w.write(lateEvents)
-        w.write(entities.count)
-        for state in entities { state.write(to: &w) }
-        return BinaryWriter.envelope(kind: "feature-engine", version: Self.stateVersion, payload: w.bytes)
+        BinaryWriter.envelope(kind: Self.stateKind, version: Self.stateVersion) { writeState(to: &$0) }
+    }
+
+    /// Writes what `saveState()` returns as a byte-array field of `w`, built in place.
+    public func saveState(to w: inout BinaryWriter) {
+        w.writeEnvelope(kind: Self.stateKind, version: Self.stateVersion) { writeState(to: &$0) }
     }
 
     /// Restores what `saveState` wrote into an engine built from the same feature config; on any error the engine
     /// is left as it was.
     public mutating func restoreState(_ data: [UInt8]) throws(StateError) {
-        let (_, payload) = try BinaryReader.open(data, kind: "feature-engine", versions: 1...Self.stateVersion)
-        var r = BinaryReader(payload)
+        var payload = try BinaryReader.open(data, kind: Self.stateKind, versions: 1...Self.stateVersion).payload
+        try restoreState(payload: &payload)
+    }
+
+    /// Restores what `saveState(to:)` wrote, read from `r`.
+    public mutating func restoreState(from r: inout BinaryReader) throws(StateError) {
+        var payload = try r.readEnvelope(kind: Self.stateKind, versions: 1...Self.stateVersion).payload
+        try restoreState(payload: &payload)
+    }
+
+    private static let stateKind = "feature-engine"
+
+    private func writeState(to w: inout BinaryWriter) {
+        w.write(specs.count)
+        w.write(lateEvents)
+        w.write(entities.count)
+        for state in entities { state.write(to: &w) }
+    }
+
+    private mutating func restoreState(payload r: inout BinaryReader) throws(StateError) {
         guard try r.readInt() == specs.count else { throw StateError("saved with \(specs.count) features configured differently") }
         let late = try r.readInt()
         guard try r.readInt() == entities.count else { throw StateError("saved for other entity kinds") }

@@ -75,7 +75,29 @@ extension EntityDetectors {
 
     /// Every key's baselines and models, in the versioned, checksummed binary format.
     public func saveState() -> [UInt8] {
-        var w = BinaryWriter()
+        BinaryWriter.envelope(kind: Self.stateKind, version: Self.stateVersion) { writeState(to: &$0) }
+    }
+
+    /// Writes what `saveState()` returns as a byte-array field of `w`, built in place.
+    public func saveState(to w: inout BinaryWriter) {
+        w.writeEnvelope(kind: Self.stateKind, version: Self.stateVersion) { writeState(to: &$0) }
+    }
+
+    /// Restores what `saveState` wrote into detectors built from the same specs; on error nothing changes.
+    public mutating func restoreState(_ data: [UInt8]) throws(StateError) {
+        var payload = try BinaryReader.open(data, kind: Self.stateKind, versions: 1...Self.stateVersion).payload
+        try restoreState(payload: &payload)
+    }
+
+    /// Restores what `saveState(to:)` wrote, read from `r`.
+    public mutating func restoreState(from r: inout BinaryReader) throws(StateError) {
+        var payload = try r.readEnvelope(kind: Self.stateKind, versions: 1...Self.stateVersion).payload
+        try restoreState(payload: &payload)
+    }
+
+    private static let stateKind = "entity-detectors"
+
+    private func writeState(to w: inout BinaryWriter) {
         w.write(zScores.count)
         for z in zScores {
             w.write(z.index)
@@ -86,13 +108,9 @@ extension EntityDetectors {
             w.write(f.index)
             f.detector.write(to: &w)
         }
-        return BinaryWriter.envelope(kind: "entity-detectors", version: Self.stateVersion, payload: w.bytes)
     }
 
-    /// Restores what `saveState` wrote into detectors built from the same specs; on error nothing changes.
-    public mutating func restoreState(_ data: [UInt8]) throws(StateError) {
-        let (_, payload) = try BinaryReader.open(data, kind: "entity-detectors", versions: 1...Self.stateVersion)
-        var r = BinaryReader(payload)
+    private mutating func restoreState(payload r: inout BinaryReader) throws(StateError) {
         var copy = self
         guard try r.readInt() == zScores.count else { throw StateError("saved per-entity z-scores differ from the configured ones") }
         for i in copy.zScores.indices {

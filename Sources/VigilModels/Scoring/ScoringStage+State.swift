@@ -9,8 +9,32 @@ extension ScoringStage {
     /// supervised detectors' label-join caches are transient (labels for events before a restore are
     /// counted as unknown).
     public func saveState() -> [UInt8] {
+        BinaryWriter.envelope(kind: Self.stateKind, version: Self.stateVersion) { writeState(to: &$0) }
+    }
+
+    /// Writes what `saveState()` returns as a byte-array field of `w`, built in place.
+    public func saveState(to w: inout BinaryWriter) {
+        w.writeEnvelope(kind: Self.stateKind, version: Self.stateVersion) { writeState(to: &$0) }
+    }
+
+    /// Restores what `saveState` wrote, into a stage built from the same detectors (same names, same kinds).
+    public mutating func restoreState(_ data: [UInt8]) throws(StateError) {
+        let opened = try BinaryReader.open(data, kind: Self.stateKind, versions: 1...Self.stateVersion)
+        var payload = opened.payload
+        try restoreState(version: opened.version, payload: &payload)
+    }
+
+    /// Restores what `saveState(to:)` wrote, read from `r`.
+    public mutating func restoreState(from r: inout BinaryReader) throws(StateError) {
+        let opened = try r.readEnvelope(kind: Self.stateKind, versions: 1...Self.stateVersion)
+        var payload = opened.payload
+        try restoreState(version: opened.version, payload: &payload)
+    }
+
+    private static let stateKind = "scoring-stage"
+
+    private func writeState(to w: inout BinaryWriter) {
         precondition(prepared.next == prepared.count, "a snapshot between events scored ahead and their processing")
-        var w = BinaryWriter()
         w.write(specs.count)
         for spec in specs { w.write(spec.name) }
         w.write(globals.count)
@@ -35,13 +59,9 @@ extension ScoringStage {
         combined.write(to: &w)
         cooldownIndex.write(to: &w)
         w.write(lastAlertMs)
-        return BinaryWriter.envelope(kind: "scoring-stage", version: Self.stateVersion, payload: w.bytes)
     }
 
-    /// Restores what `saveState` wrote, into a stage built from the same detectors (same names, same kinds).
-    public mutating func restoreState(_ data: [UInt8]) throws(StateError) {
-        let (version, payload) = try BinaryReader.open(data, kind: "scoring-stage", versions: 1...Self.stateVersion)
-        var r = BinaryReader(payload)
+    private mutating func restoreState(version: UInt64, payload r: inout BinaryReader) throws(StateError) {
         let names = try (0..<r.readInt()).map { _ throws(StateError) in try r.readString() }
         guard names == specs.map(\.name) else {
             throw StateError("saved detectors \(names) differ from the configured \(specs.map(\.name))")
