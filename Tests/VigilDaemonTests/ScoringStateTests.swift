@@ -77,6 +77,22 @@ struct ScoringStateTests {
         #expect(restored.saveState() == checkpoint)
     }
 
+    /// A partition snapshot whose scorer state is written straight into it (as a worker writes it) is the
+    /// snapshot of the state built apart, byte for byte, whatever room is reserved.
+    @Test func aSnapshotWrittenInPlaceIsTheSnapshotOfTheStateBuiltApart() throws {
+        let config = try ParallelScoringTests.config()
+        var scorer = SequentialScorer(model: ScoringModel(config: config))
+        for event in try generatedEvents(2_000, config: config, seed: 22) { _ = scorer.score(event) }
+        let cut = PartitionCut(topic: "tx", partition: 2, nextOffset: 2_000, watermarkMs: 1_700_000_000_000, checkpoint: 4, createdAtMs: 9)
+        let apart = PartitionSnapshot(cut, scorer: scorer.saveState())
+        for capacity in [0, 100, 10_000_000] {
+            let inPlace = PartitionSnapshot.encoded(cut, capacity: capacity) { scorer.saveState(to: &$0) }
+            #expect(inPlace == apart.encoded(), "capacity \(capacity)")
+        }
+        let decoded = try PartitionSnapshot(decoding: PartitionSnapshot.encoded(cut) { scorer.saveState(to: &$0) })
+        #expect(decoded == apart && decoded.cut == cut)
+    }
+
     indirect enum EnvelopeShape {
         case leaf
         /// An envelope whose payload starts with these envelopes, each written as a byte-array field.

@@ -114,9 +114,11 @@ public struct BinaryWriter: Sendable {
         envelope(kind: kind, version: version) { $0.bytes.append(contentsOf: payload) }
     }
 
-    /// An envelope whose payload `writePayload` writes straight into it (no payload buffer of its own).
-    public static func envelope(kind: String, version: UInt64, _ writePayload: (inout BinaryWriter) -> Void) -> [UInt8] {
+    /// An envelope whose payload `writePayload` writes straight into it (no payload buffer of its own), in a
+    /// buffer with room for `capacity` bytes reserved up front.
+    public static func envelope(kind: String, version: UInt64, capacity: Int = 0, _ writePayload: (inout BinaryWriter) -> Void) -> [UInt8] {
         var w = BinaryWriter()
+        w.bytes.reserveCapacity(capacity)
         w.appendEnvelope(kind: kind, version: version, writePayload)
         return w.bytes
     }

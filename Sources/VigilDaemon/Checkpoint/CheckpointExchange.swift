@@ -7,7 +7,7 @@ import Synchronization
 public final class CheckpointExchange: Sendable {
     /// One checkpoint being assembled.
     struct Assembly: Sendable {
-        var partitions: Set<Int>
+        var partitions: [Int: PartitionCut]
         var blobs: [Int: [UInt8]] = [:]
         var markers = 0
         var stage: [UInt8]?
@@ -44,16 +44,17 @@ public final class CheckpointExchange: Sendable {
 
     // MARK: Checkpoints (workers and output thread -> consumer thread)
 
-    /// Opens checkpoint `id` for these partition indexes.
-    func begin(_ id: UInt64, partitions: Set<Int>) {
+    /// Opens checkpoint `id` for these partition indexes, cut there.
+    func begin(_ id: UInt64, partitions: [Int: PartitionCut]) {
         assemblies.withLock { $0[id] = Assembly(partitions: partitions) }
     }
 
-    /// The partitions a worker must snapshot for checkpoint `id`.
-    func partitions(of id: UInt64) -> Set<Int> {
-        assemblies.withLock { $0[id]?.partitions ?? [] }
+    /// The partitions a worker must snapshot for checkpoint `id`, and where they were cut.
+    func partitions(of id: UInt64) -> [Int: PartitionCut] {
+        assemblies.withLock { $0[id]?.partitions ?? [:] }
     }
 
+    /// A partition's encoded snapshot (`PartitionSnapshot`) for checkpoint `id`.
     func putPartition(_ id: UInt64, partition: Int, _ state: [UInt8]) {
         assemblies.withLock { $0[id]?.blobs[partition] = state }
     }

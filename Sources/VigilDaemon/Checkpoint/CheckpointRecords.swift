@@ -1,5 +1,26 @@
 public import VigilCore
 
+/// Where a checkpoint cut one input partition's stream: everything of its snapshot but the scorer's state, known
+/// when the cut is made (before the worker writes the state).
+public struct PartitionCut: Sendable, Equatable {
+    public var topic: String
+    public var partition: Int32
+    /// Every event before this offset is in the state; reading resumes here.
+    public var nextOffset: Int64
+    public var watermarkMs: Int64
+    public var checkpoint: UInt64
+    public var createdAtMs: Int64
+
+    public init(topic: String, partition: Int32, nextOffset: Int64, watermarkMs: Int64, checkpoint: UInt64, createdAtMs: Int64) {
+        self.topic = topic
+        self.partition = partition
+        self.nextOffset = nextOffset
+        self.watermarkMs = watermarkMs
+        self.checkpoint = checkpoint
+        self.createdAtMs = createdAtMs
+    }
+}
+
 /// The learned state of one input partition at a checkpoint: its scorer (primary-entity windows and per-entity
 /// detectors), its watermark, and the offset it covers — the next offset to read after restoring it.
 public struct PartitionSnapshot: Sendable, Equatable {
@@ -27,10 +48,29 @@ public struct PartitionSnapshot: Sendable, Equatable {
     /// The changelog key (chunk keys add `#index`).
     public static func key(group: String, topic: String, partition: Int32) -> String { "\(group)/partition/\(topic)/\(partition)" }
 
+    public init(_ cut: PartitionCut, scorer: [UInt8]) {
+        self.init(
+            topic: cut.topic, partition: cut.partition, nextOffset: cut.nextOffset, watermarkMs: cut.watermarkMs, checkpoint: cut.checkpoint,
+            createdAtMs: cut.createdAtMs, scorer: scorer)
+    }
+
+    public var cut: PartitionCut {
+        PartitionCut(topic: topic, partition: partition, nextOffset: nextOffset, watermarkMs: watermarkMs, checkpoint: checkpoint, createdAtMs: createdAtMs)
+    }
+
     public func encoded() -> [UInt8] {
-        BinaryWriter.envelope(kind: "partition-snapshot", version: Self.version) { w in
-            w.write(topic); w.write(Int(partition)); w.write(nextOffset); w.write(watermarkMs)
-            w.write(checkpoint); w.write(createdAtMs); w.write(scorer)
+        Self.encoded(cut) { $0.write(scorer) }
+    }
+
+    /// The encoding of the snapshot of `cut` whose scorer state `writeScorer` writes straight into it, as a
+    /// byte-array field (`EventScorer.saveState(to:)`): the bytes of `encoded()`, without the state built apart
+    /// and copied in. `capacity` reserves room up front (a previous snapshot's size), so the buffer does not
+    /// grow by copying itself.
+    public static func encoded(_ cut: PartitionCut, capacity: Int = 0, scorer writeScorer: (inout BinaryWriter) -> Void) -> [UInt8] {
+        BinaryWriter.envelope(kind: "partition-snapshot", version: Self.version, capacity: capacity) { w in
+            w.write(cut.topic); w.write(Int(cut.partition)); w.write(cut.nextOffset); w.write(cut.watermarkMs)
+            w.write(cut.checkpoint); w.write(cut.createdAtMs)
+            writeScorer(&w)
         }
     }
 

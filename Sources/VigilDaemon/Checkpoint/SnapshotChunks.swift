@@ -15,22 +15,44 @@ public enum SnapshotChunks {
 
     /// The chunk messages (key, value) of `payload` for checkpoint `checkpoint`.
     public static func split(_ payload: [UInt8], base: String, checkpoint: UInt64, maxChunkBytes: Int = 512 * 1024) -> [(key: String, value: [UInt8])] {
+        var chunks: [(key: String, value: [UInt8])] = []
+        forEachChunk(of: payload, base: base, checkpoint: checkpoint, maxChunkBytes: maxChunkBytes) { key, value in
+            chunks.append((key, Array(value)))
+        }
+        return chunks
+    }
+
+    /// Hands each chunk message of `payload` to `body` in order, its value assembled in one buffer reused for
+    /// every chunk (valid only during the call: a producer copies it), and returns how many there were. A
+    /// checkpoint of hundreds of megabytes is cut without a fresh allocation per chunk.
+    @discardableResult
+    public static func forEachChunk<E: Error>(
+        of payload: [UInt8], base: String, checkpoint: UInt64, maxChunkBytes: Int = 512 * 1024,
+        _ body: (_ key: String, _ value: UnsafeRawBufferPointer) throws(E) -> Void
+    ) throws(E) -> Int {
         let chunkSize = max(1, maxChunkBytes - headerSize)
         let count = max(1, (payload.count + chunkSize - 1) / chunkSize)
         let checksum = payload.withUnsafeBytes { XXHash64.hash($0) }
-        return (0..<count).map { index in
-            let slice = payload[min(payload.count, index * chunkSize)..<min(payload.count, (index + 1) * chunkSize)]
-            var value = magic
-            value.reserveCapacity(headerSize + slice.count)
+        var value: [UInt8] = []
+        value.reserveCapacity(headerSize + min(chunkSize, payload.count))
+        for index in 0..<count {
+            value.removeAll(keepingCapacity: true)
+            value.append(contentsOf: magic)
             value.append(formatVersion)
             append(checkpoint, to: &value)
             append(UInt32(index), to: &value)
             append(UInt32(count), to: &value)
             append(UInt64(payload.count), to: &value)
             append(checksum, to: &value)
-            value.append(contentsOf: slice)
-            return ("\(base)#\(index)", value)
+            value.append(contentsOf: payload[min(payload.count, index * chunkSize)..<min(payload.count, (index + 1) * chunkSize)])
+            // `withUnsafeBytes` rethrows untyped errors: the typed one is carried out of it.
+            var failure: E?
+            value.withUnsafeBytes { buffer in
+                do throws(E) { try body("\(base)#\(index)", buffer) } catch { failure = error }
+            }
+            if let failure { throw failure }
         }
+        return count
     }
 
     /// The base key and chunk index of a chunk key, or nil for a key that is not a chunk's.

@@ -8,7 +8,7 @@ struct CheckpointState {
     struct InFlight {
         var id: UInt64
         /// Partition index -> (next offset to read after restoring, watermark).
-        var cut: [Int: (nextOffset: Int64, watermarkMs: Int64)]
+        var cut: [Int: PartitionCut]
         var router: [UInt8]
         var started: ContinuousClock.Instant
         var partitionStates: [Int: [UInt8]]?
@@ -86,15 +86,18 @@ extension ConsumerLoop {
             return nil
         }
         flushPending(wait: true)
-        var cut: [Int: (nextOffset: Int64, watermarkMs: Int64)] = [:]
+        let id = checkpoints.nextID
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        var cut: [Int: PartitionCut] = [:]
         for index in indices where tracker.isAssigned(index) {
             guard let last = tracker.lastRegistered(partition: index), checkpoints.written[index] != last + 1 else { continue }
-            cut[index] = (last + 1, watermarks[index])
+            cut[index] = PartitionCut(
+                topic: partitions[index].topic, partition: partitions[index].partition, nextOffset: last + 1, watermarkMs: watermarks[index],
+                checkpoint: id, createdAtMs: now)
         }
         guard !cut.isEmpty else { return nil }
-        let id = checkpoints.nextID
         checkpoints.nextID += 1
-        pool.exchange.begin(id, partitions: Set(cut.keys))
+        pool.exchange.begin(id, partitions: cut)
         checkpoints.inFlight.append(.init(id: id, cut: cut, router: router.saveState(), started: .now))
         for worker in 0..<pool.count {
             let marker = WorkItem(event: Event(), sequence: router.takeSequence(), control: .checkpoint, controlID: id)
@@ -147,15 +150,11 @@ extension ConsumerLoop {
     private func write(_ checkpoint: inout CheckpointState.InFlight) {
         guard let topic = checkpoints.topic, let stage = checkpoint.stage else { return }
         let now = Int64(Date().timeIntervalSince1970 * 1000)
+        // The workers wrote each partition's snapshot whole (`PartitionSnapshot.encoded(_:capacity:scorer:)`).
         var records: [(key: String, payload: [UInt8])] = []
         for (index, cut) in checkpoint.cut.sorted(by: { $0.key < $1.key }) {
-            guard let state = checkpoint.partitionStates?[index] else { continue }
-            let partition = partitions[index]
-            let snapshot = PartitionSnapshot(
-                topic: partition.topic, partition: partition.partition, nextOffset: cut.nextOffset, watermarkMs: cut.watermarkMs,
-                checkpoint: checkpoint.id, createdAtMs: now, scorer: state
-            )
-            records.append((PartitionSnapshot.key(group: checkpoints.group, topic: partition.topic, partition: partition.partition), snapshot.encoded()))
+            guard let snapshot = checkpoint.partitionStates?[index] else { continue }
+            records.append((PartitionSnapshot.key(group: checkpoints.group, topic: cut.topic, partition: cut.partition), snapshot))
         }
         let shared = SharedSnapshot(checkpoint: checkpoint.id, createdAtMs: now, router: checkpoint.router, stage: stage)
         records.append((SharedSnapshot.key(group: checkpoints.group), shared.encoded()))
@@ -164,24 +163,21 @@ extension ConsumerLoop {
         var produced = 0
         do {
             for record in records {
-                let chunks = SnapshotChunks.split(record.payload, base: record.key, checkpoint: checkpoint.id)
-                for chunk in chunks {
-                    try Array(chunk.key.utf8).withUnsafeBytes { key in
-                        try chunk.value.withUnsafeBytes { value in
-                            try producer.produce(to: topic, key: key, value: value, context: context, blockWhenFull: true)
-                        }
+                let chunks = try SnapshotChunks.forEachChunk(of: record.payload, base: record.key, checkpoint: checkpoint.id) { key, value in
+                    try Array(key.utf8).withUnsafeBytes { key in
+                        try producer.produce(to: topic, key: key, value: value, context: context, blockWhenFull: true)
                     }
                     produced += 1
-                    checkpoint.bytes += chunk.value.count
+                    checkpoint.bytes += value.count
                 }
                 // Leftover chunks of a longer, older snapshot of this key: delete them (tombstones).
-                for stale in chunks.count..<max(chunks.count, checkpoints.chunkCounts[record.key] ?? 0) {
+                for stale in chunks..<max(chunks, checkpoints.chunkCounts[record.key] ?? 0) {
                     try Array("\(record.key)#\(stale)".utf8).withUnsafeBytes { key in
                         try producer.produce(to: topic, key: key, value: nil, context: context, blockWhenFull: true)
                     }
                     produced += 1
                 }
-                checkpoints.chunkCounts[record.key] = chunks.count
+                checkpoints.chunkCounts[record.key] = chunks
             }
             checkpoint.unacknowledged = produced
         } catch {

@@ -154,6 +154,8 @@ public final class WorkerPool: Sendable {
 struct PartitionScorers {
     let model: ScoringModel
     private var scorers: [EventScorer?] = []
+    /// Each partition's last snapshot size: room reserved for the next one, which is about as large.
+    private var snapshotBytes: [Int: Int] = [:]
     /// Late events of partitions no longer held, so the total never goes down.
     private var retiredLateEvents = 0
 
@@ -189,8 +191,14 @@ struct PartitionScorers {
             return true
         case .checkpoint:
             let id = item.pointee.controlID
-            for p in exchange.partitions(of: id) where p < scorers.count {
-                if let scorer = scorers[p] { exchange.putPartition(id, partition: p, scorer.saveState()) }
+            for (p, cut) in exchange.partitions(of: id) where p < scorers.count {
+                guard let scorer = scorers[p] else { continue }
+                // Reserved room an eighth above the last size: state grows between checkpoints, and room never
+                // written is never resident.
+                let room = snapshotBytes[p].map { $0 + $0 / 8 } ?? 0
+                let snapshot = PartitionSnapshot.encoded(cut, capacity: room) { scorer.saveState(to: &$0) }
+                snapshotBytes[p] = snapshot.count
+                exchange.putPartition(id, partition: p, snapshot)
             }
             output.initialize(to: ScoredEvent(event: Event(), features: .undefined, result: DetectionResult(), sequence: item.pointee.sequence, control: .checkpoint, controlID: id))
             return true
@@ -208,11 +216,13 @@ struct PartitionScorers {
             grow(to: partition)
             if let old = scorers[partition] { retiredLateEvents += old.lateEvents }
             scorers[partition] = scorer
+            snapshotBytes[partition] = nil
             return false
         case .drop:
             if partition >= 0, partition < scorers.count, let old = scorers[partition] {
                 retiredLateEvents += old.lateEvents
                 scorers[partition] = nil
+                snapshotBytes[partition] = nil
             }
             return false
         }

@@ -264,21 +264,20 @@ final class SecondaryStage: @unchecked Sendable {
                 topic: partition.topic, partition: partition.partition, nextOffset: last + 1, watermarkMs: .min, checkpoint: id,
                 createdAtMs: Int64(Date().timeIntervalSince1970 * 1000), scorer: state.encoded())
             let key = snapshotKey(partition)
-            let chunks = SnapshotChunks.split(snapshot.encoded(), base: key, checkpoint: id)
             do {
-                for chunk in chunks {
-                    try Array(chunk.key.utf8).withUnsafeBytes { k in
-                        try chunk.value.withUnsafeBytes { v in try producer.produce(to: changelog, key: k, value: v, context: context, blockWhenFull: true) }
+                let chunks = try SnapshotChunks.forEachChunk(of: snapshot.encoded(), base: key, checkpoint: id) { chunkKey, value in
+                    try Array(chunkKey.utf8).withUnsafeBytes { k in
+                        try producer.produce(to: changelog, key: k, value: value, context: context, blockWhenFull: true)
                     }
                     unacknowledgedChunks += 1
                 }
-                for stale in chunks.count..<max(chunks.count, chunkCounts[key] ?? 0) {
+                for stale in chunks..<max(chunks, chunkCounts[key] ?? 0) {
                     try Array("\(key)#\(stale)".utf8).withUnsafeBytes { k in
                         try producer.produce(to: changelog, key: k, value: nil, context: context, blockWhenFull: true)
                     }
                     unacknowledgedChunks += 1
                 }
-                chunkCounts[key] = chunks.count
+                chunkCounts[key] = chunks
                 self.written[index] = last + 1
                 written += 1
             } catch {

@@ -193,11 +193,18 @@ public struct SequentialScorer: Sendable {
     /// Everything learned so far — secondary and primary windows, per-entity and global detectors, calibration —
     /// as one checkpoint.
     public func saveState() -> [UInt8] {
-        BinaryWriter.envelope(kind: "sequential-scorer", version: 1) { w in
-            router.saveState(to: &w)
-            scorer.saveState(to: &w)
-            stage.saveState(to: &w)
-        }
+        BinaryWriter.envelope(kind: "sequential-scorer", version: 1) { writeState(to: &$0) }
+    }
+
+    /// Writes what `saveState()` returns as a byte-array field of `w`, built in place.
+    public func saveState(to w: inout BinaryWriter) {
+        w.writeEnvelope(kind: "sequential-scorer", version: 1) { writeState(to: &$0) }
+    }
+
+    private func writeState(to w: inout BinaryWriter) {
+        router.saveState(to: &w)
+        scorer.saveState(to: &w)
+        stage.saveState(to: &w)
     }
 
     /// Restores a checkpoint into a scorer built from the same config; on error nothing changes.
