@@ -89,8 +89,17 @@ struct ScoringStateTests {
             let inPlace = PartitionSnapshot.encoded(cut, capacity: capacity) { scorer.saveState(to: &$0) }
             #expect(inPlace == apart.encoded(), "capacity \(capacity)")
         }
-        let decoded = try PartitionSnapshot(decoding: PartitionSnapshot.encoded(cut) { scorer.saveState(to: &$0) })
+        let encoded = PartitionSnapshot.encoded(cut) { scorer.saveState(to: &$0) }
+        let decoded = try PartitionSnapshot(decoding: encoded)
         #expect(decoded == apart && decoded.cut == cut)
+
+        // A worker restores the state from inside the snapshot's bytes (the reader `decode` returns).
+        var (decodedCut, state) = try PartitionSnapshot.decode(encoded)
+        #expect(decodedCut == cut)
+        var restored = SequentialScorer(model: ScoringModel(config: config))
+        try restored.restoreState(from: &state)
+        #expect(state.isAtEnd)
+        #expect(restored.saveState() == scorer.saveState())
     }
 
     indirect enum EnvelopeShape {

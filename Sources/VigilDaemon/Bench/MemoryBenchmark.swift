@@ -104,7 +104,9 @@ public struct MemoryBenchmark: Sendable {
         var matches = false
         do {
             if let stored = try assembler.snapshot(base) {
-                try restored.restoreState(try PartitionSnapshot(decoding: stored.payload).scorer)
+                // As the consumer thread opens it and a worker restores the state from inside its bytes.
+                var state = try PartitionSnapshot.decode(stored.payload).scorer
+                try restored.restoreState(from: &state)
                 matches = config.schema.entities.indices.allSatisfy { restored.activeKeys(entity: $0) == scorer.activeKeys(entity: $0) }
             }
         } catch {

@@ -1,4 +1,5 @@
 import Synchronization
+import VigilCore
 
 /// Where the pipeline's threads hand checkpoint state to each other: the consumer thread leaves restored
 /// partition states for the workers, the workers leave their partitions' snapshots, and the output thread leaves
@@ -13,7 +14,7 @@ public final class CheckpointExchange: Sendable {
         var stage: [UInt8]?
     }
 
-    private let restores = Mutex<[UInt64: [UInt8]]>([:])
+    private let restores = Mutex<[UInt64: BinaryReader]>([:])
     private let restoreFailures = Mutex<[(partition: Int, message: String)]>([])
     private let assemblies = Mutex<[UInt64: Assembly]>([:])
 
@@ -21,12 +22,13 @@ public final class CheckpointExchange: Sendable {
 
     // MARK: Restores (consumer thread -> worker)
 
-    /// Leaves a partition's saved scorer state for the worker that will install it.
-    func putRestore(_ id: UInt64, _ state: [UInt8]) {
+    /// Leaves a partition's saved scorer state for the worker that will install it: a reader at the state in
+    /// the snapshot's bytes (`PartitionSnapshot.decode`), so the state is not copied out of them.
+    func putRestore(_ id: UInt64, _ state: BinaryReader) {
         restores.withLock { $0[id] = state }
     }
 
-    func takeRestore(_ id: UInt64) -> [UInt8]? {
+    func takeRestore(_ id: UInt64) -> BinaryReader? {
         restores.withLock { $0.removeValue(forKey: id) }
     }
 

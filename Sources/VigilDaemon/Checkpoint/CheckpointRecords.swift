@@ -75,13 +75,23 @@ public struct PartitionSnapshot: Sendable, Equatable {
     }
 
     public init(decoding data: [UInt8]) throws(StateError) {
-        var r = try BinaryReader.open(data, kind: "partition-snapshot", versions: 1...Self.version).payload
-        topic = try r.readString()
-        partition = Int32(try r.readInt())
-        nextOffset = try r.readInt64(); watermarkMs = try r.readInt64()
-        checkpoint = try r.readUInt64(); createdAtMs = try r.readInt64()
-        scorer = try r.readBytes()
+        var (cut, r) = try Self.decode(data)
+        let scorer = try r.readBytes()
         guard r.isAtEnd else { throw StateError("trailing bytes in a partition snapshot") }
+        self.init(cut, scorer: scorer)
+    }
+
+    /// Opens an encoded snapshot without copying the scorer's state out of it: its cut, and a reader at the
+    /// scorer's state (a byte-array field, as `EventScorer.restoreState(from:)` reads it).
+    public static func decode(_ data: [UInt8]) throws(StateError) -> (cut: PartitionCut, scorer: BinaryReader) {
+        var r = try BinaryReader.open(data, kind: "partition-snapshot", versions: 1...Self.version).payload
+        let topic = try r.readString()
+        let partition = Int32(try r.readInt())
+        let nextOffset = try r.readInt64(), watermarkMs = try r.readInt64()
+        let checkpoint = try r.readUInt64(), createdAtMs = try r.readInt64()
+        let cut = PartitionCut(
+            topic: topic, partition: partition, nextOffset: nextOffset, watermarkMs: watermarkMs, checkpoint: checkpoint, createdAtMs: createdAtMs)
+        return (cut, r)
     }
 }
 

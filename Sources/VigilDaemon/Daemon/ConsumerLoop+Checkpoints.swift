@@ -246,11 +246,11 @@ extension ConsumerLoop {
             checkpoints.written[index] = nil
             do {
                 if let stored = try snapshots?.snapshot(key) {
-                    let snapshot = try PartitionSnapshot(decoding: stored.payload)
+                    let (snapshot, scorerState) = try PartitionSnapshot.decode(stored.payload)
                     guard snapshot.topic == list[i].topic, snapshot.partition == list[i].partition else {
                         throw StateError("snapshot under \(key) is of \(snapshot.topic)[\(snapshot.partition)]")
                     }
-                    pool.exchange.putRestore(restoreID, snapshot.scorer)
+                    pool.exchange.putRestore(restoreID, scorerState)
                     list[i] = KafkaTopicPartitionOffset(list[i].topicPartition, offset: snapshot.nextOffset)
                     watermarks[index] = snapshot.watermarkMs
                     if let done = committed[list[i].topicPartition], done > snapshot.nextOffset { replayUntil[index] = done }

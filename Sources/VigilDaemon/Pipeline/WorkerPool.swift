@@ -205,9 +205,10 @@ struct PartitionScorers {
         case .restore:
             guard partition >= 0 else { return false }
             var scorer = model.makeScorer()
-            if let state = exchange.takeRestore(item.pointee.controlID) {
-                do {
-                    try scorer.restoreState(state)
+            if var state = exchange.takeRestore(item.pointee.controlID) {
+                do throws(StateError) {
+                    try scorer.restoreState(from: &state)
+                    guard state.isAtEnd else { throw StateError("trailing bytes in a partition snapshot") }
                 } catch {
                     exchange.reportRestoreFailure(partition: partition, "\(error)")
                     scorer = model.makeScorer()

@@ -209,7 +209,17 @@ public struct SequentialScorer: Sendable {
 
     /// Restores a checkpoint into a scorer built from the same config; on error nothing changes.
     public mutating func restoreState(_ data: [UInt8]) throws(StateError) {
-        var r = try BinaryReader.open(data, kind: "sequential-scorer", versions: 1...1).payload
+        var payload = try BinaryReader.open(data, kind: "sequential-scorer", versions: 1...1).payload
+        try restoreState(payload: &payload)
+    }
+
+    /// Restores what `saveState(to:)` wrote, read from `r`.
+    public mutating func restoreState(from r: inout BinaryReader) throws(StateError) {
+        var payload = try r.readEnvelope(kind: "sequential-scorer", versions: 1...1).payload
+        try restoreState(payload: &payload)
+    }
+
+    private mutating func restoreState(payload r: inout BinaryReader) throws(StateError) {
         var copy = self
         try copy.router.restoreState(from: &r)
         try copy.scorer.restoreState(from: &r)
