@@ -94,7 +94,8 @@ struct SnapshotChunksTests {
     }
 
     @Test func recordsRoundTrip() throws {
-        let partition = PartitionSnapshot(topic: "tx", partition: 3, nextOffset: 1234, watermarkMs: 99, checkpoint: 5, createdAtMs: 77, scorer: [1, 2, 3])
+        let partition = PartitionSnapshot(
+            PartitionCut(topic: "tx", partition: 3, nextOffset: 1234, watermarkMs: 99, checkpoint: 5, createdAtMs: 77), scorer: [1, 2, 3])
         #expect(try PartitionSnapshot(decoding: partition.encoded()) == partition)
         let shared = SharedSnapshot(checkpoint: 5, createdAtMs: 77, router: [9], stage: [8, 7])
         #expect(try SharedSnapshot(decoding: shared.encoded()) == shared)

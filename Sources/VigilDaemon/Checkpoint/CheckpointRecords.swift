@@ -21,42 +21,22 @@ public struct PartitionCut: Sendable, Equatable {
     }
 }
 
-/// The learned state of one input partition at a checkpoint: its scorer (primary-entity windows and per-entity
-/// detectors), its watermark, and the offset it covers — the next offset to read after restoring it.
+/// The learned state of one input partition at a checkpoint: where the stream was cut (`PartitionCut`: the offset
+/// it covers — the next offset to read after restoring it — and the watermark) and its scorer's state
+/// (primary-entity windows and per-entity detectors).
 public struct PartitionSnapshot: Sendable, Equatable {
     public static let version: UInt64 = 1
 
-    public var topic: String
-    public var partition: Int32
-    /// Every event before this offset is in the state; reading resumes here.
-    public var nextOffset: Int64
-    public var watermarkMs: Int64
-    public var checkpoint: UInt64
-    public var createdAtMs: Int64
+    public var cut: PartitionCut
     public var scorer: [UInt8]
 
-    public init(topic: String, partition: Int32, nextOffset: Int64, watermarkMs: Int64, checkpoint: UInt64, createdAtMs: Int64, scorer: [UInt8]) {
-        self.topic = topic
-        self.partition = partition
-        self.nextOffset = nextOffset
-        self.watermarkMs = watermarkMs
-        self.checkpoint = checkpoint
-        self.createdAtMs = createdAtMs
+    public init(_ cut: PartitionCut, scorer: [UInt8]) {
+        self.cut = cut
         self.scorer = scorer
     }
 
     /// The changelog key (chunk keys add `#index`).
     public static func key(group: String, topic: String, partition: Int32) -> String { "\(group)/partition/\(topic)/\(partition)" }
-
-    public init(_ cut: PartitionCut, scorer: [UInt8]) {
-        self.init(
-            topic: cut.topic, partition: cut.partition, nextOffset: cut.nextOffset, watermarkMs: cut.watermarkMs, checkpoint: cut.checkpoint,
-            createdAtMs: cut.createdAtMs, scorer: scorer)
-    }
-
-    public var cut: PartitionCut {
-        PartitionCut(topic: topic, partition: partition, nextOffset: nextOffset, watermarkMs: watermarkMs, checkpoint: checkpoint, createdAtMs: createdAtMs)
-    }
 
     public func encoded() -> [UInt8] {
         Self.encoded(cut) { $0.write(scorer) }
@@ -75,10 +55,11 @@ public struct PartitionSnapshot: Sendable, Equatable {
     }
 
     public init(decoding data: [UInt8]) throws(StateError) {
-        var (cut, r) = try Self.decode(data)
+        let decoded = try Self.decode(data)
+        var r = decoded.scorer
         let scorer = try r.readBytes()
         guard r.isAtEnd else { throw StateError("trailing bytes in a partition snapshot") }
-        self.init(cut, scorer: scorer)
+        self.init(decoded.cut, scorer: scorer)
     }
 
     /// Opens an encoded snapshot without copying the scorer's state out of it: its cut, and a reader at the

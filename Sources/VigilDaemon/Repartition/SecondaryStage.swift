@@ -260,9 +260,10 @@ final class SecondaryStage: @unchecked Sendable {
                 continue
             }
             let partition = partitions[index]
-            let snapshot = PartitionSnapshot(
+            let cut = PartitionCut(
                 topic: partition.topic, partition: partition.partition, nextOffset: last + 1, watermarkMs: .min, checkpoint: id,
-                createdAtMs: Int64(Date().timeIntervalSince1970 * 1000), scorer: state.encoded())
+                createdAtMs: Int64(Date().timeIntervalSince1970 * 1000))
+            let snapshot = PartitionSnapshot(cut, scorer: state.encoded())
             let key = snapshotKey(partition)
             do {
                 let chunks = try SnapshotChunks.forEachChunk(of: snapshot.encoded(), base: key, checkpoint: id) { chunkKey, value in
@@ -325,8 +326,9 @@ final class SecondaryStage: @unchecked Sendable {
             written[index] = nil
             do {
                 if let stored = try snapshots?.snapshot(snapshotKey(list[i].topicPartition)) {
-                    let snapshot = try PartitionSnapshot(decoding: stored.payload)
-                    state = try SecondaryPartitionState(decoding: snapshot.scorer, engine: fresh)
+                    let decoded = try PartitionSnapshot(decoding: stored.payload)
+                    let snapshot = decoded.cut
+                    state = try SecondaryPartitionState(decoding: decoded.scorer, engine: fresh)
                     list[i] = KafkaTopicPartitionOffset(list[i].topicPartition, offset: snapshot.nextOffset)
                     written[index] = snapshot.nextOffset
                     if let done = committed[list[i].topicPartition], done < snapshot.nextOffset { tracker.resume(partition: index, at: snapshot.nextOffset) }

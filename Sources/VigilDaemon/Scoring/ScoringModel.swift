@@ -82,45 +82,6 @@ public struct EventScorer: Sendable {
 
     public var featureEngine: FeatureEngine { features }
 
-    /// The scorer's learned state (primary-entity windows, per-entity detectors) for a checkpoint.
-    public func saveState() -> [UInt8] {
-        BinaryWriter.envelope(kind: Self.stateKind, version: 1) { writeState(to: &$0) }
-    }
-
-    /// Writes what `saveState()` returns as a byte-array field of `w`, built in place.
-    public func saveState(to w: inout BinaryWriter) {
-        w.writeEnvelope(kind: Self.stateKind, version: 1) { writeState(to: &$0) }
-    }
-
-    /// Restores a checkpoint into a scorer built from the same config; on error nothing changes.
-    public mutating func restoreState(_ data: [UInt8]) throws(StateError) {
-        var payload = try BinaryReader.open(data, kind: Self.stateKind, versions: 1...1).payload
-        try restoreState(payload: &payload)
-    }
-
-    /// Restores what `saveState(to:)` wrote, read from `r`.
-    public mutating func restoreState(from r: inout BinaryReader) throws(StateError) {
-        var payload = try r.readEnvelope(kind: Self.stateKind, versions: 1...1).payload
-        try restoreState(payload: &payload)
-    }
-
-    private static let stateKind = "event-scorer"
-
-    private func writeState(to w: inout BinaryWriter) {
-        features.saveState(to: &w)
-        detectors.saveState(to: &w)
-    }
-
-    private mutating func restoreState(payload r: inout BinaryReader) throws(StateError) {
-        var restoredFeatures = features
-        var restoredDetectors = detectors
-        try restoredFeatures.restoreState(from: &r)
-        try restoredDetectors.restoreState(from: &r)
-        guard r.isAtEnd else { throw StateError("trailing bytes in event-scorer state") }
-        features = restoredFeatures
-        detectors = restoredDetectors
-    }
-
     /// What the primary-entity features hold (nil for kinds this scorer does not own).
     public func usage(entity: Int) -> EntityStateUsage? { features.usage(entity: entity) }
 }
@@ -189,37 +150,41 @@ public struct SequentialScorer: Sendable {
     }
 
     public var labelCounts: (joined: Int, unknown: Int) { stage.labelCounts }
+}
 
-    /// Everything learned so far — secondary and primary windows, per-entity and global detectors, calibration —
-    /// as one checkpoint.
-    public func saveState() -> [UInt8] {
-        BinaryWriter.envelope(kind: "sequential-scorer", version: 1) { writeState(to: &$0) }
+extension EventScorer: EnvelopedState {
+    public static let stateKind = "event-scorer"
+    public static let stateVersion: UInt64 = 1
+
+    /// The scorer's learned state (primary-entity windows, per-entity detectors) for a checkpoint.
+    public func writeState(to w: inout BinaryWriter) {
+        features.saveState(to: &w)
+        detectors.saveState(to: &w)
     }
 
-    /// Writes what `saveState()` returns as a byte-array field of `w`, built in place.
-    public func saveState(to w: inout BinaryWriter) {
-        w.writeEnvelope(kind: "sequential-scorer", version: 1) { writeState(to: &$0) }
+    public mutating func restoreState(version: UInt64, payload r: inout BinaryReader) throws(StateError) {
+        var restoredFeatures = features
+        var restoredDetectors = detectors
+        try restoredFeatures.restoreState(from: &r)
+        try restoredDetectors.restoreState(from: &r)
+        guard r.isAtEnd else { throw StateError("trailing bytes in event-scorer state") }
+        features = restoredFeatures
+        detectors = restoredDetectors
     }
+}
 
-    private func writeState(to w: inout BinaryWriter) {
+extension SequentialScorer: EnvelopedState {
+    public static let stateKind = "sequential-scorer"
+    public static let stateVersion: UInt64 = 1
+
+    /// Everything learned so far — secondary and primary windows, per-entity and global detectors, calibration.
+    public func writeState(to w: inout BinaryWriter) {
         router.saveState(to: &w)
         scorer.saveState(to: &w)
         stage.saveState(to: &w)
     }
 
-    /// Restores a checkpoint into a scorer built from the same config; on error nothing changes.
-    public mutating func restoreState(_ data: [UInt8]) throws(StateError) {
-        var payload = try BinaryReader.open(data, kind: "sequential-scorer", versions: 1...1).payload
-        try restoreState(payload: &payload)
-    }
-
-    /// Restores what `saveState(to:)` wrote, read from `r`.
-    public mutating func restoreState(from r: inout BinaryReader) throws(StateError) {
-        var payload = try r.readEnvelope(kind: "sequential-scorer", versions: 1...1).payload
-        try restoreState(payload: &payload)
-    }
-
-    private mutating func restoreState(payload r: inout BinaryReader) throws(StateError) {
+    public mutating func restoreState(version: UInt64, payload r: inout BinaryReader) throws(StateError) {
         var copy = self
         try copy.router.restoreState(from: &r)
         try copy.scorer.restoreState(from: &r)

@@ -155,43 +155,22 @@ extension EntityFeatureState {
     }
 }
 
-extension FeatureEngine {
+extension FeatureEngine: EnvelopedState {
+    public static let stateKind = "feature-engine"
     /// The version of the feature engine's serialised state; bumped on any layout change.
     public static let stateVersion: UInt64 = 1
 
-    /// Every key's window state, in the versioned, checksummed binary format.
-    public func saveState() -> [UInt8] {
-        BinaryWriter.envelope(kind: Self.stateKind, version: Self.stateVersion) { writeState(to: &$0) }
-    }
-
-    /// Writes what `saveState()` returns as a byte-array field of `w`, built in place.
-    public func saveState(to w: inout BinaryWriter) {
-        w.writeEnvelope(kind: Self.stateKind, version: Self.stateVersion) { writeState(to: &$0) }
-    }
-
-    /// Restores what `saveState` wrote into an engine built from the same feature config; on any error the engine
-    /// is left as it was.
-    public mutating func restoreState(_ data: [UInt8]) throws(StateError) {
-        var payload = try BinaryReader.open(data, kind: Self.stateKind, versions: 1...Self.stateVersion).payload
-        try restoreState(payload: &payload)
-    }
-
-    /// Restores what `saveState(to:)` wrote, read from `r`.
-    public mutating func restoreState(from r: inout BinaryReader) throws(StateError) {
-        var payload = try r.readEnvelope(kind: Self.stateKind, versions: 1...Self.stateVersion).payload
-        try restoreState(payload: &payload)
-    }
-
-    private static let stateKind = "feature-engine"
-
-    private func writeState(to w: inout BinaryWriter) {
+    /// Every key's window state.
+    public func writeState(to w: inout BinaryWriter) {
         w.write(specs.count)
         w.write(lateEvents)
         w.write(entities.count)
         for state in entities { state.write(to: &w) }
     }
 
-    private mutating func restoreState(payload r: inout BinaryReader) throws(StateError) {
+    /// Reads what `writeState` wrote into an engine built from the same feature config; on any error the engine is
+    /// left as it was.
+    public mutating func restoreState(version: UInt64, payload r: inout BinaryReader) throws(StateError) {
         guard try r.readInt() == specs.count else { throw StateError("saved with \(specs.count) features configured differently") }
         let late = try r.readInt()
         guard try r.readInt() == entities.count else { throw StateError("saved for other entity kinds") }

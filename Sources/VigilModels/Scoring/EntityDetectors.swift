@@ -69,35 +69,13 @@ public struct EntityDetectors: Sendable {
     public var forestKeyCounts: [(detector: Int, keys: Int)] { forests.map { ($0.index, $0.detector.keyCount) } }
 }
 
-extension EntityDetectors {
+extension EntityDetectors: EnvelopedState {
+    public static let stateKind = "entity-detectors"
     /// The version of the per-entity detectors' serialised state.
     public static let stateVersion: UInt64 = 1
 
-    /// Every key's baselines and models, in the versioned, checksummed binary format.
-    public func saveState() -> [UInt8] {
-        BinaryWriter.envelope(kind: Self.stateKind, version: Self.stateVersion) { writeState(to: &$0) }
-    }
-
-    /// Writes what `saveState()` returns as a byte-array field of `w`, built in place.
-    public func saveState(to w: inout BinaryWriter) {
-        w.writeEnvelope(kind: Self.stateKind, version: Self.stateVersion) { writeState(to: &$0) }
-    }
-
-    /// Restores what `saveState` wrote into detectors built from the same specs; on error nothing changes.
-    public mutating func restoreState(_ data: [UInt8]) throws(StateError) {
-        var payload = try BinaryReader.open(data, kind: Self.stateKind, versions: 1...Self.stateVersion).payload
-        try restoreState(payload: &payload)
-    }
-
-    /// Restores what `saveState(to:)` wrote, read from `r`.
-    public mutating func restoreState(from r: inout BinaryReader) throws(StateError) {
-        var payload = try r.readEnvelope(kind: Self.stateKind, versions: 1...Self.stateVersion).payload
-        try restoreState(payload: &payload)
-    }
-
-    private static let stateKind = "entity-detectors"
-
-    private func writeState(to w: inout BinaryWriter) {
+    /// Every key's baselines and models.
+    public func writeState(to w: inout BinaryWriter) {
         w.write(zScores.count)
         for z in zScores {
             w.write(z.index)
@@ -110,7 +88,8 @@ extension EntityDetectors {
         }
     }
 
-    private mutating func restoreState(payload r: inout BinaryReader) throws(StateError) {
+    /// Reads what `writeState` wrote into detectors built from the same specs; on error nothing changes.
+    public mutating func restoreState(version: UInt64, payload r: inout BinaryReader) throws(StateError) {
         var copy = self
         guard try r.readInt() == zScores.count else { throw StateError("saved per-entity z-scores differ from the configured ones") }
         for i in copy.zScores.indices {

@@ -1,39 +1,14 @@
 public import VigilCore
 
-extension ScoringStage {
+extension ScoringStage: EnvelopedState {
+    public static let stateKind = "scoring-stage"
     /// The version of the scoring stage's serialised state; bumped on any layout change.
     public static let stateVersion: UInt64 = 2
 
-    /// Every learned part of the stage — global detectors, input ranges, calibrators, cooldowns — in the
-    /// versioned, checksummed binary format. Rules and the policy come from the config, not from state; the
-    /// supervised detectors' label-join caches are transient (labels for events before a restore are
-    /// counted as unknown).
-    public func saveState() -> [UInt8] {
-        BinaryWriter.envelope(kind: Self.stateKind, version: Self.stateVersion) { writeState(to: &$0) }
-    }
-
-    /// Writes what `saveState()` returns as a byte-array field of `w`, built in place.
-    public func saveState(to w: inout BinaryWriter) {
-        w.writeEnvelope(kind: Self.stateKind, version: Self.stateVersion) { writeState(to: &$0) }
-    }
-
-    /// Restores what `saveState` wrote, into a stage built from the same detectors (same names, same kinds).
-    public mutating func restoreState(_ data: [UInt8]) throws(StateError) {
-        let opened = try BinaryReader.open(data, kind: Self.stateKind, versions: 1...Self.stateVersion)
-        var payload = opened.payload
-        try restoreState(version: opened.version, payload: &payload)
-    }
-
-    /// Restores what `saveState(to:)` wrote, read from `r`.
-    public mutating func restoreState(from r: inout BinaryReader) throws(StateError) {
-        let opened = try r.readEnvelope(kind: Self.stateKind, versions: 1...Self.stateVersion)
-        var payload = opened.payload
-        try restoreState(version: opened.version, payload: &payload)
-    }
-
-    private static let stateKind = "scoring-stage"
-
-    private func writeState(to w: inout BinaryWriter) {
+    /// Every learned part of the stage — global detectors, input ranges, calibrators, cooldowns. Rules and the
+    /// policy come from the config, not from state; the supervised detectors' label-join caches are transient
+    /// (labels for events before a restore are counted as unknown).
+    public func writeState(to w: inout BinaryWriter) {
         precondition(prepared.next == prepared.count, "a snapshot between events scored ahead and their processing")
         w.write(specs.count)
         for spec in specs { w.write(spec.name) }
@@ -61,7 +36,8 @@ extension ScoringStage {
         w.write(lastAlertMs)
     }
 
-    private mutating func restoreState(version: UInt64, payload r: inout BinaryReader) throws(StateError) {
+    /// Reads what `writeState` wrote, into a stage built from the same detectors (same names, same kinds).
+    public mutating func restoreState(version: UInt64, payload r: inout BinaryReader) throws(StateError) {
         let names = try (0..<r.readInt()).map { _ throws(StateError) in try r.readString() }
         guard names == specs.map(\.name) else {
             throw StateError("saved detectors \(names) differ from the configured \(specs.map(\.name))")
