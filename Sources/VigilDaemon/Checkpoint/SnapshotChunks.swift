@@ -4,10 +4,10 @@ public import VigilCore
 ///
 /// Each chunk is a message keyed `<base>#<index>` on the compacted changelog, so compaction keeps the newest
 /// chunk of every index. A chunk's value is a header — magic `VGLC`, format version, checkpoint id, index,
-/// count, total length, checksum of the whole snapshot (XXH64 in format 2, FNV-1a in format 1, which is still read)
-/// — followed by its slice of the snapshot. Reassembly takes
-/// chunk 0's checkpoint id and count, requires every other chunk of that checkpoint, and checks length and
-/// checksum, so leftovers of an older, longer snapshot or a torn write are detected rather than misread.
+/// count, total length, checksum of the whole snapshot (XXH64 in format 2; FNV-1a in format 1, still read) —
+/// followed by its slice of the snapshot. Reassembly takes chunk 0's checkpoint id and count, requires every other
+/// chunk of that checkpoint, and checks length and checksum, so leftovers of an older, longer snapshot or a torn
+/// write are detected rather than misread.
 public enum SnapshotChunks {
     public static let formatVersion: UInt8 = 2
     static let magic = Array("VGLC".utf8)
