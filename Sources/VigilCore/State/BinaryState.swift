@@ -252,18 +252,21 @@ public struct BinaryReader: Sendable {
         #endif
     }
 
+    // Floats and Int32s are widened to 8 bytes in the format: read one by one (each read is one word load), into
+    // the one array returned.
     public mutating func readFloats() throws(StateError) -> [Float] {
-        try readUInt64s().map { Float(bitPattern: UInt32(truncatingIfNeeded: $0)) }
+        let n = try readCount(elementSize: 8)
+        var out: [Float] = []
+        out.reserveCapacity(n)
+        for _ in 0..<n { out.append(try readFloat()) }
+        return out
     }
 
     public mutating func readInt32s() throws(StateError) -> [Int32] {
-        let wide = try readInt64s()
+        let n = try readCount(elementSize: 8)
         var out: [Int32] = []
-        out.reserveCapacity(wide.count)
-        for v in wide {
-            guard let narrow = Int32(exactly: v) else { throw StateError("value \(v) out of range before byte \(position)") }
-            out.append(narrow)
-        }
+        out.reserveCapacity(n)
+        for _ in 0..<n { out.append(try readInt32()) }
         return out
     }
 
@@ -274,7 +277,9 @@ public struct BinaryReader: Sendable {
     }
 
     public mutating func readBools() throws(StateError) -> [Bool] {
-        try readBytes().map { $0 != 0 }
+        let n = try readCount(elementSize: 1)
+        defer { position += n }
+        return bytes[position..<(position + n)].map { $0 != 0 }
     }
 
     /// Reads `values.count` values of 8 bytes each into `values`, without a count (the caller wrote it): how
