@@ -315,13 +315,17 @@ extension BenchCommand {
             for row in report.rows {
                 let resident = row.residentBytesPerKey.map { String(Int($0)) } ?? "null"
                 let longest = row.longestEvent.map { #"{"ms":\#(String(format: "%.3f", $0.milliseconds)),"keys":\#($0.keys)}"# } ?? "null"
+                let slow = row.slowEvents.map { #"{"count":\#($0.count),"ms":\#(String(format: "%.1f", $0.milliseconds))}"# } ?? "null"
                 if json {
                     let stores = row.declared.map { #"["\#($0.store)",\#($0.bytes)]"# }.joined(separator: ",")
-                    print(#"{"entity":"\#(row.entity)","keys":\#(row.keys),"declared_bytes_per_key":\#(row.declaredBytesPerKey),"resident_bytes_per_key":\#(resident),"longest_event":\#(longest),"declared_by_store":[\#(stores)]}"#)
+                    print(#"{"entity":"\#(row.entity)","keys":\#(row.keys),"declared_bytes_per_key":\#(row.declaredBytesPerKey),"resident_bytes_per_key":\#(resident),"longest_event":\#(longest),"events_over_1ms":\#(slow),"declared_by_store":[\#(stores)]}"#)
                 } else {
                     print("\(row.entity): \(row.keys) keys, \(row.declaredBytesPerKey) bytes per key declared, \(resident) resident")
                     if let longest = row.longestEvent {
                         print("    longest event while its keys arrived: \(String(format: "%.3f", longest.milliseconds)) ms (\(longest.keys) keys held after it)")
+                    }
+                    if let slow = row.slowEvents {
+                        print("    events over 1 ms while its keys arrived: \(slow.count), \(String(format: "%.1f", slow.milliseconds)) ms in all")
                     }
                     for part in row.declared { print("    \(part.bytes) B  \(part.store)") }
                 }

@@ -15,6 +15,9 @@ public struct MemoryBenchmark: Sendable {
         /// For the primary kind: the longest any one event took to score while its keys arrived, and the keys
         /// held after it (a store growing for new keys shows here as a stall of the thread that owns it).
         public var longestEvent: (milliseconds: Double, keys: Int)?
+        /// For the primary kind: the events that took over a millisecond each to score while the keys arrived,
+        /// and the time they took together: how often the owning thread stalls, where `longestEvent` says how long.
+        public var slowEvents: (count: Int, milliseconds: Double)?
     }
 
     /// How long the state of the stream takes to go into a checkpoint and come back out, the way the daemon does
@@ -58,6 +61,7 @@ public struct MemoryBenchmark: Sendable {
         var event = Event()
         var before = (resident: 0, keys: 0)
         var longest = (nanoseconds: UInt64(0), keys: 0)
+        var slow = (count: 0, nanoseconds: UInt64(0))
         for (i, message) in bench.messages.enumerated() {
             if i == bench.messages.count / 10 { before = (Self.residentBytes(), scorer.activeKeys(entity: 0)) }
             event.offset = Int64(i)
@@ -66,6 +70,7 @@ public struct MemoryBenchmark: Sendable {
             _ = scorer.score(event)
             let took = DispatchTime.now().uptimeNanoseconds - start
             if took > longest.nanoseconds { longest = (took, scorer.activeKeys(entity: 0)) }
+            if took > 1_000_000 { slow = (slow.count + 1, slow.nanoseconds + took) }
         }
         let growth = Double(Self.residentBytes() - before.resident)
         let rows = config.schema.entities.indices.map { entity in
@@ -74,7 +79,8 @@ public struct MemoryBenchmark: Sendable {
                 entity: config.schema.entities[entity].name, keys: keys,
                 declared: scorer.declaredBytesPerKey(entity: entity),
                 residentBytesPerKey: entity == 0 && keys > before.keys ? growth / Double(keys - before.keys) : nil,
-                longestEvent: entity == 0 ? (Double(longest.nanoseconds) / 1e6, longest.keys) : nil)
+                longestEvent: entity == 0 ? (Double(longest.nanoseconds) / 1e6, longest.keys) : nil,
+                slowEvents: entity == 0 ? (slow.count, Double(slow.nanoseconds) / 1e6) : nil)
         }
         // A first checkpoint, then three more with room reserved from its size, as a worker reserves it from
         // the partition's previous snapshot; medians of those three (page faults make single timings noisy).
