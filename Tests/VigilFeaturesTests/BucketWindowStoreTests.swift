@@ -133,5 +133,17 @@ struct BucketWindowStoreTests {
         #expect(block.bytes == oneByOne.bytes)
         #expect(store.stats.contains { $0.count > 1 && $0.min < $0.max }, "the table holds real statistics")
     }
-}
 
+    /// A store initialises exactly the slots asked for: a new key's buckets are written when its slot is first
+    /// wanted, not 1,024 keys' worth at once (each such step stalled the owning thread for milliseconds).
+    @Test func growsExactlyToTheSlotsAsked() {
+        var store = BucketWindowStore(sizeMs: 86_400_000, hopMs: 3_600_000, field: 0)
+        store.ensure(slots: 1)
+        #expect(store.bucketIds.count == 24 && store.foldEnds.count == 1)
+        store.ensure(slots: 1_025)
+        #expect(store.bucketIds.count == 1_025 * 24 && store.stats.count == 1_025 * 24 && store.folds.count == 1_025)
+        store.ensure(slots: 10)
+        #expect(store.foldEnds.count == 1_025)
+        #expect(store.bucketIds.allSatisfy { $0 == .min })
+    }
+}

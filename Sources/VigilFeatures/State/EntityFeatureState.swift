@@ -119,7 +119,7 @@ struct EntityFeatureState: Sendable {
         for i in decayed.indices { decayed[i].ensure(slots: slots) }
         for i in categorical.indices { categorical[i].ensure(slots: slots) }
         if previousTimes.count < slots {
-            let grown = SlotGrowth.slots(have: previousTimes.count, needed: slots) - previousTimes.count
+            let grown = slots - previousTimes.count
             previousTimes.append(repeating: .min, count: grown)
             lastValues.append(repeating: .nan, count: grown * lastFields.count)
         }

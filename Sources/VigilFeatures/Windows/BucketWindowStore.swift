@@ -33,11 +33,11 @@ public struct BucketWindowStore: Sendable {
     public mutating func ensure(slots: Int) {
         let have = bucketIds.count / bucketCount
         guard have < slots else { return }
-        let grown = SlotGrowth.slots(have: have, needed: slots)
-        bucketIds.append(repeating: .min, count: (grown - have) * bucketCount)
-        stats.append(repeating: WindowStats(), count: (grown - have) * bucketCount)
-        foldEnds.append(repeating: .min, count: grown - have)
-        folds.append(repeating: WindowStats(), count: grown - have)
+        let grown = slots - have
+        bucketIds.append(repeating: .min, count: grown * bucketCount)
+        stats.append(repeating: WindowStats(), count: grown * bucketCount)
+        foldEnds.append(repeating: .min, count: grown)
+        folds.append(repeating: WindowStats(), count: grown)
     }
 
     public mutating func reset(slot: Int) {

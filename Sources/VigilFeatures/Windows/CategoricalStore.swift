@@ -26,7 +26,7 @@ public struct CategoricalStore: Sendable {
 
     public mutating func ensure(slots: Int) {
         guard overflowed.count < slots else { return }
-        let grown = SlotGrowth.slots(have: overflowed.count, needed: slots) - overflowed.count
+        let grown = slots - overflowed.count
         hashes.append(repeating: 0, count: grown * exactCapacity)
         lastSeen.append(repeating: .min, count: grown * exactCapacity)
         overflowed.append(repeating: false, count: grown)

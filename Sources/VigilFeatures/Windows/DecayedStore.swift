@@ -20,7 +20,7 @@ public struct DecayedStore: Sendable {
 
     public mutating func ensure(slots: Int) {
         guard lastTimes.count < slots else { return }
-        let grown = SlotGrowth.slots(have: lastTimes.count, needed: slots) - lastTimes.count
+        let grown = slots - lastTimes.count
         lastTimes.append(repeating: .min, count: grown)
         weights.append(repeating: 0, count: grown)
         means.append(repeating: 0, count: grown)

@@ -27,11 +27,11 @@ public struct SlidingEventStore: Sendable {
     /// Makes room for slots `0..<slots`.
     public mutating func ensure(slots: Int) {
         guard starts.count < slots else { return }
-        let grown = SlotGrowth.slots(have: starts.count, needed: slots)
-        times.append(repeating: 0, count: (grown - starts.count) * capacity)
-        values.append(repeating: 0, count: (grown - starts.count) * capacity * fields.count)
-        starts.append(repeating: 0, count: grown - starts.count)
-        counts.append(repeating: 0, count: grown - counts.count)
+        let grown = slots - starts.count
+        times.append(repeating: 0, count: grown * capacity)
+        values.append(repeating: 0, count: grown * capacity * fields.count)
+        starts.append(repeating: 0, count: grown)
+        counts.append(repeating: 0, count: grown)
     }
 
     public mutating func reset(slot: Int) {

@@ -165,7 +165,7 @@ public struct RobustZScoreDetector: Sendable {
 
     private mutating func ensure(slots: Int) {
         guard counts.count < slots else { return }
-        let grown = SlotGrowth.slots(have: counts.count, needed: slots) - counts.count
+        let grown = slots - counts.count
         values.append(repeating: 0, count: grown * window)
         ages.append(repeating: 0, count: grown * window)
         counts.append(repeating: 0, count: grown)
