@@ -45,9 +45,16 @@ struct BucketWindowStoreTests {
         [s.count, s.mean, s.m2, s.min, s.max].map(\.bitPattern)
     }
 
-    @Test func readsEqualTheBucketsMergedOldestFirst() {
+    /// With or without the extremes kept (then a read's minimum and maximum are those of nothing).
+    @Test(arguments: [true, false])
+    func readsEqualTheBucketsMergedOldestFirst(keepsExtremes: Bool) {
         let hop: Int64 = 60_000
-        var store = BucketWindowStore(sizeMs: 24 * hop, hopMs: hop, field: 0)
+        var store = BucketWindowStore(sizeMs: 24 * hop, hopMs: hop, field: 0, keepsExtremes: keepsExtremes)
+        func bits(_ s: WindowStats) -> [UInt64] {
+            var s = s
+            if !keepsExtremes { (s.min, s.max) = (.infinity, -.infinity) }
+            return self.bits(s)
+        }
         let slots = 3
         store.ensure(slots: slots)
         var reference = Reference(hopMs: hop, count: 24, slots: slots)
@@ -111,27 +118,70 @@ struct BucketWindowStoreTests {
         #expect(store.stats(slot: 0, atMs: 99 * 37_000).count == 92)
     }
 
-    /// The statistics table is written and read as one block of Doubles; its bytes are those of the statistics
-    /// written one by one, field by field (the format of older checkpoints).
-    @Test func theStatisticsTableIsWrittenAsItsFieldsOneByOne() throws {
-        #expect(WindowStats.isLaidOutAsItsFormat, "on this machine the block path is the one taken")
-        var store = BucketWindowStore(sizeMs: 4 * 60_000, hopMs: 60_000, field: 0)
-        store.ensure(slots: 3)
+    /// A store that keeps no extremes writes the format of one that does, with empty extremes, and reads a
+    /// checkpoint that has them by dropping them: either way every count, mean and M2 is the same.
+    @Test func aStoreWithoutExtremesWritesAndReadsTheFormatWithThem() throws {
+        var full = BucketWindowStore(sizeMs: 4 * 60_000, hopMs: 60_000, field: 0)
+        var lean = BucketWindowStore(sizeMs: 4 * 60_000, hopMs: 60_000, field: 0, keepsExtremes: false)
+        full.ensure(slots: 700)
+        lean.ensure(slots: 700)
         var numeric = InlineArray<16, Double>(repeating: 0)
-        for i in 0..<200 {
+        for i in 0..<5_000 {
             numeric[0] = Double(i % 17) * 1.25 - 3
-            store.add(slot: i % 3, timeMs: Int64(i) * 7_000, numeric: numeric)
+            full.add(slot: i % 700, timeMs: Int64(i) * 10, numeric: numeric)
+            lean.add(slot: i % 700, timeMs: Int64(i) * 10, numeric: numeric)
         }
-        var block = BinaryWriter()
-        store.write(to: &block)
-        var oneByOne = BinaryWriter()
-        oneByOne.write(store.sizeMs); oneByOne.write(store.hopMs); oneByOne.write(0 as Int)
-        oneByOne.write(store.bucketIds)
-        oneByOne.write(store.stats.count)
-        for s in store.stats { s.write(to: &oneByOne) }
-        oneByOne.write(store.tooOld)
-        #expect(block.bytes == oneByOne.bytes)
-        #expect(store.stats.contains { $0.count > 1 && $0.min < $0.max }, "the table holds real statistics")
+        #expect(lean.bytesPerKey == 5 * (8 + 24) && full.bytesPerKey == 5 * (8 + 40))
+        #expect((0..<700 * 4).contains { full.bucket($0).count > 1 && full.bucket($0).min < full.bucket($0).max }, "real statistics")
+        // 2,800 buckets: more than one chunk of the conversion.
+        var written = BinaryWriter()
+        lean.write(to: &written)
+        var expected = BinaryWriter()
+        var emptied = full
+        emptied.stats.withUnsafeMutableBufferPointer { numbers in
+            for b in 0..<numbers.count / 5 { (numbers[5 * b + 3], numbers[5 * b + 4]) = (.infinity, -.infinity) }
+        }
+        emptied.write(to: &expected)
+        #expect(written.bytes == expected.bytes)
+
+        var fromFull = BucketWindowStore(sizeMs: 4 * 60_000, hopMs: 60_000, field: 0, keepsExtremes: false)
+        var r = BinaryReader(full.stateBytes)
+        try fromFull.restore(from: &r)
+        #expect(fromFull.stats == lean.stats && fromFull.bucketIds == lean.bucketIds)
+        var fromLean = BucketWindowStore(sizeMs: 4 * 60_000, hopMs: 60_000, field: 0)
+        r = BinaryReader(written.bytes)
+        try fromLean.restore(from: &r)
+        for slot in [0, 350, 699] {
+            let (a, b) = (fromLean.stats(slot: slot, atMs: 49_000), full.stats(slot: slot, atMs: 49_000))
+            #expect(a.count == b.count && a.mean == b.mean && a.m2 == b.m2 && a.count > 0)
+        }
+    }
+
+    /// A store of event counts keeps the count alone; it reads the five numbers a bucket has in the format
+    /// (mean, M2 and extremes of the zeros it added, as checkpoints of 2026-11-27 and before hold them).
+    @Test func aCountStoreKeepsTheCountAlone() throws {
+        var store = BucketWindowStore(sizeMs: 3 * 60_000, hopMs: 60_000, field: nil)
+        store.ensure(slots: 2)
+        #expect(store.bytesPerKey == 4 * (8 + 8) && store.stats.count == 6)
+        var w = BinaryWriter()
+        w.write(Int64(3 * 60_000)); w.write(Int64(60_000)); w.write(-1 as Int)
+        // Slot 0: bucket 9 (ring place 9 % 3 = 0); slot 1: buckets 9, 7, 8 in places 0, 1, 2.
+        w.write([Int64(9), .min, .min, 9, 7, 8] as [Int64])
+        w.write(6)
+        for count in [4.0, 0, 0, 3, 1, 2] {
+            let (low, high): (Double, Double) = count > 0 ? (0, 0) : (.infinity, -.infinity)
+            for value in [count, 0, 0, low, high] { w.write(value) }
+        }
+        w.write(0)
+        var r = BinaryReader(w.bytes)
+        try store.restore(from: &r)
+        #expect(store.stats(slot: 0, atMs: 9 * 60_000).count == 4)
+        #expect(store.stats(slot: 1, atMs: 9 * 60_000 + 5).count == 6)
+        #expect(store.stats(slot: 1, atMs: 9 * 60_000 + 5).mean == 0)
+        var numeric = InlineArray<16, Double>(repeating: .nan)
+        numeric[0] = 5
+        store.add(slot: 1, timeMs: 9 * 60_000 + 7, numeric: numeric)
+        #expect(store.stats(slot: 1, atMs: 9 * 60_000 + 7).count == 7)
     }
 
     /// A store initialises exactly the slots asked for: a new key's buckets are written when its slot is first
@@ -141,9 +191,18 @@ struct BucketWindowStoreTests {
         store.ensure(slots: 1)
         #expect(store.bucketIds.count == 24 && store.foldEnds.count == 1)
         store.ensure(slots: 1_025)
-        #expect(store.bucketIds.count == 1_025 * 24 && store.stats.count == 1_025 * 24 && store.folds.count == 1_025)
+        #expect(store.bucketIds.count == 1_025 * 24 && store.stats.count == 1_025 * 24 * 5 && store.folds.count == 1_025 * 5)
         store.ensure(slots: 10)
         #expect(store.foldEnds.count == 1_025)
         #expect(store.bucketIds.allSatisfy { $0 == .min })
+    }
+}
+
+extension BucketWindowStore {
+    /// The store's checkpoint bytes.
+    fileprivate var stateBytes: [UInt8] {
+        var w = BinaryWriter()
+        write(to: &w)
+        return w.bytes
     }
 }

@@ -51,6 +51,31 @@ struct FeatureEngineTests {
         #expect(other[1] == 1)
     }
 
+    /// Bucket windows keep their minimum and maximum only for the features that read them: a hopping mean
+    /// alone keeps count, mean and M2; a maximum over the same window makes that one store keep the extremes;
+    /// a tumbling count keeps the count alone. The values are those of the events either way.
+    @Test func bucketWindowsKeepWhatTheirFeaturesRead() {
+        let hopping = WindowSpec.hopping(sizeMs: 60_000, hopMs: 20_000)
+        let lean = [
+            FeatureSpec(name: "mean", entity: 0, aggregate: .mean, field: .numeric(0), window: hopping),
+            FeatureSpec(name: "count", entity: 0, aggregate: .count, window: .tumbling(sizeMs: 60_000)),
+        ]
+        let full = lean + [FeatureSpec(name: "max", entity: 0, aggregate: .max, field: .numeric(0), window: hopping)]
+        var a = FeatureEngine(specs: lean, tables: tables)
+        var b = FeatureEngine(specs: full, tables: tables)
+        let bytes = { (engine: FeatureEngine) in engine.bytesPerKeyByStore(entity: 0).filter { $0.store.contains("buckets") }.map(\.bytes) }
+        #expect(bytes(a) == [4 * (8 + 3 * 8), 2 * (8 + 8)])
+        #expect(bytes(b) == [4 * (8 + 5 * 8), 2 * (8 + 8)])
+        var last: ([Double], [Double]) = ([], [])
+        for (i, amount) in [3.0, 9, 4, 12, 1].enumerated() {
+            last = (a.process(event("c", at: Double(i) * 7, amount: amount)), b.process(event("c", at: Double(i) * 7, amount: amount)))
+        }
+        // At 28 s the hopping window holds the five amounts; the tumbling minute the five events.
+        #expect(last.0[0] == 29.0 / 5 && last.1[0] == 29.0 / 5)
+        #expect(last.0[1] == 5 && last.1[1] == 5)
+        #expect(last.1[2] == 12)
+    }
+
     @Test func outOfOrderEventsAreInsertedInTimeOrderWithoutLookAhead() {
         let specs = [
             FeatureSpec(name: "count", entity: 0, aggregate: .count, window: .sliding(sizeMs: 5_000)),
@@ -179,10 +204,9 @@ struct FeatureEngineTests {
         let engine = FeatureEngine(specs: specs, tables: [EntityTableSpec(name: "card", maxKeys: 100, ttlMs: 10_000)])
         let parts = engine.bytesPerKeyByStore(entity: 0)
         #expect(parts.reduce(0) { $0 + $1.bytes } == engine.bytesPerKey[0].bytes)
-        // The 24 buckets (id and statistics each), and the merge of all but the latest with the bucket it is for.
-        #expect(parts.contains {
-            $0.store == "24 buckets of 60 min, one field, with the merge of all but the latest" && $0.bytes == 25 * (8 + MemoryLayout<WindowStats>.stride)
-        })
+        // The 24 buckets (id, count, mean and M2 each: no feature reads their extremes), and the merge of all but the
+        // latest with the bucket it is for.
+        #expect(parts.contains { $0.store == "24 buckets of 60 min, one field, with the merge of all but the latest" && $0.bytes == 25 * (8 + 3 * 8) })
         #expect(parts.contains { $0.store == "decayed aggregate" })
         #expect(engine.bytesPerKeyByStore(entity: 1).isEmpty, "an entity kind the engine does not own")
     }

@@ -84,11 +84,13 @@ struct EntityFeatureState: Sendable {
             case (_, .tumbling(let size)), (_, .hopping(let size, _)):
                 var hop = size
                 if case .hopping(_, let h) = spec.window { hop = h }
-                let key = "\(size)/\(hop)/\(String(describing: numericField))"
+                let key = Self.bucketKey(spec)!
                 var store = bucketKeys.firstIndex(of: key)
                 if store == nil {
                     bucketKeys.append(key)
-                    buckets.append(BucketWindowStore(sizeMs: size, hopMs: hop, field: numericField))
+                    // Minimum and maximum are kept only if some feature over the same buckets reads them.
+                    let extremes = specs.contains { ($0.spec.aggregate == .min || $0.spec.aggregate == .max) && Self.bucketKey($0.spec) == key }
+                    buckets.append(BucketWindowStore(sizeMs: size, hopMs: hop, field: numericField, keepsExtremes: extremes))
                     store = buckets.count - 1
                 }
                 plan = spec.aggregate == .ratioToMean ? .bucketRatio(store: store!, field: numericField!) : .bucket(store: store!, aggregate: spec.aggregate)
@@ -111,6 +113,17 @@ struct EntityFeatureState: Sendable {
         for (_, plan) in plans { if case .bucket(let store, _) = plan, !readAfter.contains(store) { readAfter.append(store) } }
         bucketsReadAfter = readAfter
         bucketStatsAfter = Array(repeating: WindowStats(), count: buckets.count)
+    }
+
+    /// Which bucket store a feature over a tumbling or hopping window reads (features with the same window size,
+    /// hop and field share one); nil for other windows.
+    private static func bucketKey(_ spec: FeatureSpec) -> String? {
+        let field: Int? = if case .numeric(let f) = spec.field { f } else { nil }
+        switch spec.window {
+        case .tumbling(let size): return "\(size)/\(size)/\(String(describing: field))"
+        case .hopping(let size, let hop): return "\(size)/\(hop)/\(String(describing: field))"
+        default: return nil
+        }
     }
 
     private mutating func ensure(slots: Int) {

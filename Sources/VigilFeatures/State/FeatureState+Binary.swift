@@ -25,36 +25,37 @@ extension SlidingEventStore {
     }
 }
 
-extension WindowStats {
-    func write(to w: inout BinaryWriter) {
-        w.write(count); w.write(mean); w.write(m2); w.write(min); w.write(max)
-    }
-
-    init(from r: inout BinaryReader) throws(StateError) {
-        self.init()
-        count = try r.readDouble(); mean = try r.readDouble(); m2 = try r.readDouble(); min = try r.readDouble(); max = try r.readDouble()
-    }
-
-    /// True when the statistics lie in memory as the five Doubles of their format, in its order: then a table
-    /// of them is written and read as one block of Doubles (Swift lays stored properties out in declaration
-    /// order today, but does not promise to, hence the check).
-    static let isLaidOutAsItsFormat: Bool =
-        MemoryLayout<WindowStats>.stride == 40
-        && [\WindowStats.count, \.mean, \.m2, \.min, \.max].enumerated().allSatisfy { MemoryLayout.offset(of: $1) == 8 * $0 }
-}
-
 extension BucketWindowStore {
+    /// Buckets converted between the format and a store without extremes at a time (a stack buffer).
+    private static let conversionBuckets = 512
+
+    /// The format holds five numbers per bucket (count, mean, M2, minimum, maximum: `WindowStats`' fields in
+    /// order), whatever the store keeps: a store without some writes them as the statistics it reads (mean and M2
+    /// 0 for counts, empty extremes), and drops them when it reads a checkpoint that has them (no feature of its
+    /// config reads them).
     public func write(to w: inout BinaryWriter) {
         w.write(sizeMs); w.write(hopMs); w.write(field ?? -1)
         w.write(bucketIds)
-        w.write(stats.count)
-        stats.withUnsafeBufferPointer { buffer in
-            if WindowStats.isLaidOutAsItsFormat, let base = buffer.baseAddress {
-                UnsafeRawPointer(base).withMemoryRebound(to: Double.self, capacity: 5 * buffer.count) {
-                    w.write(contentsOf: UnsafeBufferPointer(start: $0, count: 5 * buffer.count))
+        let n = bucketIds.count
+        w.write(n)
+        stats.withUnsafeBufferPointer { numbers in
+            if width == 5 {
+                w.write(contentsOf: numbers)
+                return
+            }
+            withUnsafeTemporaryAllocation(of: Double.self, capacity: 5 * Self.conversionBuckets) { chunk in
+                var start = 0
+                while start < n {
+                    let count = Swift.min(Self.conversionBuckets, n - start)
+                    for b in 0..<count {
+                        let stats = Self.load(numbers.baseAddress! + (start + b) * width, width: width)
+                        let to = b * 5
+                        (chunk[to], chunk[to + 1], chunk[to + 2]) = (stats.count, stats.mean, stats.m2)
+                        (chunk[to + 3], chunk[to + 4]) = (stats.min, stats.max)
+                    }
+                    w.write(contentsOf: UnsafeBufferPointer(rebasing: chunk[0..<5 * count]))
+                    start += count
                 }
-            } else {
-                for s in buffer { s.write(to: &w) }
             }
         }
         w.write(tooOld)
@@ -67,20 +68,30 @@ extension BucketWindowStore {
         let ids = try r.readInt64s()
         let n = try r.readInt()
         guard n == ids.count, n % bucketCount == 0 else { throw StateError("bucket window store: inconsistent arrays") }
-        var stats = StateArray(repeating: WindowStats(), count: n)
-        try stats.withUnsafeMutableBufferPointer { buffer throws(StateError) in
-            if WindowStats.isLaidOutAsItsFormat, let base = buffer.baseAddress {
-                try UnsafeMutableRawPointer(base).withMemoryRebound(to: Double.self, capacity: 5 * n) { doubles throws(StateError) in
-                    try r.read(into: UnsafeMutableBufferPointer(start: doubles, count: 5 * n))
+        var stats = StateArray<Double>(repeating: 0, count: n * width)
+        let width = width
+        try stats.withUnsafeMutableBufferPointer { numbers throws(StateError) in
+            if width == 5 {
+                try r.read(into: numbers)
+                return
+            }
+            try withUnsafeTemporaryAllocation(of: Double.self, capacity: 5 * Self.conversionBuckets) { chunk throws(StateError) in
+                var start = 0
+                while start < n {
+                    let count = Swift.min(Self.conversionBuckets, n - start)
+                    try r.read(into: UnsafeMutableBufferPointer(rebasing: chunk[0..<5 * count]))
+                    for b in 0..<count {
+                        for k in 0..<width { numbers[(start + b) * width + k] = chunk[b * 5 + k] }
+                    }
+                    start += count
                 }
-            } else {
-                for i in buffer.indices { buffer[i] = try WindowStats(from: &r) }
             }
         }
         let tooOld = try r.readInt()
         (bucketIds, self.stats, self.tooOld) = (StateArray(ids), stats, tooOld)
         foldEnds = StateArray(repeating: .min, count: n / bucketCount)
-        folds = StateArray(repeating: WindowStats(), count: n / bucketCount)
+        folds = StateArray()
+        Self.appendEmpty(n / bucketCount, width: width, to: &folds)
     }
 }
 

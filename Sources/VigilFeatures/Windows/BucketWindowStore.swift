@@ -8,26 +8,38 @@ import VigilCore
 /// A window's statistics are the buckets' merged in time order; each key keeps the merge of the buckets before
 /// the latest window's last one, so reading a window while its last bucket fills merges two values instead of
 /// `size / hop` (the same arithmetic in the same order: results are bit for bit those of merging every bucket).
+///
+/// A bucket's statistics are kept as `width` numbers, `WindowStats`' fields in order as far as they are read: the
+/// count alone for a store of event counts; count, mean and M2 for a field (what sums, means, spreads and ratios
+/// read); then minimum and maximum only when a feature reads them (`keepsExtremes`). For the usual hopping mean,
+/// spread and ratio a bucket takes 32 bytes with its id instead of 48, for a count 16.
 public struct BucketWindowStore: Sendable {
     public let sizeMs: Int64
     public let hopMs: Int64
     public let bucketCount: Int
     /// The numeric field read, or nil to count events.
     public let field: Int?
+    /// Whether the buckets keep their values' minimum and maximum.
+    public let keepsExtremes: Bool
+    /// Numbers per bucket: 1 for counts, 3 for a field, 5 with the extremes.
+    let width: Int
     var bucketIds = StateArray<Int64>()
-    var stats = StateArray<WindowStats>()
+    /// Every bucket's statistics, `width` numbers each (`WindowStats`' fields in order).
+    var stats = StateArray<Double>()
     /// Per key: the last bucket of the window `folds` belongs to, or `.min` when there is none; and the merge of
-    /// that window's other buckets, oldest first. Derived from the buckets, so not saved.
+    /// that window's other buckets, oldest first (`width` numbers). Derived from the buckets, so not saved.
     var foldEnds = StateArray<Int64>()
-    var folds = StateArray<WindowStats>()
+    var folds = StateArray<Double>()
     /// Events whose bucket had already been reused by a newer one (too far out of order), not added.
     public internal(set) var tooOld = 0
 
-    public init(sizeMs: Int64, hopMs: Int64, field: Int?) {
+    public init(sizeMs: Int64, hopMs: Int64, field: Int?, keepsExtremes: Bool = true) {
         self.sizeMs = sizeMs
         self.hopMs = max(1, hopMs)
         self.bucketCount = Int(max(1, sizeMs / max(1, hopMs)))
         self.field = field
+        self.keepsExtremes = keepsExtremes
+        width = field == nil ? 1 : keepsExtremes ? 5 : 3
     }
 
     public mutating func ensure(slots: Int) {
@@ -35,9 +47,55 @@ public struct BucketWindowStore: Sendable {
         guard have < slots else { return }
         let grown = slots - have
         bucketIds.append(repeating: .min, count: grown * bucketCount)
-        stats.append(repeating: WindowStats(), count: grown * bucketCount)
+        Self.appendEmpty(grown * bucketCount, width: width, to: &stats)
         foldEnds.append(repeating: .min, count: grown)
-        folds.append(repeating: WindowStats(), count: grown)
+        Self.appendEmpty(grown, width: width, to: &folds)
+    }
+
+    /// Appends `count` empty statistics (`WindowStats()`) of `width` numbers.
+    static func appendEmpty(_ count: Int, width: Int, to table: inout StateArray<Double>) {
+        let start = table.count
+        table.append(repeating: 0, count: count * width)
+        guard width == 5 else { return }
+        table.withUnsafeMutableBufferPointer { numbers in
+            for i in 0..<count {
+                numbers[start + i * 5 + 3] = .infinity
+                numbers[start + i * 5 + 4] = -.infinity
+            }
+        }
+    }
+
+    /// The statistics at `numbers` (`width` of them). Of counts alone, mean and M2 are those of zeros: 0.
+    @inline(__always)
+    static func load(_ numbers: UnsafePointer<Double>, width: Int) -> WindowStats {
+        var stats = WindowStats()
+        stats.count = numbers[0]
+        guard width > 1 else { return stats }
+        stats.mean = numbers[1]
+        stats.m2 = numbers[2]
+        if width == 5 {
+            stats.min = numbers[3]
+            stats.max = numbers[4]
+        }
+        return stats
+    }
+
+    /// Writes `stats` at `numbers` (`width` of them).
+    @inline(__always)
+    static func store(_ stats: WindowStats, at numbers: UnsafeMutablePointer<Double>, width: Int) {
+        numbers[0] = stats.count
+        guard width > 1 else { return }
+        numbers[1] = stats.mean
+        numbers[2] = stats.m2
+        if width == 5 {
+            numbers[3] = stats.min
+            numbers[4] = stats.max
+        }
+    }
+
+    /// The statistics of bucket `i` (slot-major, as `bucketIds`).
+    func bucket(_ i: Int) -> WindowStats {
+        stats.withUnsafeBufferPointer { Self.load($0.baseAddress! + i * width, width: width) }
     }
 
     public mutating func reset(slot: Int) {
@@ -61,9 +119,9 @@ public struct BucketWindowStore: Sendable {
     /// merge was slower, the merges of a new window then waiting on memory (BENCHMARKS.md).
     mutating func prefetch(slot: Int) {
         bucketIds.prefetch(slot * bucketCount, count: bucketCount)
-        stats.prefetch(slot * bucketCount, count: bucketCount)
+        stats.prefetch(slot * bucketCount * width, count: bucketCount * width)
         foldEnds.prefetch(slot)
-        folds.prefetch(slot)
+        folds.prefetch(slot * width, count: width)
     }
 
     /// Adds an event's value (or a count of one) to its bucket.
@@ -81,22 +139,26 @@ public struct BucketWindowStore: Sendable {
         }
         // Only the last bucket of the window the fold belongs to may change under it.
         if id != foldEnds[slot] { foldEnds[slot] = .min }
-        if bucketIds[i] < id {
-            bucketIds[i] = id
-            stats[i] = WindowStats()
+        let fresh = bucketIds[i] < id
+        if fresh { bucketIds[i] = id }
+        let width = width
+        stats.withUnsafeMutableBufferPointer { numbers in
+            let at = numbers.baseAddress! + i * width
+            var bucket = fresh ? WindowStats() : Self.load(at, width: width)
+            bucket.add(value)
+            Self.store(bucket, at: at, width: width)
         }
-        stats[i].add(value)
     }
 
     /// The window's statistics at time `t`: the buckets from `bucket(t) - bucketCount + 1` to `bucket(t)`,
     /// merged oldest first. `mutating` because it keeps the merge of all but the last for the next read.
     public mutating func stats(slot: Int, atMs t: Int64) -> WindowStats {
-        let count = bucketCount
+        let (count, width) = (bucketCount, width)
         let base = slot * count
         let end = bucketId(t)
         var result = WindowStats()
         if foldEnds[slot] == end {
-            result = folds[slot]
+            result = folds.withUnsafeBufferPointer { Self.load($0.baseAddress! + slot * width, width: width) }
         } else {
             var id = end - Int64(count) + 1
             // One ring position computed with division, the rest by stepping (two integer divisions per bucket
@@ -105,7 +167,7 @@ public struct BucketWindowStore: Sendable {
             bucketIds.withUnsafeBufferPointer { ids in
                 stats.withUnsafeBufferPointer { stats in
                     for _ in 0..<(count - 1) {
-                        if ids[base + r] == id { result.merge(stats[base + r]) }
+                        if ids[base + r] == id { result.merge(Self.load(stats.baseAddress! + (base + r) * width, width: width)) }
                         id += 1
                         r += 1
                         if r == count { r = 0 }
@@ -113,12 +175,12 @@ public struct BucketWindowStore: Sendable {
                 }
             }
             foldEnds[slot] = end
-            folds[slot] = result
+            folds.withUnsafeMutableBufferPointer { Self.store(result, at: $0.baseAddress! + slot * width, width: width) }
         }
         let last = index(slot, end)
-        if bucketIds[last] == end { result.merge(stats[last]) }
+        if bucketIds[last] == end { result.merge(bucket(last)) }
         return result
     }
 
-    public var bytesPerKey: Int { bucketCount * (8 + MemoryLayout<WindowStats>.stride) + 8 + MemoryLayout<WindowStats>.stride }
+    public var bytesPerKey: Int { (bucketCount + 1) * (8 + 8 * width) }
 }
