@@ -75,6 +75,15 @@ public struct StateArray<Element: BitwiseCopyable>: RandomAccessCollection, Muta
         storage.count += n
     }
 
+    /// Appends a buffer's elements.
+    public mutating func append(contentsOf elements: UnsafeBufferPointer<Element>) {
+        guard let base = elements.baseAddress, elements.count > 0 else { return }
+        makeUnique()
+        storage.reserve(storage.count + elements.count)
+        (storage.elements + storage.count).initialize(from: base, count: elements.count)
+        storage.count += elements.count
+    }
+
     @inlinable
     public func withUnsafeBufferPointer<R, E: Error>(_ body: (UnsafeBufferPointer<Element>) throws(E) -> R) throws(E) -> R {
         try body(UnsafeBufferPointer(start: storage.count == 0 ? nil : UnsafePointer(storage.elements), count: storage.count))

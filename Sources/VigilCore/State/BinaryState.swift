@@ -105,6 +105,12 @@ public struct BinaryWriter: Sendable {
         for v in values { write(v) }
     }
 
+    /// Appends the bytes without a count (the caller writes it): a byte table written in parts, read back with
+    /// `BinaryReader.readBytes(count:_:)`.
+    public mutating func write(contentsOf raw: UnsafeBufferPointer<UInt8>) {
+        bytes.append(contentsOf: raw)
+    }
+
     public mutating func write(_ value: String) { write(Array(value.utf8)) }
 
     /// Wraps a payload: magic `VGLX`, the format version, a kind tag, the payload length, the payload and an
@@ -274,6 +280,15 @@ public struct BinaryReader: Sendable {
         let n = try readCount(elementSize: 1)
         defer { position += n }
         return Array(bytes[position..<(position + n)])
+    }
+
+    /// Reads `count` bytes without a count before them (the caller read it), handing them to `body` where they
+    /// lie (no copy).
+    public mutating func readBytes<R>(count: Int, _ body: (UnsafeRawBufferPointer) -> R) throws(StateError) -> R {
+        guard count >= 0, end - position >= count else { throw StateError("truncated state at byte \(position)") }
+        let from = position
+        position += count
+        return bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[from..<from + count])) }
     }
 
     public mutating func readBools() throws(StateError) -> [Bool] {

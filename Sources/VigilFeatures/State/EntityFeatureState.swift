@@ -72,7 +72,12 @@ struct EntityFeatureState: Sendable {
                 var store = categoricalKeys.firstIndex(of: key)
                 if store == nil {
                     categoricalKeys.append(key)
-                    categorical.append(CategoricalStore(sizeMs: size, field: f, exactCapacity: table.maxDistinctExact))
+                    // A sketch only where a distinct count over the same values reads it.
+                    let counts = specs.contains {
+                        guard $0.spec.aggregate == .distinct, case .sliding(let otherSize) = $0.spec.window else { return false }
+                        return otherSize == size && $0.spec.field == spec.field
+                    }
+                    categorical.append(CategoricalStore(sizeMs: size, field: f, exactCapacity: table.maxDistinctExact, countsDistinct: counts))
                     store = categorical.count - 1
                 }
                 plan = spec.aggregate == .distinct ? .distinct(store: store!) : .firstSeen(store: store!, field: f)
@@ -266,7 +271,8 @@ struct EntityFeatureState: Sendable {
         }
         for store in decayed { parts.append(("decayed aggregate", store.bytesPerKey)) }
         for store in categorical {
-            parts.append(("categorical values (\(store.exactCapacity) exact + \(CategoricalStore.registerCount) sketch registers)", store.bytesPerKey))
+            let sketch = store.countsDistinct ? "; \(CategoricalStore.registerCount) sketch registers more for a key past them" : ""
+            parts.append(("categorical values (\(store.exactCapacity) exact\(sketch))", store.bytesPerKey))
         }
         return parts
     }

@@ -112,20 +112,48 @@ extension DecayedStore {
 }
 
 extension CategoricalStore {
+    /// The format holds every slot's registers (`registerCount` bytes; zeros for a slot without a sketch), as
+    /// when every key had them: a store keeps only the sketches of keys that switched to one, and none when no
+    /// distinct count reads it.
     public func write(to w: inout BinaryWriter) {
         w.write(sizeMs); w.write(field); w.write(exactCapacity)
-        w.write(hashes); w.write(lastSeen); w.write(overflowed); w.write(registers)
+        w.write(hashes); w.write(lastSeen); w.write(overflowed)
+        let slots = overflowed.count
+        w.write(slots * Self.registerCount)
+        let zeros = [UInt8](repeating: 0, count: Self.registerCount)
+        registers.withUnsafeBufferPointer { registers in
+            zeros.withUnsafeBufferPointer { zeros in
+                for slot in 0..<slots {
+                    let sketch = countsDistinct ? Int(sketches[slot]) : -1
+                    w.write(contentsOf: sketch < 0 ? zeros : UnsafeBufferPointer(rebasing: registers[sketch * Self.registerCount..<(sketch + 1) * Self.registerCount]))
+                }
+            }
+        }
     }
 
     public mutating func restore(from r: inout BinaryReader) throws(StateError) {
         guard try r.readInt64() == sizeMs, try r.readInt() == field, try r.readInt() == exactCapacity else {
             throw StateError("categorical store: saved with another shape")
         }
-        let hashes = try r.readUInt64s(), lastSeen = try r.readInt64s(), overflowed = try r.readBools(), registers = try r.readBytes()
-        guard hashes.count == overflowed.count * exactCapacity, lastSeen.count == hashes.count, registers.count == overflowed.count * Self.registerCount else {
+        let hashes = try r.readUInt64s(), lastSeen = try r.readInt64s(), overflowed = try r.readBools()
+        let slots = overflowed.count
+        guard hashes.count == slots * exactCapacity, lastSeen.count == hashes.count, try r.readInt() == slots * Self.registerCount else {
             throw StateError("categorical store: inconsistent arrays")
         }
-        (self.hashes, self.lastSeen, self.overflowed, self.registers) = (StateArray(hashes), StateArray(lastSeen), StateArray(overflowed), StateArray(registers))
+        var sketches = StateArray<Int32>()
+        var registers = StateArray<UInt8>()
+        if countsDistinct { sketches.append(repeating: -1, count: slots) }
+        for slot in 0..<slots {
+            // Only a key that switched has registers in use (the others' are zero).
+            let keep = countsDistinct && overflowed[slot]
+            if keep { sketches[slot] = Int32(registers.count / Self.registerCount) }
+            try r.readBytes(count: Self.registerCount) { block in
+                guard keep else { return }
+                registers.append(contentsOf: block.assumingMemoryBound(to: UInt8.self))
+            }
+        }
+        (self.hashes, self.lastSeen, self.overflowed) = (StateArray(hashes), StateArray(lastSeen), StateArray(overflowed))
+        (self.sketches, self.registers) = (sketches, registers)
     }
 }
 

@@ -7,21 +7,30 @@ import VigilCore
 /// key has more distinct values in the window than that, it switches to HyperLogLog for the distinct count
 /// (which then counts values since the switch, no longer windowed) and, for first-seen, keeps the most
 /// recently seen values.
+///
+/// The sketch's registers exist only where they are read: not at all in a store no distinct count reads
+/// (`countsDistinct` false), and otherwise only for the keys that switched, in blocks handed out on the switch
+/// (a slot keeps its block when its key is replaced, so the table never shrinks or allocates per event).
 public struct CategoricalStore: Sendable {
     public let sizeMs: Int64
     public let field: Int
     public let exactCapacity: Int
+    /// Whether a distinct count reads this store (otherwise only first-seen does, and it keeps no sketch).
+    public let countsDistinct: Bool
     public static let precision = 7
     static let registerCount = 1 << precision
     var hashes = StateArray<UInt64>()
     var lastSeen = StateArray<Int64>()
     var overflowed = StateArray<Bool>()
+    /// Per slot, its block of sketch registers (`registerCount` of them in `registers`), or -1.
+    var sketches = StateArray<Int32>()
     var registers = StateArray<UInt8>()
 
-    public init(sizeMs: Int64, field: Int, exactCapacity: Int) {
+    public init(sizeMs: Int64, field: Int, exactCapacity: Int, countsDistinct: Bool = true) {
         self.sizeMs = sizeMs
         self.field = field
         self.exactCapacity = max(1, exactCapacity)
+        self.countsDistinct = countsDistinct
     }
 
     public mutating func ensure(slots: Int) {
@@ -30,7 +39,7 @@ public struct CategoricalStore: Sendable {
         hashes.append(repeating: 0, count: grown * exactCapacity)
         lastSeen.append(repeating: .min, count: grown * exactCapacity)
         overflowed.append(repeating: false, count: grown)
-        registers.append(repeating: 0, count: grown * Self.registerCount)
+        if countsDistinct { sketches.append(repeating: -1, count: grown) }
     }
 
     public mutating func reset(slot: Int) {
@@ -40,8 +49,20 @@ public struct CategoricalStore: Sendable {
         }
         if overflowed[slot] {
             overflowed[slot] = false
-            for i in slot * Self.registerCount..<(slot + 1) * Self.registerCount { registers[i] = 0 }
+            if countsDistinct, sketches[slot] >= 0 {
+                let base = Int(sketches[slot]) * Self.registerCount
+                for i in base..<base + Self.registerCount { registers[i] = 0 }
+            }
         }
+    }
+
+    /// Where the slot's registers start, giving it a block (zeroed) if it has none.
+    private mutating func sketchBase(slot: Int) -> Int {
+        if sketches[slot] < 0 {
+            sketches[slot] = Int32(registers.count / Self.registerCount)
+            registers.append(repeating: 0, count: Self.registerCount)
+        }
+        return Int(sketches[slot]) * Self.registerCount
     }
 
     /// Whether `hash` was seen in `(t - size, t)` for this key. A missing value (hash 0) is never "first seen".
@@ -69,7 +90,9 @@ public struct CategoricalStore: Sendable {
         for i in base..<base + exactCapacity {
             if hashes[i] == hash {
                 if t > lastSeen[i] { lastSeen[i] = t }
-                if overflowed[slot] { HyperLogLog.add(hash, precision: Self.precision, registers: &registers, base: slot * Self.registerCount) }
+                if countsDistinct, overflowed[slot] {
+                    HyperLogLog.add(hash, precision: Self.precision, registers: &registers, base: sketchBase(slot: slot))
+                }
                 return
             }
             if free < 0, hashes[i] == 0 || lastSeen[i] <= t &- sizeMs { free = i }
@@ -79,21 +102,26 @@ public struct CategoricalStore: Sendable {
             // More distinct values in the window than kept exactly: fall back to HyperLogLog for the count.
             if !overflowed[slot] {
                 overflowed[slot] = true
-                for i in base..<base + exactCapacity where hashes[i] != 0 {
-                    HyperLogLog.add(hashes[i], precision: Self.precision, registers: &registers, base: slot * Self.registerCount)
+                if countsDistinct {
+                    let sketch = sketchBase(slot: slot)
+                    for i in base..<base + exactCapacity where hashes[i] != 0 {
+                        HyperLogLog.add(hashes[i], precision: Self.precision, registers: &registers, base: sketch)
+                    }
                 }
             }
             free = oldest
         }
         hashes[free] = hash
         lastSeen[free] = t
-        if overflowed[slot] { HyperLogLog.add(hash, precision: Self.precision, registers: &registers, base: slot * Self.registerCount) }
+        if countsDistinct, overflowed[slot] {
+            HyperLogLog.add(hash, precision: Self.precision, registers: &registers, base: sketchBase(slot: slot))
+        }
     }
 
     /// Distinct values in `(t - size, t]`: exact until the key overflowed, then a HyperLogLog estimate.
     public func distinct(slot: Int, atMs t: Int64) -> Double {
-        if overflowed[slot] {
-            return HyperLogLog.estimate(precision: Self.precision, registers: registers, base: slot * Self.registerCount).rounded()
+        if overflowed[slot], countsDistinct, sketches[slot] >= 0 {
+            return HyperLogLog.estimate(precision: Self.precision, registers: registers, base: Int(sketches[slot]) * Self.registerCount).rounded()
         }
         var n = 0
         for i in slot * exactCapacity..<(slot + 1) * exactCapacity where hashes[i] != 0 && lastSeen[i] > t &- sizeMs && lastSeen[i] <= t {
@@ -102,5 +130,6 @@ public struct CategoricalStore: Sendable {
         return Double(n)
     }
 
-    public var bytesPerKey: Int { exactCapacity * 16 + 1 + Self.registerCount }
+    /// Without the sketches of keys past `exactCapacity` values (`registerCount` bytes each, where counted).
+    public var bytesPerKey: Int { exactCapacity * 16 + 1 + (countsDistinct ? 4 : 0) }
 }
