@@ -75,6 +75,14 @@ public struct StateArray<Element: BitwiseCopyable>: RandomAccessCollection, Muta
         storage.count += n
     }
 
+    /// Reserves room for `capacity` elements without writing any: room never written is never resident, so a
+    /// table whose elements are handed out one by one can reserve for all it may need and then grow without
+    /// moving (or allocating) on the way.
+    public mutating func reserveCapacity(_ capacity: Int) {
+        makeUnique()
+        storage.reserve(capacity)
+    }
+
     /// Appends a buffer's elements.
     public mutating func append(contentsOf elements: UnsafeBufferPointer<Element>) {
         guard let base = elements.baseAddress, elements.count > 0 else { return }

@@ -142,7 +142,10 @@ extension CategoricalStore {
         }
         var sketches = StateArray<Int32>()
         var registers = StateArray<UInt8>()
-        if countsDistinct { sketches.append(repeating: -1, count: slots) }
+        if countsDistinct {
+            sketches.append(repeating: -1, count: slots)
+            registers.reserveCapacity(slots * Self.registerCount)
+        }
         for slot in 0..<slots {
             // Only a key that switched has registers in use (the others' are zero).
             let keep = countsDistinct && overflowed[slot]

@@ -39,7 +39,12 @@ public struct CategoricalStore: Sendable {
         hashes.append(repeating: 0, count: grown * exactCapacity)
         lastSeen.append(repeating: .min, count: grown * exactCapacity)
         overflowed.append(repeating: false, count: grown)
-        if countsDistinct { sketches.append(repeating: -1, count: grown) }
+        if countsDistinct {
+            sketches.append(repeating: -1, count: grown)
+            // Room for every slot's block, reserved as the slots grow (never resident until a key switches):
+            // handing a block out then allocates nothing, which growing the table one block at a time did.
+            registers.reserveCapacity(slots * Self.registerCount)
+        }
     }
 
     public mutating func reset(slot: Int) {
