@@ -49,7 +49,7 @@ struct PreparedTreesTests {
         var start = 0
         var runLength = 1
         while start < events.count {
-            let count = min(runLength, events.count - start, ScoringStage.preparedCapacity)
+            let count = min(runLength, events.count - start, ahead.treesRunLimit)
             let run = Array(events[start..<start + count])
             withUnsafeTemporaryAllocation(of: Event.self, capacity: count) { stored in
                 _ = stored.initialize(from: run.map(\.event))

@@ -34,7 +34,7 @@ public struct OrderedMerge: Sendable {
     public mutating func drain(max: Int = 256, _ body: (UnsafePointer<ScoredEvent>) -> Void) -> Int {
         var handled = 0
         while handled < max {
-            let (count, endsAtMarker) = findRun(max: Swift.min(max - handled, ScoringStage.preparedCapacity))
+            let (count, endsAtMarker) = findRun(max: Swift.min(max - handled, stage.treesRunLimit))
             guard count > 0 else { break }
             // Only the last item can be a marker.
             let events = endsAtMarker ? count - 1 : count

@@ -122,33 +122,34 @@ public struct HalfSpaceTrees: Sendable {
     /// True once a reference window exists.
     public var isWarm: Bool { windows > 0 }
 
+    /// Events still to count before the current window ends: the longest run a batch may take when its walks'
+    /// shares are wanted afterwards (`contributions(of:event:into:)`).
+    public var eventsLeftInWindow: Int { window - seenInWindow }
+
     /// The largest possible mass score: every event of a window at the deepest level of every tree.
     private var maximum: Double { Double(trees) * Double(window) * Double(1 << height) }
 
-    /// One step of an event's path through a tree, before its score was taken: the split's input and how far the
-    /// child the event went to fell short of half its parent's reference mass.
-    public struct PathStep: Sendable {
-        var input: Int32
-        var shortfall: Double
-    }
-
-    /// What one tree's walk left for the explanation: its recorded steps, their total shortfall, its score.
+    /// What one tree's walk leaves for the explanation: the leaf the event reached (heap order) and the tree's
+    /// score. The path's steps and their shortfalls follow from the leaf and the reference masses, which do not
+    /// change within a window (`shares`).
     public struct TreeWalk: Sendable {
-        var steps: Int32
-        var shortfallTotal: Double
+        var leaf: Int32
         var score: Double
     }
 
-    /// Where `scoreAndLearn(_:walk:)` and `scoreAndLearn(batch:count:scores:walk:)` record events' paths, so
+    /// Where `scoreAndLearn(_:walk:)` and `scoreAndLearn(batch:count:scores:walk:)` record events' walks, so
     /// that the inputs' shares of a score are worked out only when wanted (`contributions(of:event:into:)`: an
     /// alert's explanation), not for every event. Made once per model (`makeWalk(events:)`), reused.
+    ///
+    /// The shares must be asked for before the model counts events of a later window: they are read from the
+    /// reference masses of the event's window.
     public struct Walk: Sendable {
-        /// Events it holds the paths of at most.
+        /// Events it holds the walks of at most.
         public let capacity: Int
-        /// Per event, `trees * height` steps.
-        var steps: [PathStep]
         /// Per event, `trees` summaries.
         var trees: [TreeWalk]
+        /// Per event, the window it was counted in.
+        var windows: [UInt32]
         /// Per event, true when it was scored against a reference window (it has shares).
         public internal(set) var warm: [Bool]
     }
@@ -158,14 +159,14 @@ public struct HalfSpaceTrees: Sendable {
         precondition(events > 0)
         return Walk(
             capacity: events,
-            steps: Array(repeating: PathStep(input: 0, shortfall: 0), count: events * trees * height),
-            trees: Array(repeating: TreeWalk(steps: 0, shortfallTotal: 0, score: 0), count: events * trees),
+            trees: Array(repeating: TreeWalk(leaf: 0, score: 0), count: events * trees),
+            windows: Array(repeating: 0, count: events),
             warm: Array(repeating: false, count: events))
     }
 
     /// True when `walk` was made by a model of this shape.
     private func fits(_ walk: Walk) -> Bool {
-        walk.steps.count == walk.capacity * trees * height && walk.trees.count == walk.capacity * trees
+        walk.trees.count == walk.capacity * trees && walk.windows.count == walk.capacity
     }
 
     /// Scores `x` (scaled to [0, 1]) against the reference window, then counts it in the latest window.
@@ -177,15 +178,13 @@ public struct HalfSpaceTrees: Sendable {
     ///   credit, which is what a person reads as "this value is unusual".
     /// - Returns: the anomaly score in [0, 1] (0 before the first reference window).
     public mutating func scoreAndLearn(_ x: UnsafeBufferPointer<Double>, contributions: UnsafeMutableBufferPointer<Double>?) -> Double {
-        let (trees, height) = (trees, height)
-        return withUnsafeTemporaryAllocation(of: PathStep.self, capacity: trees * height) { steps in
-            withUnsafeTemporaryAllocation(of: TreeWalk.self, capacity: trees) { walks in
-                var score = 0.0
-                var warm = false
-                scoreAndLearn(x.baseAddress!, count: 1, scores: &score, steps: steps.baseAddress!, trees: walks.baseAddress!, warm: &warm)
-                if let contributions { shares(steps: UnsafeBufferPointer(steps), trees: UnsafeBufferPointer(walks), warm: warm, into: contributions) }
-                return score
-            }
+        withUnsafeTemporaryAllocation(of: TreeWalk.self, capacity: trees) { walks in
+            var score = 0.0
+            var warm = false
+            var window: UInt32 = 0
+            scoreAndLearn(x.baseAddress!, count: 1, scores: &score, trees: walks.baseAddress!, windows: &window, warm: &warm)
+            if let contributions { shares(trees: UnsafeBufferPointer(walks), window: window, warm: warm, into: contributions) }
+            return score
         }
     }
 
@@ -201,6 +200,8 @@ public struct HalfSpaceTrees: Sendable {
     /// Scores and counts `count` events (`points`: `dimensions` scaled values each, in stream order) as that
     /// many calls of `scoreAndLearn(_:walk:)` would, event `e`'s score into `scores[e]` and its walk as the
     /// walk's event `e`, but tree by tree: each tree takes every event of the run before the next tree starts.
+    /// The walks' shares can be asked for afterwards only when the run does not go past the window's end
+    /// (`eventsLeftInWindow`).
     ///
     /// The result is the same because within one window an event's score reads only the reference counts
     /// (fixed until the window ends) and its counting only adds to the latest ones, so the order in which a
@@ -208,10 +209,10 @@ public struct HalfSpaceTrees: Sendable {
     /// stay in the caches for the whole run instead of being fetched again for every event.
     public mutating func scoreAndLearn(batch points: UnsafePointer<Double>, count: Int, scores: UnsafeMutablePointer<Double>, walk: inout Walk) {
         precondition(fits(walk) && count <= walk.capacity, "a walk made by another model's makeWalk(), or too small")
-        walk.steps.withUnsafeMutableBufferPointer { steps in
-            walk.trees.withUnsafeMutableBufferPointer { trees in
+        walk.trees.withUnsafeMutableBufferPointer { trees in
+            walk.windows.withUnsafeMutableBufferPointer { windows in
                 walk.warm.withUnsafeMutableBufferPointer { warm in
-                    scoreAndLearn(points, count: count, scores: scores, steps: steps.baseAddress!, trees: trees.baseAddress!, warm: warm.baseAddress!)
+                    scoreAndLearn(points, count: count, scores: scores, trees: trees.baseAddress!, windows: windows.baseAddress!, warm: warm.baseAddress!)
                 }
             }
         }
@@ -221,23 +222,22 @@ public struct HalfSpaceTrees: Sendable {
     /// the same values, in the same order of arithmetic, as computing them during the walk.
     public func contributions(of walk: Walk, event: Int = 0, into contributions: UnsafeMutableBufferPointer<Double>) {
         precondition(fits(walk) && event >= 0 && event < walk.capacity && contributions.count >= dimensions)
-        let (trees, height) = (trees, height)
-        walk.steps.withUnsafeBufferPointer { steps in
-            walk.trees.withUnsafeBufferPointer { walks in
-                shares(
-                    steps: UnsafeBufferPointer(rebasing: steps[event * trees * height..<(event + 1) * trees * height]),
-                    trees: UnsafeBufferPointer(rebasing: walks[event * trees..<(event + 1) * trees]), warm: walk.warm[event], into: contributions)
-            }
+        // The reference masses the walk read are still there: no event of a later window was counted since.
+        let window = walk.windows[event]
+        precondition(window == currentWindow || (window &+ 1 == currentWindow && seenInWindow == 0), "shares asked after a later window's events")
+        let trees = trees
+        walk.trees.withUnsafeBufferPointer { walks in
+            shares(trees: UnsafeBufferPointer(rebasing: walks[event * trees..<(event + 1) * trees]), window: walk.windows[event], warm: walk.warm[event], into: contributions)
         }
     }
 
     /// The walk itself, for a run of `count` events in stream order (`points`: `dimensions` values each), tree by
-    /// tree: each event counted at every node of its path, its score into `scores[e]`, whether it was scored
-    /// against a reference window into `warm[e]`, and per tree its recorded steps (`steps`: event `e`'s tree `t`
-    /// at `(e * trees + t) * height`) and summary (`trees`: at `e * trees + t`). A single event is a run of one.
+    /// tree: each event counted at every node of its path, its score into `scores[e]`, the window it was counted
+    /// in into `windows[e]`, whether it was scored against a reference window into `warm[e]`, and per tree its
+    /// leaf and score (`trees`: at `e * trees + t`). A single event is a run of one.
     private mutating func scoreAndLearn(
-        _ points: UnsafePointer<Double>, count: Int, scores: UnsafeMutablePointer<Double>, steps: UnsafeMutablePointer<PathStep>,
-        trees walks: UnsafeMutablePointer<TreeWalk>, warm: UnsafeMutablePointer<Bool>
+        _ points: UnsafePointer<Double>, count: Int, scores: UnsafeMutablePointer<Double>, trees walks: UnsafeMutablePointer<TreeWalk>,
+        windows eventWindows: UnsafeMutablePointer<UInt32>, warm: UnsafeMutablePointer<Bool>
     ) {
         let (trees, height, dimensions, nodesPerTree, sizeLimit, maximum) = (trees, height, dimensions, nodesPerTree, sizeLimit, maximum)
         var start = 0
@@ -248,14 +248,15 @@ public struct HalfSpaceTrees: Sendable {
             for e in start..<end {
                 scores[e] = 0
                 warm[e] = isWarm
+                eventWindows[e] = current
             }
             masses.withUnsafeMutableBufferPointer { masses in
                 for tree in 0..<trees {
                     let (treeSplits, treeMasses, root) = (splits.tree(tree), masses.baseAddress! + tree * nodesPerTree, splits.root)
                     for e in start..<end {
                         let treeWalk = Self.walkTree(
-                            points + e * dimensions, path: steps + (e * trees + tree) * height, splits: treeSplits, root: root,
-                            masses: treeMasses, current: current, height: height, sizeLimit: sizeLimit)
+                            points + e * dimensions, splits: treeSplits, root: root, masses: treeMasses, current: current, height: height,
+                            sizeLimit: sizeLimit)
                         scores[e] += treeWalk.score
                         walks[e * trees + tree] = treeWalk
                     }
@@ -264,7 +265,8 @@ public struct HalfSpaceTrees: Sendable {
             for e in start..<end { scores[e] = isWarm ? Swift.max(0, 1 - scores[e] / maximum) : 0 }
             seenInWindow += end - start
             if seenInWindow >= window {
-                // The latest counts become the reference as each node is next touched (`Mass.rolled`).
+                // The latest counts become the reference as each node is next touched (`Mass.rolled`); a walk's
+                // shares read the masses as of its own window (`shares`).
                 seenInWindow = 0
                 windows += 1
             }
@@ -273,27 +275,27 @@ public struct HalfSpaceTrees: Sendable {
     }
 
     /// One tree's walk for `x` (`splits`: the tree's first split block, `root` a cursor at its root; `masses`: its
-    /// root's mass): counts it at each node of its path, records the steps before the tree's score was taken in
-    /// `path`, returns the tree's summary.
+    /// root's mass): counts it at each node of its path and returns the leaf it reached and the tree's score,
+    /// `reference(node) * 2^depth` at the first node whose reference mass is below `sizeLimit` (or the leaf).
     @inline(__always) private static func walkTree(
-        _ x: UnsafePointer<Double>, path: UnsafeMutablePointer<PathStep>, splits: UnsafeRawPointer, root: SplitTable.Cursor,
-        masses: UnsafeMutablePointer<Mass>, current: UInt32, height: Int, sizeLimit: Double
+        _ x: UnsafePointer<Double>, splits: UnsafeRawPointer, root: SplitTable.Cursor, masses: UnsafeMutablePointer<Mass>, current: UInt32,
+        height: Int, sizeLimit: Double
     ) -> TreeWalk {
         var node = 0
         var place = root
         var depth = 0
         var scored = false
         var treeScore = 0.0
-        var steps = 0
-        var shortfallTotal = 0.0
         var here = masses[0].rolled(to: current)
         while true {
             here.latest &+= 1
             masses[node] = here
-            let mass = Double(here.reference)
-            if !scored, depth == height || mass < sizeLimit {
-                treeScore = mass * Double(1 << depth)
-                scored = true
+            if !scored {
+                let mass = Double(here.reference)
+                if depth == height || mass < sizeLimit {
+                    treeScore = mass * Double(1 << depth)
+                    scored = true
+                }
             }
             if depth == height { break }
             let split = SplitTable.split(splits, at: place)
@@ -307,35 +309,55 @@ public struct HalfSpaceTrees: Sendable {
                 child = 2 * node + 2
                 place.descend(1)
             }
-            let next = masses[child].rolled(to: current)
-            if !scored {
-                let shortfall = Swift.max(0, mass / 2 - Double(next.reference))
-                path[steps] = PathStep(input: Int32(truncatingIfNeeded: split.input), shortfall: shortfall)
-                steps += 1
-                shortfallTotal += shortfall
-            }
-            here = next
+            here = masses[child].rolled(to: current)
             node = child
             depth += 1
         }
-        return TreeWalk(steps: Int32(steps), shortfallTotal: shortfallTotal, score: treeScore)
+        return TreeWalk(leaf: Int32(truncatingIfNeeded: node), score: treeScore)
     }
 
-    /// Each tree's share of the anomaly score, spread over the inputs of its recorded path's splits.
-    private func shares(
-        steps path: UnsafeBufferPointer<PathStep>, trees walks: UnsafeBufferPointer<TreeWalk>, warm: Bool, into contributions: UnsafeMutableBufferPointer<Double>
-    ) {
+    /// Each tree's share of the anomaly score, spread over the inputs of the splits on its path before the node
+    /// its score was taken at. A split "explains" how far the child the event went to fell short of half its
+    /// parent's reference mass; the tree's anomaly is shared in proportion (evenly when nothing fell short). The
+    /// path is walked again from the recorded leaf, reading the reference masses of the event's window (`window`),
+    /// which are what the walk read: they change only when a later window's events are counted.
+    private func shares(trees walks: UnsafeBufferPointer<TreeWalk>, window eventWindow: UInt32, warm: Bool, into contributions: UnsafeMutableBufferPointer<Double>) {
         for i in 0..<dimensions { contributions[i] = 0 }
         guard warm else { return }
-        for tree in 0..<trees {
-            let walk = walks[tree]
-            let steps = Int(walk.steps)
-            guard steps > 0 else { continue }
-            let treeAnomaly = (1 - walk.score / (Double(window) * Double(1 << height))) / Double(trees)
-            let pathBase = tree * height
-            for k in 0..<steps {
-                let share = walk.shortfallTotal > 0 ? path[pathBase + k].shortfall / walk.shortfallTotal : 1 / Double(steps)
-                contributions[Int(path[pathBase + k].input)] += treeAnomaly * share
+        let (height, nodesPerTree, sizeLimit) = (height, nodesPerTree, sizeLimit)
+        withUnsafeTemporaryAllocation(of: (input: Int, shortfall: Double).self, capacity: height) { path in
+            masses.withUnsafeBufferPointer { masses in
+                for tree in 0..<trees {
+                    let walk = walks[tree]
+                    let (treeSplits, treeMasses) = (splits.tree(tree), masses.baseAddress! + tree * nodesPerTree)
+                    // The node at depth d is the number the first d + 1 bits of `leaf + 1` make, less one.
+                    let route = Int(walk.leaf) + 1
+                    var place = splits.root
+                    var node = 0
+                    var depth = 0
+                    var steps = 0
+                    var shortfallTotal = 0.0
+                    var mass = Double(treeMasses[0].rolled(to: eventWindow).reference)
+                    while depth < height, mass >= sizeLimit {
+                        let side = (route >> (height - depth - 1)) & 1
+                        let child = 2 * node + 1 + side
+                        let next = Double(treeMasses[child].rolled(to: eventWindow).reference)
+                        let shortfall = Swift.max(0, mass / 2 - next)
+                        path[steps] = (SplitTable.split(treeSplits, at: place).input, shortfall)
+                        steps += 1
+                        shortfallTotal += shortfall
+                        place.descend(side)
+                        node = child
+                        mass = next
+                        depth += 1
+                    }
+                    guard steps > 0 else { continue }
+                    let treeAnomaly = (1 - walk.score / (Double(window) * Double(1 << height))) / Double(trees)
+                    for k in 0..<steps {
+                        let share = shortfallTotal > 0 ? path[k].shortfall / shortfallTotal : 1 / Double(steps)
+                        contributions[path[k].input] += treeAnomaly * share
+                    }
+                }
             }
         }
     }

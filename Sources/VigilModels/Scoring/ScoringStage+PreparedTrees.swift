@@ -26,6 +26,14 @@ extension ScoringStage {
     /// Events `prepareTrees` takes at most.
     public static let preparedCapacity = 64
 
+    /// The longest run `prepareTrees` may take now: up to the end of any half-space trees' window, since an
+    /// alert's explanation reads the reference masses of the window its event was counted in.
+    public var treesRunLimit: Int {
+        var limit = Self.preparedCapacity
+        for g in globals.indices where globals[g].kind == .trees { limit = Swift.min(limit, globals[g].trees!.eventsLeftInWindow) }
+        return limit
+    }
+
     /// Scores the global half-space trees for the next `count` events (at most `preparedCapacity`) ahead, tree
     /// by tree (`HalfSpaceTrees.scoreAndLearn(batch:count:scores:walk:)`); `input(e)` gives the run's event `e`
     /// and its features. `process` must then be called for exactly these events, in this order: it takes each
@@ -35,7 +43,7 @@ extension ScoringStage {
     /// caches, where walking all trees per event fetched them again for every event.
     public mutating func prepareTrees(count: Int, _ input: (Int) -> (event: UnsafePointer<Event>, features: UnsafeBufferPointer<Double>)) {
         precondition(prepared.next == prepared.count, "events prepared before were not all processed")
-        precondition(count >= 0 && count <= Self.preparedCapacity)
+        precondition(count >= 0 && count <= treesRunLimit, "a run past the end of a trees' window")
         prepared.count = 0
         prepared.next = 0
         guard count > 0 else { return }
