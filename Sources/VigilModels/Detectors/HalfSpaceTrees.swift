@@ -227,7 +227,7 @@ public struct HalfSpaceTrees: Sendable {
         precondition(window == currentWindow || (window &+ 1 == currentWindow && seenInWindow == 0), "shares asked after a later window's events")
         let trees = trees
         walk.trees.withUnsafeBufferPointer { walks in
-            shares(trees: UnsafeBufferPointer(rebasing: walks[event * trees..<(event + 1) * trees]), window: walk.windows[event], warm: walk.warm[event], into: contributions)
+            shares(trees: UnsafeBufferPointer(rebasing: walks[event * trees..<(event + 1) * trees]), window: window, warm: walk.warm[event], into: contributions)
         }
     }
 
