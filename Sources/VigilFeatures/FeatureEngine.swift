@@ -34,15 +34,44 @@ public struct FeatureEngine: Sendable {
 
     /// Starts fetching the state `process` will read for `event`, one event before it.
     public mutating func prefetchState(for event: Event) {
-        for i in entities.indices { entities[i].prefetchState(event) }
+        for i in entities.indices { _ = entities[i].prefetchState(event) }
+    }
+
+    /// As `prefetchState(for:)`, and returns the slot the index of kind `keyed` expects the event's key at (a
+    /// hint for fetching state kept under the same slots; wrong when that table entry holds another key), or nil.
+    public mutating func prefetchState(for event: Event, keyed: Int) -> Int? {
+        var hint: Int?
+        for i in entities.indices {
+            let slot = entities[i].prefetchState(event)
+            if entities[i].entity == keyed { hint = slot }
+        }
+        return hint
     }
 
     /// Computes the owned features of `event` into `output` (which has one element per spec) and updates state.
     public mutating func process(_ event: Event, into output: UnsafeMutableBufferPointer<Double>) {
         if event.isLate { lateEvents += 1 }
         for i in entities.indices {
-            entities[i].process(event, into: output)
+            _ = entities[i].process(event, into: output)
         }
+    }
+
+    /// As `process(_:into:)`, and returns the lookup of the event's key of kind `keyed` in this engine's index
+    /// (nil when the event has no such key or the engine does not own the kind), for state kept per key beside
+    /// the features under the same slots (`keyIndex(entity:)`).
+    public mutating func process(_ event: Event, into output: UnsafeMutableBufferPointer<Double>, keyed: Int) -> EntityKeyIndex.Lookup? {
+        if event.isLate { lateEvents += 1 }
+        var keyedLookup: EntityKeyIndex.Lookup?
+        for i in entities.indices {
+            let lookup = entities[i].process(event, into: output)
+            if entities[i].entity == keyed { keyedLookup = lookup }
+        }
+        return keyedLookup
+    }
+
+    /// The key index of an owned entity kind (nil otherwise): which key each slot holds.
+    public func keyIndex(entity: Int) -> EntityKeyIndex? {
+        entities.first { $0.entity == entity }?.index
     }
 
     /// Convenience for tests and tools: the full vector as an array.

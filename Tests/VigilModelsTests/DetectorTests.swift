@@ -74,7 +74,7 @@ struct DetectorTests {
         func run(_ e: Event) -> DetectionResult {
             var result = DetectionResult()
             features.withUnsafeBufferPointer {
-                detectors.process(e, features: $0, into: &result)
+                detectors.process(e, features: $0, primaryKey: nil, into: &result)
                 stage.process(e, features: $0, result: &result)
             }
             return result
@@ -130,6 +130,48 @@ struct DetectorTests {
             }
         }
         #expect(worst < 1e-12)
+    }
+
+    /// Per-entity detectors saved in the first format (each z-score with its own key index) restore into
+    /// detectors sharing the caller's key index, whose slots differ, and score on exactly as the saved ones do.
+    @Test func aFirstFormatCheckpointRestoresIntoDetectorsSharingKeys() throws {
+        let specs = [DetectorSpec(name: "amount_z", kind: .robustZScore(input: .numericField(0), entity: 0, window: 8, minSamples: 4))]
+        var own = RobustZScoreDetector(field: 0, entity: 0, window: 8, minSamples: 4, maxKeys: 100, ttlMs: .max / 4)
+        var generator = SplitMix64(seed: 81)
+        func next(_ i: Int) -> Event { cardEvent(card: "c\(generator.next() % 30)", amount: Double(generator.next() % 500) / 10, at: Int64(i)) }
+        for i in 0..<3_000 { _ = own.process(next(i)) }
+        let firstFormat = BinaryWriter.envelope(kind: EntityDetectors.stateKind, version: 1) { w in
+            w.write(1)
+            w.write(0)
+            own.write(to: &w)
+            w.write(0)
+        }
+        var keys = EntityKeyIndex(maxKeys: 100, ttlMs: .max / 4)
+        for card in (0..<30).reversed() { _ = keys.lookup(EntityKey("c\(card)")!, nowMs: 3_000) }
+
+        var shared = EntityDetectors(specs: specs, maxKeys: 100, ttlMs: .max / 4, sharesPrimaryKeys: true)
+        var field = BinaryWriter()
+        field.write(firstFormat)
+        var reader = BinaryReader(field.bytes)
+        #expect(throws: StateError.self) { try shared.restoreState(firstFormat) }
+        try shared.restoreState(from: &reader, primaryKeys: keys)
+
+        var differences = 0
+        for i in 3_000..<5_000 {
+            let event = next(i)
+            var result = DetectionResult()
+            [Double]().withUnsafeBufferPointer {
+                shared.process(event, features: $0, primaryKey: keys.lookup(event.entities[0], nowMs: event.timeMs), into: &result)
+            }
+            let expected = own.process(event)
+            if expected.isWarm != (result.warmDetectors == 1) || (expected.isWarm && expected.score.bitPattern != result.rawScores[0].bitPattern) {
+                differences += 1
+            }
+        }
+        #expect(differences == 0)
+        var restoredAgain = EntityDetectors(specs: specs, maxKeys: 100, ttlMs: .max / 4, sharesPrimaryKeys: true)
+        try restoredAgain.restoreState(shared.saveState())
+        #expect(restoredAgain.saveState() == shared.saveState(), "the shared form round-trips without the caller's keys")
     }
 }
 

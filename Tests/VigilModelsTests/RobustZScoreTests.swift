@@ -85,4 +85,86 @@ struct RobustZScoreTests {
         }
         #expect(differences == 0)
     }
+
+    /// A detector taking its slots from the caller's key index scores exactly like one keeping its own index with
+    /// the same bounds, through evictions for space, expiries and reused slots.
+    @Test func aDetectorSharingKeysScoresLikeOneWithItsOwnIndex() {
+        let (maxKeys, ttlMs) = (12, Int64(40_000))
+        var own = RobustZScoreDetector(field: 0, entity: 0, window: 8, minSamples: 3, maxKeys: maxKeys, ttlMs: ttlMs)
+        var shared = RobustZScoreDetector(field: 0, entity: 0, window: 8, minSamples: 3, sharesKeys: true)
+        var keys = EntityKeyIndex(maxKeys: maxKeys, ttlMs: ttlMs)
+        var generator = SplitMix64(seed: 79)
+        var (differences, warm, time) = (0, 0, Int64(0))
+        for _ in 0..<20_000 {
+            // Ten busy cards and ten rare ones; now and then a quiet minute, past the keys' TTL.
+            time += generator.next() % 500 == 0 ? 60_000 : 250
+            let card = generator.next() % 5 == 0 ? 10 + generator.next() % 10 : generator.next() % 10
+            let event = cardEvent(card: "c\(card)", amount: Double(generator.next() % 1000) / 10, at: time)
+            let a = own.process(event)
+            let b = shared.process(event, value: event.numeric[0], key: keys.lookup(event.entities[0], nowMs: event.timeMs))
+            if a.z.bitPattern != b.z.bitPattern || a.isWarm != b.isWarm { differences += 1 }
+            if a.isWarm { warm += 1 }
+        }
+        #expect(keys.evictedForSpace > 100 && keys.expired > 10, "evicted \(keys.evictedForSpace), expired \(keys.expired)")
+        #expect(warm > 5_000, "\(warm) warm")
+        #expect(differences == 0)
+        #expect(shared.bytesPerKey == own.bytesPerKey - EntityKeyIndex.bytesPerKey)
+    }
+
+    /// A slot handed to a new key starts an empty baseline even on an event without the value: the evicted
+    /// key's values never score the new key.
+    @Test func aReusedSlotStartsOverOnAnEventWithoutTheValue() {
+        var shared = RobustZScoreDetector(field: 0, entity: 0, window: 8, minSamples: 3, sharesKeys: true)
+        var keys = EntityKeyIndex(maxKeys: 1, ttlMs: .max / 4)
+        func run(_ card: String, _ amount: Double, at ms: Int64) -> RobustZScoreDetector.Result {
+            let event = cardEvent(card: card, amount: amount, at: ms)
+            return shared.process(event, value: amount, key: keys.lookup(event.entities[0], nowMs: ms))
+        }
+        for i in 0..<6 { _ = run("a", Double(i), at: Int64(i)) }
+        #expect(run("a", 3, at: 6).isWarm)
+        let missing = run("b", .nan, at: 7)
+        #expect(!missing.isWarm && keys.evictedForSpace == 1)
+        #expect(!run("b", 3, at: 8).isWarm, "b's slot held a's values")
+    }
+
+    /// A detector saved with its own index and moved to another index's slots (`sharingKeys(of:)`, how an older
+    /// checkpoint is read into a scorer sharing the features' keys) continues like the original; keys the other
+    /// index does not hold start over. Its shared form round-trips through `writeSharingKeys`.
+    @Test func baselinesMoveToTheSlotsOfASharedIndex() throws {
+        var own = RobustZScoreDetector(field: 0, entity: 0, window: 6, minSamples: 2)
+        var generator = SplitMix64(seed: 80)
+        func next(_ i: Int) -> Event { cardEvent(card: "c\(generator.next() % 9)", amount: Double(generator.next() % 40), at: Int64(i) * 1000) }
+        for i in 0..<2_000 { _ = own.process(next(i)) }
+        // Another index holding the cards in another order (so other slots), without card c0.
+        var keys = EntityKeyIndex(maxKeys: 100, ttlMs: .max / 4)
+        for card in (1..<9).reversed() { _ = keys.lookup(EntityKey("c\(card)")!, nowMs: 2_000_000) }
+        var writer = BinaryWriter()
+        own.write(to: &writer)
+        var reader = BinaryReader(writer.bytes)
+        var moved = try RobustZScoreDetector(from: &reader).sharingKeys(of: keys)
+        #expect(moved.sharesKeys)
+
+        var sharedWriter = BinaryWriter()
+        moved.writeSharingKeys(to: &sharedWriter)
+        var sharedReader = BinaryReader(sharedWriter.bytes)
+        var reread = try RobustZScoreDetector(sharingKeysFrom: &sharedReader)
+        #expect(sharedReader.isAtEnd)
+
+        var (differences, startedOver) = (0, 0)
+        for i in 2_000..<4_000 {
+            let event = next(i)
+            let lookup = keys.lookup(event.entities[0], nowMs: event.timeMs)
+            let a = own.process(event)
+            let b = moved.process(event, value: event.numeric[0], key: lookup)
+            let c = reread.process(event, value: event.numeric[0], key: lookup)
+            if b.z.bitPattern != c.z.bitPattern { differences += 1 }
+            if event.entities[0] == EntityKey("c0")! {
+                if !b.isWarm { startedOver += 1 }
+            } else if a.z.bitPattern != b.z.bitPattern {
+                differences += 1
+            }
+        }
+        #expect(differences == 0)
+        #expect(startedOver == 2, "c0's first two events after the move warm a new baseline")
+    }
 }

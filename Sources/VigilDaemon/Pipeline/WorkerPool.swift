@@ -168,16 +168,14 @@ struct PartitionScorers {
     mutating func prefetchEntries(for item: UnsafePointer<WorkItem>) {
         let partition = Int(item.pointee.event.partition)
         guard item.pointee.control == .event, partition >= 0, partition < scorers.count else { return }
-        scorers[partition]?.features.prefetchEntries(for: item.pointee.event)
-        scorers[partition]?.detectors.prefetchEntries(for: item.pointee.event)
+        scorers[partition]?.prefetchEntries(for: item.pointee.event)
     }
 
     /// Starts fetching the state of the next event: its keys' windows and baselines (`FeatureEngine.prefetchState`).
     mutating func prefetchState(for item: UnsafePointer<WorkItem>) {
         let partition = Int(item.pointee.event.partition)
         guard item.pointee.control == .event, partition >= 0, partition < scorers.count else { return }
-        scorers[partition]?.features.prefetchState(for: item.pointee.event)
-        scorers[partition]?.detectors.prefetchState(for: item.pointee.event)
+        scorers[partition]?.prefetchState(for: item.pointee.event)
     }
 
     /// Scores an event or carries out a control step, writing what goes on to the output thread, if anything,

@@ -30,9 +30,15 @@ public struct ScoringModel: Sendable {
 
     /// A worker's scorer.
     public func makeScorer() -> EventScorer {
-        EventScorer(
-            features: FeatureEngine(specs: config.features, tables: config.tables, ownedEntities: [0]),
-            detectors: EntityDetectors(specs: config.detectors, maxKeys: config.tables.first?.maxKeys ?? 1, ttlMs: config.tables.first?.ttlMs ?? .max / 4)
+        let features = FeatureEngine(specs: config.features, tables: config.tables, ownedEntities: [0])
+        // Per-key z-scores read the slot of the features' index when the primary entity has features (the same
+        // bounds, `config.tables[0]`), instead of an index of their own.
+        let sharesKeys = features.keyIndex(entity: 0) != nil
+        return EventScorer(
+            features: features,
+            detectors: EntityDetectors(
+                specs: config.detectors, maxKeys: config.tables.first?.maxKeys ?? 1, ttlMs: config.tables.first?.ttlMs ?? .max / 4,
+                sharesPrimaryKeys: sharesKeys)
         )
     }
 
@@ -72,9 +78,22 @@ public struct EventScorer: Sendable {
     private mutating func complete(_ scored: UnsafeMutablePointer<ScoredEvent>) {
         let count = features.specs.count
         scored.pointee.features.withUnsafeMutableBufferPointer { buffer in
-            features.process(scored.pointee.event, into: UnsafeMutableBufferPointer(rebasing: buffer[0..<count]))
-            detectors.process(scored.pointee.event, features: UnsafeBufferPointer(rebasing: buffer[0..<count]), into: &scored.pointee.result)
+            let key = features.process(scored.pointee.event, into: UnsafeMutableBufferPointer(rebasing: buffer[0..<count]), keyed: 0)
+            detectors.process(
+                scored.pointee.event, features: UnsafeBufferPointer(rebasing: buffer[0..<count]), primaryKey: key, into: &scored.pointee.result)
         }
+    }
+
+    /// Starts fetching the state of an event two events ahead: its keys' table entries.
+    mutating func prefetchEntries(for event: Event) {
+        features.prefetchEntries(for: event)
+        detectors.prefetchEntries(for: event)
+    }
+
+    /// Starts fetching the state of the next event: its keys' windows and baselines.
+    mutating func prefetchState(for event: Event) {
+        let slot = features.prefetchState(for: event, keyed: 0)
+        detectors.prefetchState(for: event, primarySlot: slot)
     }
 
     /// Events scored after their partition's watermark.
@@ -166,7 +185,7 @@ extension EventScorer: EnvelopedState {
         var restoredFeatures = features
         var restoredDetectors = detectors
         try restoredFeatures.restoreState(from: &r)
-        try restoredDetectors.restoreState(from: &r)
+        try restoredDetectors.restoreState(from: &r, primaryKeys: restoredFeatures.keyIndex(entity: 0))
         guard r.isAtEnd else { throw StateError("trailing bytes in event-scorer state") }
         features = restoredFeatures
         detectors = restoredDetectors

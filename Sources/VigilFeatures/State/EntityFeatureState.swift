@@ -165,26 +165,29 @@ struct EntityFeatureState: Sendable {
 
     /// The second step, one event ahead (the table entry is in cache by now): the key, its time and every
     /// store's state for the slot the entry names. Processing then finds them loaded instead of waiting on
-    /// memory for each in turn; a wrong guess (a colliding entry, a new key) only wastes the loads.
-    mutating func prefetchState(_ event: Event) {
+    /// memory for each in turn; a wrong guess (a colliding entry, a new key) only wastes the loads. Returns
+    /// that slot.
+    mutating func prefetchState(_ event: Event) -> Int? {
         let key = event.entities[entity]
-        guard key.isPresent, let slot = index.prefetchSlot(hash: key.hash) else { return }
+        guard key.isPresent, let slot = index.prefetchSlot(hash: key.hash) else { return nil }
         previousTimes.prefetch(slot)
         if !lastFields.isEmpty { lastValues.prefetch(slot * lastFields.count, count: lastFields.count) }
         sliding?.prefetch(slot: slot)
         for i in buckets.indices { buckets[i].prefetch(slot: slot) }
         for i in decayed.indices { decayed[i].prefetch(slot: slot) }
         for i in categorical.indices { categorical[i].prefetch(slot: slot) }
+        return slot
     }
 
     /// Computes this entity's features for `event` into `output` and, unless the event is late, adds the
     /// event to the state. Values that look back (first seen, time since previous, last, ratio to mean) are
-    /// taken before the event is added; windowed aggregates after, so they include it.
-    mutating func process(_ event: Event, into output: UnsafeMutableBufferPointer<Double>) {
+    /// taken before the event is added; windowed aggregates after, so they include it. Returns the key's
+    /// lookup (nil when the event has no key of this kind).
+    mutating func process(_ event: Event, into output: UnsafeMutableBufferPointer<Double>) -> EntityKeyIndex.Lookup? {
         let key = event.entities[entity]
         guard key.isPresent else {
             for (position, _) in features { output[position] = .nan }
-            return
+            return nil
         }
         let t = event.timeMs
         let lookup = index.lookup(key, nowMs: t)
@@ -244,6 +247,7 @@ struct EntityFeatureState: Sendable {
                 break
             }
         }
+        return lookup
     }
 
     private func ratio(_ value: Double, _ stats: WindowStats) -> Double {

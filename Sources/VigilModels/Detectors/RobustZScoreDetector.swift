@@ -8,6 +8,10 @@ public import VigilCore
 /// Each key keeps its last `window` values in increasing order, each with its age (how many of the key's values
 /// came after it), so adding a value moves at most `window` entries and the median is read off in place instead
 /// of sorting a copy per event; the deviations' median is found by walking out from the median.
+///
+/// A detector finds each key's slot in a key index of its own, or takes the slot from the caller
+/// (`sharesKeys`): the workers' z-score per card reads the slot the card's features already looked up, which
+/// saves a key index entry per card (80 bytes) and a lookup per event.
 public struct RobustZScoreDetector: Sendable {
     public let field: Int
     /// The entity kind whose keys get separate baselines, or nil for one global baseline.
@@ -15,21 +19,31 @@ public struct RobustZScoreDetector: Sendable {
     public let window: Int
     /// Values needed before a key is scored (its warm-up); earlier events score 0.
     public let minSamples: Int
-    private var index: EntityKeyIndex
+    /// The detector's own key index, or nil when the caller hands in each event's slot (`process(_:value:key:)`).
+    private var index: EntityKeyIndex?
     /// Per key, `window` places: its values in increasing order (the first `counts[slot]` used).
     private var values = StateArray<Double>()
     /// Per key and place, the age of the value there: 0 for the newest, `window - 1` for the oldest of a full window.
     private var ages = StateArray<UInt16>()
     private var counts = StateArray<Int32>()
 
-    public init(field: Int, entity: Int?, window: Int = 32, minSamples: Int = 8, maxKeys: Int = 1_000_000, ttlMs: Int64 = 7 * 86_400_000) {
+    /// - Parameter sharesKeys: take each event's slot from the caller's key index for `entity` instead of
+    ///   keeping one (then `maxKeys` and `ttlMs` are the caller's index's and unused here).
+    public init(
+        field: Int, entity: Int?, window: Int = 32, minSamples: Int = 8, maxKeys: Int = 1_000_000, ttlMs: Int64 = 7 * 86_400_000,
+        sharesKeys: Bool = false
+    ) {
+        precondition(!sharesKeys || entity != nil, "a global baseline has no keys to share")
         self.field = field
         self.entity = entity
         precondition(window <= Int(UInt16.max) + 1, "a value's age is 16 bits (the config allows at most 4096)")
         self.window = max(3, window)
         self.minSamples = max(2, min(minSamples, self.window))
-        self.index = EntityKeyIndex(maxKeys: entity == nil ? 1 : maxKeys, ttlMs: entity == nil ? .max / 4 : ttlMs)
+        self.index = sharesKeys ? nil : EntityKeyIndex(maxKeys: entity == nil ? 1 : maxKeys, ttlMs: entity == nil ? .max / 4 : ttlMs)
     }
+
+    /// True when the caller hands in each event's slot.
+    public var sharesKeys: Bool { index == nil }
 
     /// The result for one event.
     public struct Result: Sendable {
@@ -45,15 +59,23 @@ public struct RobustZScoreDetector: Sendable {
     }
 
     /// Starts fetching the baseline of `event`'s key two events ahead: its table entry (as
-    /// `EntityFeatureState.prefetchEntry`; `mutating` so that callers reach the detector in place).
+    /// `EntityFeatureState.prefetchEntry`; `mutating` so that callers reach the detector in place). Nothing for
+    /// a detector sharing keys: the caller's index fetches its own entries.
     public mutating func prefetchEntry(_ event: Event) {
-        guard let entity, event.entities[entity].isPresent else { return }
+        guard let entity, let index, event.entities[entity].isPresent else { return }
         index.prefetchEntry(hash: event.entities[entity].hash)
     }
 
     /// Starts fetching the baseline of `event`'s key one event ahead: the key and the window of values.
     public mutating func prefetchState(_ event: Event) {
-        guard let entity, event.entities[entity].isPresent, let slot = index.prefetchSlot(hash: event.entities[entity].hash) else { return }
+        guard let entity, let index, event.entities[entity].isPresent, let slot = index.prefetchSlot(hash: event.entities[entity].hash) else { return }
+        prefetchState(slot: slot)
+    }
+
+    /// Starts fetching the window of values at `slot` (for a detector sharing keys: the slot the caller's index
+    /// expects the next event's key at).
+    public mutating func prefetchState(slot: Int) {
+        guard slot < counts.count else { return }
         counts.prefetch(slot)
         values.prefetch(slot * window, count: window)
         ages.prefetch(slot * window, count: window)
@@ -61,12 +83,28 @@ public struct RobustZScoreDetector: Sendable {
 
     /// Scores `x` for the event's key against the key's baseline (before the event), then adds `x`.
     public mutating func process(_ event: Event, value x: Double) -> Result {
+        precondition(index != nil, "a detector sharing keys is handed each event's slot")
         let key = entity.map { event.entities[$0] } ?? EntityKey()
         if x.isNaN || (entity != nil && !key.isPresent) { return Result(score: 0, z: .nan, isWarm: false) }
-        let lookup = index.lookup(key, nowMs: event.timeMs)
-        let slot = lookup.slot
-        ensure(slots: index.slotCapacity)
-        if lookup.isFresh { counts[slot] = 0 }
+        let lookup = index!.lookup(key, nowMs: event.timeMs)
+        ensure(slots: index!.slotCapacity)
+        return process(event, value: x, slot: lookup.slot, isFresh: lookup.isFresh)
+    }
+
+    /// Scores `x` for a detector sharing keys: `key` is the lookup of the event's key in the caller's index (nil
+    /// when the event has none). A fresh slot (a new, expired or evicted key's) starts an empty baseline even when
+    /// `x` is missing, so no baseline outlives its key.
+    public mutating func process(_ event: Event, value x: Double, key: EntityKeyIndex.Lookup?) -> Result {
+        precondition(index == nil, "a detector with its own key index looks its keys up")
+        guard let key else { return Result(score: 0, z: .nan, isWarm: false) }
+        ensure(slots: key.slot + 1)
+        if key.isFresh { counts[key.slot] = 0 }
+        if x.isNaN { return Result(score: 0, z: .nan, isWarm: false) }
+        return process(event, value: x, slot: key.slot, isFresh: false)
+    }
+
+    private mutating func process(_ event: Event, value x: Double, slot: Int, isFresh: Bool) -> Result {
+        if isFresh { counts[slot] = 0 }
         let n = Int(counts[slot])
         var result = Result(score: 0, z: .nan, isWarm: n >= minSamples)
         if result.isWarm {
@@ -171,15 +209,34 @@ public struct RobustZScoreDetector: Sendable {
         counts.append(repeating: 0, count: grown)
     }
 
-    public var bytesPerKey: Int { window * (8 + 2) + 4 + EntityKeyIndex.bytesPerKey }
+    /// Bytes held per key: the window of values and ages, the count, and the key index entry when it is this
+    /// detector's own.
+    public var bytesPerKey: Int { window * (8 + 2) + 4 + (sharesKeys ? 0 : EntityKeyIndex.bytesPerKey) }
 }
 
 extension RobustZScoreDetector: BinaryStateRepresentable {
+    /// Writes a detector with its own key index: settings, the index, then the baselines.
     public func write(to w: inout BinaryWriter) {
+        precondition(index != nil, "a detector sharing keys writes `writeSharingKeys(to:)`")
+        writeSettings(to: &w)
+        index!.write(to: &w)
+        writeBaselines(to: &w)
+    }
+
+    /// Writes a detector sharing keys: settings and the baselines, whose slots are the caller's index's.
+    public func writeSharingKeys(to w: inout BinaryWriter) {
+        precondition(index == nil, "a detector with its own key index writes `write(to:)`")
+        writeSettings(to: &w)
+        writeBaselines(to: &w)
+    }
+
+    private func writeSettings(to w: inout BinaryWriter) {
         w.write(field); w.write(entity ?? -1); w.write(window); w.write(minSamples)
-        index.write(to: &w)
-        // Saved as each key's values in order of arrival (a ring from `next`), the form before values were kept
-        // sorted, so checkpoints read either way.
+    }
+
+    /// Each key's values in order of arrival (a ring from `next`), the form before values were kept sorted, so
+    /// checkpoints read either way.
+    private func writeBaselines(to w: inout BinaryWriter) {
         var ring = [Double](repeating: 0, count: values.count)
         var next = [Int32](repeating: 0, count: counts.count)
         for slot in counts.indices {
@@ -190,16 +247,33 @@ extension RobustZScoreDetector: BinaryStateRepresentable {
         w.write(ring); w.write(counts); w.write(next)
     }
 
+    /// Reads what `write(to:)` wrote.
     public init(from r: inout BinaryReader) throws(StateError) {
+        try self.init(settingsFrom: &r)
+        index = try EntityKeyIndex(from: &r)
+        try readBaselines(from: &r)
+    }
+
+    /// Reads what `writeSharingKeys(to:)` wrote.
+    public init(sharingKeysFrom r: inout BinaryReader) throws(StateError) {
+        try self.init(settingsFrom: &r)
+        guard entity != nil else { throw StateError("z-score: a global baseline saved as sharing keys") }
+        try readBaselines(from: &r)
+    }
+
+    private init(settingsFrom r: inout BinaryReader) throws(StateError) {
         field = try r.readInt()
         let e = try r.readInt()
         entity = e < 0 ? nil : e
         window = try r.readInt(); minSamples = try r.readInt()
-        index = try EntityKeyIndex(from: &r)
+        guard window >= 3, window <= Int(UInt16.max) + 1 else { throw StateError("z-score: window \(window) out of range") }
+    }
+
+    private mutating func readBaselines(from r: inout BinaryReader) throws(StateError) {
         let ring = try r.readDoubles()
         counts = StateArray(try r.readInt32s())
         let next = try r.readInt32s()
-        guard window >= 3, window <= Int(UInt16.max) + 1, counts.count == next.count, ring.count == counts.count * window else {
+        guard counts.count == next.count, ring.count == counts.count * window else {
             throw StateError("z-score: inconsistent arrays")
         }
         values = StateArray(ring)
@@ -213,5 +287,26 @@ extension RobustZScoreDetector: BinaryStateRepresentable {
                 ages[base + i] = UInt16(entry.age)
             }
         }
+    }
+
+    /// This detector's baselines moved to the slots `keys` holds their keys at, as a detector sharing `keys`:
+    /// how a checkpoint written while the detector kept its own index is read into one that shares the
+    /// features' index. Baselines of keys `keys` does not hold are dropped (their keys have no state there).
+    public func sharingKeys(of keys: EntityKeyIndex) -> RobustZScoreDetector {
+        guard let index else { return self }
+        var shared = self
+        shared.index = nil
+        shared.values = StateArray(repeating: 0, count: keys.slotCapacity * window)
+        shared.ages = StateArray(repeating: 0, count: keys.slotCapacity * window)
+        shared.counts = StateArray(repeating: 0, count: keys.slotCapacity)
+        for slot in 0..<Swift.min(index.slotCapacity, counts.count) where index.keys[slot].isPresent && counts[slot] > 0 {
+            guard let target = keys.find(index.keys[slot]) else { continue }
+            for i in 0..<window {
+                shared.values[target * window + i] = values[slot * window + i]
+                shared.ages[target * window + i] = ages[slot * window + i]
+            }
+            shared.counts[target] = counts[slot]
+        }
+        return shared
     }
 }
