@@ -109,7 +109,8 @@ struct BucketWindowStoreTests {
         store.write(to: &w)
         var restored = BucketWindowStore(sizeMs: 12 * hop, hopMs: hop, field: nil)
         var r = BinaryReader(w.bytes)
-        try restored.restore(from: &r)
+        try restored.restore(from: &r, version: 2)
+        #expect(r.isAtEnd)
         #expect(restored.stats(slot: 0, atMs: 99 * 37_000) == before)
         store.add(slot: 0, timeMs: 99 * 37_000, numeric: numeric)
         restored.add(slot: 0, timeMs: 99 * 37_000, numeric: numeric)
@@ -118,9 +119,10 @@ struct BucketWindowStoreTests {
         #expect(store.stats(slot: 0, atMs: 99 * 37_000).count == 92)
     }
 
-    /// A store that keeps no extremes writes the format of one that does, with empty extremes, and reads a
-    /// checkpoint that has them by dropping them: either way every count, mean and M2 is the same.
-    @Test func aStoreWithoutExtremesWritesAndReadsTheFormatWithThem() throws {
+    /// A store writes the numbers it keeps (format version 2: three per bucket without extremes, five with), and
+    /// reads checkpoints of other widths: version 1's five numbers per bucket, a lean store's checkpoint into one
+    /// with extremes (they come back empty) and the reverse (they are dropped); every count, mean and M2 the same.
+    @Test func aStoreWritesTheNumbersItKeepsAndReadsOtherWidths() throws {
         var full = BucketWindowStore(sizeMs: 4 * 60_000, hopMs: 60_000, field: 0)
         var lean = BucketWindowStore(sizeMs: 4 * 60_000, hopMs: 60_000, field: 0, keepsExtremes: false)
         full.ensure(slots: 700)
@@ -134,26 +136,27 @@ struct BucketWindowStoreTests {
         #expect(lean.bytesPerKey == 5 * (8 + 24) && full.bytesPerKey == 5 * (8 + 40))
         #expect((0..<700 * 4).contains { full.bucket($0).count > 1 && full.bucket($0).min < full.bucket($0).max }, "real statistics")
         // 2,800 buckets: more than one chunk of the conversion.
-        var written = BinaryWriter()
-        lean.write(to: &written)
-        var expected = BinaryWriter()
-        var emptied = full
-        emptied.stats.withUnsafeMutableBufferPointer { numbers in
-            for b in 0..<numbers.count / 5 { (numbers[5 * b + 3], numbers[5 * b + 4]) = (.infinity, -.infinity) }
-        }
-        emptied.write(to: &expected)
-        #expect(written.bytes == expected.bytes)
+        #expect(lean.stateBytes.count == full.stateBytes.count - 2 * 8 * 2_800)
 
-        var fromFull = BucketWindowStore(sizeMs: 4 * 60_000, hopMs: 60_000, field: 0, keepsExtremes: false)
-        var r = BinaryReader(full.stateBytes)
-        try fromFull.restore(from: &r)
-        #expect(fromFull.stats == lean.stats && fromFull.bucketIds == lean.bucketIds)
-        var fromLean = BucketWindowStore(sizeMs: 4 * 60_000, hopMs: 60_000, field: 0)
-        r = BinaryReader(written.bytes)
-        try fromLean.restore(from: &r)
+        func restored(_ saved: [UInt8], version: UInt64, keepsExtremes: Bool) throws -> BucketWindowStore {
+            var store = BucketWindowStore(sizeMs: 4 * 60_000, hopMs: 60_000, field: 0, keepsExtremes: keepsExtremes)
+            var r = BinaryReader(saved)
+            try store.restore(from: &r, version: version)
+            #expect(r.isAtEnd)
+            return store
+        }
+        for (saved, version) in [(full.stateBytes, UInt64(2)), (full.firstFormat, 1), (lean.stateBytes, 2)] {
+            let intoLean = try restored(saved, version: version, keepsExtremes: false)
+            #expect(intoLean.stats == lean.stats && intoLean.bucketIds == lean.bucketIds)
+        }
+        let fullAgain = try restored(full.firstFormat, version: 1, keepsExtremes: true)
+        #expect(fullAgain.stats == full.stats)
+        var fromLean = try restored(lean.stateBytes, version: 2, keepsExtremes: true)
         for slot in [0, 350, 699] {
-            let (a, b) = (fromLean.stats(slot: slot, atMs: 49_000), full.stats(slot: slot, atMs: 49_000))
+            let a: WindowStats = fromLean.stats(slot: slot, atMs: 49_000)
+            let b: WindowStats = full.stats(slot: slot, atMs: 49_000)
             #expect(a.count == b.count && a.mean == b.mean && a.m2 == b.m2 && a.count > 0)
+            #expect(a.min == Double.infinity && a.max == -Double.infinity, "extremes the checkpoint lacks come back empty")
         }
     }
 
@@ -174,7 +177,7 @@ struct BucketWindowStoreTests {
         }
         w.write(0)
         var r = BinaryReader(w.bytes)
-        try store.restore(from: &r)
+        try store.restore(from: &r, version: 1)
         #expect(store.stats(slot: 0, atMs: 9 * 60_000).count == 4)
         #expect(store.stats(slot: 1, atMs: 9 * 60_000 + 5).count == 6)
         #expect(store.stats(slot: 1, atMs: 9 * 60_000 + 5).mean == 0)
@@ -182,6 +185,11 @@ struct BucketWindowStoreTests {
         numeric[0] = 5
         store.add(slot: 1, timeMs: 9 * 60_000 + 7, numeric: numeric)
         #expect(store.stats(slot: 1, atMs: 9 * 60_000 + 7).count == 7)
+        // Written as it is kept: one number per bucket.
+        var again = BucketWindowStore(sizeMs: 3 * 60_000, hopMs: 60_000, field: nil)
+        r = BinaryReader(store.stateBytes)
+        try again.restore(from: &r, version: 2)
+        #expect(again.stats == store.stats && store.stateBytes.count == w.bytes.count - 6 * 4 * 8 + 8)
     }
 
     /// A store initialises exactly the slots asked for: a new key's buckets are written when its slot is first
@@ -203,6 +211,22 @@ extension BucketWindowStore {
     fileprivate var stateBytes: [UInt8] {
         var w = BinaryWriter()
         write(to: &w)
+        return w.bytes
+    }
+}
+
+extension BucketWindowStore {
+    /// The store as format version 1 held it: five numbers per bucket (count, mean, M2, minimum, maximum).
+    fileprivate var firstFormat: [UInt8] {
+        var w = BinaryWriter()
+        w.write(sizeMs); w.write(hopMs); w.write(field ?? -1)
+        w.write(bucketIds)
+        w.write(bucketIds.count)
+        for b in 0..<bucketIds.count {
+            let stats = bucket(b)
+            for value in [stats.count, stats.mean, stats.m2, stats.min, stats.max] { w.write(value) }
+        }
+        w.write(tooOld)
         return w.bytes
     }
 }

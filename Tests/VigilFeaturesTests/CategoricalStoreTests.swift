@@ -2,8 +2,8 @@ import Testing
 import VigilCore
 @testable import VigilFeatures
 
-/// Sketch registers exist only for the keys that switched to one, and only in stores a distinct count reads; the
-/// checkpoint format still holds every slot's registers.
+/// Sketch registers exist only for the keys that switched to one, and only in stores a distinct count reads, in
+/// memory and in checkpoints (format version 2; version 1 held every slot's registers and still reads).
 @Suite("Categorical store")
 struct CategoricalStoreTests {
     /// Hashes of values `first ..< first + count` (never 0, which means "missing").
@@ -23,7 +23,7 @@ struct CategoricalStoreTests {
         w.write(store.sizeMs); w.write(store.field); w.write(store.exactCapacity)
         w.write(store.hashes); w.write(store.lastSeen); w.write(store.overflowed)
         var registers = [UInt8](repeating: 0, count: store.overflowed.count * CategoricalStore.registerCount)
-        for slot in store.overflowed.indices where store.sketches[slot] >= 0 {
+        for slot in store.overflowed.indices where store.countsDistinct && store.sketches[slot] >= 0 {
             for i in 0..<CategoricalStore.registerCount {
                 registers[slot * CategoricalStore.registerCount + i] = store.registers[Int(store.sketches[slot]) * CategoricalStore.registerCount + i]
             }
@@ -46,14 +46,19 @@ struct CategoricalStoreTests {
         #expect(store.registers.count == CategoricalStore.registerCount, "one key switched")
         #expect(store.sketches[1] == 0 && store.sketches[0] == -1 && store.sketches[2] == -1)
 
-        // The format is the first one's, and either reads back into the same store.
-        #expect(bytes(store) == firstFormat(store))
-        var restored = CategoricalStore(sizeMs: 86_400_000, field: 0, exactCapacity: 4)
-        var r = BinaryReader(bytes(store))
-        try restored.restore(from: &r)
-        #expect(r.isAtEnd)
-        #expect(restored.distinct(slot: 1, atMs: 400) == estimate && restored.distinct(slot: 0, atMs: 10) == 3)
-        #expect(restored.registers.count == CategoricalStore.registerCount)
+        // The checkpoint holds the one block and each slot's block number (the first format held three blocks),
+        // and both formats read back into the same store.
+        #expect(bytes(store).count == firstFormat(store).count - 2 * CategoricalStore.registerCount + 8 + 3 * 8)
+        for (saved, version) in [(bytes(store), UInt64(2)), (firstFormat(store), 1)] {
+            var restored = CategoricalStore(sizeMs: 86_400_000, field: 0, exactCapacity: 4)
+            var r = BinaryReader(saved)
+            try restored.restore(from: &r, version: version)
+            #expect(r.isAtEnd)
+            #expect(restored.distinct(slot: 1, atMs: 400) == estimate && restored.distinct(slot: 0, atMs: 10) == 3)
+            #expect(restored.registers.count == CategoricalStore.registerCount && restored.sketches == store.sketches)
+            #expect(restored.registers.reservedBytes >= 3 * CategoricalStore.registerCount, "room for every slot's block")
+            #expect(bytes(restored) == bytes(store))
+        }
 
         // A replaced key starts without values; its slot keeps the (zeroed) block for the next switch.
         store.reset(slot: 1)
@@ -64,8 +69,9 @@ struct CategoricalStoreTests {
         #expect(store.registers.count == CategoricalStore.registerCount, "the block was reused")
     }
 
-    /// Where no distinct count reads the store (first-seen only), no key holds registers; its checkpoint has the
-    /// zeros the format wants, and a checkpoint with registers (a store that counted) reads into it.
+    /// Where no distinct count reads the store (first-seen only), no key holds registers, nor does its checkpoint;
+    /// a checkpoint with registers (a store that counted, either format) reads into it, dropping them, and a
+    /// counting store reading its checkpoint gives the keys past their exact values empty sketches.
     @Test func aFirstSeenStoreKeepsNoSketch() throws {
         var counting = CategoricalStore(sizeMs: 60_000, field: 0, exactCapacity: 2)
         var firstSeen = CategoricalStore(sizeMs: 60_000, field: 0, exactCapacity: 2, countsDistinct: false)
@@ -80,15 +86,20 @@ struct CategoricalStoreTests {
         let recent = hashes(38, 2)
         #expect(recent.allSatisfy { firstSeen.wasSeen(slot: 0, hash: $0, atMs: 40) == counting.wasSeen(slot: 0, hash: $0, atMs: 40) })
         #expect(firstSeen.wasSeen(slot: 0, hash: recent[0], atMs: 40))
+        #expect(bytes(firstSeen).count < bytes(counting).count - 2 * CategoricalStore.registerCount)
 
-        var zeroed = counting
-        zeroed.registers = StateArray(repeating: 0, count: zeroed.registers.count)
-        #expect(bytes(firstSeen) == firstFormat(zeroed))
+        for (saved, version) in [(bytes(counting), UInt64(2)), (firstFormat(counting), 1)] {
+            var fromCounting = CategoricalStore(sizeMs: 60_000, field: 0, exactCapacity: 2, countsDistinct: false)
+            var r = BinaryReader(saved)
+            try fromCounting.restore(from: &r, version: version)
+            #expect(fromCounting.registers.isEmpty)
+            #expect(bytes(fromCounting) == bytes(firstSeen))
+        }
 
-        var fromCounting = CategoricalStore(sizeMs: 60_000, field: 0, exactCapacity: 2, countsDistinct: false)
-        var r = BinaryReader(bytes(counting))
-        try fromCounting.restore(from: &r)
-        #expect(fromCounting.registers.isEmpty)
-        #expect(bytes(fromCounting) == bytes(firstSeen))
+        var fromFirstSeen = CategoricalStore(sizeMs: 60_000, field: 0, exactCapacity: 2)
+        var r = BinaryReader(bytes(firstSeen))
+        try fromFirstSeen.restore(from: &r, version: 2)
+        #expect(fromFirstSeen.sketches[0] >= 0 && fromFirstSeen.sketches[1] >= 0, "both keys are past their two exact values")
+        #expect(fromFirstSeen.registers.count == 2 * CategoricalStore.registerCount && fromFirstSeen.registers.allSatisfy { $0 == 0 })
     }
 }

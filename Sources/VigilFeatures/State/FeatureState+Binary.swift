@@ -26,52 +26,46 @@ extension SlidingEventStore {
 }
 
 extension BucketWindowStore {
-    /// Buckets converted between the format and a store without extremes at a time (a stack buffer).
+    /// Buckets converted between two widths at a time (a stack buffer).
     private static let conversionBuckets = 512
 
-    /// The format holds five numbers per bucket (count, mean, M2, minimum, maximum: `WindowStats`' fields in
-    /// order), whatever the store keeps: a store without some writes them as the statistics it reads (mean and M2
-    /// 0 for counts, empty extremes), and drops them when it reads a checkpoint that has them (no feature of its
-    /// config reads them).
+    /// Writes the store as it is kept: its width, then `width` numbers per bucket (`WindowStats`' fields in
+    /// order, as many as the store keeps). Version 1 of the format held five numbers per bucket whatever the store
+    /// kept; `restore` reads both.
     public func write(to w: inout BinaryWriter) {
         w.write(sizeMs); w.write(hopMs); w.write(field ?? -1)
         w.write(bucketIds)
-        let n = bucketIds.count
-        w.write(n)
-        stats.withUnsafeBufferPointer { numbers in
-            if width == 5 {
-                w.write(contentsOf: numbers)
-                return
-            }
-            withUnsafeTemporaryAllocation(of: Double.self, capacity: 5 * Self.conversionBuckets) { chunk in
-                var start = 0
-                while start < n {
-                    let count = Swift.min(Self.conversionBuckets, n - start)
-                    for b in 0..<count {
-                        let stats = Self.load(numbers.baseAddress! + (start + b) * width, width: width)
-                        let to = b * 5
-                        (chunk[to], chunk[to + 1], chunk[to + 2]) = (stats.count, stats.mean, stats.m2)
-                        (chunk[to + 3], chunk[to + 4]) = (stats.min, stats.max)
-                    }
-                    w.write(contentsOf: UnsafeBufferPointer(rebasing: chunk[0..<5 * count]))
-                    start += count
-                }
-            }
-        }
+        w.write(width)
+        w.write(stats.count)
+        stats.withUnsafeBufferPointer { w.write(contentsOf: $0) }
         w.write(tooOld)
     }
 
-    public mutating func restore(from r: inout BinaryReader) throws(StateError) {
+    /// Reads what `write` wrote, or a store of format version 1. Saved buckets of another width are converted:
+    /// statistics no feature of this config reads are dropped; extremes a checkpoint lacks come back empty.
+    public mutating func restore(from r: inout BinaryReader, version: UInt64) throws(StateError) {
         guard try r.readInt64() == sizeMs, try r.readInt64() == hopMs, try r.readInt() == (field ?? -1) else {
             throw StateError("bucket window store: saved with another shape")
         }
         let ids = try r.readInt64s()
-        let n = try r.readInt()
-        guard n == ids.count, n % bucketCount == 0 else { throw StateError("bucket window store: inconsistent arrays") }
+        let savedWidth: Int
+        if version >= 2 {
+            savedWidth = try r.readInt()
+            guard savedWidth == 1 || savedWidth == 3 || savedWidth == 5 else { throw StateError("bucket window store: \(savedWidth) numbers per bucket") }
+            guard try r.readInt() == ids.count * savedWidth else { throw StateError("bucket window store: inconsistent arrays") }
+        } else {
+            savedWidth = 5
+            guard try r.readInt() == ids.count else { throw StateError("bucket window store: inconsistent arrays") }
+        }
+        let n = ids.count
+        // Version 1 wrote five numbers for counts too; since then a count store writes one, a field's three or five.
+        guard n % bucketCount == 0, version < 2 || (savedWidth == 1) == (width == 1) else {
+            throw StateError("bucket window store: inconsistent arrays")
+        }
         var stats = StateArray<Double>(repeating: 0, count: n * width)
         let width = width
         try stats.withUnsafeMutableBufferPointer { numbers throws(StateError) in
-            if width == 5 {
+            if savedWidth == width {
                 try r.read(into: numbers)
                 return
             }
@@ -79,9 +73,10 @@ extension BucketWindowStore {
                 var start = 0
                 while start < n {
                     let count = Swift.min(Self.conversionBuckets, n - start)
-                    try r.read(into: UnsafeMutableBufferPointer(rebasing: chunk[0..<5 * count]))
+                    try r.read(into: UnsafeMutableBufferPointer(rebasing: chunk[0..<savedWidth * count]))
                     for b in 0..<count {
-                        for k in 0..<width { numbers[(start + b) * width + k] = chunk[b * 5 + k] }
+                        let bucket = Self.load(chunk.baseAddress! + b * savedWidth, width: savedWidth)
+                        Self.store(bucket, at: numbers.baseAddress! + (start + b) * width, width: width)
                     }
                     start += count
                 }
@@ -112,32 +107,26 @@ extension DecayedStore {
 }
 
 extension CategoricalStore {
-    /// The format holds every slot's registers (`registerCount` bytes; zeros for a slot without a sketch), as
-    /// when every key had them: a store keeps only the sketches of keys that switched to one, and none when no
-    /// distinct count reads it.
+    /// Writes the exact values, then the sketches as they are kept: per slot the number of its register block
+    /// (-1 for none; no entries for a store no distinct count reads) and the blocks. Version 1 of the format held
+    /// `registerCount` bytes for every slot; `restore` reads both.
     public func write(to w: inout BinaryWriter) {
         w.write(sizeMs); w.write(field); w.write(exactCapacity)
         w.write(hashes); w.write(lastSeen); w.write(overflowed)
-        let slots = overflowed.count
-        w.write(slots * Self.registerCount)
-        let zeros = [UInt8](repeating: 0, count: Self.registerCount)
-        registers.withUnsafeBufferPointer { registers in
-            zeros.withUnsafeBufferPointer { zeros in
-                for slot in 0..<slots {
-                    let sketch = countsDistinct ? Int(sketches[slot]) : -1
-                    w.write(contentsOf: sketch < 0 ? zeros : UnsafeBufferPointer(rebasing: registers[sketch * Self.registerCount..<(sketch + 1) * Self.registerCount]))
-                }
-            }
-        }
+        w.write(sketches)
+        w.write(registers.count)
+        registers.withUnsafeBufferPointer { w.write(contentsOf: $0) }
     }
 
-    public mutating func restore(from r: inout BinaryReader) throws(StateError) {
+    /// Reads what `write` wrote, or a store of format version 1. A store no distinct count reads drops saved
+    /// sketches; one that counts gives keys past their exact values without a saved sketch an empty one.
+    public mutating func restore(from r: inout BinaryReader, version: UInt64) throws(StateError) {
         guard try r.readInt64() == sizeMs, try r.readInt() == field, try r.readInt() == exactCapacity else {
             throw StateError("categorical store: saved with another shape")
         }
         let hashes = try r.readUInt64s(), lastSeen = try r.readInt64s(), overflowed = try r.readBools()
         let slots = overflowed.count
-        guard hashes.count == slots * exactCapacity, lastSeen.count == hashes.count, try r.readInt() == slots * Self.registerCount else {
+        guard hashes.count == slots * exactCapacity, lastSeen.count == hashes.count else {
             throw StateError("categorical store: inconsistent arrays")
         }
         var sketches = StateArray<Int32>()
@@ -146,13 +135,40 @@ extension CategoricalStore {
             sketches.append(repeating: -1, count: slots)
             registers.reserveCapacity(slots * Self.registerCount)
         }
-        for slot in 0..<slots {
-            // Only a key that switched has registers in use (the others' are zero).
-            let keep = countsDistinct && overflowed[slot]
-            if keep { sketches[slot] = Int32(registers.count / Self.registerCount) }
-            try r.readBytes(count: Self.registerCount) { block in
-                guard keep else { return }
+        // Hands a slot the next block, with the registers `fill` writes (or zeros).
+        func handOut(_ slot: Int, _ block: UnsafeRawBufferPointer?) {
+            sketches[slot] = Int32(registers.count / Self.registerCount)
+            if let block {
                 registers.append(contentsOf: block.assumingMemoryBound(to: UInt8.self))
+            } else {
+                registers.append(repeating: 0, count: Self.registerCount)
+            }
+        }
+        if version >= 2 {
+            let saved = try r.readInt32s()
+            let blocks = try r.readInt()
+            guard saved.isEmpty || saved.count == slots, blocks >= 0, blocks % Self.registerCount == 0,
+                saved.allSatisfy({ $0 >= -1 && Int($0) < blocks / Self.registerCount })
+            else { throw StateError("categorical store: inconsistent sketches") }
+            try r.readBytes(count: blocks) { bytes in
+                guard countsDistinct else { return }
+                for slot in 0..<slots {
+                    let block = saved.isEmpty ? -1 : Int(saved[slot])
+                    if block >= 0 {
+                        handOut(slot, UnsafeRawBufferPointer(rebasing: bytes[block * Self.registerCount..<(block + 1) * Self.registerCount]))
+                    } else if overflowed[slot] {
+                        handOut(slot, nil)
+                    }
+                }
+            }
+        } else {
+            guard try r.readInt() == slots * Self.registerCount else { throw StateError("categorical store: inconsistent arrays") }
+            for slot in 0..<slots {
+                // Only a key that switched has registers in use (the others' are zero).
+                let keep = countsDistinct && overflowed[slot]
+                try r.readBytes(count: Self.registerCount) { block in
+                    if keep { handOut(slot, block) }
+                }
             }
         }
         (self.hashes, self.lastSeen, self.overflowed) = (StateArray(hashes), StateArray(lastSeen), StateArray(overflowed))
@@ -177,18 +193,18 @@ extension EntityFeatureState {
         w.write(previousTimes)
     }
 
-    mutating func restore(from r: inout BinaryReader) throws(StateError) {
+    mutating func restore(from r: inout BinaryReader, version: UInt64) throws(StateError) {
         guard try r.readInt() == entity else { throw StateError("entity state: saved for another entity") }
         var copy = self
         copy.index = try EntityKeyIndex(from: &r)
         guard try r.readBool() == (sliding != nil) else { throw StateError("entity state: sliding windows differ") }
         try copy.sliding?.restore(from: &r)
         guard try r.readInt() == buckets.count else { throw StateError("entity state: bucket windows differ") }
-        for i in copy.buckets.indices { try copy.buckets[i].restore(from: &r) }
+        for i in copy.buckets.indices { try copy.buckets[i].restore(from: &r, version: version) }
         guard try r.readInt() == decayed.count else { throw StateError("entity state: decayed windows differ") }
         for i in copy.decayed.indices { try copy.decayed[i].restore(from: &r) }
         guard try r.readInt() == categorical.count else { throw StateError("entity state: categorical windows differ") }
-        for i in copy.categorical.indices { try copy.categorical[i].restore(from: &r) }
+        for i in copy.categorical.indices { try copy.categorical[i].restore(from: &r, version: version) }
         guard try r.readInts() == lastFields else { throw StateError("entity state: 'last' fields differ") }
         copy.lastValues = StateArray(try r.readDoubles())
         copy.previousTimes = StateArray(try r.readInt64s())
@@ -199,8 +215,9 @@ extension EntityFeatureState {
 
 extension FeatureEngine: EnvelopedState {
     public static let stateKind = "feature-engine"
-    /// The version of the feature engine's serialised state; bumped on any layout change.
-    public static let stateVersion: UInt64 = 1
+    /// The version of the feature engine's serialised state; bumped on any layout change. Version 2 writes bucket
+    /// windows and sketches as the stores keep them (version 1: five numbers per bucket, registers for every slot).
+    public static let stateVersion: UInt64 = 2
 
     /// Every key's window state.
     public func writeState(to w: inout BinaryWriter) {
@@ -217,7 +234,7 @@ extension FeatureEngine: EnvelopedState {
         let late = try r.readInt()
         guard try r.readInt() == entities.count else { throw StateError("saved for other entity kinds") }
         var restored = entities
-        for i in restored.indices { try restored[i].restore(from: &r) }
+        for i in restored.indices { try restored[i].restore(from: &r, version: version) }
         guard r.isAtEnd else { throw StateError("trailing bytes in feature-engine state") }
         entities = restored
         lateEvents = late
