@@ -1,6 +1,5 @@
 import Dispatch
 import Histogram
-import Prometheus
 
 /// Records each input event's latency from being read to the broker acknowledging its last output (or to
 /// being scored, when it has no output), on the consumer thread that learns of both; and how long each input
@@ -19,11 +18,11 @@ struct LatencyRecorder {
     private var second = makeHistogram()
     private var secondWithOutputs = makeHistogram()
     private var secondInputDelay = makeHistogram()
-    private let prometheus: DurationHistogram?
+    private let prometheus: EventHistogram?
     private let live: LiveStatistics?
     private var lastPublishNs: UInt64 = 0
 
-    init(prometheus: DurationHistogram?, live: LiveStatistics?) {
+    init(prometheus: EventHistogram?, live: LiveStatistics?) {
         self.prometheus = prometheus
         self.live = live
     }

@@ -16,13 +16,14 @@ private func total(
 
 /// The daemon's Prometheus metrics. Running totals live in `DaemonCounters` (relaxed atomics, cheap on the
 /// event path) and are carried into the Prometheus registry on each scrape; latency and score distributions are
-/// recorded as events leave the pipeline.
+/// recorded as events leave the pipeline, into histograms of our own that take no lock (`EventHistogram`).
 final class MetricsExporter: Sendable {
     let registry: PrometheusCollectorRegistry
-    /// From reading an event to the broker acknowledging its last output, per event.
-    let latency: DurationHistogram
-    /// The combined score of every event.
-    let scores: ValueHistogram
+    /// From reading an event to the broker acknowledging its last output, per event (recorded by the consumer
+    /// thread).
+    let latency: EventHistogram
+    /// The combined score of every event (recorded by the output thread).
+    let scores: EventHistogram
     private let counters: DaemonCounters
     private let totals: [(Counter, @Sendable (DaemonCounters) -> Int)]
     private let deadLetters: [(Counter, String)]
@@ -44,16 +45,12 @@ final class MetricsExporter: Sendable {
         let registry = PrometheusCollectorRegistry()
         self.registry = registry
         self.counters = counters
-        latency = registry.makeDurationHistogram(
-            descriptor: .named(
-                "vigil_processing_latency_seconds",
-                help: "From reading an input event to the broker acknowledging its last output (to scoring when it has none)"),
-            buckets: [.microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5), .milliseconds(5),
-                      .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1)]
-        )
-        scores = registry.makeValueHistogram(
-            descriptor: .named("vigil_score", help: "Combined score of every event (0 ... 1)"), buckets: [0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1]
-        )
+        latency = EventHistogram(
+            name: "vigil_processing_latency_seconds",
+            help: "From reading an input event to the broker acknowledging its last output (to scoring when it has none)",
+            upperBounds: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1])
+        scores = EventHistogram(
+            name: "vigil_score", help: "Combined score of every event (0 ... 1)", upperBounds: [0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1])
         totals = [
             total(registry, "vigil_events_consumed_total", "Input messages read") { $0.consumed.load(ordering: .relaxed) },
             total(registry, "vigil_events_scored_total", "Events scored") { $0.scored.load(ordering: .relaxed) },
@@ -156,6 +153,9 @@ final class MetricsExporter: Sendable {
         configVersion.set(Double(version))
         inputDelay.p99.set(delay.p99)
         inputDelay.max.set(delay.max)
-        return registry.emitToBuffer()
+        var buffer = registry.emitToBuffer()
+        latency.emit(into: &buffer)
+        scores.emit(into: &buffer)
+        return buffer
     }
 }
