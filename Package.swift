@@ -43,7 +43,7 @@ let package = Package(
         .target(
             name: "VigilKafka",
             dependencies: [
-                "CRdKafka",
+                "CRdKafka", "VigilCore",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,9 +1,6 @@
 import Foundation
 import Synchronization
-
-#if canImport(Glibc)
-import Glibc
-#endif
+import VigilCore
 
 /// A dedicated thread that calls `body` in a loop until stopped, so blocking librdkafka polls never run on
 /// Swift's cooperative pool.
@@ -20,26 +17,14 @@ final class KafkaPollThread: Sendable {
     /// time (a poll with a timeout) and return.
     init(name: String, body: @escaping @Sendable () -> Void) {
         let thread = Thread { [state] in
-            Self.nameCurrentThread(name)
+            CurrentThread.setName(name)
+            Thread.current.name = name
             while state.running.load(ordering: .acquiring) {
                 body()
             }
             state.finished.signal()
         }
         thread.start()
-    }
-
-    /// Names the calling thread for the OS (`top -H`). On Linux through /proc as well as Foundation:
-    /// `Thread.current.name` reaches the OS only once `start()` has recorded the new thread's handle, a race the
-    /// thread loses now and then; a name set before `start()` is not applied at all.
-    private static func nameCurrentThread(_ name: String) {
-        #if os(Linux)
-        if let file = fopen("/proc/thread-self/comm", "w") {
-            fputs(name, file)
-            fclose(file)
-        }
-        #endif
-        Thread.current.name = name
     }
 
     /// Stops the loop after the current `body` call returns and waits for the thread to end. Idempotent.
