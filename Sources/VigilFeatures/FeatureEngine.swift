@@ -34,7 +34,7 @@ public struct FeatureEngine: Sendable {
 
     /// Starts fetching the state `process` will read for `event`, one event before it.
     public mutating func prefetchState(for event: Event) {
-        for i in entities.indices { _ = entities[i].prefetchState(event) }
+        _ = prefetchState(for: event, keyed: -1)
     }
 
     /// As `prefetchState(for:)`, and returns the slot the index of kind `keyed` expects the event's key at (a
@@ -50,10 +50,7 @@ public struct FeatureEngine: Sendable {
 
     /// Computes the owned features of `event` into `output` (which has one element per spec) and updates state.
     public mutating func process(_ event: Event, into output: UnsafeMutableBufferPointer<Double>) {
-        if event.isLate { lateEvents += 1 }
-        for i in entities.indices {
-            _ = entities[i].process(event, into: output)
-        }
+        _ = process(event, into: output, keyed: -1)
     }
 
     /// As `process(_:into:)`, and returns the lookup of the event's key of kind `keyed` in this engine's index
