@@ -135,7 +135,7 @@ extension CategoricalStore {
             sketches.append(repeating: -1, count: slots)
             registers.reserveCapacity(slots * Self.registerCount)
         }
-        // Hands a slot the next block, with the registers `fill` writes (or zeros).
+        // Hands a slot the next block, holding `block`'s registers (zeros when nil).
         func handOut(_ slot: Int, _ block: UnsafeRawBufferPointer?) {
             sketches[slot] = Int32(registers.count / Self.registerCount)
             if let block {

@@ -88,7 +88,8 @@ public struct RobustZScoreDetector: Sendable {
         if x.isNaN || (entity != nil && !key.isPresent) { return Result(score: 0, z: .nan, isWarm: false) }
         let lookup = index!.lookup(key, nowMs: event.timeMs)
         ensure(slots: index!.slotCapacity)
-        return process(event, value: x, slot: lookup.slot, isFresh: lookup.isFresh)
+        if lookup.isFresh { counts[lookup.slot] = 0 }
+        return scoreAndAdd(event, value: x, slot: lookup.slot)
     }
 
     /// Scores `x` for a detector sharing keys: `key` is the lookup of the event's key in the caller's index (nil
@@ -100,11 +101,12 @@ public struct RobustZScoreDetector: Sendable {
         ensure(slots: key.slot + 1)
         if key.isFresh { counts[key.slot] = 0 }
         if x.isNaN { return Result(score: 0, z: .nan, isWarm: false) }
-        return process(event, value: x, slot: key.slot, isFresh: false)
+        return scoreAndAdd(event, value: x, slot: key.slot)
     }
 
-    private mutating func process(_ event: Event, value x: Double, slot: Int, isFresh: Bool) -> Result {
-        if isFresh { counts[slot] = 0 }
+    /// Scores `x` against the baseline at `slot` (already emptied if its key is new), then adds it unless the
+    /// event is late.
+    private mutating func scoreAndAdd(_ event: Event, value x: Double, slot: Int) -> Result {
         let n = Int(counts[slot])
         var result = Result(score: 0, z: .nan, isWarm: n >= minSamples)
         if result.isWarm {
