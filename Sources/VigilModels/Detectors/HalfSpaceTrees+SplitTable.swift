@@ -49,12 +49,12 @@ extension HalfSpaceTrees {
             /// Moves to the child on `side` (0 left, 1 right).
             @inline(__always) mutating func descend(_ side: Int) {
                 if local >= bottom {
-                    block = 8 * block + 2 * (local - bottom) + side + bias
+                    block = 8 &* block &+ 2 &* (local &- bottom) &+ side &+ bias
                     local = 0
                     bottom = 3
                     bias = lowerBias
                 } else {
-                    local = 2 * local + 1 + side
+                    local = 2 &* local &+ 1 &+ side
                 }
             }
         }
