@@ -62,11 +62,15 @@ public struct StateArray<Element: BitwiseCopyable>: RandomAccessCollection, Muta
     }
 
     /// Appends one element.
+    @inlinable
     public mutating func append(_ element: Element) {
         append(repeating: element, count: 1)
     }
 
-    /// Appends `count` copies of `value`: the way a store makes room for new keys.
+    /// Appends `count` copies of `value`: the way a store makes room for new keys. Inlinable, as the other
+    /// operations a store calls per event or per new key: called unspecialized from another module, every call
+    /// looked up the storage class's generic metadata and copied each element through a value witness.
+    @inlinable
     public mutating func append(repeating value: Element, count n: Int) {
         guard n > 0 else { return }
         makeUnique()
@@ -78,12 +82,14 @@ public struct StateArray<Element: BitwiseCopyable>: RandomAccessCollection, Muta
     /// Reserves room for `capacity` elements without writing any: room never written is never resident, so a
     /// table whose elements are handed out one by one can reserve for all it may need and then grow without
     /// moving (or allocating) on the way.
+    @inlinable
     public mutating func reserveCapacity(_ capacity: Int) {
         makeUnique()
         storage.reserve(capacity)
     }
 
     /// Appends a buffer's elements.
+    @inlinable
     public mutating func append(contentsOf elements: UnsafeBufferPointer<Element>) {
         guard let base = elements.baseAddress, elements.count > 0 else { return }
         makeUnique()
@@ -168,6 +174,7 @@ final class StateArrayStorage<Element: BitwiseCopyable>: @unchecked Sendable {
 
     /// Makes room for `capacity` elements: the room at least doubles, so moves stay rare. On the heap a move
     /// may copy (under 1 MiB); the move to a mapping copies once; a mapping grows without copying.
+    @usableFromInline
     func reserve(_ capacity: Int) {
         let needed = capacity * MemoryLayout<Element>.stride
         guard needed > reservedBytes else { return }
