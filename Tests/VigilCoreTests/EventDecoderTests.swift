@@ -137,6 +137,33 @@ struct EventDecoderTests {
         #expect(kind == .invalidUTF8)
     }
 
+    /// Strings are passed eight bytes at a time where the bytes are plain: whatever the place of a quote, a
+    /// backslash, a control character or a UTF-8 sequence in a string's words, it is read as byte by byte.
+    @Test func stringsReadTheSameWhereverTheirSpecialBytesFall() throws {
+        let plain = Array("abcdefghijklmnopqrstu".utf8)
+        for length in 0...plain.count {
+            for place in 0...length {
+                let head = String(decoding: plain[..<place], as: UTF8.self)
+                let tail = String(decoding: plain[place..<length], as: UTF8.self)
+                let text = head + tail
+                #expect(try decode(#"{"event_id":"\#(text)x","ts":1764000000000,"card_id":"c"}"#).id.string == text + "x")
+                #expect(try decode(#"{"event_id":"e","ts":1764000000000,"card_id":"\#(head)\"\#(tail)"}"#).entities[0].string == head + "\"" + tail)
+                #expect(try decode(#"{"event_id":"e","ts":1764000000000,"card_id":"\#(head)é€\#(tail)"}"#).entities[0].string == head + "é€" + tail)
+                #expect(try decode(#"{"event_id":"e","ts":1764000000000,"card_id":"\#(head)\u0041\#(tail)"}"#).entities[0].string == head + "A" + tail)
+                #expect(kind(of: "{\"event_id\":\"e\",\"ts\":1764000000000,\"card_id\":\"\(head)\t\(tail)\"}") == .malformedJSON)
+                #expect(kind(of: "{\"event_id\":\"e\",\"ts\":1764000000000,\"card_id\":\"\(head)\u{7F}\(tail)\"}") == nil, "DEL is plain")
+                let bytes = Array(#"{"event_id":"e","ts":1764000000000,"card_id":"c","x":""#.utf8) + plain[..<place] + [0xC3] + plain[place..<length] + Array(#""}"#.utf8)
+                var failure: DecodeError.Kind?
+                var event = Event()
+                bytes.withUnsafeBytes { buffer in
+                    do { try EventDecoder(schema: schema).decode(buffer, into: &event) } catch { failure = (error as? DecodeError)?.kind }
+                }
+                #expect(failure == .invalidUTF8, "a lead byte with no continuation at \(place) of \(length)")
+                #expect(kind(of: #"{"event_id":"e","ts":1764000000000,"card_id":"c","x":"\#(text)"#) == .malformedJSON, "unterminated")
+            }
+        }
+    }
+
     @Test func lastDuplicateFieldWins() throws {
         let event = try decode(#"{"event_id":"e","ts":1764000000000,"card_id":"c","amount":1,"amount":2}"#)
         #expect(event.numeric[0] == 2)

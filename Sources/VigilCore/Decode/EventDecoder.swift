@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Decodes JSON input messages into `Event`s on the hot path: one validating pass over the bytes, no
 /// Foundation, and no allocation (strings are hashed or copied into the event's inline storage).
 ///
@@ -8,8 +14,10 @@ public struct EventDecoder: Sendable {
     }
 
     public let schema: EventSchema
-    /// Field names as bytes with their role, scanned linearly (schemas have a handful of fields).
-    private let roles: [(name: [UInt8], role: Role)]
+    /// Every field name's bytes, one after another, and per name where its bytes are and its role: scanned
+    /// linearly (schemas have a handful of fields), names of the key's length compared with `memcmp`.
+    private let roleNames: [UInt8]
+    private let roles: [(start: Int, count: Int, role: Role)]
     /// Categorical fields that are also an entity's key field: (categorical index, entity index).
     private let categoricalFromEntity: [(Int, Int)]
     /// Event times outside this range are refused: they would drag the watermark to nonsense.
@@ -17,21 +25,26 @@ public struct EventDecoder: Sendable {
 
     public init(schema: EventSchema) {
         self.schema = schema
-        var roles: [(name: [UInt8], role: Role)] = [(Array(schema.idField.utf8), .id), (Array(schema.timeField.utf8), .time)]
-        for (i, entity) in schema.entities.enumerated() { roles.append((Array(entity.field.utf8), .entity(i))) }
-        for (i, name) in schema.numericFields.enumerated() { roles.append((Array(name.utf8), .numeric(i))) }
+        var fields: [(name: [UInt8], role: Role)] = [(Array(schema.idField.utf8), .id), (Array(schema.timeField.utf8), .time)]
+        for (i, entity) in schema.entities.enumerated() { fields.append((Array(entity.field.utf8), .entity(i))) }
+        for (i, name) in schema.numericFields.enumerated() { fields.append((Array(name.utf8), .numeric(i))) }
         var categoricalFromEntity: [(Int, Int)] = []
         for (i, name) in schema.categoricalFields.enumerated() {
             // A field can be both an entity key and a categorical value (merchant_id): read it once, as the key.
             if let entity = schema.entities.firstIndex(where: { $0.field == name }) {
                 categoricalFromEntity.append((i, entity))
             } else {
-                roles.append((Array(name.utf8), .categorical(i)))
+                fields.append((Array(name.utf8), .categorical(i)))
             }
         }
         self.categoricalFromEntity = categoricalFromEntity
-        if let label = schema.labelField { roles.append((Array(label.utf8), .label)) }
-        self.roles = roles
+        if let label = schema.labelField { fields.append((Array(label.utf8), .label)) }
+        var roleNames: [UInt8] = []
+        roles = fields.map { name, role in
+            defer { roleNames += name }
+            return (roleNames.count, name.count, role)
+        }
+        self.roleNames = roleNames
     }
 
     /// Decodes one message. `event` keeps its partition and offset; every other part is overwritten.
@@ -127,10 +140,14 @@ public struct EventDecoder: Sendable {
     }
 
     private func match(_ name: UnsafeRawBufferPointer) -> Role? {
-        for entry in roles where entry.name.count == name.count {
-            if entry.name.withUnsafeBytes({ $0.elementsEqual(name) }) { return entry.role }
+        roles.withUnsafeBufferPointer { roles in
+            roleNames.withUnsafeBytes { names in
+                for entry in roles where entry.count == name.count {
+                    if name.count == 0 || memcmp(names.baseAddress! + entry.start, name.baseAddress!, name.count) == 0 { return entry.role }
+                }
+                return nil
+            }
         }
-        return nil
     }
 
     /// A text value (or an integer, taken as its digits) for ids and keys; calls `store` with its bytes.

@@ -54,6 +54,16 @@ struct JSONScanner {
         let start = position
         var escapes = false
         while position < bytes.count {
+            // Eight bytes at a time past plain ASCII (0x20-0x7F but the quote and the backslash), which the steps
+            // below would pass one by one: ids, keys and names are mostly that.
+            if position &+ 8 <= bytes.count {
+                let special = Self.specialBytes(in: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: position, as: UInt64.self)))
+                if special == 0 {
+                    position &+= 8
+                    continue
+                }
+                position &+= special.trailingZeroBitCount &>> 3
+            }
             let b = bytes[position]
             if b == 0x22 {
                 let token = StringToken(range: start..<position, hasEscapes: escapes)
@@ -85,6 +95,22 @@ struct JSONScanner {
             }
         }
         throw error(.malformedJSON, "unterminated string")
+    }
+
+    /// The high bit of each byte of `word` (first byte lowest) that ends a run of plain string bytes: a quote, a
+    /// backslash, a control character or a byte of a multi-byte UTF-8 sequence. A set bit may also follow a byte
+    /// that is one (a borrow), never precede it, so the lowest set bit is always the first such byte; zero when
+    /// there is none.
+    @inline(__always)
+    static func specialBytes(in word: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let quotes = word ^ (ones &* 0x22)
+        let backslashes = word ^ (ones &* 0x5C)
+        let zeroQuote = (quotes &- ones) & ~quotes
+        let zeroBackslash = (backslashes &- ones) & ~backslashes
+        let control = (word &- ones &* 0x20) & ~word
+        return (zeroQuote | zeroBackslash | control | word) & highs
     }
 
     private func isHex(_ b: UInt8) -> Bool {
