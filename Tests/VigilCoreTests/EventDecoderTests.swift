@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Testing
 import VigilCore
 
@@ -162,6 +167,35 @@ struct EventDecoderTests {
                 #expect(kind(of: #"{"event_id":"e","ts":1764000000000,"card_id":"c","x":"\#(text)"#) == .malformedJSON, "unterminated")
             }
         }
+    }
+
+    /// Numbers with few enough digits are converted without `strtod` (an exact integer divided by an exact power of
+    /// ten); every number must still get `strtod`'s value, bit for bit, on either side of those limits.
+    @Test func numbersGetStrtodsValueBitForBit() throws {
+        var rng = SplitMix64(seed: 31)
+        var texts = ["0", "-0", "0.0", "-0.0", "1", "0.1", "0.3", "123.45", "9007199254740992", "9007199254740993", "0.0000000000000000000001",
+                     "0.00000000000000000000001", "1234567890123456789", "12345678901234567890", "1e5", "2.5E-3", "-7e+2", "0.1e1"]
+        for _ in 0..<20_000 {
+            let digits = 1 + Int(rng.next() % 21)
+            var text = rng.next() % 4 == 0 ? "-" : ""
+            var body = (0..<digits).map { _ in String(rng.next() % 10) }.joined()
+            while body.count > 1 && body.first == "0" { body.removeFirst() }
+            if rng.next() % 4 != 0 {
+                let point = Int(rng.next() % UInt64(body.count + 1))
+                let integer = point == 0 ? "0" : String(body.prefix(point))
+                let fraction = point == body.count ? "0" : String(body.dropFirst(point))
+                body = integer + "." + fraction
+            }
+            text += body
+            if rng.next() % 8 == 0 { text += "e" + String(Int(rng.next() % 40) - 20) }
+            texts.append(text)
+        }
+        var mismatches: [String] = []
+        for text in texts {
+            let event = try decode(#"{"event_id":"e","ts":1764000000000,"card_id":"c","amount":\#(text)}"#)
+            if event.numeric[0].bitPattern != strtod(text, nil).bitPattern { mismatches.append(text) }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(10))")
     }
 
     @Test func lastDuplicateFieldWins() throws {

@@ -240,8 +240,53 @@ struct JSONScanner {
         return NumberToken(range: start..<position, isInteger: integer)
     }
 
-    /// The token's value as a double (`strtod` on a stack copy); infinite when out of range.
+    /// Exact powers of ten as doubles: 10^22 is the largest that is.
+    private static let exactPowersOfTen: [Double] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+        1e21, 1e22,
+    ]
+
+    /// The token's value as a double, correctly rounded (what `strtod` gives); infinite when out of range.
     func double(_ token: NumberToken) -> Double {
+        fastDouble(token) ?? parsedDouble(token)
+    }
+
+    /// The value of a token whose digits make an integer of at most 2^53 and whose decimal exponent is within
+    /// ±22 (prices, amounts, counts): that integer and that power of ten are both exact doubles, so one
+    /// multiplication or division rounds correctly (Clinger's fast path), to the value `strtod` gives. Nil
+    /// for any other token.
+    @inline(__always)
+    private func fastDouble(_ token: NumberToken) -> Double? {
+        var i = token.range.lowerBound
+        let end = token.range.upperBound
+        let negative = bytes[i] == 0x2D
+        if negative { i &+= 1 }
+        var mantissa: UInt64 = 0
+        var digits = 0
+        var exponent = 0
+        var inFraction = false
+        while i < end {
+            let b = bytes[i]
+            if b == 0x2E {
+                inFraction = true
+            } else if b >= 48 && b <= 57 {
+                // Leading zeros add nothing to the mantissa and need no room.
+                if mantissa != 0 || b != 48 { digits &+= 1 }
+                guard digits <= 19 else { return nil }
+                mantissa = mantissa &* 10 &+ UInt64(b &- 48)
+                if inFraction { exponent &-= 1 }
+            } else {
+                return nil  // an exponent: the general path
+            }
+            i &+= 1
+        }
+        guard mantissa <= 1 << 53, exponent >= -22 else { return nil }
+        let value = exponent == 0 ? Double(mantissa) : Double(mantissa) / Self.exactPowersOfTen[-exponent]
+        return negative ? -value : value
+    }
+
+    /// The token's value by `strtod` on a stack copy.
+    private func parsedDouble(_ token: NumberToken) -> Double {
         let count = token.range.count
         return withUnsafeTemporaryAllocation(of: CChar.self, capacity: count + 1) { buffer in
             for k in 0..<count { buffer[k] = CChar(bitPattern: bytes[token.range.lowerBound + k]) }
