@@ -251,10 +251,10 @@ struct JSONScanner {
         fastDouble(token) ?? parsedDouble(token)
     }
 
-    /// The value of a token whose digits make an integer of at most 2^53 and whose decimal exponent is within
-    /// ±22 (prices, amounts, counts): that integer and that power of ten are both exact doubles, so one
-    /// multiplication or division rounds correctly (Clinger's fast path), to the value `strtod` gives. Nil
-    /// for any other token.
+    /// The value of a token without an exponent whose digits make an integer of at most 2^53, with at most 22 of
+    /// them after the point (prices, amounts, counts): that integer and that power of ten are both exact doubles,
+    /// so one division rounds correctly (Clinger's fast path), to the value `strtod` gives. Nil for any other
+    /// token.
     @inline(__always)
     private func fastDouble(_ token: NumberToken) -> Double? {
         var i = token.range.lowerBound
