@@ -198,6 +198,19 @@ struct EventDecoderTests {
         #expect(mismatches.isEmpty, "\(mismatches.prefix(10))")
     }
 
+    /// Names are compared whole: keys that share a field's first bytes, or are a field's prefix, or extend it,
+    /// are other fields.
+    @Test func keysMatchWholeNamesOnly() throws {
+        let event = try decode(#"""
+            {"event_id":"e","ts":1764000000000,"card_id":"c","merchant_ix":"m1","merchant_i":"m2","merchant_id_":"m3",
+             "event_i":"x","event_idx":"y","amoun":5,"amountt":6,"":7}
+            """#)
+        #expect(event.id.string == "e")
+        #expect(!event.entities[1].isPresent)
+        #expect(event.numeric[0].isNaN)
+        #expect(try decode(#"{"event_id":"e","ts":1764000000000,"card_id":"c","merchant_ix":"m1","merchant_id":"m"}"#).entities[1].string == "m")
+    }
+
     @Test func lastDuplicateFieldWins() throws {
         let event = try decode(#"{"event_id":"e","ts":1764000000000,"card_id":"c","amount":1,"amount":2}"#)
         #expect(event.numeric[0] == 2)
