@@ -18,7 +18,6 @@ final class KafkaPollThread: Sendable {
     init(name: String, body: @escaping @Sendable () -> Void) {
         let thread = Thread { [state] in
             CurrentThread.setName(name)
-            Thread.current.name = name
             while state.running.load(ordering: .acquiring) {
                 body()
             }
