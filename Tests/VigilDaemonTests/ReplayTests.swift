@@ -28,6 +28,7 @@ struct ReplayTests {
         }
         let path = NSTemporaryDirectory() + "numeric-\(UUID().uuidString.prefix(6)).jsonl"
         try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
         let report = try Replay(config: config).run(input: path)
         #expect(report.events == 3000)
         #expect(report.labelled == 3000)
@@ -63,6 +64,10 @@ struct ReplayTests {
         let path = NSTemporaryDirectory() + "replay-\(UUID().uuidString.prefix(6)).jsonl"
         let output = path + ".scores"
         try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        defer {
+            try? FileManager.default.removeItem(atPath: path)
+            try? FileManager.default.removeItem(atPath: output)
+        }
         _ = try Replay(config: fixture.config).run(input: path, output: output)
         var offline: [String: String] = [:]
         for line in try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n") {
