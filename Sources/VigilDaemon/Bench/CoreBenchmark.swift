@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import VigilCore
+import VigilModels
 
 /// Events through decode + features + detectors in-process, no Kafka: the core's throughput, sequentially
 /// and through the worker pool with 1 ... N workers.
@@ -73,6 +74,7 @@ public struct CoreBenchmark: Sendable {
         let decoder = EventDecoder(schema: config.schema)
         var scorer = SequentialScorer(model: ScoringModel(config: config))
         var event = Event()
+        var scored = ScoredEvent(event: event, features: .undefined, result: DetectionResult(), sequence: 0)
         var alerts = 0
         let half = messages.count / 2
         var allocationsAtHalf: UInt64 = 0
@@ -84,7 +86,8 @@ public struct CoreBenchmark: Sendable {
             }
             event.offset = Int64(i)
             message.withUnsafeBytes { try? decoder.decode($0, into: &event) }
-            if scorer.score(event).result.alert { alerts += 1 }
+            scorer.score(event, into: &scored)
+            if scored.result.alert { alerts += 1 }
         }
         let seconds = elapsed(start)
         counter?.stopTracing()

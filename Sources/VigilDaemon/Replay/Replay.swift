@@ -95,6 +95,7 @@ public struct Replay: Sendable {
         var offset: Int64 = 0
         var pendingLabels: [(EventID, Bool)] = []
         pendingLabels.reserveCapacity((labelDelay ?? 0) + 1)
+        var scored = ScoredEvent(event: Event(), features: .undefined, result: DetectionResult(), sequence: 0)
         let start = ContinuousClock.now
 
         try data.withUnsafeBytes { (all: UnsafeRawBufferPointer) in
@@ -118,7 +119,7 @@ public struct Replay: Sendable {
                 }
                 let candidate = event.timeMs &- config.maxLatenessMs
                 if candidate > watermark { watermark = candidate }
-                let scored = scorer.score(event)
+                scorer.score(event, into: &scored)
                 report.events += 1
                 if let labelDelay, event.label >= 0 {
                     pendingLabels.append((event.id, event.label == 1))

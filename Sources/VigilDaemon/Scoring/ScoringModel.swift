@@ -136,6 +136,8 @@ public struct SequentialScorer: Sendable {
     private var router: Router
     private var scorer: EventScorer
     private var stage: ScoringStage
+    /// The work item each event is prepared in, reused.
+    private var item = WorkItem(event: Event())
 
     public init(model: ScoringModel) {
         router = Router(model: model)
@@ -143,10 +145,25 @@ public struct SequentialScorer: Sendable {
         stage = model.makeStage()
     }
 
+    /// Scores `event`, returning the scored event (about 1.7 kB).
     public mutating func score(_ event: Event) -> ScoredEvent {
-        var scored = scorer.score(router.prepare(event))
-        stage.finish(&scored)
+        var scored = ScoredEvent(event: event, features: .undefined, result: DetectionResult(), sequence: 0)
+        score(event, into: &scored)
         return scored
+    }
+
+    /// Scores `event` into `scored`, which it overwrites: the event is copied into the work item and from there
+    /// into `scored`, and nothing else is copied, where returning the scored event copies it whole on each
+    /// hand-over (eleven copies per event in all).
+    public mutating func score(_ event: Event, into scored: inout ScoredEvent) {
+        item.event = event
+        withUnsafeMutablePointer(to: &item) { item in
+            router.prepare(item)
+            withUnsafeMutablePointer(to: &scored) { scored in
+                scorer.score(UnsafePointer(item), into: scored)
+                stage.finish(scored)
+            }
+        }
     }
 
     /// Keys of entity kind `entity` holding feature state now (whichever engine computes that kind).

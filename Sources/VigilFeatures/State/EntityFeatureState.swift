@@ -131,7 +131,14 @@ struct EntityFeatureState: Sendable {
         }
     }
 
+    /// Slots every store has room for: `ensure` returns at once below it, as it does on all but a key table's
+    /// growth (it ran every store's check on every event). Zero after a restore, whose stores have the checkpoint's
+    /// sizes.
+    var ensuredSlots = 0
+
     private mutating func ensure(slots: Int) {
+        guard slots > ensuredSlots else { return }
+        ensuredSlots = slots
         sliding?.ensure(slots: slots)
         for i in buckets.indices { buckets[i].ensure(slots: slots) }
         for i in decayed.indices { decayed[i].ensure(slots: slots) }

@@ -209,6 +209,7 @@ extension EntityFeatureState {
         copy.lastValues = StateArray(try r.readDoubles())
         copy.previousTimes = StateArray(try r.readInt64s())
         guard copy.lastValues.count == copy.previousTimes.count * lastFields.count else { throw StateError("entity state: inconsistent arrays") }
+        copy.ensuredSlots = 0
         self = copy
     }
 }

@@ -48,10 +48,9 @@ public struct CategoricalStore: Sendable {
     }
 
     public mutating func reset(slot: Int) {
-        for i in slot * exactCapacity..<(slot + 1) * exactCapacity {
-            hashes[i] = 0
-            lastSeen[i] = .min
-        }
+        let (start, count) = (slot * exactCapacity, exactCapacity)
+        hashes.withUnsafeMutableBufferPointer { UnsafeMutableBufferPointer(rebasing: $0[start..<start + count]).update(repeating: 0) }
+        lastSeen.withUnsafeMutableBufferPointer { UnsafeMutableBufferPointer(rebasing: $0[start..<start + count]).update(repeating: .min) }
         if overflowed[slot] {
             overflowed[slot] = false
             if countsDistinct, sketches[slot] >= 0 {
