@@ -209,6 +209,14 @@ struct EventDecoderTests {
         #expect(!event.entities[1].isPresent)
         #expect(event.numeric[0].isNaN)
         #expect(try decode(#"{"event_id":"e","ts":1764000000000,"card_id":"c","merchant_ix":"m1","merchant_id":"m"}"#).entities[1].string == "m")
+        // Keys whose first eight bytes would run past the message's end are matched byte by byte: a short field
+        // name last, an unknown one, names of eight bytes and more against longer and shorter neighbours.
+        let short = EventSchema(
+            idField: "event_id", timeField: "ts", timeFormat: .epochMilliseconds, entities: [("card", "card_id")],
+            numericFields: ["a", "amount12", "amount123"], categoricalFields: [], labelField: nil, maxMessageBytes: 512)
+        let last = try decode(#"{"event_id":"e","ts":1764000000000,"card_id":"c","amount12":2,"amount123":3,"amount1234":4,"b":5,"a":7}"#, schema: short)
+        #expect(last.numeric[0] == 7 && last.numeric[1] == 2 && last.numeric[2] == 3)
+        #expect(try decode(#"{"event_id":"e","ts":1764000000000,"card_id":"c","b":1}"#, schema: short).numeric[0].isNaN)
     }
 
     @Test func lastDuplicateFieldWins() throws {

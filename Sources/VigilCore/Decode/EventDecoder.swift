@@ -14,10 +14,11 @@ public struct EventDecoder: Sendable {
     }
 
     public let schema: EventSchema
-    /// Every field name's bytes, one after another, and per name where its bytes are and its role: scanned
-    /// linearly (schemas have a handful of fields), names of the key's length compared with `memcmp`.
+    /// Every field name's bytes, one after another, and per name where its bytes are, its first eight bytes as a
+    /// word (`prefix(_:count:)`) and its role: scanned linearly (schemas have a handful of fields), a key matched
+    /// by its length and first word, and `memcmp` only for the bytes past the eighth.
     private let roleNames: [UInt8]
-    private let roles: [(start: Int, count: Int, role: Role)]
+    private let roles: [(start: Int, count: Int, prefix: UInt64, role: Role)]
     /// Categorical fields that are also an entity's key field: (categorical index, entity index).
     private let categoricalFromEntity: [(Int, Int)]
     /// Event times outside this range are refused: they would drag the watermark to nonsense.
@@ -42,7 +43,8 @@ public struct EventDecoder: Sendable {
         var roleNames: [UInt8] = []
         roles = fields.map { name, role in
             defer { roleNames += name }
-            return (roleNames.count, name.count, role)
+            let prefix = name.withUnsafeBytes { Self.prefix($0.baseAddress!, count: name.count) }
+            return (roleNames.count, name.count, prefix, role)
         }
         self.roleNames = roleNames
     }
@@ -133,20 +135,43 @@ public struct EventDecoder: Sendable {
         if key.hasEscapes {
             return withUnsafeTemporaryAllocation(byteCount: 256, alignment: 1) { buffer in
                 guard let n = scanner.unescape(key, into: buffer) else { return nil }
-                return match(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                let name = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+                return match(name, prefix: n == 0 ? 0 : Self.prefix(name.baseAddress!, count: n))
             }
         }
-        return match(UnsafeRawBufferPointer(rebasing: scanner.bytes[key.range]))
+        let name = UnsafeRawBufferPointer(rebasing: scanner.bytes[key.range])
+        guard !name.isEmpty else { return match(name, prefix: 0) }
+        // A key is followed by at least its closing quote and a colon, so its first eight bytes are mostly inside
+        // the message and read as one word.
+        let prefix =
+            key.range.lowerBound &+ 8 <= scanner.bytes.count
+            ? UInt64(littleEndian: name.baseAddress!.loadUnaligned(as: UInt64.self)) & Self.prefixMask(count: name.count)
+            : Self.prefix(name.baseAddress!, count: name.count)
+        return match(name, prefix: prefix)
     }
 
-    private func match(_ name: UnsafeRawBufferPointer) -> Role? {
+    /// The first `min(count, 8)` bytes of a name, the first one lowest, zeros above.
+    private static func prefix(_ bytes: UnsafeRawPointer, count: Int) -> UInt64 {
+        var word: UInt64 = 0
+        for i in 0..<min(count, 8) { word |= UInt64(bytes.load(fromByteOffset: i, as: UInt8.self)) << (8 * i) }
+        return word
+    }
+
+    /// Keeps the bytes of a word that belong to a name of `count` bytes.
+    @inline(__always) private static func prefixMask(count: Int) -> UInt64 {
+        count >= 8 ? ~0 : (1 &<< (8 &* UInt64(truncatingIfNeeded: count))) &- 1
+    }
+
+    private func match(_ name: UnsafeRawBufferPointer, prefix: UInt64) -> Role? {
         roles.withUnsafeBufferPointer { roles in
-            roleNames.withUnsafeBytes { names in
-                for entry in roles where entry.count == name.count {
-                    if name.count == 0 || memcmp(names.baseAddress! + entry.start, name.baseAddress!, name.count) == 0 { return entry.role }
+            for entry in roles where entry.count == name.count && entry.prefix == prefix {
+                if name.count <= 8 { return entry.role }
+                let matches = roleNames.withUnsafeBytes { names in
+                    memcmp(names.baseAddress! + entry.start + 8, name.baseAddress! + 8, name.count - 8) == 0
                 }
-                return nil
+                if matches { return entry.role }
             }
+            return nil
         }
     }
 
