@@ -18,7 +18,7 @@ public struct EventID: Sendable, Hashable, CustomStringConvertible {
     public init?(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count <= EventLimits.idBytes else { return nil }
         self.init()
-        for i in 0..<bytes.count { storage[i] = bytes[i] }
+        if !bytes.isEmpty { withUnsafeMutableBytes(of: &storage) { $0.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) } }
         count = UInt8(bytes.count)
     }
 
@@ -63,7 +63,7 @@ public struct EntityKey: Sendable, Hashable, CustomStringConvertible, BitwiseCop
     public init?(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count <= EventLimits.keyBytes else { return nil }
         self.init()
-        for i in 0..<bytes.count { storage[i] = bytes[i] }
+        if !bytes.isEmpty { withUnsafeMutableBytes(of: &storage) { $0.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) } }
         count = UInt8(bytes.count)
         hash = FNV1a.hash(bytes)
     }
