@@ -72,10 +72,24 @@ public struct CategoricalStore: Sendable {
     /// Whether `hash` was seen in `(t - size, t)` for this key. A missing value (hash 0) is never "first seen".
     public func wasSeen(slot: Int, hash: UInt64, atMs t: Int64) -> Bool {
         guard hash != 0 else { return true }
-        for i in slot * exactCapacity..<(slot + 1) * exactCapacity where hashes[i] == hash {
-            return lastSeen[i] > t &- sizeMs && lastSeen[i] <= t
+        return withExactSet(slot: slot) { hashes, lastSeen in
+            for i in hashes.indices where hashes[i] == hash { return lastSeen[i] > t &- sizeMs && lastSeen[i] <= t }
+            return false
         }
-        return false
+    }
+
+    /// Calls `body` with a slot's exact set: its value hashes and last-seen times, `exactCapacity` of each. The
+    /// scans of a set read it through these (one range check for the set, where a checked read per element
+    /// reloaded the arrays' storage every time).
+    @inline(__always)
+    private func withExactSet<R>(slot: Int, _ body: (UnsafeBufferPointer<UInt64>, UnsafeBufferPointer<Int64>) -> R) -> R {
+        let (start, count) = (slot * exactCapacity, exactCapacity)
+        precondition(slot >= 0 && start + count <= hashes.count && start + count <= lastSeen.count, "slot out of range")
+        return hashes.withUnsafeBufferPointer { hashes in
+            lastSeen.withUnsafeBufferPointer { lastSeen in
+                body(UnsafeBufferPointer(rebasing: hashes[start..<start + count]), UnsafeBufferPointer(rebasing: lastSeen[start..<start + count]))
+            }
+        }
     }
 
     /// Starts loading a slot's exact set (see `EntityFeatureState.prefetchState`).
@@ -89,19 +103,25 @@ public struct CategoricalStore: Sendable {
     public mutating func add(slot: Int, hash: UInt64, timeMs t: Int64) {
         guard hash != 0 else { return }
         let base = slot * exactCapacity
-        var free = -1
-        var oldest = base
-        for i in base..<base + exactCapacity {
-            if hashes[i] == hash {
-                if t > lastSeen[i] { lastSeen[i] = t }
-                if countsDistinct, overflowed[slot] {
-                    HyperLogLog.add(hash, precision: Self.precision, registers: &registers, base: sketchBase(slot: slot))
-                }
-                return
+        // The value's place in the set if it is there; else the first place free or expired, and the oldest.
+        let (found, firstFree, oldestPlace) = withExactSet(slot: slot) { hashes, lastSeen in
+            var (free, oldest) = (-1, 0)
+            for i in hashes.indices {
+                if hashes[i] == hash { return (i, free, oldest) }
+                if free < 0, hashes[i] == 0 || lastSeen[i] <= t &- sizeMs { free = i }
+                if lastSeen[i] < lastSeen[oldest] { oldest = i }
             }
-            if free < 0, hashes[i] == 0 || lastSeen[i] <= t &- sizeMs { free = i }
-            if lastSeen[i] < lastSeen[oldest] { oldest = i }
+            return (-1, free, oldest)
         }
+        if found >= 0 {
+            if t > lastSeen[base + found] { lastSeen[base + found] = t }
+            if countsDistinct, overflowed[slot] {
+                HyperLogLog.add(hash, precision: Self.precision, registers: &registers, base: sketchBase(slot: slot))
+            }
+            return
+        }
+        var free = firstFree < 0 ? -1 : base + firstFree
+        let oldest = base + oldestPlace
         if free < 0 {
             // More distinct values in the window than kept exactly: fall back to HyperLogLog for the count.
             if !overflowed[slot] {
@@ -127,11 +147,11 @@ public struct CategoricalStore: Sendable {
         if overflowed[slot], countsDistinct, sketches[slot] >= 0 {
             return HyperLogLog.estimate(precision: Self.precision, registers: registers, base: Int(sketches[slot]) * Self.registerCount).rounded()
         }
-        var n = 0
-        for i in slot * exactCapacity..<(slot + 1) * exactCapacity where hashes[i] != 0 && lastSeen[i] > t &- sizeMs && lastSeen[i] <= t {
-            n += 1
+        return withExactSet(slot: slot) { hashes, lastSeen in
+            var n = 0
+            for i in hashes.indices where hashes[i] != 0 && lastSeen[i] > t &- sizeMs && lastSeen[i] <= t { n += 1 }
+            return Double(n)
         }
-        return Double(n)
     }
 
     /// Without the sketches of keys past `exactCapacity` values (`registerCount` bytes each, where counted).
