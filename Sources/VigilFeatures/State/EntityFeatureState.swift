@@ -211,7 +211,7 @@ struct EntityFeatureState: Sendable {
             case .last(let lane):
                 output[position] = lastValues[slot * lastFields.count + lane]
             case .firstSeen(let store, let field):
-                output[position] = categorical[store].wasSeen(slot: slot, hash: event.categorical[field], atMs: t) ? 0 : 1
+                output[position] = categorical.inPlace(store) { $0.wasSeen(slot: slot, hash: event.categorical[field], atMs: t) } ? 0 : 1
             case .slidingRatio(let lane, let field, let size):
                 output[position] = ratio(event.numeric[field], sliding!.stats(slot: slot, lane: lane, atMs: t, sizeMs: size))
             case .bucketRatio(let store, let field):
@@ -249,7 +249,7 @@ struct EntityFeatureState: Sendable {
             case .decayed(let store, let aggregate):
                 output[position] = decayed[store].stats(slot: slot, atMs: t).value(of: aggregate)
             case .distinct(let store):
-                output[position] = categorical[store].distinct(slot: slot, atMs: t)
+                output[position] = categorical.inPlace(store) { $0.distinct(slot: slot, atMs: t) }
             default:
                 break
             }
