@@ -89,19 +89,19 @@ public struct EventDecoder: Sendable {
                 if let role = role(of: key, scanner) {
                     switch role {
                     case .id:
-                        try readText(&scanner, field: schema.idField, limit: EventLimits.idBytes) { event.id = EventID($0)! }
+                        try readText(&scanner, field: .id, limit: EventLimits.idBytes) { event.id = EventID($0)! }
                         sawID = event.id.count > 0
                     case .time:
                         event.timeMs = try readTime(&scanner)
                         sawTime = true
                     case .entity(let i):
-                        try readText(&scanner, field: schema.entities[i].field, limit: EventLimits.keyBytes, allowNull: true) {
+                        try readText(&scanner, field: .entity(i), limit: EventLimits.keyBytes, allowNull: true) {
                             event.entities[i] = EntityKey($0)!
                         }
                     case .numeric(let i):
-                        event.numeric[i] = try readNumber(&scanner, field: schema.numericFields[i])
+                        event.numeric[i] = try readNumber(&scanner, field: .numeric(i))
                     case .categorical(let i):
-                        event.categorical[i] = try readCategorical(&scanner, field: schema.categoricalFields[i])
+                        event.categorical[i] = try readCategorical(&scanner, field: .categorical(i))
                     case .label:
                         event.label = try readLabel(&scanner)
                     }
@@ -175,11 +175,24 @@ public struct EventDecoder: Sendable {
         }
     }
 
+    /// The name of the field a role reads, for error messages: the readers take the role, so that the event path
+    /// passes no strings (each one passed was a retain and a release).
+    private func name(of role: Role) -> String {
+        switch role {
+        case .id: schema.idField
+        case .time: schema.timeField
+        case .entity(let i): schema.entities[i].field
+        case .numeric(let i): schema.numericFields[i]
+        case .categorical(let i): schema.categoricalFields[i]
+        case .label: schema.labelField ?? "label"
+        }
+    }
+
     /// A text value (or an integer, taken as its digits) for ids and keys; calls `store` with its bytes.
     /// Null or empty means absent when `allowNull`.
     private func readText(
         _ scanner: inout JSONScanner,
-        field: String,
+        field: Role,
         limit: Int,
         allowNull: Bool = false,
         store: (UnsafeRawBufferPointer) -> Void
@@ -193,25 +206,25 @@ public struct EventDecoder: Sendable {
                     if n > 0 { store(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) }
                     return true
                 }
-                guard stored else { throw DecodeError(.valueTooLong, "'\(field)' is longer than \(limit) bytes", at: token.range.lowerBound) }
+                guard stored else { throw DecodeError(.valueTooLong, "'\(name(of: field))' is longer than \(limit) bytes", at: token.range.lowerBound) }
             } else {
                 guard token.range.count <= limit else {
-                    throw DecodeError(.valueTooLong, "'\(field)' is longer than \(limit) bytes", at: token.range.lowerBound)
+                    throw DecodeError(.valueTooLong, "'\(name(of: field))' is longer than \(limit) bytes", at: token.range.lowerBound)
                 }
                 if !token.range.isEmpty { store(UnsafeRawBufferPointer(rebasing: scanner.bytes[token.range])) }
             }
         case 0x2D, 48...57:
             let start = scanner.position
             let token = try scanner.readNumber()
-            guard token.isInteger else { throw DecodeError(.wrongType, "'\(field)' must be text or an integer", at: start) }
-            guard token.range.count <= limit else { throw DecodeError(.valueTooLong, "'\(field)' is too long", at: start) }
+            guard token.isInteger else { throw DecodeError(.wrongType, "'\(name(of: field))' must be text or an integer", at: start) }
+            guard token.range.count <= limit else { throw DecodeError(.valueTooLong, "'\(name(of: field))' is too long", at: start) }
             store(UnsafeRawBufferPointer(rebasing: scanner.bytes[token.range]))
         case 0x6E where allowNull:
             _ = try scanner.readLiteral()
         default:
             let start = scanner.position
             try scanner.skipValue(depth: 1)
-            throw DecodeError(.wrongType, "'\(field)' must be text or an integer", at: start)
+            throw DecodeError(.wrongType, "'\(name(of: field))' must be text or an integer", at: start)
         }
     }
 
@@ -243,23 +256,23 @@ public struct EventDecoder: Sendable {
         return ms
     }
 
-    private func readNumber(_ scanner: inout JSONScanner, field: String) throws(DecodeError) -> Double {
+    private func readNumber(_ scanner: inout JSONScanner, field: Role) throws(DecodeError) -> Double {
         let start = scanner.position
         switch scanner.peek() ?? 0 {
         case 0x2D, 48...57:
             let value = scanner.double(try scanner.readNumber())
-            guard value.isFinite else { throw DecodeError(.nonFinite, "'\(field)' is not a finite number", at: start) }
+            guard value.isFinite else { throw DecodeError(.nonFinite, "'\(name(of: field))' is not a finite number", at: start) }
             return value
         case 0x6E:
             _ = try scanner.readLiteral()
             return .nan
         default:
             try scanner.skipValue(depth: 1)
-            throw DecodeError(.wrongType, "'\(field)' must be a number", at: start)
+            throw DecodeError(.wrongType, "'\(name(of: field))' must be a number", at: start)
         }
     }
 
-    private func readCategorical(_ scanner: inout JSONScanner, field: String) throws(DecodeError) -> UInt64 {
+    private func readCategorical(_ scanner: inout JSONScanner, field: Role) throws(DecodeError) -> UInt64 {
         let start = scanner.position
         switch scanner.peek() ?? 0 {
         case 0x22:
@@ -284,7 +297,7 @@ public struct EventDecoder: Sendable {
             return 0
         default:
             try scanner.skipValue(depth: 1)
-            throw DecodeError(.wrongType, "'\(field)' must be text, a number or a boolean", at: start)
+            throw DecodeError(.wrongType, "'\(name(of: field))' must be text, a number or a boolean", at: start)
         }
     }
 
