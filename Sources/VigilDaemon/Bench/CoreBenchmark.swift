@@ -73,20 +73,30 @@ public struct CoreBenchmark: Sendable {
     public func sequential(counting counter: AllocationCounter? = nil) -> Row {
         let decoder = EventDecoder(schema: config.schema)
         var scorer = SequentialScorer(model: ScoringModel(config: config))
-        var event = Event()
-        var scored = ScoredEvent(event: event, features: .undefined, result: DetectionResult(), sequence: 0)
+        // Events are decoded two ahead of the one scored, so that their state is fetched ahead as a worker does:
+        // the table entries of the event two ahead, the windows of the next one.
+        var events = [Event](repeating: Event(), count: 3)
+        var scored = ScoredEvent(event: Event(), features: .undefined, result: DetectionResult(), sequence: 0)
         var alerts = 0
         let half = messages.count / 2
         var allocationsAtHalf: UInt64 = 0
         let start = ContinuousClock.now
-        for (i, message) in messages.enumerated() {
+        func decode(_ i: Int) {
+            events[i % 3].offset = Int64(i)
+            messages[i].withUnsafeBytes { try? decoder.decode($0, into: &events[i % 3]) }
+        }
+        for i in 0..<min(2, messages.count) { decode(i) }
+        for i in messages.indices {
             if i == half, let counter {
                 allocationsAtHalf = counter.count
                 counter.traceFromNowIfAsked()
             }
-            event.offset = Int64(i)
-            message.withUnsafeBytes { try? decoder.decode($0, into: &event) }
-            scorer.score(event, into: &scored)
+            if i + 2 < messages.count {
+                decode(i + 2)
+                scorer.prefetchEntries(for: events[(i + 2) % 3])
+            }
+            if i + 1 < messages.count { scorer.prefetchState(for: events[(i + 1) % 3]) }
+            scorer.score(events[i % 3], into: &scored)
             if scored.result.alert { alerts += 1 }
         }
         let seconds = elapsed(start)
