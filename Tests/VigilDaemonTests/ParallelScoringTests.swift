@@ -105,6 +105,59 @@ struct ParallelScoringTests {
         #expect(mismatches.count == 0, "\(mismatches.count) mismatches, the first at offsets \(mismatches.prefix(5))")
         #expect(alerts > 0, "the stream raises alerts, so the comparison covers them")
     }
+
+    /// Scoring in runs (features, then the run's trees tree by tree, then each event's stage) gives every event
+    /// what scoring it alone gives: features, detector scores, the decision and the explanation, bit for bit.
+    /// Runs of every length from 1 to past the largest, cut by the trees' windows (the benchmark config's trees
+    /// count 250 events a window) and fed from any place of the caller's buffer.
+    @Test(.timeLimit(.minutes(3)), arguments: ["bench", "perEntity"])
+    func runsScoreExactlyWhatOneByOneScores(configName: String) throws {
+        let config = try configName == "bench"
+            ? VigilConfiguration.load(file: repositoryRoot.appendingPathComponent("configs/bench.yaml").path) : Self.perEntityConfig()
+        let events = try generatedEvents(12_000, config: config)
+        let model = ScoringModel(config: config)
+        var oneByOne = SequentialScorer(model: model)
+        let expected = events.map { oneByOne.score($0) }
+
+        var inRuns = SequentialScorer(model: model)
+        var buffer = [ScoredEvent](repeating: expected[0], count: 80)
+        var rng = SplitMix64(seed: 5)
+        var received: [ScoredEvent] = []
+        var next = 0
+        while next < events.count {
+            let asked = min(Int(rng.next() % 80) + 1, events.count - next)
+            let taken = events.withUnsafeBufferPointer { events in
+                buffer.withUnsafeMutableBufferPointer { inRuns.score(run: UnsafeBufferPointer(rebasing: events[next..<next + asked]), into: $0) }
+            }
+            #expect(taken >= 1 && taken <= min(asked, 64))
+            received += buffer[0..<taken]
+            next += taken
+        }
+
+        var mismatches: [Int] = []
+        var alerts = 0
+        for (i, (a, b)) in zip(expected, received).enumerated() {
+            let sameFeatures = (0..<config.features.count).allSatisfy { a.features[$0].bitPattern == b.features[$0].bitPattern }
+            let sameDetectors = (0..<config.detectors.count).allSatisfy {
+                a.result.rawScores[$0].bitPattern == b.result.rawScores[$0].bitPattern
+                    && a.result.detectorScores[$0].bitPattern == b.result.detectorScores[$0].bitPattern
+            }
+            let sameExplanation = (0..<a.result.explanation.count).allSatisfy {
+                let (x, y) = (a.result.explanation[$0], b.result.explanation[$0])
+                return x.source == y.source && x.detector == y.detector && x.value.bitPattern == y.value.bitPattern
+                    && x.contribution.bitPattern == y.contribution.bitPattern
+            }
+            if !sameFeatures || !sameDetectors || !sameExplanation || a.result.score.bitPattern != b.result.score.bitPattern
+                || a.result.alert != b.result.alert || a.result.firedRules != b.result.firedRules || a.event.id != b.event.id
+            {
+                mismatches.append(i)
+            }
+            if a.result.alert { alerts += 1 }
+        }
+        #expect(received.count == events.count)
+        #expect(mismatches.count == 0, "\(mismatches.count) mismatches, the first at events \(mismatches.prefix(5))")
+        #expect(alerts > 0, "the stream raises alerts, so the explanations are compared too")
+    }
 }
 
 extension Event {

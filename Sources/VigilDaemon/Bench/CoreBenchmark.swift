@@ -73,31 +73,35 @@ public struct CoreBenchmark: Sendable {
     public func sequential(counting counter: AllocationCounter? = nil) -> Row {
         let decoder = EventDecoder(schema: config.schema)
         var scorer = SequentialScorer(model: ScoringModel(config: config))
-        // Events are decoded two ahead of the one scored, so that their state is fetched ahead as a worker does:
-        // the table entries of the event two ahead, the windows of the next one.
-        var events = [Event](repeating: Event(), count: 3)
-        var scored = ScoredEvent(event: Event(), features: .undefined, result: DetectionResult(), sequence: 0)
+        // Runs of events as the pipeline scores them (`SequentialScorer.score(run:into:)`): a run is decoded,
+        // then scored.
+        let runLength = ScoringStage.preparedCapacity
+        var events = [Event](repeating: Event(), count: runLength)
+        var scored = [ScoredEvent](repeating: ScoredEvent(event: Event(), features: .undefined, result: DetectionResult(), sequence: 0), count: runLength)
         var alerts = 0
         let half = messages.count / 2
         var allocationsAtHalf: UInt64 = 0
         let start = ContinuousClock.now
-        func decode(_ i: Int) {
-            events[i % 3].offset = Int64(i)
-            messages[i].withUnsafeBytes { try? decoder.decode($0, into: &events[i % 3]) }
-        }
-        for i in 0..<min(2, messages.count) { decode(i) }
-        for i in messages.indices {
-            if i == half, let counter {
+        var next = 0
+        while next < messages.count {
+            let count = min(runLength, messages.count - next)
+            if let counter, next <= half, half < next + count {
                 allocationsAtHalf = counter.count
                 counter.traceFromNowIfAsked()
             }
-            if i + 2 < messages.count {
-                decode(i + 2)
-                scorer.prefetchEntries(for: events[(i + 2) % 3])
+            for e in 0..<count {
+                events[e].offset = Int64(next + e)
+                messages[next + e].withUnsafeBytes { try? decoder.decode($0, into: &events[e]) }
             }
-            if i + 1 < messages.count { scorer.prefetchState(for: events[(i + 1) % 3]) }
-            scorer.score(events[i % 3], into: &scored)
-            if scored.result.alert { alerts += 1 }
+            var taken = 0
+            while taken < count {
+                let scoredNow = events.withUnsafeBufferPointer { events in
+                    scored.withUnsafeMutableBufferPointer { scorer.score(run: UnsafeBufferPointer(rebasing: events[taken..<count]), into: $0) }
+                }
+                for e in 0..<scoredNow where scored[e].result.alert { alerts += 1 }
+                taken += scoredNow
+            }
+            next += count
         }
         let seconds = elapsed(start)
         counter?.stopTracing()

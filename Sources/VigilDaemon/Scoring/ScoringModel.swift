@@ -166,6 +166,36 @@ public struct SequentialScorer: Sendable {
         }
     }
 
+    /// Scores a run of events the way the pipeline does: each event's features and per-entity detectors (fetching
+    /// the state of the events after it ahead, as a worker does), then the run's half-space trees tree by tree
+    /// (`ScoringStage.prepareTrees`: one tree's nodes stay in cache for the whole run), then each event's global
+    /// detectors, calibration, rules and policy. Takes the first `min(events.count, scored.count,
+    /// ScoringStage.preparedCapacity)` events, fewer where a trees' window ends, and returns how many; the results
+    /// (written over `scored`, one per event) equal those of scoring the events one by one.
+    public mutating func score(run events: UnsafeBufferPointer<Event>, into scored: UnsafeMutableBufferPointer<ScoredEvent>) -> Int {
+        let count = Swift.min(events.count, scored.count, stage.treesRunLimit)
+        guard count > 0 else { return 0 }
+        let results = scored.baseAddress!
+        for e in 0..<count {
+            if e + 2 < count { scorer.prefetchEntries(for: events[e + 2]) }
+            if e + 1 < count { scorer.prefetchState(for: events[e + 1]) }
+            item.event = events[e]
+            withUnsafeMutablePointer(to: &item) { item in
+                router.prepare(item)
+                scorer.score(UnsafePointer(item), into: results + e)
+            }
+        }
+        stage.prepareTrees(count: count) { e in
+            let raw = UnsafeMutableRawPointer(results + e)
+            return (
+                UnsafePointer((raw + ScoredEvent.eventOffset).assumingMemoryBound(to: Event.self)),
+                UnsafeBufferPointer(start: (raw + ScoredEvent.featuresOffset).assumingMemoryBound(to: Double.self), count: FeatureVector.count)
+            )
+        }
+        for e in 0..<count { stage.finish(results + e) }
+        return count
+    }
+
     /// Starts fetching the state of an event two events ahead of the one scored next: its keys' table entries
     /// (as a worker does, `EventScorer.prefetchEntries`).
     public mutating func prefetchEntries(for event: Event) {
