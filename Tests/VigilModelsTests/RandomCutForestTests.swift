@@ -13,6 +13,30 @@ struct RandomCutForestTests {
         }
     }
 
+    /// Scores and attributions bit for bit as they were when a point was scored by inserting it into each tree,
+    /// reading its displacement and deleting it again (the digests below were taken from that implementation): a
+    /// stream with many exact repeats (equal points share a leaf), outliers, both samplers, with and without
+    /// shingles.
+    @Test(arguments: [
+        (RandomCutForest.Sampling.reservoir, 1, UInt64(4_624_206_868_054_947_818)), (.timeDecay(lambda: 0.01), 1, 4_635_112_752_907_657_594),
+        (.reservoir, 2, 16_109_220_810_113_873_353), (.timeDecay(lambda: 0.01), 2, 6_520_450_983_246_483_868),
+    ])
+    func scoresAndAttributionsAreThoseOfInsertingAndDeleting(sampling: RandomCutForest.Sampling, shingle: Int, digest: UInt64) {
+        var forest = RandomCutForest(dimensions: 3, trees: 12, sampleSize: 24, shingleSize: shingle, sampling: sampling, outputAfter: 6, seed: 8)
+        var generator = SplitMix64(seed: 4)
+        var high = [0.0, 0, 0], low = [0.0, 0, 0]
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ value: Double) { hash = (hash ^ value.bitPattern) &* 0x0000_0100_0000_01b3 }
+        for i in 0..<3_000 {
+            let outlier = generator.next() % 50 == 0
+            let x = (0..<3).map { _ in outlier ? Double(generator.next() % 1000) / 10 : Double(generator.next() % 6) / 2 }
+            mix(score(&forest, x, high: &high, low: &low))
+            for k in 0..<3 { mix(high[k]); mix(low[k]) }
+            if i % 500 == 0 { #expect(forest.isConsistent(), "after \(i) points") }
+        }
+        #expect(hash == digest, "digest \(hash)")
+    }
+
     @Test(arguments: [RandomCutForest.Sampling.reservoir, .timeDecay(lambda: 0.01)])
     func insertAndDeleteKeepEveryTreeConsistent(sampling: RandomCutForest.Sampling) {
         var forest = RandomCutForest(dimensions: 3, trees: 10, sampleSize: 32, sampling: sampling, seed: 3)
