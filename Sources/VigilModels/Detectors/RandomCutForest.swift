@@ -6,7 +6,8 @@ public import VigilCore
 /// Each tree keeps a sample of at most `sampleSize` points, chosen by reservoir sampling or by time decay
 /// (each point gets the priority `λ t + Gumbel noise`, the top `sampleSize` priorities are kept, so recent points
 /// are favoured with rate λ, as in Amazon's implementation). A point is scored before it may join the samples:
-/// it is inserted into each tree, its CoDisp read, and removed again. The score is the trees' mean CoDisp.
+/// in each tree, the place an insertion would put it is found and its CoDisp read from the path there, the tree
+/// unchanged. The score is the trees' mean CoDisp.
 ///
 /// With `shingleSize > 1` the forest scores the concatenation of the last `shingleSize` input vectors, so a
 /// break in a sequence's shape stands out, not just an odd value.
@@ -88,14 +89,17 @@ public struct RandomCutForest: Sendable, Equatable {
                 let treeHigh = UnsafeMutableBufferPointer(rebasing: scratch[0..<d])
                 let treeLow = UnsafeMutableBufferPointer(rebasing: scratch[d..<(2 * d)])
                 for t in trees.indices {
+                    // Where x would go in this tree, and what it would score there, without inserting it: the same
+                    // cuts an insertion draws, so the sampler's draws that follow are those an insert-score-delete
+                    // left.
                     var rng = self.rng
-                    let leaf = trees[t].insert(point) { rng.uniform() }
+                    let placement = trees[t].place(point) { rng.uniform() }
                     self.rng = rng
                     if warm {
-                        let (score, top) = trees[t].coDisplacement(leaf: leaf)
+                        let (score, peak) = trees[t].coDisplacement(of: placement)
                         total += score
                         if let high, let low {
-                            trees[t].separationWeights(leaf: leaf, x: point, until: top, high: treeHigh, low: treeLow)
+                            trees[t].separationWeights(of: placement, x: point, until: peak, high: treeHigh, low: treeLow)
                             var weight = 0.0
                             for i in 0..<d { weight += treeHigh[i] + treeLow[i] }
                             if weight > 0 {
@@ -107,7 +111,6 @@ public struct RandomCutForest: Sendable, Equatable {
                             }
                         }
                     }
-                    trees[t].delete(point)
                     sample(tree: t, point: point)
                 }
             }

@@ -62,16 +62,21 @@ struct RandomCutTree: Sendable, Equatable {
         return true
     }
 
-    /// Inserts `x`; returns its leaf. `uniform` draws from [0, 1).
-    @discardableResult
-    mutating func insert(_ x: UnsafeBufferPointer<Double>, uniform: () -> Double) -> Int {
-        guard root >= 0 else {
-            let leaf = newNode()
-            setBox(leaf, point: x)
-            mass[leaf] = 1
-            root = Int32(leaf)
-            return leaf
-        }
+    /// Where inserting `x` puts it (`place(_:uniform:)`).
+    enum Placement {
+        /// The tree is empty: x becomes the root.
+        case root
+        /// x equals the point of this leaf, which would count it once more.
+        case repeatOf(leaf: Int)
+        /// A new node above `node` would cut x off at (dimension, value), x's new leaf its other child.
+        case above(node: Int, dimension: Int, value: Double)
+    }
+
+    /// The walk an insertion of `x` takes, from the root down to where x goes: at each node a random cut over the
+    /// node's box grown by x (`uniform` draws from [0, 1)), until a cut separates x from the node's points. Changes
+    /// nothing, so scoring a point (`coDisplacement(of:)`) and inserting it draw the same cuts.
+    func place(_ x: UnsafeBufferPointer<Double>, uniform: () -> Double) -> Placement {
+        guard root >= 0 else { return .root }
         var node = Int(root)
         while true {
             // The bounding box grown by x, and a random cut over its total span.
@@ -79,10 +84,7 @@ struct RandomCutTree: Sendable, Equatable {
             for i in 0..<dimensions {
                 span += Swift.max(boxHigh[node * dimensions + i], x[i]) - Swift.min(boxLow[node * dimensions + i], x[i])
             }
-            if isLeaf(node), leafEquals(node, x) {
-                incrementPath(from: node)
-                return node
-            }
+            if isLeaf(node), leafEquals(node, x) { return .repeatOf(leaf: node) }
             var cut = uniform() * span
             var dimension = 0
             var value = 0.0
@@ -99,15 +101,30 @@ struct RandomCutTree: Sendable, Equatable {
             let boxL = boxLow[node * dimensions + dimension]
             let boxH = boxHigh[node * dimensions + dimension]
             let separates = (x[dimension] <= value && value < boxL) || (x[dimension] > value && value >= boxH)
-            if separates {
-                return split(node, at: dimension, value: value, x: x)
-            }
+            if separates { return .above(node: node, dimension: dimension, value: value) }
             if isLeaf(node) {
                 // Only a rounding edge fails to separate two different points: draw the cut again.
                 continue
             }
-            let next = x[Int(cutDimension[node])] <= cutValue[node] ? Int(left[node]) : Int(right[node])
-            node = next
+            node = x[Int(cutDimension[node])] <= cutValue[node] ? Int(left[node]) : Int(right[node])
+        }
+    }
+
+    /// Inserts `x`; returns its leaf. `uniform` draws from [0, 1).
+    @discardableResult
+    mutating func insert(_ x: UnsafeBufferPointer<Double>, uniform: () -> Double) -> Int {
+        switch place(x, uniform: uniform) {
+        case .root:
+            let leaf = newNode()
+            setBox(leaf, point: x)
+            mass[leaf] = 1
+            root = Int32(leaf)
+            return leaf
+        case .repeatOf(let leaf):
+            incrementPath(from: leaf)
+            return leaf
+        case .above(let node, let dimension, let value):
+            return split(node, at: dimension, value: value, x: x)
         }
     }
 
@@ -199,48 +216,85 @@ struct RandomCutTree: Sendable, Equatable {
         return true
     }
 
-    /// Collusive displacement of the leaf: the largest, over the leaf and its ancestors below the root, of
-    /// sibling mass / own subtree mass (how many points would be displaced, per point removed, if the subtree
-    /// holding x were taken out).
-    func coDisplacement(leaf: Int) -> (score: Double, at: Int) {
+    /// Where a displacement ratio of x peaked, as `coDisplacement(of:)` found it: at x's own new leaf, or at a
+    /// node of the tree as it is (for a new leaf, the step from the node that would be put above `node` stands for
+    /// `node`'s: same parent, one more point).
+    enum Peak: Equatable {
+        case newLeaf
+        case node(Int)
+    }
+
+    /// The collusive displacement x would have if it were inserted at `placement` (the tree is not changed): the
+    /// largest, over x's leaf and its ancestors below the root, of sibling mass / own subtree mass, the subtree
+    /// counting x (how many points would be displaced, per point removed, if the subtree holding x were taken
+    /// out); and where it peaked.
+    func coDisplacement(of placement: Placement) -> (score: Double, peak: Peak) {
         var best = 0.0
-        var bestNode = leaf
-        var n = leaf
+        var peak = Peak.newLeaf
+        var n: Int
+        switch placement {
+        case .root:
+            return (0, .newLeaf)
+        case .repeatOf(let leaf):
+            n = leaf
+            peak = .node(leaf)
+        case .above(let node, _, _):
+            // x's leaf, of mass 1, beside `node`.
+            best = Double(mass[node])
+            n = node
+        }
+        // Up from `n`, whose subtree holds x: each step's own mass counts x once more.
         while parent[n] >= 0 {
             let p = Int(parent[n])
             let sibling = left[p] == Int32(n) ? Int(right[p]) : Int(left[p])
-            let ratio = Double(mass[sibling]) / Double(mass[n])
+            let ratio = Double(mass[sibling]) / Double(mass[n] + 1)
             if ratio > best {
                 best = ratio
-                bestNode = n
+                peak = .node(n)
             }
             n = p
         }
-        return (best, bestNode)
+        return (best, peak)
     }
 
-    /// Per-dimension shares of an attribution: along the path from the leaf up to (and including) the parent
-    /// of `until`, how far x lies outside the sibling subtree's box in each dimension, normalised by that box's
-    /// span plus the gap. Returns the raw weights in `into` (high and low directions), summed over the path.
-    func separationWeights(leaf: Int, x: UnsafeBufferPointer<Double>, until top: Int, high: UnsafeMutableBufferPointer<Double>, low: UnsafeMutableBufferPointer<Double>) {
+    /// Per-dimension shares of an attribution for x inserted at `placement` (the tree is not changed): along the
+    /// path from x's leaf up to (and including) the step from `peak`, how far x lies outside the sibling subtree's
+    /// box in each dimension, normalised by that box's span plus the gap. Returns the raw weights in `into` (high
+    /// and low directions), summed over the path.
+    func separationWeights(
+        of placement: Placement, x: UnsafeBufferPointer<Double>, until peak: Peak, high: UnsafeMutableBufferPointer<Double>,
+        low: UnsafeMutableBufferPointer<Double>
+    ) {
         for i in 0..<dimensions { high[i] = 0; low[i] = 0 }
-        var n = leaf
-        while parent[n] >= 0 {
-            let p = Int(parent[n])
-            let sibling = left[p] == Int32(n) ? Int(right[p]) : Int(left[p])
+        func credit(sibling: Int) {
             var total = 0.0
             for i in 0..<dimensions {
                 let l = boxLow[sibling * dimensions + i], h = boxHigh[sibling * dimensions + i]
                 total += Swift.max(h, x[i]) - Swift.min(l, x[i])
             }
-            if total > 0 {
-                for i in 0..<dimensions {
-                    let l = boxLow[sibling * dimensions + i], h = boxHigh[sibling * dimensions + i]
-                    if x[i] > h { high[i] += (x[i] - h) / total }
-                    if x[i] < l { low[i] += (l - x[i]) / total }
-                }
+            guard total > 0 else { return }
+            for i in 0..<dimensions {
+                let l = boxLow[sibling * dimensions + i], h = boxHigh[sibling * dimensions + i]
+                if x[i] > h { high[i] += (x[i] - h) / total }
+                if x[i] < l { low[i] += (l - x[i]) / total }
             }
-            if n == top { break }
+        }
+        var n: Int
+        switch placement {
+        case .root:
+            return
+        case .repeatOf(let leaf):
+            n = leaf
+        case .above(let node, _, _):
+            // x's leaf's step: its sibling is `node`.
+            credit(sibling: node)
+            if peak == .newLeaf { return }
+            n = node
+        }
+        while parent[n] >= 0 {
+            let p = Int(parent[n])
+            credit(sibling: left[p] == Int32(n) ? Int(right[p]) : Int(left[p]))
+            if peak == .node(n) { break }
             n = p
         }
     }
