@@ -196,17 +196,6 @@ public struct SequentialScorer: Sendable {
         return count
     }
 
-    /// Starts fetching the state of an event two events ahead of the one scored next: its keys' table entries
-    /// (as a worker does, `EventScorer.prefetchEntries`).
-    public mutating func prefetchEntries(for event: Event) {
-        scorer.prefetchEntries(for: event)
-    }
-
-    /// Starts fetching the state of the event scored next: its keys' windows and baselines.
-    public mutating func prefetchState(for event: Event) {
-        scorer.prefetchState(for: event)
-    }
-
     /// Keys of entity kind `entity` holding feature state now (whichever engine computes that kind).
     public func activeKeys(entity: Int) -> Int {
         let engines = [scorer.features] + (router.secondaryEngine.map { [$0] } ?? [])
