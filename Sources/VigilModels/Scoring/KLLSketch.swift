@@ -11,18 +11,30 @@ public struct KLLSketch: Sendable {
     private var levels: [[Double]] = [[]]
     public private(set) var count: Int = 0
     private var rng: UInt64
+    /// A level's capacity by its depth below the top (`k (2/3)^depth` rounded up, at least 8), worked out once:
+    /// every added value asks for level 0's, which was a loop over the levels.
+    private let capacityByDepth: [Int]
 
     public init(k: Int = 200, seed: UInt64 = 0x5eed) {
         self.k = max(8, k)
         self.rng = seed | 1
+        capacityByDepth = Self.capacities(k: self.k)
         levels[0].reserveCapacity(self.k)
     }
 
-    private func capacity(level: Int) -> Int {
-        let depth = levels.count - 1 - level
+    /// Capacities for depths 0 to 63 (the most levels a sketch may have).
+    private static func capacities(k: Int) -> [Int] {
         var c = Double(k)
-        for _ in 0..<depth { c *= 2.0 / 3.0 }
-        return max(8, Int(c.rounded(.up)))
+        var capacities: [Int] = []
+        for _ in 0..<64 {
+            capacities.append(max(8, Int(c.rounded(.up))))
+            c *= 2.0 / 3.0
+        }
+        return capacities
+    }
+
+    private func capacity(level: Int) -> Int {
+        capacityByDepth[levels.count - 1 - level]
     }
 
     public mutating func add(_ value: Double) {
@@ -130,6 +142,7 @@ extension KLLSketch: BinaryStateRepresentable {
         k = try r.readInt(); count = try r.readInt(); rng = try r.readUInt64()
         let n = try r.readInt()
         guard k >= 8, (1...64).contains(n) else { throw StateError("KLL sketch: bad shape") }
+        capacityByDepth = Self.capacities(k: k)
         levels = []
         for _ in 0..<n { levels.append(try r.readDoubles()) }
     }
