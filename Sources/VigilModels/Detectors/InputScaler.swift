@@ -64,6 +64,16 @@ public struct InputScaler: Sendable, Equatable {
         }
     }
 
+    /// Observes `x` (`observe`), then, once the ranges are known, scales it into `output` (`scale`); returns whether
+    /// it did. One call on the scaler where it lies: the scaler held in another value (a detector's entry in an
+    /// array) was copied, its arrays retained, for each of `isReady` and `scale`.
+    public mutating func observeAndScale(_ x: UnsafeBufferPointer<Double>, into output: UnsafeMutableBufferPointer<Double>) -> Bool {
+        observe(x)
+        guard isReady else { return false }
+        scale(x, into: output)
+        return true
+    }
+
     /// Scales `x` into `output`.
     public func scale(_ x: UnsafeBufferPointer<Double>, into output: UnsafeMutableBufferPointer<Double>) {
         for i in low.indices {

@@ -58,12 +58,11 @@ extension ScoringStage {
                     for e in 0..<count {
                         let (event, features) = input(e)
                         for k in 0..<n { x[k] = globals[g].inputs[k].value(event: event.pointee, features: features) }
-                        globals[g].scaler!.observe(UnsafeBufferPointer(x))
-                        guard globals[g].scaler!.isReady else {
+                        let row = UnsafeMutableBufferPointer(rebasing: batch[rows * n..<(rows + 1) * n])
+                        guard globals[g].scaler!.observeAndScale(UnsafeBufferPointer(x), into: row) else {
                             prepared.rows[g * Self.preparedCapacity + e] = -1
                             continue
                         }
-                        globals[g].scaler!.scale(UnsafeBufferPointer(x), into: UnsafeMutableBufferPointer(rebasing: batch[rows * n..<(rows + 1) * n]))
                         prepared.rows[g * Self.preparedCapacity + e] = Int32(rows)
                         rows += 1
                     }
