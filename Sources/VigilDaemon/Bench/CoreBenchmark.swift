@@ -66,7 +66,8 @@ public struct CoreBenchmark: Sendable {
         return Row(name: "decode only", events: messages.count, seconds: seconds)
     }
 
-    /// Decode, features and detectors on one thread (`SequentialScorer`).
+    /// Decode, features and detectors on one thread (`SequentialScorer`), in runs of `ScoringStage.preparedCapacity`
+    /// events as the pipeline scores them: a run is decoded, then scored (`SequentialScorer.score(run:into:)`).
     ///
     /// - Parameter counter: when given, the allocations made while scoring the second half of the events
     ///   (the first half warms the state up) are reported per event.
