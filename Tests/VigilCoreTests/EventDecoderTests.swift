@@ -219,6 +219,29 @@ struct EventDecoderTests {
         #expect(try decode(#"{"event_id":"e","ts":1764000000000,"card_id":"c","b":1}"#, schema: short).numeric[0].isNaN)
     }
 
+    /// What the consumer sets before decoding survives it — partition, offset, watermark, read time and the replay
+    /// flag (an event read again after a restore only rebuilds state; losing the flag sent its outputs again) —
+    /// and everything the message carries is overwritten, also what an earlier message left in a reused event.
+    @Test(arguments: [true, false])
+    func whatTheReaderSetSurvivesDecoding(isReplay: Bool) throws {
+        let decoder = EventDecoder(schema: schema)
+        var event = Event()
+        event.numeric[0] = 5
+        event.label = 1
+        event.entities[1] = EntityKey("stale")!
+        event.partition = 3
+        event.offset = 77
+        event.watermarkMs = 1_763_999_000_000
+        event.consumedAtNs = 999
+        event.isReplay = isReplay
+        var bytes = Array(#"{"event_id":"e","ts":1764000000000,"card_id":"c"}"#.utf8)
+        try bytes.withUnsafeMutableBytes { try decoder.decode(UnsafeRawBufferPointer($0), into: &event) }
+        #expect(event.partition == 3 && event.offset == 77 && event.watermarkMs == 1_763_999_000_000 && event.consumedAtNs == 999)
+        #expect(event.isReplay == isReplay)
+        #expect(event.numeric[0].isNaN && event.label == -1 && !event.entities[1].isPresent)
+        #expect(event.id.string == "e" && event.entities[0].string == "c")
+    }
+
     @Test func lastDuplicateFieldWins() throws {
         let event = try decode(#"{"event_id":"e","ts":1764000000000,"card_id":"c","amount":1,"amount":2}"#)
         #expect(event.numeric[0] == 2)

@@ -49,7 +49,8 @@ public struct EventDecoder: Sendable {
         self.roleNames = roleNames
     }
 
-    /// Decodes one message. `event` keeps its partition and offset; every other part is overwritten.
+    /// Decodes one message. `event` keeps what the reader set before decoding — its partition, offset, watermark,
+    /// read time and whether it is replayed after a restore; every other part is overwritten.
     public func decode(_ bytes: UnsafeRawBufferPointer, into event: inout Event) throws(DecodeError) {
         guard bytes.count <= schema.maxMessageBytes else {
             throw DecodeError(.tooLarge, "message of \(bytes.count) bytes is over the limit of \(schema.maxMessageBytes)")
@@ -69,8 +70,10 @@ public struct EventDecoder: Sendable {
         let offset = event.offset
         let watermark = event.watermarkMs
         let consumedAt = event.consumedAtNs
+        let isReplay = event.isReplay
         event = Event()
         event.consumedAtNs = consumedAt
+        event.isReplay = isReplay
         event.partition = partition
         event.offset = offset
         event.watermarkMs = watermark
