@@ -37,6 +37,15 @@ struct RandomCutTree: Sendable, Equatable {
 
     private func isLeaf(_ n: Int) -> Bool { nodes[n].left < 0 }
 
+    /// The low and the high side of node `n`'s box in dimension `i`.
+    @inline(__always) private func low(_ n: Int, _ i: Int) -> Double { boxes[2 * (n * dimensions + i)] }
+    @inline(__always) private func high(_ n: Int, _ i: Int) -> Double { boxes[2 * (n * dimensions + i) + 1] }
+
+    /// The other child of `p`, whose child `n` is.
+    @inline(__always) private func sibling(of n: Int, under p: Int) -> Int {
+        nodes[p].left == Int32(n) ? Int(nodes[p].right) : Int(nodes[p].left)
+    }
+
     private mutating func newNode() -> Int {
         if let reused = freeNodes.popLast() {
             let n = Int(reused)
@@ -58,13 +67,13 @@ struct RandomCutTree: Sendable, Equatable {
     private mutating func recomputeBox(_ n: Int) {
         let l = Int(nodes[n].left), r = Int(nodes[n].right)
         for i in 0..<dimensions {
-            boxes[2 * (n * dimensions + i)] = Swift.min(boxes[2 * (l * dimensions + i)], boxes[2 * (r * dimensions + i)])
-            boxes[2 * (n * dimensions + i) + 1] = Swift.max(boxes[2 * (l * dimensions + i) + 1], boxes[2 * (r * dimensions + i) + 1])
+            boxes[2 * (n * dimensions + i)] = Swift.min(low(l, i), low(r, i))
+            boxes[2 * (n * dimensions + i) + 1] = Swift.max(high(l, i), high(r, i))
         }
     }
 
     private func leafEquals(_ n: Int, _ x: UnsafeBufferPointer<Double>) -> Bool {
-        for i in 0..<dimensions where boxes[2 * (n * dimensions + i)] != x[i] { return false }
+        for i in 0..<dimensions where low(n, i) != x[i] { return false }
         return true
     }
 
@@ -88,24 +97,24 @@ struct RandomCutTree: Sendable, Equatable {
             // The bounding box grown by x, and a random cut over its total span.
             var span = 0.0
             for i in 0..<dimensions {
-                span += Swift.max(boxes[2 * (node * dimensions + i) + 1], x[i]) - Swift.min(boxes[2 * (node * dimensions + i)], x[i])
+                span += Swift.max(high(node, i), x[i]) - Swift.min(low(node, i), x[i])
             }
             if isLeaf(node), leafEquals(node, x) { return .repeatOf(leaf: node) }
             var cut = uniform() * span
             var dimension = 0
             var value = 0.0
             for i in 0..<dimensions {
-                let low = Swift.min(boxes[2 * (node * dimensions + i)], x[i])
-                let width = Swift.max(boxes[2 * (node * dimensions + i) + 1], x[i]) - low
+                let start = Swift.min(low(node, i), x[i])
+                let width = Swift.max(high(node, i), x[i]) - start
                 if cut < width || i == dimensions - 1 {
                     dimension = i
-                    value = low + Swift.min(cut, width)
+                    value = start + Swift.min(cut, width)
                     break
                 }
                 cut -= width
             }
-            let boxL = boxes[2 * (node * dimensions + dimension)]
-            let boxH = boxes[2 * (node * dimensions + dimension) + 1]
+            let boxL = low(node, dimension)
+            let boxH = high(node, dimension)
             let separates = (x[dimension] <= value && value < boxL) || (x[dimension] > value && value >= boxH)
             if separates { return .above(node: node, dimension: dimension, value: value) }
             if isLeaf(node) {
@@ -204,14 +213,14 @@ struct RandomCutTree: Sendable, Equatable {
             root = -1
             return true
         }
-        let sibling = nodes[above].left == Int32(leaf) ? Int(nodes[above].right) : Int(nodes[above].left)
+        let other = sibling(of: leaf, under: above)
         let grand = nodes[above].parent
-        nodes[sibling].parent = grand
+        nodes[other].parent = grand
         freeNodes.append(Int32(above))
         if grand < 0 {
-            root = Int32(sibling)
+            root = Int32(other)
         } else {
-            if nodes[Int(grand)].left == Int32(above) { nodes[Int(grand)].left = Int32(sibling) } else { nodes[Int(grand)].right = Int32(sibling) }
+            if nodes[Int(grand)].left == Int32(above) { nodes[Int(grand)].left = Int32(other) } else { nodes[Int(grand)].right = Int32(other) }
             var n = Int(grand)
             while n >= 0 {
                 nodes[n].mass -= 1
@@ -252,8 +261,7 @@ struct RandomCutTree: Sendable, Equatable {
         // Up from `n`, whose subtree holds x: each step's own mass counts x once more.
         while nodes[n].parent >= 0 {
             let p = Int(nodes[n].parent)
-            let sibling = nodes[p].left == Int32(n) ? Int(nodes[p].right) : Int(nodes[p].left)
-            let ratio = Double(nodes[sibling].mass) / Double(nodes[n].mass + 1)
+            let ratio = Double(nodes[sibling(of: n, under: p)].mass) / Double(nodes[n].mass + 1)
             if ratio > best {
                 best = ratio
                 peak = .node(n)
@@ -275,12 +283,12 @@ struct RandomCutTree: Sendable, Equatable {
         func credit(sibling: Int) {
             var total = 0.0
             for i in 0..<dimensions {
-                let l = boxes[2 * (sibling * dimensions + i)], h = boxes[2 * (sibling * dimensions + i) + 1]
+                let l = self.low(sibling, i), h = self.high(sibling, i)
                 total += Swift.max(h, x[i]) - Swift.min(l, x[i])
             }
             guard total > 0 else { return }
             for i in 0..<dimensions {
-                let l = boxes[2 * (sibling * dimensions + i)], h = boxes[2 * (sibling * dimensions + i) + 1]
+                let l = self.low(sibling, i), h = self.high(sibling, i)
                 if x[i] > h { high[i] += (x[i] - h) / total }
                 if x[i] < l { low[i] += (l - x[i]) / total }
             }
@@ -299,7 +307,7 @@ struct RandomCutTree: Sendable, Equatable {
         }
         while nodes[n].parent >= 0 {
             let p = Int(nodes[n].parent)
-            credit(sibling: nodes[p].left == Int32(n) ? Int(nodes[p].right) : Int(nodes[p].left))
+            credit(sibling: sibling(of: n, under: p))
             if peak == .node(n) { break }
             n = p
         }
@@ -313,11 +321,11 @@ struct RandomCutTree: Sendable, Equatable {
             let l = Int(nodes[n].left), r = Int(nodes[n].right)
             guard nodes[l].parent == Int32(n), nodes[r].parent == Int32(n), nodes[n].mass == nodes[l].mass + nodes[r].mass else { return false }
             for i in 0..<dimensions {
-                if boxes[2 * (n * dimensions + i)] > Swift.min(boxes[2 * (l * dimensions + i)], boxes[2 * (r * dimensions + i)]) { return false }
-                if boxes[2 * (n * dimensions + i) + 1] < Swift.max(boxes[2 * (l * dimensions + i) + 1], boxes[2 * (r * dimensions + i) + 1]) { return false }
+                if low(n, i) > Swift.min(low(l, i), low(r, i)) { return false }
+                if high(n, i) < Swift.max(high(l, i), high(r, i)) { return false }
             }
             let d = Int(nodes[n].cutDimension)
-            guard boxes[2 * (l * dimensions + d) + 1] <= nodes[n].cutValue, boxes[2 * (r * dimensions + d)] > nodes[n].cutValue else { return false }
+            guard high(l, d) <= nodes[n].cutValue, low(r, d) > nodes[n].cutValue else { return false }
             return check(l) && check(r)
         }
         return nodes[Int(root)].parent < 0 && check(Int(root))
