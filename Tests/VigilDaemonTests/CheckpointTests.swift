@@ -84,18 +84,8 @@ struct CheckpointTests {
         firstHalf.waitUntilStopped()
         #expect(firstHalf.counters.checkpoints.load(ordering: .relaxed) == 1, "a checkpoint at shutdown")
 
-        // The second half of the same stream (the generator continues where it stopped).
-        var options = TransactionGenerator.Options()
-        options.seed = 81
-        options.cards = 500
-        var generator = TransactionGenerator(options: options)
-        for _ in 0..<2_000 { _ = generator.next() }
-        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: Broker.options()), logger: Broker.logger)
-        for _ in 0..<2_000 {
-            let t = generator.next()
-            try producer.produce(topic: restarted.config.kafka.inputTopics[0], key: Array(t.key.utf8), value: Array(t.json.utf8), blockWhenFull: true)
-        }
-        try producer.close(timeout: .seconds(30))
+        // The second half of the same stream.
+        try restarted.produce(2_000, seed: 81, skipping: 2_000)
 
         let after = ScoredCollector(config: restarted.config)
         let secondHalf = try VigilService(config: restarted.config, logger: Broker.logger, onScored: after.observer)
@@ -120,6 +110,71 @@ struct CheckpointTests {
         }
         #expect(differing.isEmpty, "\(differing.count) of \(got.count) events scored differently after the restart, e.g. \(differing.prefix(3))")
         #expect(alerts > 0, "the comparison covers alerts")
+    }
+
+    /// Events between a partition's snapshot and the group's committed offset had their outputs delivered before
+    /// the restart: the restarted daemon reads them again only to rebuild state. Each event's score record is on
+    /// the scores topic once, the re-read events are counted as replayed, and the events after them score exactly
+    /// as an uninterrupted daemon scores them (the replay rebuilt everything they learned).
+    @Test(.timeLimit(.minutes(5)))
+    func eventsBehindTheCommitRebuildStateWithoutOutputs() throws {
+        var uninterrupted = try Self.fixture("replay-ref", partitions: 1)
+        var restarted = try Self.fixture("replay-run", partitions: 1)
+        try uninterrupted.produce(3_000, seed: 84)
+        let reference = ScoredCollector(config: uninterrupted.config)
+        let one = try VigilService(config: uninterrupted.config, logger: Broker.logger, onScored: reference.observer)
+        try one.start()
+        #expect(one.waitUntilScored(3_000, within: .seconds(120)) == 3_000)
+        one.requestStop()
+        one.waitUntilStopped()
+
+        // A snapshot at offset 1,000 (written at shutdown) ...
+        try restarted.produce(1_000, seed: 84)
+        let first = try VigilService(config: restarted.config, logger: Broker.logger)
+        try first.start()
+        #expect(first.waitUntilScored(1_000, within: .seconds(90)) == 1_000)
+        first.requestStop()
+        first.waitUntilStopped()
+        #expect(first.counters.checkpoints.load(ordering: .relaxed) == 1)
+
+        // ... and the group's offset at 2,000: a run without checkpoints delivers and commits the next 1,000.
+        try restarted.produce(1_000, seed: 84, skipping: 1_000)
+        var withoutCheckpoints = restarted.config
+        withoutCheckpoints.checkpoints.intervalMs = nil
+        let second = try VigilService(config: withoutCheckpoints, logger: Broker.logger)
+        try second.start()
+        #expect(second.waitUntilScored(1_000, within: .seconds(90)) == 1_000)
+        second.requestStop()
+        second.waitUntilStopped()
+        #expect(try waitUntilCommitted(restarted, partitions: 1, within: .seconds(30)))
+
+        try restarted.produce(1_000, seed: 84, skipping: 2_000)
+        let after = ScoredCollector(config: restarted.config)
+        let third = try VigilService(config: restarted.config, logger: Broker.logger, onScored: after.observer)
+        try third.start()
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(90)
+        func read() -> Int { third.counters.scored.load(ordering: .relaxed) + third.counters.replayed.load(ordering: .relaxed) }
+        while read() < 2_000, clock.now < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        Thread.sleep(forTimeInterval: 1)
+        third.requestStop()
+        third.waitUntilStopped()
+        #expect(third.counters.partitionsRestored.load(ordering: .relaxed) == 1)
+        #expect(third.counters.consumed.load(ordering: .relaxed) == 2_000, "read from the snapshot's offset")
+        #expect(third.counters.replayed.load(ordering: .relaxed) == 1_000, "the events the group had committed")
+        #expect(third.counters.scored.load(ordering: .relaxed) == 1_000)
+
+        let counts = try scoreCounts(restarted.config.kafka.scoresTopic!, expecting: 3_000, deadline: .seconds(60))
+        #expect(counts.count == 3_000 && Set(counts.keys) == Set(restarted.ids), "every event scored: \(counts.count) of 3,000")
+        #expect(counts.values.allSatisfy { $0 == 1 }, "\(counts.values.filter { $0 > 1 }.count) events output twice")
+
+        let expected = reference.all
+        let got = after.all
+        let afterCommit = Set(restarted.ids.suffix(1_000))
+        let outputBeforeCommit = got.keys.filter { !afterCommit.contains($0) }.count
+        #expect(got.count == 1_000 && outputBeforeCommit == 0, "only the events after the commit were output: \(got.count), \(outputBeforeCommit) of them before it")
+        let differing = got.filter { expected[$0.key] != $0.value }.map(\.key)
+        #expect(differing.isEmpty, "\(differing.count) of \(got.count) events scored differently after the replay, e.g. \(differing.prefix(3))")
     }
 
     /// A damaged snapshot on the changelog is reported (log, metric) and the partition starts cold from the

@@ -37,12 +37,14 @@ struct DaemonFixture {
         config.checkpoints = .init(topic: "\(config.kafka.groupID)-state", intervalMs: intervalMs)
     }
 
-    /// Produces `count` generated events to the input topic.
-    mutating func produce(_ count: Int, seed: UInt64) throws {
+    /// Produces `count` generated events to the input topic; `skipping` continues a stream produced before with
+    /// the same seed after its first `skipping` events.
+    mutating func produce(_ count: Int, seed: UInt64, skipping: Int = 0) throws {
         var options = TransactionGenerator.Options()
         options.seed = seed
         options.cards = 500
         var generator = TransactionGenerator(options: options)
+        for _ in 0..<skipping { _ = generator.next() }
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: Broker.options()), logger: Broker.logger)
         for _ in 0..<count {
             let t = generator.next()
