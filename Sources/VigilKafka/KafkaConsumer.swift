@@ -66,6 +66,20 @@ public final class KafkaConsumer: Sendable {
         return batch
     }
 
+    /// Reads up to `maxMessages` messages as `poll(maxMessages:timeout:)` does, but lends each to `body` where
+    /// librdkafka holds it instead of copying the batch into Swift values: no allocation and no reference
+    /// counting per message. A view is valid only during its call of `body` (`KafkaMessage(copying:)` keeps one).
+    ///
+    /// - Returns: how many messages `body` saw, and any non-fatal errors.
+    /// - Throws: `KafkaError` with `isFatal` when the consumer can no longer be used.
+    public func poll(maxMessages: Int = 1000, timeout: Duration = .milliseconds(100), _ body: (KafkaMessageView) -> Void) throws(KafkaError) -> KafkaPollSummary {
+        let summary = try client.pollLending(maxMessages: maxMessages, timeoutMs: timeout.timeoutMilliseconds, body)
+        if summary.errors.contains(where: { $0.code == .fatal }), let fatal = client.fatalClientError() {
+            throw fatal
+        }
+        return summary
+    }
+
     /// Marks offsets as processed; each offset is the *next* one to read (the processed offset + 1).
     /// Stored offsets are what `commit()` and automatic commits send.
     public func store(_ offsets: [KafkaTopicPartitionOffset]) throws(KafkaError) {

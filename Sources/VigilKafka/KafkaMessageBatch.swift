@@ -16,3 +16,13 @@ public struct KafkaMessageBatch: Sendable {
 
     public var isEmpty: Bool { messages.isEmpty && errors.isEmpty }
 }
+
+/// What a lending poll (`KafkaConsumer.poll(maxMessages:timeout:_:)`) read besides the messages it lent.
+public struct KafkaPollSummary: Sendable {
+    /// How many messages the poll lent to its body.
+    public var messages = 0
+    /// Errors the poll reported alongside messages; fatal errors are thrown instead.
+    public var errors: [KafkaError] = []
+
+    public init() {}
+}

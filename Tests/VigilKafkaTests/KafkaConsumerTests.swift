@@ -80,6 +80,68 @@ struct KafkaConsumerTests {
         #expect(lastOffset.count == 4, "keys spread over every partition")
     }
 
+    /// The lending poll (each message read where librdkafka holds it) sees exactly what the copying poll returns:
+    /// topic, partition, offset, timestamp, key, value and headers, including records without a key, tombstones,
+    /// empty values and headers without a value; one topic identity per topic.
+    @Test(.timeLimit(.minutes(3)))
+    func lentMessagesAreTheMessagesACopyingPollReturns() throws {
+        let count = 3_000
+        let topics = [try TestBroker.createTopic("lend-a", partitions: 3), try TestBroker.createTopic("lend-b", partitions: 1)]
+        let producer = try KafkaProducer(configuration: try TestBroker.producerConfiguration(), logger: TestBroker.logger)
+        for i in 0..<count {
+            let key: [UInt8]? = i % 7 == 0 ? nil : Array("k-\(i % 50)".utf8)
+            let value: [UInt8]? = i % 11 == 0 ? nil : i % 13 == 0 ? [] : Array("{\"i\":\(i),\"pad\":\"\(String(repeating: "x", count: i % 300))\"}".utf8)
+            var headers = [KafkaHeader(name: "i", value: String(i))]
+            if i % 3 == 0 { headers.append(KafkaHeader(name: "none", value: nil)) }
+            try producer.produce(topic: topics[i % 2], key: key, value: value, headers: headers, blockWhenFull: true)
+        }
+        try producer.close(timeout: .seconds(30))
+
+        let copying = try KafkaConsumer(
+            configuration: try TestBroker.consumerConfiguration(group: TestBroker.unique("copying")), logger: TestBroker.logger)
+        try copying.subscribe(topics)
+        let copied = try pollUntil(copying) { $0.count >= count }
+        try copying.close()
+
+        let lending = try KafkaConsumer(
+            configuration: try TestBroker.consumerConfiguration(group: TestBroker.unique("lending")), logger: TestBroker.logger)
+        try lending.subscribe(topics)
+        var lent: [KafkaMessage] = []
+        var identities: [String: Set<KafkaTopicID>] = [:]
+        var problems: [String] = []
+        let clock = ContinuousClock()
+        let end = clock.now + .seconds(60)
+        while lent.count < count, clock.now < end {
+            var seen = 0
+            let summary = try lending.poll(maxMessages: 500, timeout: .milliseconds(100)) { view in
+                seen += 1
+                let message = KafkaMessage(copying: view)
+                // The view's own fields, read in place, against the copy made of them.
+                if view.value.map(Array.init) != message.value.map(Array.init) { problems.append("value at \(view.offset)") }
+                if view.key.map(Array.init) != message.key.map(Array.init) { problems.append("key at \(view.offset)") }
+                if view.topicPartition != message.topicPartition { problems.append("place at \(view.offset)") }
+                identities[view.topic, default: []].insert(view.topicID)
+                lent.append(message)
+            }
+            if summary.messages != seen { problems.append("summary counted \(summary.messages) of \(seen)") }
+        }
+        try lending.close()
+
+        #expect(problems.isEmpty, "\(problems.prefix(5))")
+        #expect(copied.count == count && lent.count == count)
+        let byPlace = { (messages: [KafkaMessage]) in
+            Dictionary(messages.map { ("\($0.topic)/\($0.partition)@\($0.offset)", $0) }, uniquingKeysWith: { first, _ in first })
+        }
+        let expected = byPlace(copied)
+        let got = byPlace(lent)
+        #expect(expected.count == count)
+        let differing = got.filter { expected[$0.key] != $0.value }.map(\.key)
+        #expect(got.count == count && differing.isEmpty, "\(differing.count) lent messages differ from the copied ones, e.g. \(differing.prefix(3))")
+        #expect(lent.contains { $0.key == nil } && lent.contains { $0.value == nil } && lent.contains { $0.value?.isEmpty == true })
+        #expect(Set(identities.keys) == Set(topics) && identities.values.allSatisfy { $0.count == 1 })
+        #expect(Set(identities.values.flatMap { $0 }).count == 2, "the two topics' identities differ")
+    }
+
     @Test(.timeLimit(.minutes(3)))
     func reopenedConsumerResumesExactlyAfterTheCommittedOffsets() throws {
         let topic = try TestBroker.createTopic("resume", partitions: 2)

@@ -11,8 +11,33 @@ extension RDKafkaClient {
     /// already fetched without waiting (`rd_kafka_consumer_poll`, `rd_kafka_consume_batch_queue`). Callbacks
     /// (rebalance, commits, logs) are served on the calling thread.
     func pollBatch(maxMessages: Int, timeoutMs: Int32) throws(KafkaError) -> KafkaMessageBatch {
+        try withPolledMessages(maxMessages: maxMessages, timeoutMs: timeoutMs) { RDKafkaMessageBatchBuilder.build($0, callbacks: callbacks) }
+    }
+
+    /// Reads as `pollBatch` does, lending each message to `body` where librdkafka holds it; returns how many
+    /// messages `body` saw and the errors the poll reported in their place.
+    func pollLending(maxMessages: Int, timeoutMs: Int32, _ body: (KafkaMessageView) -> Void) throws(KafkaError) -> KafkaPollSummary {
+        try withPolledMessages(maxMessages: maxMessages, timeoutMs: timeoutMs) { messages in
+            var summary = KafkaPollSummary()
+            for case let message? in messages {
+                if message.pointee.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                    let detail = message.pointee.payload.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) }
+                    summary.errors.append(KafkaError(rdkafka: message.pointee.err, message: detail))
+                    continue
+                }
+                body(KafkaMessageView(message, callbacks: callbacks))
+                summary.messages += 1
+            }
+            return summary
+        }
+    }
+
+    /// The messages of one poll (see `pollBatch`), destroyed once `body` returns.
+    private func withPolledMessages<Result>(
+        maxMessages: Int, timeoutMs: Int32, _ body: (UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>?>) -> Result
+    ) throws(KafkaError) -> Result {
         guard let queue = consumerQueue else {
-            throw KafkaError(librdkafkaCode: KafkaError.Code.invalidArgument.rawValue, message: "pollBatch on a client that is not a consumer")
+            throw KafkaError(librdkafkaCode: KafkaError.Code.invalidArgument.rawValue, message: "poll on a client that is not a consumer")
         }
         let capacity = max(1, maxMessages)
         return withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<rd_kafka_message_t>?.self, capacity: capacity) {
@@ -29,7 +54,7 @@ extension RDKafkaClient {
             defer {
                 for index in 0..<count { rd_kafka_message_destroy(slots[index]) }
             }
-            return RDKafkaMessageBatchBuilder.build(UnsafeBufferPointer(rebasing: slots[0..<count]), callbacks: callbacks)
+            return body(UnsafeBufferPointer(rebasing: slots[0..<count]))
         }
     }
 
