@@ -48,6 +48,71 @@ struct OffsetTrackerTests {
         #expect(tracker.committable == 1000)
     }
 
+    /// Every answer and committable offset equal those of a plain list of in-flight offsets, over random holes
+    /// between offsets, outputs expected and delivered in either order, and asks for offsets in holes, already
+    /// done or never read — while the buffer wraps and grows.
+    @Test func answersEqualThoseOfAPlainListOfInFlightOffsets() {
+        struct Flight { var offset: Int64; var remaining = 0; var expected = false; var done = false }
+        var generator = SplitMix64(seed: 11)
+        var tracker = PartitionOffsetTracker(initialCapacity: 4)
+        var flights: [Flight] = []
+        var committable: Int64?
+        var last: Int64?
+        var next: Int64 = 0
+        var mismatches = 0
+        func advance() {
+            while let first = flights.first, first.done {
+                committable = first.offset + 1
+                flights.removeFirst()
+            }
+        }
+        for step in 0..<60_000 {
+            let roll = generator.next() % 10
+            let offset: Int64 = flights.isEmpty || generator.next() % 5 == 0
+                ? Int64(generator.next() % UInt64(next + 3))
+                : flights[Int(generator.next() % UInt64(Swift.min(flights.count, 24)))].offset
+            let expected: Bool
+            let got: Bool
+            if roll < 4 || flights.count < 2 {
+                let registered = generator.next() % 8 == 0 ? offset : next
+                expected = last.map { registered > $0 } ?? true
+                if expected {
+                    flights.append(Flight(offset: registered))
+                    last = registered
+                    next = registered + 1 + Int64(generator.next() % 4)
+                }
+                got = tracker.register(registered)
+            } else if roll < 7 {
+                let outputs = Int(generator.next() % 3)
+                if let i = flights.firstIndex(where: { $0.offset == offset }), !flights[i].done, !flights[i].expected {
+                    flights[i].expected = true
+                    flights[i].remaining += outputs
+                    if flights[i].remaining <= 0 { flights[i].done = true }
+                    expected = true
+                } else {
+                    expected = false
+                }
+                got = tracker.expect(offset, outputs: outputs)
+            } else {
+                if let i = flights.firstIndex(where: { $0.offset == offset }), !flights[i].done {
+                    flights[i].remaining -= 1
+                    if flights[i].expected, flights[i].remaining <= 0 { flights[i].done = true }
+                    expected = true
+                } else {
+                    expected = false
+                }
+                got = tracker.delivered(offset)
+            }
+            advance()
+            if got != expected || tracker.committable != committable || tracker.inFlight != flights.count {
+                mismatches += 1
+                if mismatches < 4 { Issue.record("step \(step): \(got) vs \(expected), committable \(String(describing: tracker.committable)) vs \(String(describing: committable))") }
+            }
+        }
+        #expect(mismatches == 0)
+        #expect(committable ?? 0 > 1_000, "the stream moved on")
+    }
+
     @Test func randomCompletionOrderNeverCommitsAnIncompleteOffset() {
         var generator = SplitMix64(seed: 7)
         var tracker = PartitionOffsetTracker(initialCapacity: 8)

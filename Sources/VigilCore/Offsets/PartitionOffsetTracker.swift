@@ -7,18 +7,26 @@
 /// delivery reports and expectations travel on different threads. The committable offset is one past the longest completed prefix, so a
 /// commit never covers an offset whose outputs are still in flight (at-least-once).
 ///
-/// Storage is a growable circular buffer: no allocation once it has grown to the in-flight high-water mark.
-/// Not thread-safe: one thread owns it.
+/// Storage is a growable circular buffer of one record per offset, its capacity a power of two: no allocation once
+/// it has grown to the in-flight high-water mark. Not thread-safe: one thread owns it.
 public struct PartitionOffsetTracker: Sendable {
-    private var offsets: [Int64]
-    private var done: [Bool]
-    /// Outputs still to be delivered (may go negative while a delivery outruns its expectation).
-    private var remaining: [Int32]
-    private var expected: [Bool]
-    /// When each offset was read (`DispatchTime` nanoseconds; 0 when not given).
-    private var readAt: [UInt64]
-    /// Whether each offset's event produced outputs (known once it is expected).
-    private var withOutputs: [Bool]
+    private struct Entry {
+        var offset: Int64
+        /// When it was read (`DispatchTime` nanoseconds; 0 when not given).
+        var readAt: UInt64
+        /// Outputs still to be delivered (may go negative while a delivery outruns its expectation).
+        var remaining: Int32
+        var done: Bool
+        var expected: Bool
+        /// Whether its event produced outputs (known once it is expected).
+        var withOutputs: Bool
+
+        static let empty = Entry(offset: 0, readAt: 0, remaining: 0, done: false, expected: false, withOutputs: false)
+    }
+
+    private var entries: [Entry]
+    /// `entries.count - 1`: the slot of the in-flight offset at `index` is `(start + index) & mask`.
+    private var mask: Int
     /// Read times of the offsets finished since the last `drainFinishedReadTimes`, with whether the event had
     /// outputs (reused storage).
     private var finishedReadTimes: [(readAtNs: UInt64, hadOutputs: Bool)] = []
@@ -29,14 +37,12 @@ public struct PartitionOffsetTracker: Sendable {
     /// The highest offset registered so far.
     public private(set) var lastRegistered: Int64?
 
+    /// - Parameter initialCapacity: offsets in flight before the first growth (rounded up to a power of two).
     public init(initialCapacity: Int = 1024) {
-        let capacity = max(16, initialCapacity)
-        offsets = Array(repeating: 0, count: capacity)
-        done = Array(repeating: false, count: capacity)
-        remaining = Array(repeating: 0, count: capacity)
-        expected = Array(repeating: false, count: capacity)
-        readAt = Array(repeating: 0, count: capacity)
-        withOutputs = Array(repeating: false, count: capacity)
+        var capacity = 16
+        while capacity < initialCapacity { capacity *= 2 }
+        entries = Array(repeating: .empty, count: capacity)
+        mask = capacity - 1
         finishedReadTimes.reserveCapacity(capacity)
     }
 
@@ -51,14 +57,8 @@ public struct PartitionOffsetTracker: Sendable {
     @discardableResult
     public mutating func register(_ offset: Int64, readAtNs: UInt64 = 0) -> Bool {
         if let lastRegistered, offset <= lastRegistered { return false }
-        if count == offsets.count { grow() }
-        let slot = (start + count) % offsets.count
-        offsets[slot] = offset
-        done[slot] = false
-        remaining[slot] = 0
-        expected[slot] = false
-        readAt[slot] = readAtNs
-        withOutputs[slot] = false
+        if count == entries.count { grow() }
+        entries[(start + count) & mask] = Entry(offset: offset, readAt: readAtNs, remaining: 0, done: false, expected: false, withOutputs: false)
         count += 1
         lastRegistered = offset
         return true
@@ -76,16 +76,19 @@ public struct PartitionOffsetTracker: Sendable {
     /// Records that the offset's event was processed and produced `outputs` messages; it completes once that
     /// many deliveries are reported.
     ///
-    /// - Returns: false when the offset is not in flight or was already expected.
+    /// - Returns: false when the offset is not in flight, or its outputs were already expected.
     @discardableResult
     public mutating func expect(_ offset: Int64, outputs: Int) -> Bool {
-        guard let index = position(of: offset) else { return false }
-        let slot = (start + index) % offsets.count
-        if done[slot] || expected[slot] { return false }
-        expected[slot] = true
-        withOutputs[slot] = outputs > 0
-        remaining[slot] += Int32(outputs)
-        if remaining[slot] <= 0 { finish(slot) }
+        guard let slot = slot(of: offset) else { return false }
+        let finished = entries.withUnsafeMutableBufferPointer { entries in
+            if entries[slot].done || entries[slot].expected { return Bool?.none }
+            entries[slot].expected = true
+            entries[slot].withOutputs = outputs > 0
+            entries[slot].remaining += Int32(outputs)
+            return entries[slot].remaining <= 0
+        }
+        guard let finished else { return false }
+        if finished { finish(slot) }
         return true
     }
 
@@ -94,21 +97,26 @@ public struct PartitionOffsetTracker: Sendable {
     /// - Returns: false when the offset is not in flight.
     @discardableResult
     public mutating func delivered(_ offset: Int64) -> Bool {
-        guard let index = position(of: offset) else { return false }
-        let slot = (start + index) % offsets.count
-        if done[slot] { return false }
-        remaining[slot] -= 1
-        if expected[slot], remaining[slot] <= 0 { finish(slot) }
+        guard let slot = slot(of: offset) else { return false }
+        let finished = entries.withUnsafeMutableBufferPointer { entries in
+            if entries[slot].done { return Bool?.none }
+            entries[slot].remaining -= 1
+            return entries[slot].expected && entries[slot].remaining <= 0
+        }
+        guard let finished else { return false }
+        if finished { finish(slot) }
         return true
     }
 
     private mutating func finish(_ slot: Int) {
-        done[slot] = true
-        if readAt[slot] != 0 { finishedReadTimes.append((readAt[slot], withOutputs[slot])) }
-        while count > 0, done[start] {
-            committable = offsets[start] + 1
-            start = (start + 1) % offsets.count
-            count -= 1
+        entries[slot].done = true
+        if entries[slot].readAt != 0 { finishedReadTimes.append((entries[slot].readAt, entries[slot].withOutputs)) }
+        entries.withUnsafeBufferPointer { entries in
+            while count > 0, entries[start].done {
+                committable = entries[start].offset + 1
+                start = (start + 1) & mask
+                count -= 1
+            }
         }
     }
 
@@ -141,45 +149,36 @@ public struct PartitionOffsetTracker: Sendable {
         lastRegistered = nil
     }
 
-    /// Binary search over the in-flight offsets, which increase from `start`.
-    private func position(of offset: Int64) -> Int? {
-        var low = 0
-        var high = count
-        while low < high {
-            let mid = (low + high) / 2
-            let value = offsets[(start + mid) % offsets.count]
-            if value < offset {
-                low = mid + 1
-            } else {
-                high = mid
+    /// The slot of an in-flight offset. Offsets in flight increase from `start` and are mostly consecutive (only
+    /// transaction markers and compaction leave holes), so the offset's distance from the first one is tried
+    /// first; a binary search finds it past holes.
+    private func slot(of offset: Int64) -> Int? {
+        entries.withUnsafeBufferPointer { entries in
+            guard count > 0 else { return nil }
+            let distance = offset &- entries[start].offset
+            guard distance >= 0 else { return nil }
+            if distance < count, entries[(start + Int(distance)) & mask].offset == offset { return (start + Int(distance)) & mask }
+            var low = 0
+            // Offsets increase by at least one, so the offset lies no further than `distance` from the first.
+            var high = distance < count ? Int(distance) + 1 : count
+            while low < high {
+                let mid = (low + high) / 2
+                if entries[(start + mid) & mask].offset < offset {
+                    low = mid + 1
+                } else {
+                    high = mid
+                }
             }
+            guard low < count, entries[(start + low) & mask].offset == offset else { return nil }
+            return (start + low) & mask
         }
-        guard low < count, offsets[(start + low) % offsets.count] == offset else { return nil }
-        return low
     }
 
     private mutating func grow() {
-        let old = offsets.count
-        var newOffsets = Array(repeating: Int64(0), count: old * 2)
-        var newDone = Array(repeating: false, count: old * 2)
-        var newRemaining = Array(repeating: Int32(0), count: old * 2)
-        var newExpected = Array(repeating: false, count: old * 2)
-        var newReadAt = Array(repeating: UInt64(0), count: old * 2)
-        var newWithOutputs = Array(repeating: false, count: old * 2)
-        for i in 0..<count {
-            newOffsets[i] = offsets[(start + i) % old]
-            newDone[i] = done[(start + i) % old]
-            newRemaining[i] = remaining[(start + i) % old]
-            newExpected[i] = expected[(start + i) % old]
-            newReadAt[i] = readAt[(start + i) % old]
-            newWithOutputs[i] = withOutputs[(start + i) % old]
-        }
-        offsets = newOffsets
-        done = newDone
-        remaining = newRemaining
-        expected = newExpected
-        readAt = newReadAt
-        withOutputs = newWithOutputs
+        var grown = Array(repeating: Entry.empty, count: entries.count * 2)
+        for i in 0..<count { grown[i] = entries[(start + i) & mask] }
+        entries = grown
+        mask = entries.count - 1
         start = 0
     }
 }

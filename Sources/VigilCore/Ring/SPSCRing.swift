@@ -70,8 +70,10 @@ extension SPSCRing {
     /// by that thread alone (checked in debug builds).
     public final class Producer: @unchecked Sendable {
         public let ring: SPSCRing
-        @usableFromInline var cachedHead = 0
-        @usableFromInline var localTail = 0
+        // One thread owns this end (`owner`), so the runtime's exclusivity check on each access (a call into the
+        // runtime per ring operation) guards nothing.
+        @exclusivity(unchecked) @usableFromInline var cachedHead = 0
+        @exclusivity(unchecked) @usableFromInline var localTail = 0
         @usableFromInline let owner = ThreadOwnership()
 
         init(_ ring: SPSCRing) {
@@ -159,8 +161,9 @@ extension SPSCRing {
     /// `@unchecked Sendable`: as for `Producer`, it is handed to the thread that owns it.
     public final class Consumer: @unchecked Sendable {
         public let ring: SPSCRing
-        @usableFromInline var cachedTail = 0
-        @usableFromInline var localHead = 0
+        // As for `Producer`: one thread owns this end.
+        @exclusivity(unchecked) @usableFromInline var cachedTail = 0
+        @exclusivity(unchecked) @usableFromInline var localHead = 0
         @usableFromInline let owner = ThreadOwnership()
 
         init(_ ring: SPSCRing) {
