@@ -64,9 +64,7 @@ public struct JSONWriter: Sendable {
     /// A string value from raw UTF-8 bytes (entity keys and event ids, already validated when decoded).
     public mutating func string(bytes value: UnsafeRawBufferPointer) {
         separate()
-        bytes.append(0x22)
-        for b in value { appendEscaped(b) }
-        bytes.append(0x22)
+        appendQuoted(UnsafeBufferPointer(start: value.baseAddress?.assumingMemoryBound(to: UInt8.self), count: value.count))
     }
 
     /// Writes an already encoded JSON value as it is.
@@ -156,8 +154,26 @@ public struct JSONWriter: Sendable {
     }
 
     private mutating func appendString(_ value: String) {
+        // `withUTF8` reaches the bytes of small (inline) strings too, which `utf8.withContiguousStorageIfAvailable`
+        // does not; it copies only a string that is not UTF-8 already.
+        var value = value
+        value.withUTF8 { appendQuoted($0) }
+    }
+
+    /// `utf8` in quotes: copied at once when no byte needs escaping (names, keys, ids: nearly always), else byte
+    /// by byte.
+    private mutating func appendQuoted(_ utf8: UnsafeBufferPointer<UInt8>) {
         bytes.append(0x22)
-        for b in value.utf8 { appendEscaped(b) }
+        var plain = true
+        for b in utf8 where b < 0x20 || b == 0x22 || b == 0x5C {
+            plain = false
+            break
+        }
+        if plain {
+            bytes.append(contentsOf: utf8)
+        } else {
+            for b in utf8 { appendEscaped(b) }
+        }
         bytes.append(0x22)
     }
 
