@@ -112,25 +112,46 @@ public struct JSONWriter: Sendable {
         }
         let scaled = (value * 1_000_000).rounded()
         let whole = Int64(scaled / 1_000_000)
-        var fraction = Int64(abs(scaled.truncatingRemainder(dividingBy: 1_000_000)))
-        if scaled < 0, whole == 0 { bytes.append(0x2D) }
-        if fraction == 0 {
-            appendInteger(whole)
-            return
+        let fraction = Int64(abs(scaled.truncatingRemainder(dividingBy: 1_000_000)))
+        // `-whole.fraction`, the fraction's trailing zeros dropped, built backwards in a stack buffer and
+        // appended at once (at most 23 bytes: whole is below 10^15).
+        var buffer: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &buffer) { digits in
+            var start = digits.count
+            if fraction != 0 {
+                var rest = fraction
+                var places = 6
+                while rest % 10 == 0 {
+                    rest /= 10
+                    places -= 1
+                }
+                for _ in 0..<places {
+                    start -= 1
+                    digits[start] = UInt8(48 + rest % 10)
+                    rest /= 10
+                }
+                start -= 1
+                digits[start] = 0x2E
+            }
+            start = Self.writeDigits(whole.magnitude, endingAt: start, in: digits)
+            if scaled < 0 {
+                start -= 1
+                digits[start] = 0x2D
+            }
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: digits[start...]))
         }
-        appendInteger(whole)
-        bytes.append(0x2E)
-        var digits = 6
-        while fraction % 10 == 0 {
-            fraction /= 10
-            digits -= 1
-        }
-        var divisor: Int64 = 1
-        for _ in 1..<digits { divisor *= 10 }
-        while divisor > 0 {
-            bytes.append(UInt8(48 + (fraction / divisor) % 10))
-            divisor /= 10
-        }
+    }
+
+    /// Writes `value`'s decimal digits to end just before `end`; returns where they start.
+    private static func writeDigits(_ value: UInt64, endingAt end: Int, in digits: UnsafeMutableRawBufferPointer) -> Int {
+        var start = end
+        var rest = value
+        repeat {
+            start -= 1
+            digits[start] = UInt8(48 + rest % 10)
+            rest /= 10
+        } while rest > 0
+        return start
     }
 
     private mutating func appendStatic(_ text: StaticString) {
@@ -138,18 +159,14 @@ public struct JSONWriter: Sendable {
     }
 
     private mutating func appendInteger(_ value: Int64) {
-        if value < 0 { bytes.append(0x2D) }
-        var magnitude = value.magnitude
-        if magnitude == 0 {
-            bytes.append(0x30)
-            return
-        }
-        var divisor: UInt64 = 1
-        while divisor <= magnitude / 10 { divisor *= 10 }
-        while divisor > 0 {
-            bytes.append(UInt8(48 + magnitude / divisor))
-            magnitude %= divisor
-            divisor /= 10
+        var buffer: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &buffer) { digits in
+            var start = Self.writeDigits(value.magnitude, endingAt: digits.count, in: digits)
+            if value < 0 {
+                start -= 1
+                digits[start] = 0x2D
+            }
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: digits[start...]))
         }
     }
 
