@@ -59,6 +59,18 @@ struct CheckpointTests {
         return fixture
     }
 
+    /// Runs a daemon with `config` until it has scored `count` events (checked), then stops it; returns the stopped
+    /// service, for its counters.
+    @discardableResult
+    static func runUntilScored(_ count: Int, config: VigilConfiguration, collector: ScoredCollector? = nil) throws -> VigilService {
+        let service = try VigilService(config: config, logger: Broker.logger, onScored: collector?.observer)
+        try service.start()
+        #expect(service.waitUntilScored(count, within: .seconds(120)) == count)
+        service.requestStop()
+        service.waitUntilStopped()
+        return service
+    }
+
     /// Stopping (which checkpoints) and starting again scores the rest of the stream exactly as an uninterrupted
     /// daemon does — features, every detector's raw and calibrated score, the combined score and the alerts — so
     /// nothing learned is lost and nothing is learned twice. One input partition keeps the input order, and so
@@ -71,17 +83,9 @@ struct CheckpointTests {
         try restarted.produce(2_000, seed: 81)
 
         let reference = ScoredCollector(config: uninterrupted.config)
-        let one = try VigilService(config: uninterrupted.config, logger: Broker.logger, onScored: reference.observer)
-        try one.start()
-        #expect(one.waitUntilScored(4_000, within: .seconds(120)) == 4_000)
-        one.requestStop()
-        one.waitUntilStopped()
+        try Self.runUntilScored(4_000, config: uninterrupted.config, collector: reference)
 
-        let firstHalf = try VigilService(config: restarted.config, logger: Broker.logger)
-        try firstHalf.start()
-        #expect(firstHalf.waitUntilScored(2_000, within: .seconds(90)) == 2_000)
-        firstHalf.requestStop()
-        firstHalf.waitUntilStopped()
+        let firstHalf = try Self.runUntilScored(2_000, config: restarted.config)
         #expect(firstHalf.counters.checkpoints.load(ordering: .relaxed) == 1, "a checkpoint at shutdown")
 
         // The second half of the same stream.
@@ -122,30 +126,18 @@ struct CheckpointTests {
         var restarted = try Self.fixture("replay-run", partitions: 1)
         try uninterrupted.produce(3_000, seed: 84)
         let reference = ScoredCollector(config: uninterrupted.config)
-        let one = try VigilService(config: uninterrupted.config, logger: Broker.logger, onScored: reference.observer)
-        try one.start()
-        #expect(one.waitUntilScored(3_000, within: .seconds(120)) == 3_000)
-        one.requestStop()
-        one.waitUntilStopped()
+        try Self.runUntilScored(3_000, config: uninterrupted.config, collector: reference)
 
         // A snapshot at offset 1,000 (written at shutdown) ...
         try restarted.produce(1_000, seed: 84)
-        let first = try VigilService(config: restarted.config, logger: Broker.logger)
-        try first.start()
-        #expect(first.waitUntilScored(1_000, within: .seconds(90)) == 1_000)
-        first.requestStop()
-        first.waitUntilStopped()
+        let first = try Self.runUntilScored(1_000, config: restarted.config)
         #expect(first.counters.checkpoints.load(ordering: .relaxed) == 1)
 
         // ... and the group's offset at 2,000: a run without checkpoints delivers and commits the next 1,000.
         try restarted.produce(1_000, seed: 84, skipping: 1_000)
         var withoutCheckpoints = restarted.config
         withoutCheckpoints.checkpoints.intervalMs = nil
-        let second = try VigilService(config: withoutCheckpoints, logger: Broker.logger)
-        try second.start()
-        #expect(second.waitUntilScored(1_000, within: .seconds(90)) == 1_000)
-        second.requestStop()
-        second.waitUntilStopped()
+        try Self.runUntilScored(1_000, config: withoutCheckpoints)
         #expect(try waitUntilCommitted(restarted, partitions: 1, within: .seconds(30)))
 
         try restarted.produce(1_000, seed: 84, skipping: 2_000)

@@ -258,8 +258,8 @@ final class ConsumerLoop: @unchecked Sendable {
     }
 
     /// The partition index of a message: the last one's when it is of the same topic handle and partition (a poll
-    /// returns each partition's messages in runs), otherwise looked up by name. (A subscribed topic's handle lives
-    /// as long as the consumer, so its identity cannot pass to another topic.)
+    /// returns each partition's messages in runs), otherwise looked up by name. (librdkafka holds a subscribed
+    /// topic's handle while its partitions are assigned, so the identity does not pass to another topic meanwhile.)
     private func index(of message: KafkaMessageView) -> Int {
         if message.partition == lastViewPartition, message.topicID == lastViewTopic { return lastViewIndex }
         lastViewIndex = index(of: message.topic, message.partition)
