@@ -100,27 +100,22 @@ struct SecondaryRequester {
     /// Reads the replies that have arrived (waiting up to `timeout` for the first) into the join queue.
     mutating func receive(timeout: Duration, counters: DaemonCounters, logger: Logger) {
         guard !listening.isEmpty else { return }
-        let batch: KafkaMessageBatch
         do {
-            batch = try replies.poll(maxMessages: 10_000, timeout: timeout)
+            // Each reply is read where librdkafka holds it.
+            _ = try replies.poll(maxMessages: 10_000, timeout: timeout) { message in
+                guard let value = message.value else { return }
+                let joined: Bool
+                do {
+                    let reply = try SecondaryReply.decode(value)
+                    joined = reply.instance == instance && reply.entity < 8 && join.fill(ticket: reply.ticket, entity: reply.entity, reply.values)
+                } catch {
+                    logger.error("unreadable secondary-feature reply skipped", metadata: ["source": "\(message.topicPartition)@\(message.offset)", "error": "\(error)"])
+                    return
+                }
+                if joined { counters.secondaryReplies.add(1, ordering: .relaxed) } else { counters.secondaryStaleReplies.add(1, ordering: .relaxed) }
+            }
         } catch {
             logger.error("reading secondary-feature replies: \(error)")
-            return
-        }
-        for message in batch.messages {
-            guard let value = message.value else { continue }
-            let joined: Bool
-            do {
-                joined = try value.withUnsafeBytes { bytes throws(StateError) in
-                    let reply = try SecondaryReply.decode(bytes)
-                    guard reply.instance == instance, reply.entity < 8 else { return false }
-                    return join.fill(ticket: reply.ticket, entity: reply.entity, reply.values)
-                }
-            } catch {
-                logger.error("unreadable secondary-feature reply skipped", metadata: ["source": "\(message.topicPartition)@\(message.offset)", "error": "\(error)"])
-                continue
-            }
-            if joined { counters.secondaryReplies.add(1, ordering: .relaxed) } else { counters.secondaryStaleReplies.add(1, ordering: .relaxed) }
         }
     }
 

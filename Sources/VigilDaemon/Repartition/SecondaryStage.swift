@@ -41,6 +41,8 @@ final class SecondaryStage: @unchecked Sendable {
 
     private var partitions: [KafkaTopicPartition] = []
     private var partitionIndex: [KafkaTopicPartition: Int] = [:]
+    /// The last request's topic handle and partition, with their index and entity (see `place(of:)`).
+    private var lastPlace: (topic: KafkaTopicID?, partition: Int32, index: Int, entity: Int?) = (nil, -1, -1, nil)
     /// State by partition index, for assigned partitions only.
     private var states: [Int: SecondaryPartitionState] = [:]
     private var tracker = OffsetTracker()
@@ -120,12 +122,14 @@ final class SecondaryStage: @unchecked Sendable {
         while !stopRequested.load(ordering: .acquiring) {
             drainDeliveries()
             do {
-                let batch = try consumer.poll(maxMessages: config.pipeline.pollBatch, timeout: .milliseconds(tracker.inFlight > 0 ? 1 : 20))
-                for error in batch.errors {
+                // Each request is handled where librdkafka holds it.
+                let polled = try consumer.poll(maxMessages: config.pipeline.pollBatch, timeout: .milliseconds(tracker.inFlight > 0 ? 1 : 20)) {
+                    handle($0)
+                }
+                for error in polled.errors {
                     counters.kafkaErrors.add(1, ordering: .relaxed)
                     logger.warning("kafka (secondary stage): \(error.name): \(error.message)")
                 }
-                for message in batch.messages { handle(message) }
                 polls &+= 1
                 if polls & 15 == 0 { publishUsage() }
             } catch {
@@ -167,15 +171,25 @@ final class SecondaryStage: @unchecked Sendable {
         return partitions.count - 1
     }
 
-    private func handle(_ message: KafkaMessage) {
+    /// A request's partition index and the entity its topic carries: the last request's when it is of the same
+    /// topic handle and partition (a poll returns each partition's messages in runs), otherwise looked up by name.
+    private func place(of message: KafkaMessageView) -> (index: Int, entity: Int?) {
+        if message.partition == lastPlace.partition, message.topicID == lastPlace.topic { return (lastPlace.index, lastPlace.entity) }
         let index = index(of: message.topicPartition)
+        let entity = entityOfTopic[message.topic]
+        lastPlace = (message.topicID, message.partition, index, entity)
+        return (index, entity)
+    }
+
+    private func handle(_ message: KafkaMessageView) {
+        let (index, entity) = place(of: message)
         guard tracker.register(partition: index, offset: message.offset), states[index] != nil else { return }
         let header: SecondaryRequest.Header
         do {
             guard let value = message.value else { throw StateError("a request without a value") }
             event = Event()
-            header = try value.withUnsafeBytes { bytes throws(StateError) in try SecondaryRequest.decode(bytes, into: &event) }
-            guard header.entity == entityOfTopic[message.topic], let positions = positions[header.entity] else {
+            header = try SecondaryRequest.decode(value, into: &event)
+            guard header.entity == entity, let positions = positions[header.entity] else {
                 throw StateError("a request for entity \(header.entity) on \(message.topic)")
             }
             if !states[index]!.count(header.source, offset: event.offset) {
