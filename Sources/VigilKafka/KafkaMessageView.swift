@@ -49,18 +49,22 @@ public struct KafkaMessageView {
     /// The record's headers, in order (copied).
     public var headers: [KafkaHeader] {
         var result: [KafkaHeader] = []
+        forEachHeader { name, value in result.append(KafkaHeader(name: name, value: value.map { ArraySlice($0) })) }
+        return result
+    }
+
+    /// Each header's name and value bytes (nil for a header without a value), in order, where librdkafka holds them.
+    func forEachHeader(_ body: (String, UnsafeRawBufferPointer?) -> Void) {
         var headers: OpaquePointer?
-        guard rd_kafka_message_headers(record, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR, let headers else { return result }
+        guard rd_kafka_message_headers(record, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR, let headers else { return }
         var index = 0
         var name: UnsafePointer<CChar>?
         var value: UnsafeRawPointer?
         var size = 0
         while rd_kafka_header_get_all(headers, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
-            let bytes = value.map { ArraySlice(UnsafeRawBufferPointer(start: $0, count: size)) }
-            result.append(KafkaHeader(name: name.map { String(cString: $0) } ?? "", value: bytes))
+            body(name.map { String(cString: $0) } ?? "", value.map { UnsafeRawBufferPointer(start: $0, count: size) })
             index += 1
         }
-        return result
     }
 
     public var topicPartition: KafkaTopicPartition { KafkaTopicPartition(topic: topic, partition: partition) }

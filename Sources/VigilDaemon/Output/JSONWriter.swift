@@ -125,10 +125,12 @@ public struct JSONWriter: Sendable {
                     rest /= 10
                     places -= 1
                 }
-                for _ in 0..<places {
+                // The fraction's digits, with the leading zeros its place needs.
+                let end = start
+                start = Self.writeDigits(UInt64(rest), endingAt: end, in: digits)
+                while start > end - places {
                     start -= 1
-                    digits[start] = UInt8(48 + rest % 10)
-                    rest /= 10
+                    digits[start] = 0x30
                 }
                 start -= 1
                 digits[start] = 0x2E
@@ -171,10 +173,14 @@ public struct JSONWriter: Sendable {
     }
 
     private mutating func appendString(_ value: String) {
-        // `withUTF8` reaches the bytes of small (inline) strings too, which `utf8.withContiguousStorageIfAvailable`
-        // does not; it copies only a string that is not UTF-8 already.
-        var value = value
-        value.withUTF8 { appendQuoted($0) }
+        // Small (inline) strings have no contiguous storage to lend and go byte by byte: measured, that costs less
+        // than `withUTF8` on a copy, which retains and releases the string for every call.
+        let written: Void? = value.utf8.withContiguousStorageIfAvailable { appendQuoted($0) }
+        if written == nil {
+            bytes.append(0x22)
+            for b in value.utf8 { appendEscaped(b) }
+            bytes.append(0x22)
+        }
     }
 
     /// `utf8` in quotes: copied at once when no byte needs escaping (names, keys, ids: nearly always), else byte

@@ -47,26 +47,17 @@ enum RDKafkaMessageBatchBuilder {
                 errors.append(KafkaError(rdkafka: m.err, message: detail))
                 continue
             }
-            var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
-            let timestamp = rd_kafka_message_timestamp(message, &timestampType)
+            let view = KafkaMessageView(message, callbacks: callbacks)
             let headerStart = pendingHeaders.count
-            var headers: OpaquePointer?
-            if rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR, let headers {
-                var index = 0
-                var name: UnsafePointer<CChar>?
-                var value: UnsafeRawPointer?
-                var size = 0
-                while rd_kafka_header_get_all(headers, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
-                    pendingHeaders.append(PendingHeader(name: name.map { String(cString: $0) } ?? "", value: append(value, size)))
-                    index += 1
-                }
+            view.forEachHeader { name, value in
+                pendingHeaders.append(PendingHeader(name: name, value: append(value?.baseAddress, value?.count ?? 0)))
             }
             pending.append(
                 Pending(
-                    topic: callbacks.topicName(m.rkt),
+                    topic: view.topic,
                     partition: m.partition,
                     offset: m.offset,
-                    timestampMs: timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp,
+                    timestampMs: view.timestampMs,
                     key: append(m.key, m.key_len),
                     value: append(m.payload, m.len),
                     headers: headerStart..<pendingHeaders.count
