@@ -41,10 +41,11 @@ final class ConsumerLoop: @unchecked Sendable {
     /// Partitions assigned since the last poll returned: their pause flags are set once the client has taken them.
     private var pauseCheckDue: [KafkaTopicPartition] = []
     private var paused: Bool { pause.isPaused }
-    /// When the current backlog (events read but not yet taken by the workers) began.
-    private var backlogSince: ContinuousClock.Instant?
-    /// How long a backlog may last before the input partitions are paused.
-    static let backlogBeforePause: Duration = .milliseconds(500)
+    /// Whether the current backlog (events read but not yet taken by the workers) still moves.
+    private var stallWatch = BacklogStallWatch(limit: .milliseconds(500))
+    /// Items that have left the backlog so far — for the workers, or out of the secondary join — the stall
+    /// watch's measure of progress.
+    var handedOn = 0
     private var lastCommit = ContinuousClock.now
     @exclusivity(unchecked) private var lastTopic = ""
     @exclusivity(unchecked) private var lastTopicPartition: Int32 = -1
@@ -157,17 +158,14 @@ final class ConsumerLoop: @unchecked Sendable {
             let backlog = pendingStart < pending.count || joinFull
             if backlog {
                 // The workers are behind: hand them what is read, waiting briefly for room, and read no more
-                // meanwhile (librdkafka's bounded prefetch queue holds the next messages). Only a backlog that
-                // lasts pauses the partitions: a pause drops the prefetched messages and a resume fetches them
-                // again, which costs a broker round trip each time: pausing on every full ring cut
-                // throughput sevenfold (BENCHMARKS.md).
+                // meanwhile (librdkafka's bounded prefetch queue holds the next messages). Only a backlog the
+                // workers take nothing of pauses the partitions (BacklogStallWatch): a pause drops the prefetched
+                // messages and a resume fetches them again, which costs a broker round trip each time.
                 if joinFull { serviceSecondary(waiting: .milliseconds(1)) }
                 flushPending(wait: true, atMost: .milliseconds(2))
-                let now = ContinuousClock.now
-                if backlogSince == nil { backlogSince = now }
-                if !paused, let since = backlogSince, now - since > Self.backlogBeforePause { setPaused(true) }
+                if !paused, stallWatch.isStalled(handedOn: handedOn, now: .now) { setPaused(true) }
             } else {
-                backlogSince = nil
+                stallWatch.backlogCleared()
                 if paused, pool.occupancy < 0.5 { setPaused(false) }
             }
             do {
@@ -321,6 +319,7 @@ final class ConsumerLoop: @unchecked Sendable {
     func flushPending(wait: Bool, atMost: Duration? = nil) {
         var backoff = IdleBackoff(maximumMicroseconds: 200)
         let deadline = atMost.map { ContinuousClock.now + $0 }
+        let first = pendingStart
         while pendingStart < pending.count {
             if pool.route(pending[pendingStart]) {
                 pendingStart += 1
@@ -331,6 +330,7 @@ final class ConsumerLoop: @unchecked Sendable {
             drainCompletions()
             backoff.idle()
         }
+        handedOn &+= pendingStart - first
         if pendingStart == pending.count {
             pending.removeAll(keepingCapacity: true)
             pendingStart = 0

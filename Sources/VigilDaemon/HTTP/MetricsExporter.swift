@@ -90,7 +90,7 @@ final class MetricsExporter: Sendable {
                 labels: [("detector", $0)])
         }
         occupancy = registry.makeGauge(descriptor: .named("vigil_ring_occupancy", help: "Fullest worker input ring, 0 ... 1"))
-        pauses = registry.makeCounter(descriptor: .named("vigil_input_pauses_total", help: "Times full rings paused the input"))
+        pauses = registry.makeCounter(descriptor: .named("vigil_input_pauses_total", help: "Times a pipeline that took nothing for 500 ms paused the input"))
         assigned = registry.makeGauge(descriptor: .named("vigil_assigned_partitions", help: "Input partitions assigned to this daemon"))
         warm = counters.detectorNames.map { registry.makeGauge(descriptor: .named("vigil_detector_warm", help: "1 once the detector scores"), labels: [("detector", $0)]) }
         configVersion = registry.makeGauge(descriptor: .named("vigil_config_version", help: "The config version alerts carry"))

@@ -20,6 +20,7 @@ extension ConsumerLoop {
             guard pending.count - pendingStart < limit else { return false }
             let sequenced = router.sequenced(item)
             if pendingStart < pending.count || !pool.route(sequenced) { pending.append(sequenced) }
+            handedOn &+= 1
             return true
         }
     }
