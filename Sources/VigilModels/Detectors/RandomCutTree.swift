@@ -64,11 +64,35 @@ struct RandomCutTree: Sendable, Equatable {
         }
     }
 
-    private mutating func recomputeBox(_ n: Int) {
+    /// Sets inner node `n`'s box to the union of its children's; returns whether it changed, bit for bit.
+    ///
+    /// Every inner node's box is that union at all times, so a walk up the tree after a change below can stop
+    /// recomputing at the first box that stays as it was: no box above it can change either.
+    @discardableResult
+    private mutating func recomputeBox(_ n: Int) -> Bool {
         let l = Int(nodes[n].left), r = Int(nodes[n].right)
-        for i in 0..<dimensions {
-            boxes[2 * (n * dimensions + i)] = Swift.min(low(l, i), low(r, i))
-            boxes[2 * (n * dimensions + i) + 1] = Swift.max(high(l, i), high(r, i))
+        let run = 2 * dimensions
+        return boxes.withUnsafeMutableBufferPointer { boxes in
+            let (box, left, right) = (boxes.baseAddress! + n * run, boxes.baseAddress! + l * run, boxes.baseAddress! + r * run)
+            var difference: UInt64 = 0
+            for i in stride(from: 0, to: run, by: 2) {
+                let (low, high) = (Swift.min(left[i], right[i]), Swift.max(left[i + 1], right[i + 1]))
+                difference |= (low.bitPattern ^ box[i].bitPattern) | (high.bitPattern ^ box[i + 1].bitPattern)
+                box[i] = low
+                box[i + 1] = high
+            }
+            return difference != 0
+        }
+    }
+
+    /// Adds `change` to the mass of `n` and of every ancestor, recomputing their boxes while they change.
+    private mutating func changeMasses(from n: Int, by change: Int32) {
+        var n = n
+        var boxesChange = true
+        while n >= 0 {
+            nodes[n].mass += change
+            if boxesChange { boxesChange = recomputeBox(n) }
+            n = Int(nodes[n].parent)
         }
     }
 
@@ -136,7 +160,12 @@ struct RandomCutTree: Sendable, Equatable {
             root = Int32(leaf)
             return leaf
         case .repeatOf(let leaf):
-            incrementPath(from: leaf)
+            // x is the leaf's point: no box changes.
+            var n = leaf
+            while n >= 0 {
+                nodes[n].mass += 1
+                n = Int(nodes[n].parent)
+            }
             return leaf
         case .above(let node, let dimension, let value):
             return split(node, at: dimension, value: value, x: x)
@@ -160,7 +189,7 @@ struct RandomCutTree: Sendable, Equatable {
         }
         nodes[node].parent = Int32(inner)
         nodes[leaf].parent = Int32(inner)
-        nodes[inner].mass = nodes[node].mass
+        nodes[inner].mass = nodes[node].mass + 1
         recomputeBox(inner)
         if above < 0 {
             root = Int32(inner)
@@ -169,20 +198,8 @@ struct RandomCutTree: Sendable, Equatable {
         } else {
             nodes[Int(above)].right = Int32(inner)
         }
-        incrementPath(from: leaf, startingAbove: true)
-        nodes[leaf].mass = 1
+        changeMasses(from: Int(above), by: 1)
         return leaf
-    }
-
-    /// Adds one to the mass of `node` (unless `startingAbove`) and of every ancestor, growing their boxes.
-    private mutating func incrementPath(from node: Int, startingAbove: Bool = false) {
-        var n = startingAbove ? Int(nodes[node].parent) : node
-        if !startingAbove { nodes[n].mass += 1; n = Int(nodes[n].parent) }
-        while n >= 0 {
-            nodes[n].mass += 1
-            recomputeBox(n)
-            n = Int(nodes[n].parent)
-        }
     }
 
     /// The leaf holding `x`, or nil.
@@ -221,12 +238,7 @@ struct RandomCutTree: Sendable, Equatable {
             root = Int32(other)
         } else {
             if nodes[Int(grand)].left == Int32(above) { nodes[Int(grand)].left = Int32(other) } else { nodes[Int(grand)].right = Int32(other) }
-            var n = Int(grand)
-            while n >= 0 {
-                nodes[n].mass -= 1
-                recomputeBox(n)
-                n = Int(nodes[n].parent)
-            }
+            changeMasses(from: Int(grand), by: -1)
         }
         return true
     }
@@ -313,7 +325,7 @@ struct RandomCutTree: Sendable, Equatable {
         }
     }
 
-    /// Checks the invariants (masses add up, boxes contain children, parents point back); for tests.
+    /// Checks the invariants (masses add up, boxes are their children's union, parents point back); for tests.
     func isConsistent() -> Bool {
         guard root >= 0 else { return true }
         func check(_ n: Int) -> Bool {
@@ -321,8 +333,9 @@ struct RandomCutTree: Sendable, Equatable {
             let l = Int(nodes[n].left), r = Int(nodes[n].right)
             guard nodes[l].parent == Int32(n), nodes[r].parent == Int32(n), nodes[n].mass == nodes[l].mass + nodes[r].mass else { return false }
             for i in 0..<dimensions {
-                if low(n, i) > Swift.min(low(l, i), low(r, i)) { return false }
-                if high(n, i) < Swift.max(high(l, i), high(r, i)) { return false }
+                // Exactly the union, not merely holding it: updates stop at the first box that stays.
+                if low(n, i) != Swift.min(low(l, i), low(r, i)) { return false }
+                if high(n, i) != Swift.max(high(l, i), high(r, i)) { return false }
             }
             let d = Int(nodes[n].cutDimension)
             guard high(l, d) <= nodes[n].cutValue, low(r, d) > nodes[n].cutValue else { return false }
