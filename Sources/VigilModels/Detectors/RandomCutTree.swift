@@ -125,12 +125,20 @@ struct RandomCutTree: Sendable, Equatable {
                 while true {
                     // The node's box, low and high side by side per dimension.
                     let box = boxes.baseAddress! + node * run
+                    // The child x goes to if no cut here separates it, its box and record fetched while this
+                    // node's cut is drawn: the walk otherwise waits on each box's load.
+                    let record = nodes[node]
+                    let isLeaf = record.left < 0
+                    let next = isLeaf ? node : x[Int(record.cutDimension)] <= record.cutValue ? Int(record.left) : Int(record.right)
+                    if !isLeaf {
+                        prefetchRegion(boxes.baseAddress! + next * run, bytes: run * MemoryLayout<Double>.stride)
+                        prefetchCacheLine(nodes.baseAddress! + next)
+                    }
                     // The bounding box grown by x, and a random cut over its total span.
                     var span = 0.0
                     for i in 0..<dimensions {
                         span += Swift.max(box[2 &* i &+ 1], x[i]) - Swift.min(box[2 &* i], x[i])
                     }
-                    let isLeaf = nodes[node].left < 0
                     if isLeaf, (0..<dimensions).allSatisfy({ box[2 &* $0] == x[$0] }) { return .repeatOf(leaf: node) }
                     var cut = uniform() * span
                     var dimension = 0
@@ -153,8 +161,7 @@ struct RandomCutTree: Sendable, Equatable {
                         // Only a rounding edge fails to separate two different points: draw the cut again.
                         continue
                     }
-                    let step = nodes[node]
-                    node = x[Int(step.cutDimension)] <= step.cutValue ? Int(step.left) : Int(step.right)
+                    node = next
                 }
             }
         }
