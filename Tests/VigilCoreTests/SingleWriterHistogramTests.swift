@@ -17,6 +17,18 @@ struct SingleWriterHistogramTests {
         #expect(snapshot.sum == expectedSum)
     }
 
+    /// A caller that finds the bucket itself (equal widths) counts there, and the per-bucket counts are the
+    /// cumulative snapshot's differences.
+    @Test func valuesCountedInTheBucketTheCallerChose() {
+        let histogram = SingleWriterHistogram(upperBounds: [0.5])
+        histogram.record(0.5, inBucket: 1)
+        histogram.record(0.2, inBucket: 0)
+        histogram.record(0.9, inBucket: 1)
+        #expect(histogram.bucketCounts == [1, 2])
+        #expect(histogram.snapshot.buckets == [1, 3])
+        #expect(histogram.snapshot.sum == 1.6)
+    }
+
     /// One thread records while another reads snapshots: every snapshot is consistent (buckets cumulative, never
     /// below an earlier snapshot's) and the last one holds every value. Run under the thread sanitizer by
     /// scripts/test (relaxed atomics only, no data race).

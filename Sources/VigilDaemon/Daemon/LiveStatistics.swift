@@ -1,6 +1,7 @@
 import Foundation
 public import Histogram
 import Synchronization
+import VigilCore
 import VigilFeatures
 
 /// Latencies in microseconds (HdrHistogram).
@@ -66,13 +67,10 @@ public final class LiveStatistics: Sendable {
     /// The input delay above which a second does not count as steady (`LatencyTotals.steady`).
     public static let steadyInputDelayMicroseconds: UInt64 = 250_000
 
-    final class Bucket: Sendable {
-        let count = Atomic<Int>(0)
-    }
-
-    /// Combined scores in `scoreBuckets` equal-width bins over 0 ... 1.
+    /// Combined scores in `scoreBuckets` equal-width bins over 0 ... 1, recorded by the output thread alone (a load
+    /// and a store per score, where an atomic add on a bucket object cost a retain, an add and a release).
     public static let scoreBuckets = 20
-    private let scores: [Bucket]
+    private let scores = SingleWriterHistogram(upperBounds: (1..<LiveStatistics.scoreBuckets).map { Double($0) / Double(LiveStatistics.scoreBuckets) })
     private let history = Mutex<(samples: [Sample], previous: (time: Double, scored: Int, alerts: Int, deadLetters: Int)?)>(([], nil))
     private let alerts = Mutex<[[UInt8]]>([])
     private let latency = Mutex(LatencyPercentiles())
@@ -85,7 +83,6 @@ public final class LiveStatistics: Sendable {
     public init(historyLength: Int = 300, alertsKept: Int = 20) {
         self.historyLength = historyLength
         self.alertsKept = alertsKept
-        scores = (0..<Self.scoreBuckets).map { _ in Bucket() }
     }
 
     /// Counts one combined score (output thread).
@@ -93,7 +90,7 @@ public final class LiveStatistics: Sendable {
     func record(score: Double) {
         guard score.isFinite else { return }
         let bin = Swift.min(Self.scoreBuckets - 1, Swift.max(0, Int(score * Double(Self.scoreBuckets))))
-        scores[bin].count.add(1, ordering: .relaxed)
+        scores.record(score, inBucket: bin)
     }
 
     /// Keeps an alert record (its JSON as published) among the latest (output thread).
@@ -161,7 +158,7 @@ public final class LiveStatistics: Sendable {
     }
 
     public var samples: [Sample] { history.withLock { $0.samples } }
-    public var scoreCounts: [Int] { scores.map { $0.count.load(ordering: .relaxed) } }
+    public var scoreCounts: [Int] { scores.bucketCounts }
     public var latestAlerts: [[UInt8]] { alerts.withLock { $0 } }
     public var latencyPercentiles: LatencyPercentiles { latency.withLock { $0 } }
 

@@ -25,20 +25,24 @@ final class OutputLoop: @unchecked Sendable {
     let stopRequested = Atomic<Bool>(false)
     /// A hot reload waiting to be applied between batches (written by any thread, taken by this one).
     private let pendingReload = Mutex<VigilConfiguration?>(nil)
+    /// Set with `pendingReload`, so that the loop's check between batches is one load, not a lock and a copy of
+    /// the optional configuration.
+    private let reloadPending = Atomic<Bool>(false)
     /// Delayed ground truth (`kafka.labels_topic`), polled on this thread between batches.
     private let labels: KafkaConsumer?
     private var labelsPolled = 0
-    /// Latency and score distributions, recorded here as events leave the pipeline.
-    var metrics: MetricsExporter?
+    /// Latency and score distributions, recorded here as events leave the pipeline. These and the observers
+    /// below are constants, so the per-event path uses them without retaining them.
+    private let metrics: MetricsExporter?
     /// The dashboard's score distribution and latest alerts.
-    var live: LiveStatistics?
+    private let live: LiveStatistics?
     /// Detectors that have been warm on some event (bit per detector), for readiness and metrics.
     let warmDetectors = Atomic<Int>(0)
     /// Checkpoints whose last worker marker passed; the stage is snapshotted right after the current batch, so
     /// it holds exactly the events before the markers.
     private var stageSnapshotsDue: [UInt64] = []
     /// An observer of every scored event (tests and the dashboard's "latest alerts"); called on this thread.
-    var onScored: (@Sendable (ScoredEvent) -> Void)?
+    private let onScored: (@Sendable (ScoredEvent) -> Void)?
 
     init(
         config: VigilConfiguration,
@@ -46,9 +50,15 @@ final class OutputLoop: @unchecked Sendable {
         producer: KafkaProducer,
         expectations: SPSCRing<ExpectedOutputs>.Producer,
         counters: DaemonCounters,
-        logger: Logger
+        logger: Logger,
+        metrics: MetricsExporter?,
+        live: LiveStatistics?,
+        onScored: (@Sendable (ScoredEvent) -> Void)?
     ) throws {
         self.pool = pool
+        self.metrics = metrics
+        self.live = live
+        self.onScored = onScored
         self.merge = OrderedMerge(outputs: pool.outputs, stage: ScoringModel(config: config).makeStage())
         self.producer = producer
         self.alertsTopic = try producer.topic(config.kafka.alertsTopic)
@@ -213,9 +223,12 @@ final class OutputLoop: @unchecked Sendable {
         var versioned = config
         versioned.configVersionForReload = version
         pendingReload.withLock { $0 = versioned }
+        reloadPending.store(true, ordering: .releasing)
     }
 
     private func applyPendingReload() {
+        guard reloadPending.load(ordering: .acquiring) else { return }
+        reloadPending.store(false, ordering: .relaxed)
         guard let config = pendingReload.withLock({ pending -> VigilConfiguration? in
             defer { pending = nil }
             return pending

@@ -115,11 +115,9 @@ public final class VigilService: Sendable {
             stateGauges: stateGauges, statistics: kafkaStatistics, initialSnapshots: snapshots, secondary: requester
         )
         outputLoop = try OutputLoop(
-            config: config, pool: pool, producer: producer, expectations: expectationProducer, counters: counters, logger: logger
+            config: config, pool: pool, producer: producer, expectations: expectationProducer, counters: counters, logger: logger,
+            metrics: metrics, live: live, onScored: onScored
         )
-        outputLoop.onScored = onScored
-        outputLoop.metrics = metrics
-        outputLoop.live = live
         if let snapshots { restoreShared(from: snapshots) }
         try secondaryStage?.connect()
         try consumerLoop.connect(options: options)

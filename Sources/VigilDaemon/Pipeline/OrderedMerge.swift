@@ -8,6 +8,10 @@ public import VigilModels
 /// buffering is needed, and a missing sequence number just means its worker has not finished it yet.
 public struct OrderedMerge: Sendable {
     private let outputs: [SPSCRing<ScoredEvent>.Consumer]
+    /// The same ring ends, unretained: `outputs` holds them for the merge's lifetime, and reaching a ring through
+    /// `Unmanaged` skips the retain and release (two atomic operations) that taking a class out of an array
+    /// costs, several times per event.
+    private let rings: [Unmanaged<SPSCRing<ScoredEvent>.Consumer>]
     private var stage: ScoringStage
     public private(set) var nextSequence: UInt64 = 0
 
@@ -18,6 +22,7 @@ public struct OrderedMerge: Sendable {
 
     public init(outputs: [SPSCRing<ScoredEvent>.Consumer], stage: ScoringStage) {
         self.outputs = outputs
+        rings = outputs.map { Unmanaged.passUnretained($0) }
         self.stage = stage
         run = Array(repeating: (0, 0), count: ScoringStage.preparedCapacity)
         taken = Array(repeating: 0, count: outputs.count)
@@ -33,13 +38,16 @@ public struct OrderedMerge: Sendable {
     /// scored together (`ScoringStage.prepareTrees`), then each event is finished and handed over.
     public mutating func drain(max: Int = 256, _ body: (UnsafePointer<ScoredEvent>) -> Void) -> Int {
         var handled = 0
+        // A local copy (one retain per call), so that the closures below do not capture `self`.
+        let rings = rings
         while handled < max {
             let (count, endsAtMarker) = findRun(max: Swift.min(max - handled, stage.treesRunLimit))
             guard count > 0 else { break }
             // Only the last item can be a marker.
             let events = endsAtMarker ? count - 1 : count
+            let run = run
             stage.prepareTrees(count: events) { e in
-                let raw = UnsafeMutableRawPointer(outputs[run[e].ring].element(at: run[e].offset)!)
+                let raw = UnsafeMutableRawPointer(rings[run[e].ring]._withUnsafeGuaranteedRef { $0.element(at: run[e].offset)! })
                 return (
                     UnsafePointer((raw + ScoredEvent.eventOffset).assumingMemoryBound(to: Event.self)),
                     UnsafeBufferPointer(start: (raw + ScoredEvent.featuresOffset).assumingMemoryBound(to: Double.self), count: FeatureVector.count)
@@ -47,12 +55,12 @@ public struct OrderedMerge: Sendable {
             }
             for i in 0..<count {
                 // The items of the run before this one in its ring have been removed: it is the ring's first.
-                let ring = run[i].ring
-                let scored = outputs[ring].first()!
+                let index = run[i].ring
+                let scored = rings[index]._withUnsafeGuaranteedRef { $0.first()! }
                 if scored.pointee.control == .event { stage.finish(scored) }
                 nextSequence += 1
                 body(scored)
-                outputs[ring].removeFirst()
+                rings[index]._withUnsafeGuaranteedRef { $0.removeFirst() }
             }
             handled += count
             // A checkpoint marker ends the batch, so the caller can snapshot the stage before any later event.
@@ -69,8 +77,10 @@ public struct OrderedMerge: Sendable {
         var sequence = nextSequence
         var idleRings = 0
         var ring = 0
-        while count < max, idleRings < outputs.count {
-            guard let scored = outputs[ring].element(at: taken[ring]), scored.pointee.sequence == sequence else {
+        let rings = rings
+        while count < max, idleRings < rings.count {
+            let offset = taken[ring]
+            guard let scored = rings[ring]._withUnsafeGuaranteedRef({ $0.element(at: offset) }), scored.pointee.sequence == sequence else {
                 idleRings += 1
                 ring = (ring + 1) % outputs.count
                 continue

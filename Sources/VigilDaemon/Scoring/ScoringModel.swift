@@ -124,10 +124,11 @@ extension ScoringStage {
 }
 
 extension ScoredEvent {
-    /// Where the features and the result lie in the element (for `ScoringStage.finish`).
-    static let eventOffset = MemoryLayout<ScoredEvent>.offset(of: \.event)!
-    static let featuresOffset = MemoryLayout<ScoredEvent>.offset(of: \.features)!
-    static let resultOffset = MemoryLayout<ScoredEvent>.offset(of: \.result)!
+    /// Where the features and the result lie in the element (for `ScoringStage.finish`). Computed, not stored:
+    /// the compiler folds each into a constant, where a stored static was a lazy global checked on every use.
+    static var eventOffset: Int { MemoryLayout<ScoredEvent>.offset(of: \.event)! }
+    static var featuresOffset: Int { MemoryLayout<ScoredEvent>.offset(of: \.features)! }
+    static var resultOffset: Int { MemoryLayout<ScoredEvent>.offset(of: \.result)! }
 }
 
 /// Scores events one at a time on the calling thread: the reference the parallel pipeline must equal, and

@@ -114,7 +114,7 @@ public struct ScoringStage: Sendable {
     }
 
     /// Completes `result` (which holds the per-entity detectors' raw scores) for one event.
-    public mutating func process(_ event: Event, features: UnsafeBufferPointer<Double>, result: inout DetectionResult) {
+    public mutating func process(_ event: borrowing Event, features: UnsafeBufferPointer<Double>, result: inout DetectionResult) {
         defer { if prepared.next < prepared.count { prepared.next += 1 } }
         runGlobalDetectors(event, features: features, result: &result)
 
