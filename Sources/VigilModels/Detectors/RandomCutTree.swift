@@ -85,6 +85,16 @@ struct RandomCutTree: Sendable, Equatable {
         }
     }
 
+    /// Adds `change` to the mass of `n` and of every ancestor, whose boxes stay as they are (a copy of a point
+    /// already in the tree came or went).
+    private mutating func changeMassesOnly(from n: Int, by change: Int32) {
+        var n = n
+        while n >= 0 {
+            nodes[n].mass += change
+            n = Int(nodes[n].parent)
+        }
+    }
+
     /// Adds `change` to the mass of `n` and of every ancestor, recomputing their boxes while they change.
     private mutating func changeMasses(from n: Int, by change: Int32) {
         var n = n
@@ -116,7 +126,7 @@ struct RandomCutTree: Sendable, Equatable {
     /// nothing, so scoring a point (`coDisplacement(of:)`) and inserting it draw the same cuts.
     func place(_ x: UnsafeBufferPointer<Double>, uniform: () -> Double) -> Placement {
         guard root >= 0 else { return .root }
-        let (dimensions, run, x) = (dimensions, 2 * dimensions, x.baseAddress!)
+        let (dimensions, run, point, x) = (dimensions, 2 * dimensions, x, x.baseAddress!)
         // Through buffer pointers: the walk is most of the forest's time, and the arrays' checked reads were about
         // a third of its instructions.
         return nodes.withUnsafeBufferPointer { nodes in
@@ -139,7 +149,7 @@ struct RandomCutTree: Sendable, Equatable {
                     for i in 0..<dimensions {
                         span += Swift.max(box[2 &* i &+ 1], x[i]) - Swift.min(box[2 &* i], x[i])
                     }
-                    if isLeaf, (0..<dimensions).allSatisfy({ box[2 &* $0] == x[$0] }) { return .repeatOf(leaf: node) }
+                    if isLeaf, leafEquals(node, point) { return .repeatOf(leaf: node) }
                     var cut = uniform() * span
                     var dimension = 0
                     var value = 0.0
@@ -179,11 +189,7 @@ struct RandomCutTree: Sendable, Equatable {
             return leaf
         case .repeatOf(let leaf):
             // x is the leaf's point: no box changes.
-            var n = leaf
-            while n >= 0 {
-                nodes[n].mass += 1
-                n = Int(nodes[n].parent)
-            }
+            changeMassesOnly(from: leaf, by: 1)
             return leaf
         case .above(let node, let dimension, let value):
             return split(node, at: dimension, value: value, x: x)
@@ -235,11 +241,7 @@ struct RandomCutTree: Sendable, Equatable {
     mutating func delete(_ x: UnsafeBufferPointer<Double>) -> Bool {
         guard let leaf = find(x) else { return false }
         if nodes[leaf].mass > 1 {
-            var n = leaf
-            while n >= 0 {
-                nodes[n].mass -= 1
-                n = Int(nodes[n].parent)
-            }
+            changeMassesOnly(from: leaf, by: -1)
             return true
         }
         let above = Int(nodes[leaf].parent)
