@@ -181,7 +181,11 @@ public struct KafkaBenchmark: Sendable {
             service.waitUntilStopped()
         }
 
-        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: options, linger: .milliseconds(5)), logger: logger)
+        // Not idempotent: an idempotent librdkafka producer keeps at most five requests per partition in flight and,
+        // with its next batch due and those five waiting on the broker, its broker thread polls without waiting for
+        // the whole round trip. Against the dev broker (120-160 ms) the paced input then took about half a core,
+        // starved the broker and came in seconds late (BENCHMARKS.md); the benchmark's input needs no idempotence.
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: options, idempotence: false, linger: .milliseconds(5)), logger: logger)
         defer { try? producer.close() }
         let target = try producer.topic(latencyTopic)
         // Every message is prepared before the clock starts, in one buffer, so producing costs the paced loop
