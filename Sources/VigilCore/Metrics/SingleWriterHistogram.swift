@@ -40,7 +40,9 @@ public final class SingleWriterHistogram: @unchecked Sendable {
     }
 
     /// Counts `value` in `bucket` (0 ... `upperBounds.count`), which the caller found: for equal-width buckets
-    /// a multiplication finds it where `record(_:)` compares the value with each bound. One thread at a time.
+    /// a multiplication finds it where `record(_:)` compares the value with each bound. The bucket is taken as
+    /// given, so `snapshot`'s cumulative counts describe values at or below each bound only when the caller's rule
+    /// agrees with `record(_:)`'s (a value on a bound); `bucketCounts` is what the caller put. One thread at a time.
     @inlinable @inline(__always)
     public func record(_ value: Double, inBucket bucket: Int) {
         precondition(bucket >= 0 && bucket <= upperBounds.count, "no such bucket")

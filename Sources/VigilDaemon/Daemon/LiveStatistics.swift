@@ -68,7 +68,9 @@ public final class LiveStatistics: Sendable {
     public static let steadyInputDelayMicroseconds: UInt64 = 250_000
 
     /// Combined scores in `scoreBuckets` equal-width bins over 0 ... 1, recorded by the output thread alone (a load
-    /// and a store per score, where an atomic add on a bucket object cost a retain, an add and a release).
+    /// and a store per score, where an atomic add on a bucket object cost a retain, an add and a release). A bin
+    /// holds its lower edge (`record(score:)`), where the histogram's own rule puts a value on a bound below it, so
+    /// only `bucketCounts` is read from it, never its cumulative snapshot.
     public static let scoreBuckets = 20
     private let scores = SingleWriterHistogram(upperBounds: (1..<LiveStatistics.scoreBuckets).map { Double($0) / Double(LiveStatistics.scoreBuckets) })
     private let history = Mutex<(samples: [Sample], previous: (time: Double, scored: Int, alerts: Int, deadLetters: Int)?)>(([], nil))

@@ -82,7 +82,7 @@ public struct OrderedMerge: Sendable {
             let offset = taken[ring]
             guard let scored = rings[ring]._withUnsafeGuaranteedRef({ $0.element(at: offset) }), scored.pointee.sequence == sequence else {
                 idleRings += 1
-                ring = (ring + 1) % outputs.count
+                ring = (ring + 1) % rings.count
                 continue
             }
             run[count] = (ring, taken[ring])
