@@ -106,6 +106,67 @@ struct ParallelScoringTests {
         #expect(alerts > 0, "the stream raises alerts, so the comparison covers them")
     }
 
+    /// Control items travel in line with the events through the workers' rings: restores (a fresh scorer installed
+    /// before a partition's first event) and drops (of a partition never seen) are carried out and passed over by
+    /// the merge, checkpoint markers (no partitions to snapshot) reach the output in their place, and the events
+    /// still come out in input order with what one thread computes.
+    @Test(.timeLimit(.minutes(3)))
+    func controlItemsPassThroughTheRingsInLine() throws {
+        let config = try Self.config()
+        let events = try generatedEvents(6_000, config: config)
+        let model = ScoringModel(config: config)
+        var sequential = SequentialScorer(model: model)
+        let expected = events.map { sequential.score($0).result.score.bitPattern }
+
+        let pool = WorkerPool(model: model, count: 2, ringCapacity: 16)
+        var router = Router(model: model)
+        var merge = OrderedMerge(outputs: pool.outputs, stage: model.makeStage())
+        var received: [(control: PipelineControl, id: UInt64, score: UInt64)] = []
+        func drainOutputs() {
+            _ = merge.drain { received.append(($0.pointee.control, $0.pointee.controlID, $0.pointee.result.score.bitPattern)) }
+        }
+        func send(_ item: WorkItem, toWorker worker: Int) {
+            while !pool.send(item, toWorker: worker) { drainOutputs() }
+        }
+        var started = Set<Int32>()
+        var markers: [Int: UInt64] = [:]
+        for (i, event) in events.enumerated() {
+            if started.insert(event.partition).inserted {
+                var restore = WorkItem(event: Event(), sequence: WorkItem.unsequenced, control: .restore, controlID: UInt64(i))
+                restore.event.partition = event.partition
+                send(restore, toWorker: pool.worker(forPartition: event.partition))
+            }
+            if i % 500 == 250 {
+                var drop = WorkItem(event: Event(), sequence: WorkItem.unsequenced, control: .drop)
+                drop.event.partition = 50
+                send(drop, toWorker: pool.worker(forPartition: 50))
+            }
+            if i % 1_000 == 999 {
+                for worker in 0..<pool.count {
+                    markers[i + markers.count] = UInt64(i)
+                    send(WorkItem(event: Event(), sequence: router.takeSequence(), control: .checkpoint, controlID: UInt64(i)), toWorker: worker)
+                }
+            }
+            let item = router.prepare(event)
+            while !pool.route(item) { drainOutputs() }
+        }
+        while received.count < events.count + markers.count { drainOutputs() }
+        pool.stop()
+
+        #expect(received.count == events.count + markers.count)
+        #expect(merge.isEmpty)
+        var scores: [UInt64] = []
+        for (place, output) in received.enumerated() {
+            if let id = markers[place] {
+                #expect(output.control == .checkpoint && output.id == id, "a checkpoint marker at \(place)")
+            } else {
+                #expect(output.control == .event)
+                scores.append(output.score)
+            }
+        }
+        #expect(scores == expected)
+    }
+
     /// Scoring in runs (features, then the run's trees tree by tree, then each event's stage) gives every event
     /// what scoring it alone gives: features, detector scores, the decision and the explanation, bit for bit.
     /// Runs of every length from 1 to past the largest, cut by the trees' windows (the benchmark config's trees

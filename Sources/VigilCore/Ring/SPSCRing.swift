@@ -1,11 +1,16 @@
 public import Atomics
 
-/// A bounded single-producer/single-consumer ring with batch hand-off.
+/// A bounded single-producer/single-consumer ring with batch hand-off, optionally with a relay between the two.
 ///
 /// Invariant: slots `[head, tail)` (indices taken modulo the capacity) are initialised and owned by the
 /// consumer; all other slots are uninitialised and owned by the producer. Only the producer stores `tail` and
 /// only the consumer stores `head`; each publishes with one releasing store per batch and reads the other's
 /// index with an acquiring load, so the slot writes before a release are visible after the matching acquire.
+///
+/// A relay ring (`makeRelayRing`) has a third end between them that works on each element where it lies:
+/// slots `[middle, tail)` are owned by the relay and `[head, middle)` by the consumer, which reads `middle`
+/// where a plain ring's consumer reads `tail`. An element written by one thread, changed in place by a second and
+/// read by a third is never copied between them.
 ///
 /// The ends' operations are `@inlinable`: the daemon's rings hold its own element types, and an unspecialized
 /// generic call per element would move each ~1.2 kB element through the type's metadata.
@@ -17,10 +22,12 @@ public final class SPSCRing<Element>: @unchecked Sendable {
     public let capacity: Int
     @usableFromInline let mask: Int
     @usableFromInline let slots: UnsafeMutablePointer<Element>
-    /// Both indices in one allocation, 128 bytes apart, so producer and consumer never share a cache line.
+    /// The indices in one allocation, 128 bytes apart, so no two ends share a cache line.
     private let indexStorage: UnsafeMutableRawPointer
     @usableFromInline let head: UnsafeAtomic<Int>
     @usableFromInline let tail: UnsafeAtomic<Int>
+    /// The relay's index (unused by a plain ring).
+    @usableFromInline let middle: UnsafeAtomic<Int>
 
     private init(capacity requested: Int) {
         precondition(requested > 0, "ring capacity must be positive")
@@ -29,13 +36,16 @@ public final class SPSCRing<Element>: @unchecked Sendable {
         self.capacity = capacity
         self.mask = capacity - 1
         self.slots = UnsafeMutablePointer<Element>.allocate(capacity: capacity)
-        self.indexStorage = UnsafeMutableRawPointer.allocate(byteCount: 256, alignment: 128)
+        self.indexStorage = UnsafeMutableRawPointer.allocate(byteCount: 384, alignment: 128)
         let headStorage = indexStorage.bindMemory(to: UnsafeAtomic<Int>.Storage.self, capacity: 1)
         let tailStorage = (indexStorage + 128).bindMemory(to: UnsafeAtomic<Int>.Storage.self, capacity: 1)
+        let middleStorage = (indexStorage + 256).bindMemory(to: UnsafeAtomic<Int>.Storage.self, capacity: 1)
         headStorage.initialize(to: UnsafeAtomic<Int>.Storage(0))
         tailStorage.initialize(to: UnsafeAtomic<Int>.Storage(0))
+        middleStorage.initialize(to: UnsafeAtomic<Int>.Storage(0))
         self.head = UnsafeAtomic(at: headStorage)
         self.tail = UnsafeAtomic(at: tailStorage)
+        self.middle = UnsafeAtomic(at: middleStorage)
     }
 
     deinit {
@@ -53,7 +63,14 @@ public final class SPSCRing<Element>: @unchecked Sendable {
     /// Makes a ring of at least `capacity` slots (rounded up to a power of two) and its two ends.
     public static func makeRing(capacity: Int) -> (producer: Producer, consumer: Consumer) {
         let ring = SPSCRing(capacity: capacity)
-        return (Producer(ring), Consumer(ring))
+        return (Producer(ring), Consumer(ring, upstream: ring.tail))
+    }
+
+    /// Makes a ring of at least `capacity` slots with a relay between its producer and its consumer: the
+    /// consumer sees an element once the relay has passed it on.
+    public static func makeRelayRing(capacity: Int) -> (producer: Producer, relay: Relay, consumer: Consumer) {
+        let ring = SPSCRing(capacity: capacity)
+        return (Producer(ring), Relay(ring), Consumer(ring, upstream: ring.middle))
     }
 
     /// Elements in the ring now, as seen from any thread (approximate while both ends are active).
@@ -156,27 +173,85 @@ extension SPSCRing {
         public var freeCount: Int { freeSlots(atLeast: ring.capacity) }
     }
 
-    /// The reading end. Use it from one thread only.
+    /// The middle end of a relay ring: takes each published element in order, works on it where it lies and
+    /// passes it on to the consumer. Use it from one thread only.
     ///
     /// `@unchecked Sendable`: as for `Producer`, it is handed to the thread that owns it.
-    public final class Consumer: @unchecked Sendable {
+    public final class Relay: @unchecked Sendable {
         public let ring: SPSCRing
         // As for `Producer`: one thread owns this end.
         @exclusivity(unchecked) @usableFromInline var cachedTail = 0
-        @exclusivity(unchecked) @usableFromInline var localHead = 0
+        @exclusivity(unchecked) @usableFromInline var localMiddle = 0
         @usableFromInline let owner = ThreadOwnership()
 
         init(_ ring: SPSCRing) {
             self.ring = ring
         }
 
-        /// Elements visible to this end, refreshing the producer's index when the cached one shows fewer than
+        /// Hands up to `max` published elements to `body` in order, each where it lies with the elements one and
+        /// two places later in the batch (nil past its end), and passes each on to the consumer as soon as `body`
+        /// returns. `body` may change the element but must leave it initialised.
+        ///
+        /// - Returns: how many elements were passed on.
+        @discardableResult
+        @inlinable
+        public func relay(
+            max: Int = .max,
+            lookingAhead body: (_ element: UnsafeMutablePointer<Element>, _ next: UnsafeMutablePointer<Element>?, _ afterNext: UnsafeMutablePointer<Element>?) throws -> Void
+        ) rethrows -> Int {
+            owner.check()
+            var n = cachedTail &- localMiddle
+            if n < max {
+                cachedTail = ring.tail.load(ordering: .acquiring)
+                n = cachedTail &- localMiddle
+            }
+            n = Swift.min(max, n)
+            var done = 0
+            while done < n {
+                let slot = ring.slots + (localMiddle & ring.mask)
+                let next = done + 1 < n ? ring.slots + ((localMiddle &+ 1) & ring.mask) : nil
+                let afterNext = done + 2 < n ? ring.slots + ((localMiddle &+ 2) & ring.mask) : nil
+                try body(slot, next, afterNext)
+                // Passed on one at a time: the consumer's wait for an element is not the rest of the batch's work.
+                localMiddle &+= 1
+                done += 1
+                ring.middle.store(localMiddle, ordering: .releasing)
+            }
+            return n
+        }
+
+        /// True when nothing is waiting for this end (refreshes the producer's index).
+        @inlinable
+        public var isEmpty: Bool {
+            if cachedTail == localMiddle { cachedTail = ring.tail.load(ordering: .acquiring) }
+            return cachedTail == localMiddle
+        }
+    }
+
+    /// The reading end. Use it from one thread only.
+    ///
+    /// `@unchecked Sendable`: as for `Producer`, it is handed to the thread that owns it.
+    public final class Consumer: @unchecked Sendable {
+        public let ring: SPSCRing
+        /// The index of the end before this one: the producer's `tail`, or the relay's `middle`.
+        @usableFromInline let upstream: UnsafeAtomic<Int>
+        // As for `Producer`: one thread owns this end.
+        @exclusivity(unchecked) @usableFromInline var cachedTail = 0
+        @exclusivity(unchecked) @usableFromInline var localHead = 0
+        @usableFromInline let owner = ThreadOwnership()
+
+        init(_ ring: SPSCRing, upstream: UnsafeAtomic<Int>) {
+            self.ring = ring
+            self.upstream = upstream
+        }
+
+        /// Elements visible to this end, refreshing the upstream end's index when the cached one shows fewer than
         /// `wanted`.
         @inlinable
         func available(wanting wanted: Int = 1) -> Int {
             var n = cachedTail &- localHead
             if n < wanted {
-                cachedTail = ring.tail.load(ordering: .acquiring)
+                cachedTail = upstream.load(ordering: .acquiring)
                 n = cachedTail &- localHead
             }
             return n

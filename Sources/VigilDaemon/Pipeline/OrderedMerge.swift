@@ -80,7 +80,14 @@ public struct OrderedMerge: Sendable {
         let rings = rings
         while count < max, idleRings < rings.count {
             let offset = taken[ring]
-            guard let scored = rings[ring]._withUnsafeGuaranteedRef({ $0.element(at: offset) }), scored.pointee.sequence == sequence else {
+            let element = rings[ring]._withUnsafeGuaranteedRef { $0.element(at: offset) }
+            // A restore or drop step the worker has carried out: nothing for the stage. Removed when at the ring's
+            // head; one behind items of this run waits for the next run.
+            if let element, element.pointee.sequence == WorkItem.unsequenced, offset == 0 {
+                rings[ring]._withUnsafeGuaranteedRef { $0.removeFirst() }
+                continue
+            }
+            guard let scored = element, scored.pointee.sequence == sequence else {
                 idleRings += 1
                 ring = (ring + 1) % rings.count
                 continue

@@ -20,21 +20,21 @@ public struct Router: Sendable {
         return nextSequence
     }
 
-    /// The work item for an event, with its secondary features computed.
+    /// The work item for an event, with its secondary features computed (for an event that cannot go into a
+    /// ring slot at once).
     public mutating func prepare(_ event: Event) -> WorkItem {
-        var item = WorkItem(event: event)
-        withUnsafeMutablePointer(to: &item) { prepare($0) }
-        return item
+        var slot = ScoredEvent(WorkItem(event: event))
+        withUnsafeMutablePointer(to: &slot) { prepare($0) }
+        return WorkItem(event: slot.event, features: slot.features, sequence: slot.sequence)
     }
 
     /// Completes `item` in place (a ring slot whose event is already decoded): its place in input order and its
     /// secondary features.
-    public mutating func prepare(_ item: UnsafeMutablePointer<WorkItem>) {
-        item.pointee.sequence = nextSequence
+    public mutating func prepare(_ item: UnsafeMutablePointer<ScoredEvent>) {
+        item.pointee.sequence = takeSequence()
         item.pointee.control = .event
         item.pointee.controlID = 0
         item.pointee.features = .undefined
-        nextSequence += 1
         if secondary != nil {
             let count = featureCount
             item.pointee.features.withUnsafeMutableBufferPointer { buffer in

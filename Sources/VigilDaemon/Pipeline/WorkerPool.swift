@@ -4,18 +4,20 @@ import Synchronization
 import VigilFeatures
 import VigilModels
 
-/// N worker threads, each owning the scoring state of its share of the input partitions, fed and drained through
-/// single-producer/single-consumer rings.
+/// N worker threads, each owning the scoring state of its share of the input partitions, each between the routing
+/// thread and the output thread on one relay ring.
 ///
 /// Partition `p` (the consumer's dense partition index) belongs to worker `p % N`, which keeps one scorer per
 /// partition: its primary-entity windows and per-entity detectors. Events of a partition keep their input order,
 /// and producers key events by the primary entity, so each key's state evolves exactly as with one worker — and a
 /// partition's state is one value that can be checkpointed, restored and handed to another daemon on its own.
 ///
-/// The routing thread calls `route`; one output thread drains `outputs`.
+/// The routing thread calls `route`; one output thread drains `outputs`. An event stays in the slot it was decoded
+/// into: the worker adds its features and per-entity scores there, and the output thread finishes and publishes it
+/// there, so the ~1.7 kB element is never copied between the threads.
 public final class WorkerPool: Sendable {
     public let count: Int
-    private let inputs: [SPSCRing<WorkItem>.Producer]
+    private let inputs: [SPSCRing<ScoredEvent>.Producer]
     /// The scored events of each worker, for the single output thread.
     public let outputs: [SPSCRing<ScoredEvent>.Consumer]
     private let stopping = Atomic<Bool>(false)
@@ -33,28 +35,28 @@ public final class WorkerPool: Sendable {
         let lateEvents = Atomic<Int>(0)
     }
 
-    /// Starts `count` workers with scorers from `model`, each ring holding `ringCapacity` items.
+    /// Starts `count` workers with scorers from `model`, each worker's ring holding `ringCapacity` items (those
+    /// waiting for the worker and those waiting for the output thread).
     public init(model: ScoringModel, count: Int, ringCapacity: Int, stateGauges: EntityStateGauges? = nil, exchange: CheckpointExchange = CheckpointExchange()) {
         self.count = max(1, count)
         self.stateGauges = stateGauges
         self.exchange = exchange
-        var inputs: [SPSCRing<WorkItem>.Producer] = []
+        var inputs: [SPSCRing<ScoredEvent>.Producer] = []
         var outputs: [SPSCRing<ScoredEvent>.Consumer] = []
-        var workerEnds: [(SPSCRing<WorkItem>.Consumer, SPSCRing<ScoredEvent>.Producer)] = []
+        var relays: [SPSCRing<ScoredEvent>.Relay] = []
         for _ in 0..<self.count {
-            let (inProducer, inConsumer) = SPSCRing<WorkItem>.makeRing(capacity: ringCapacity)
-            let (outProducer, outConsumer) = SPSCRing<ScoredEvent>.makeRing(capacity: ringCapacity)
-            inputs.append(inProducer)
-            outputs.append(outConsumer)
-            workerEnds.append((inConsumer, outProducer))
+            let (producer, relay, consumer) = SPSCRing<ScoredEvent>.makeRelayRing(capacity: ringCapacity)
+            inputs.append(producer)
+            relays.append(relay)
+            outputs.append(consumer)
         }
         self.inputs = inputs
         self.outputs = outputs
         self.slots = (0..<self.count).map { _ in WorkerSlot() }
         liveWorkers.store(self.count, ordering: .relaxed)
-        for (index, ends) in workerEnds.enumerated() {
+        for (index, relay) in relays.enumerated() {
             Thread.start(named: "vigil.worker.\(index)") { [self] in
-                self.run(index: index, model: model, input: ends.0, output: ends.1)
+                self.run(index: index, model: model, ring: relay)
             }
         }
     }
@@ -69,13 +71,13 @@ public final class WorkerPool: Sendable {
     /// applies back-pressure). Call from the routing thread only.
     @inline(__always)
     public func route(_ item: WorkItem) -> Bool {
-        inputs[worker(forPartition: item.event.partition)].push(item)
+        send(item, toWorker: worker(forPartition: item.event.partition))
     }
 
     /// A free slot in the ring of the worker owning `partition`, to build an item in place (then
     /// `publishReserved(forPartition:)`), or nil when that ring is full. Routing thread only.
     @inline(__always)
-    public func reserve(forPartition partition: Int32) -> UnsafeMutablePointer<WorkItem>? {
+    public func reserve(forPartition partition: Int32) -> UnsafeMutablePointer<ScoredEvent>? {
         inputs[worker(forPartition: partition)].reserve()
     }
 
@@ -87,13 +89,16 @@ public final class WorkerPool: Sendable {
 
     /// Hands a control item to one worker; false when its ring is full. Routing thread only.
     public func send(_ item: WorkItem, toWorker worker: Int) -> Bool {
-        inputs[worker].push(item)
+        guard let slot = inputs[worker].reserve() else { return false }
+        slot.initialize(to: ScoredEvent(item))
+        inputs[worker].publishReserved()
+        return true
     }
 
-    /// Items waiting in the input rings (approximate).
+    /// Items in the rings, waiting for a worker or for the output thread (approximate).
     public var queued: Int { inputs.reduce(0) { $0 + $1.ring.count } }
 
-    /// The fullest input ring's occupancy, 0 ... 1.
+    /// The fullest ring's occupancy, 0 ... 1.
     public var occupancy: Double {
         inputs.map { Double($0.ring.count) / Double($0.ring.capacity) }.max() ?? 0
     }
@@ -110,31 +115,25 @@ public final class WorkerPool: Sendable {
         for slot in slots { slot.finished.wait() }
     }
 
-    private func run(index: Int, model: ScoringModel, input: SPSCRing<WorkItem>.Consumer, output: SPSCRing<ScoredEvent>.Producer) {
+    private func run(index: Int, model: ScoringModel, ring: SPSCRing<ScoredEvent>.Relay) {
         var worker = PartitionScorers(model: model)
         var backoff = IdleBackoff()
         var batches = 0
         while true {
             let stop = stopping.load(ordering: .acquiring)
-            // Each item is scored from its input slot straight into an output slot: one copy per event. The state
-            // of the next two events is fetched meanwhile (their keys' table entries, then their slots).
-            let drained = input.drainInPlace(max: 256) { item, next, afterNext in
+            // Each item is scored where it lies and passed on to the output thread. The state of the next two
+            // events is fetched meanwhile (their keys' table entries, then their slots).
+            let drained = ring.relay(max: 256) { item, next, afterNext in
                 if let afterNext { worker.prefetchEntries(for: afterNext) }
                 if let next { worker.prefetchState(for: next) }
-                var wait = IdleBackoff(maximumMicroseconds: 200)
-                var slot = output.reserve()
-                while slot == nil {
-                    wait.idle()
-                    slot = output.reserve()
-                }
-                if worker.handle(item, into: slot!, exchange: exchange) { output.publishReserved() }
+                worker.handle(item, exchange: exchange)
             }
             slots[index].lateEvents.store(worker.lateEvents, ordering: .relaxed)
             if drained > 0 {
                 batches &+= 1
                 if batches & 15 == 0 { stateGauges?.publish(owner: index + 1) { worker.usage(entity: $0) } }
                 backoff.reset()
-            } else if stop && input.isEmpty {
+            } else if stop && ring.isEmpty {
                 break
             } else {
                 if batches & 15 != 0 {
@@ -165,28 +164,27 @@ struct PartitionScorers {
 
     /// Starts fetching the state of an event two items ahead: its keys' table entries for the features and the
     /// per-key detectors (`FeatureEngine.prefetchEntries`). `mutating` so the scorer is reached in place.
-    mutating func prefetchEntries(for item: UnsafePointer<WorkItem>) {
+    mutating func prefetchEntries(for item: UnsafePointer<ScoredEvent>) {
         let partition = Int(item.pointee.event.partition)
         guard item.pointee.control == .event, partition >= 0, partition < scorers.count else { return }
         scorers[partition]?.prefetchEntries(for: item.pointee.event)
     }
 
     /// Starts fetching the state of the next event: its keys' windows and baselines (`FeatureEngine.prefetchState`).
-    mutating func prefetchState(for item: UnsafePointer<WorkItem>) {
+    mutating func prefetchState(for item: UnsafePointer<ScoredEvent>) {
         let partition = Int(item.pointee.event.partition)
         guard item.pointee.control == .event, partition >= 0, partition < scorers.count else { return }
         scorers[partition]?.prefetchState(for: item.pointee.event)
     }
 
-    /// Scores an event or carries out a control step, writing what goes on to the output thread, if anything,
-    /// into `output` (uninitialized); returns whether it did.
-    mutating func handle(_ item: UnsafePointer<WorkItem>, into output: UnsafeMutablePointer<ScoredEvent>, exchange: CheckpointExchange) -> Bool {
+    /// Scores an event where it lies or carries out a control step. A checkpoint marker goes on to the output
+    /// thread as it is; restore and drop items (unsequenced) are passed over there.
+    mutating func handle(_ item: UnsafeMutablePointer<ScoredEvent>, exchange: CheckpointExchange) {
         let partition = Int(item.pointee.event.partition)
         switch item.pointee.control {
         case .event:
             ensure(partition)
-            scorers[partition]!.score(item, into: output)
-            return true
+            scorers[partition]!.score(inPlace: item)
         case .checkpoint:
             let id = item.pointee.controlID
             for (p, cut) in exchange.partitions(of: id) where p < scorers.count {
@@ -198,10 +196,8 @@ struct PartitionScorers {
                 snapshotBytes[p] = snapshot.count
                 exchange.putPartition(id, partition: p, snapshot)
             }
-            output.initialize(to: ScoredEvent(event: Event(), features: .undefined, result: DetectionResult(), sequence: item.pointee.sequence, control: .checkpoint, controlID: id))
-            return true
         case .restore:
-            guard partition >= 0 else { return false }
+            guard partition >= 0 else { return }
             var scorer = model.makeScorer()
             if var state = exchange.takeRestore(item.pointee.controlID) {
                 do throws(StateError) {
@@ -216,14 +212,12 @@ struct PartitionScorers {
             if let old = scorers[partition] { retiredLateEvents += old.lateEvents }
             scorers[partition] = scorer
             snapshotBytes[partition] = nil
-            return false
         case .drop:
             if partition >= 0, partition < scorers.count, let old = scorers[partition] {
                 retiredLateEvents += old.lateEvents
                 scorers[partition] = nil
                 snapshotBytes[partition] = nil
             }
-            return false
         }
     }
 

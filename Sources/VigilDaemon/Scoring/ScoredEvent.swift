@@ -37,13 +37,16 @@ public struct WorkItem: Sendable {
     }
 }
 
-/// A scored event on its way to the outputs.
+/// An event in the pipeline's rings and on its way to the outputs: decoded and given its secondary features by the
+/// routing thread, its primary features and per-entity result by a worker, finished by the scoring stage; or a
+/// checkpoint step (`control`) travelling in line with the events.
 public struct ScoredEvent: Sendable {
     public var event: Event
     public var features: FeatureVector
     public var result: DetectionResult
     public var sequence: UInt64
-    /// `.checkpoint` for a worker's checkpoint marker (no event); `.event` otherwise.
+    /// `.event` for an event; otherwise a control step for the worker (the output thread passes over restore and
+    /// drop items, which are unsequenced, and takes a checkpoint marker in its place).
     public var control: PipelineControl
     public var controlID: UInt64
 
@@ -54,5 +57,10 @@ public struct ScoredEvent: Sendable {
         self.sequence = sequence
         self.control = control
         self.controlID = controlID
+    }
+
+    /// A work item in a ring slot, its result not yet computed.
+    public init(_ item: WorkItem) {
+        self.init(event: item.event, features: item.features, result: DetectionResult(), sequence: item.sequence, control: item.control, controlID: item.controlID)
     }
 }

@@ -60,16 +60,10 @@ public struct EventScorer: Sendable {
         return scored
     }
 
-    /// Scores `item` into `scored` (uninitialized: a ring slot the result is read from), copying the item once.
-    mutating func score(_ item: UnsafePointer<WorkItem>, into scored: UnsafeMutablePointer<ScoredEvent>) {
-        // Plain values (no references), so the slot may be filled field by field.
-        assert(_isPOD(ScoredEvent.self) && _isPOD(WorkItem.self))
-        scored.pointee.event = item.pointee.event
-        scored.pointee.features = item.pointee.features
+    /// Scores the event in `scored` where it lies (a ring slot holding the event and the features computed so far):
+    /// completes its features and writes its per-entity result.
+    mutating func score(inPlace scored: UnsafeMutablePointer<ScoredEvent>) {
         scored.pointee.result = DetectionResult()
-        scored.pointee.sequence = item.pointee.sequence
-        scored.pointee.control = .event
-        scored.pointee.controlID = 0
         complete(scored)
     }
 
@@ -137,9 +131,6 @@ public struct SequentialScorer: Sendable {
     private var router: Router
     private var scorer: EventScorer
     private var stage: ScoringStage
-    /// The work item each event is prepared in, reused.
-    private var item = WorkItem(event: Event())
-
     public init(model: ScoringModel) {
         router = Router(model: model)
         scorer = model.makeScorer()
@@ -153,17 +144,14 @@ public struct SequentialScorer: Sendable {
         return scored
     }
 
-    /// Scores `event` into `scored`, which it overwrites: the event is copied into the work item and from there
-    /// into `scored`, and nothing else is copied, where returning the scored event copies it whole on each
-    /// hand-over (eleven copies per event in all).
+    /// Scores `event` into `scored`, which it overwrites: the event is copied into `scored` and scored there, as
+    /// the pipeline scores it in its ring slot, where returning the scored event copies it whole on each hand-over.
     public mutating func score(_ event: Event, into scored: inout ScoredEvent) {
-        item.event = event
-        withUnsafeMutablePointer(to: &item) { item in
-            router.prepare(item)
-            withUnsafeMutablePointer(to: &scored) { scored in
-                scorer.score(UnsafePointer(item), into: scored)
-                stage.finish(scored)
-            }
+        scored.event = event
+        withUnsafeMutablePointer(to: &scored) { scored in
+            router.prepare(scored)
+            scorer.score(inPlace: scored)
+            stage.finish(scored)
         }
     }
 
@@ -180,11 +168,9 @@ public struct SequentialScorer: Sendable {
         for e in 0..<count {
             if e + 2 < count { scorer.prefetchEntries(for: events[e + 2]) }
             if e + 1 < count { scorer.prefetchState(for: events[e + 1]) }
-            item.event = events[e]
-            withUnsafeMutablePointer(to: &item) { item in
-                router.prepare(item)
-                scorer.score(UnsafePointer(item), into: results + e)
-            }
+            (results + e).pointee.event = events[e]
+            router.prepare(results + e)
+            scorer.score(inPlace: results + e)
         }
         stage.prepareTrees(count: count) { e in
             let raw = UnsafeMutableRawPointer(results + e)
