@@ -67,17 +67,15 @@ public struct CoreBenchmark: Sendable {
     }
 
     /// Decode, features and detectors on one thread (`SequentialScorer`), in runs of `ScoringStage.preparedCapacity`
-    /// events as the pipeline scores them: a run is decoded, then scored (`SequentialScorer.score(run:into:)`).
+    /// events as the pipeline scores them: a run is decoded, each event into the slot where it is scored, then
+    /// scored (`SequentialScorer.score(runInPlace:)`).
     ///
     /// - Parameter counter: when given, the allocations made while scoring the second half of the events
     ///   (the first half warms the state up) are reported per event.
     public func sequential(counting counter: AllocationCounter? = nil) -> Row {
         let decoder = EventDecoder(schema: config.schema)
         var scorer = SequentialScorer(model: ScoringModel(config: config))
-        // Runs of events as the pipeline scores them (`SequentialScorer.score(run:into:)`): a run is decoded,
-        // then scored.
         let runLength = ScoringStage.preparedCapacity
-        var events = [Event](repeating: Event(), count: runLength)
         var scored = [ScoredEvent](repeating: ScoredEvent(event: Event(), features: .undefined, result: DetectionResult(), sequence: 0), count: runLength)
         var alerts = 0
         let half = messages.count / 2
@@ -91,15 +89,13 @@ public struct CoreBenchmark: Sendable {
                 counter.traceFromNowIfAsked()
             }
             for e in 0..<count {
-                events[e].offset = Int64(next + e)
-                messages[next + e].withUnsafeBytes { try? decoder.decode($0, into: &events[e]) }
+                scored[e].event.offset = Int64(next + e)
+                messages[next + e].withUnsafeBytes { try? decoder.decode($0, into: &scored[e].event) }
             }
             var taken = 0
             while taken < count {
-                let scoredNow = events.withUnsafeBufferPointer { events in
-                    scored.withUnsafeMutableBufferPointer { scorer.score(run: UnsafeBufferPointer(rebasing: events[taken..<count]), into: $0) }
-                }
-                for e in 0..<scoredNow where scored[e].result.alert { alerts += 1 }
+                let scoredNow = scored.withUnsafeMutableBufferPointer { scorer.score(runInPlace: UnsafeMutableBufferPointer(rebasing: $0[taken..<count])) }
+                for e in taken..<taken + scoredNow where scored[e].result.alert { alerts += 1 }
                 taken += scoredNow
             }
             next += count

@@ -163,12 +163,19 @@ public struct SequentialScorer: Sendable {
     /// (written over `scored`, one per event) equal those of scoring the events one by one.
     public mutating func score(run events: UnsafeBufferPointer<Event>, into scored: UnsafeMutableBufferPointer<ScoredEvent>) -> Int {
         let count = Swift.min(events.count, scored.count, stage.treesRunLimit)
+        for e in 0..<count { scored[e].event = events[e] }
+        return score(runInPlace: UnsafeMutableBufferPointer(rebasing: scored[0..<count]))
+    }
+
+    /// `score(run:into:)` for events already in `scored`'s slots (as the pipeline decodes each event into the
+    /// slot where it is scored): scores the first events of `scored` in place and returns how many.
+    public mutating func score(runInPlace scored: UnsafeMutableBufferPointer<ScoredEvent>) -> Int {
+        let count = Swift.min(scored.count, stage.treesRunLimit)
         guard count > 0 else { return 0 }
         let results = scored.baseAddress!
         for e in 0..<count {
-            if e + 2 < count { scorer.prefetchEntries(for: events[e + 2]) }
-            if e + 1 < count { scorer.prefetchState(for: events[e + 1]) }
-            (results + e).pointee.event = events[e]
+            if e + 2 < count { scorer.prefetchEntries(for: results[e + 2].event) }
+            if e + 1 < count { scorer.prefetchState(for: results[e + 1].event) }
             router.prepare(results + e)
             scorer.score(inPlace: results + e)
         }
