@@ -119,7 +119,7 @@ public struct KafkaBenchmark: Sendable {
         }
         let seconds = Self.seconds(clock.now - (first ?? clock.now))
         let pauses = service.counters.pauses.load(ordering: .relaxed)
-        return CoreBenchmark.Row(name: "vigil pipeline (\(config.pipeline.workers) workers; input paused \(pauses)x)", events: events, seconds: seconds)
+        return CoreBenchmark.Row(name: "vigil pipeline (\(config.pipeline.workers) worker\(config.pipeline.workers == 1 ? "" : "s"); input paused \(pauses)x)", events: events, seconds: seconds)
     }
 
     /// What `latency` measured.
