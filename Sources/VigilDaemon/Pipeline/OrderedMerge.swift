@@ -29,7 +29,8 @@ public struct OrderedMerge: Sendable {
     }
 
     /// Hands up to `max` events, in input order and finished by the stage, to `body`; returns how many.
-    /// Checkpoint markers pass through in their place, untouched by the stage, and end the batch. Each event is
+    /// Checkpoint markers pass through in their place, untouched by the stage, and end the batch; restore and drop
+    /// steps the workers carried out (unsequenced) are removed unseen. Each event is
     /// finished and handed over where it lies in its ring (no copy of the ~1.7 kB element; the pointer is valid
     /// while `body` runs).
     ///

@@ -76,9 +76,13 @@ public final class WorkerPool: Sendable {
 
     /// A free slot in the ring of the worker owning `partition`, to build an item in place (then
     /// `publishReserved(forPartition:)`), or nil when that ring is full. Routing thread only.
+    ///
+    /// The slot is uninitialized, and it is filled field by field (the event by the decoder, the rest by
+    /// `Router.prepare`, the result by the worker): `ScoredEvent` holds plain values only, so that is sound.
     @inline(__always)
     public func reserve(forPartition partition: Int32) -> UnsafeMutablePointer<ScoredEvent>? {
-        inputs[worker(forPartition: partition)].reserve()
+        assert(_isPOD(ScoredEvent.self), "ring slots are filled field by field")
+        return inputs[worker(forPartition: partition)].reserve()
     }
 
     /// Hands the item built in the slot `reserve(forPartition:)` returned to its worker.
