@@ -23,14 +23,14 @@ public struct Router: Sendable {
     /// The work item for an event, with its secondary features computed (for an event that cannot go into a
     /// ring slot at once).
     public mutating func prepare(_ event: Event) -> WorkItem {
-        var slot = ScoredEvent(WorkItem(event: event))
-        withUnsafeMutablePointer(to: &slot) { prepare($0) }
-        return WorkItem(event: slot.event, features: slot.features, sequence: slot.sequence)
+        var item = WorkItem(event: event)
+        withUnsafeMutablePointer(to: &item) { prepare($0) }
+        return item
     }
 
-    /// Completes `item` in place (a ring slot whose event is already decoded): its place in input order and its
-    /// secondary features.
-    public mutating func prepare(_ item: UnsafeMutablePointer<ScoredEvent>) {
+    /// Completes `item` in place (a ring slot, or a work item, whose event is already decoded): its place in input
+    /// order and its secondary features.
+    public mutating func prepare<Item: PipelineItem>(_ item: UnsafeMutablePointer<Item>) {
         item.pointee.sequence = takeSequence()
         item.pointee.control = .event
         item.pointee.controlID = 0
@@ -46,8 +46,7 @@ public struct Router: Sendable {
     /// Gives an item whose secondary features came from the repartition hop its place in input order.
     public mutating func sequenced(_ item: WorkItem) -> WorkItem {
         var item = item
-        item.sequence = nextSequence
-        nextSequence += 1
+        item.sequence = takeSequence()
         return item
     }
 

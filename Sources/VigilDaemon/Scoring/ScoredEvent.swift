@@ -14,9 +14,19 @@ public enum PipelineControl: UInt8, Sendable {
     case drop
 }
 
+/// What the routing thread fills in for an item before a worker takes it: `WorkItem` where the item waits outside
+/// the rings, `ScoredEvent` in a ring slot (`Router.prepare`).
+public protocol PipelineItem {
+    var event: Event { get set }
+    var features: FeatureVector { get set }
+    var sequence: UInt64 { get set }
+    var control: PipelineControl { get set }
+    var controlID: UInt64 { get set }
+}
+
 /// An event on its way to a worker: the decoded event and the features computed so far (those of secondary
 /// entities, computed in input order before sharding); or a checkpoint step (`control`).
-public struct WorkItem: Sendable {
+public struct WorkItem: PipelineItem, Sendable {
     public var event: Event
     public var features: FeatureVector
     /// The item's place in input order, assigned by the router; the scoring stage restores this order. Control
@@ -40,7 +50,7 @@ public struct WorkItem: Sendable {
 /// An event in the pipeline's rings and on its way to the outputs: decoded and given its secondary features by the
 /// routing thread, its primary features and per-entity result by a worker, finished by the scoring stage; or a
 /// checkpoint step (`control`) travelling in line with the events.
-public struct ScoredEvent: Sendable {
+public struct ScoredEvent: PipelineItem, Sendable {
     public var event: Event
     public var features: FeatureVector
     public var result: DetectionResult

@@ -53,13 +53,6 @@ public struct EventScorer: Sendable {
     var features: FeatureEngine
     var detectors: EntityDetectors
 
-    /// Completes the item's feature vector and runs the per-entity detectors.
-    public mutating func score(_ item: WorkItem) -> ScoredEvent {
-        var scored = ScoredEvent(event: item.event, features: item.features, result: DetectionResult(), sequence: item.sequence)
-        withUnsafeMutablePointer(to: &scored) { complete($0) }
-        return scored
-    }
-
     /// Scores the event in `scored` where it lies (a ring slot holding the event and the features computed so far):
     /// completes its features and writes its per-entity result.
     mutating func score(inPlace scored: UnsafeMutablePointer<ScoredEvent>) {
