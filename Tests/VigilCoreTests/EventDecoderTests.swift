@@ -246,4 +246,26 @@ struct EventDecoderTests {
         let event = try decode(#"{"event_id":"e","ts":1764000000000,"card_id":"c","amount":1,"amount":2}"#)
         #expect(event.numeric[0] == 2)
     }
+
+    /// The decoder starts each key's search just past the previous key's field, so a message in the usual order
+    /// matches at the first try; any other order, with unknown fields anywhere, must decode the same.
+    @Test func fieldsDecodeTheSameInAnyOrder() throws {
+        var fields = [
+            #""event_id":"e-9""#, #""ts":1764000000123"#, #""card_id":"c42""#, #""merchant_id":"m-7""#, #""amount":12.5"#,
+            #""country":"FR""#, #""currency":"EUR""#, #""label":1"#, #""extra":[1,{"card_id":"no"}]"#, #""note":"x""#,
+        ]
+        var rng = SplitMix64(seed: 7)
+        for _ in 0..<200 {
+            for i in stride(from: fields.count - 1, to: 0, by: -1) { fields.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+            let event = try decode("{" + fields.joined(separator: ",") + "}")
+            #expect(event.id.string == "e-9")
+            #expect(event.timeMs == 1_764_000_000_123)
+            #expect(event.entities[0].string == "c42")
+            #expect(event.entities[1].string == "m-7")
+            #expect(event.numeric[0] == 12.5)
+            #expect(event.categorical[0] == FNV1a.hash("FR"))
+            #expect(event.categorical[1] == FNV1a.hash("EUR"))
+            #expect(event.label == 1)
+        }
+    }
 }

@@ -79,6 +79,9 @@ public struct EventDecoder: Sendable {
         event.watermarkMs = watermark
         var sawID = false
         var sawTime = false
+        // Where the next key's search starts: just past the last key's entry. Producers write their fields in one
+        // order, so the next key is usually the entry after the last one's (one comparison, not a scan).
+        var nextRole = 0
 
         scanner.skipWhitespace()
         if scanner.peek() == 0x7D {
@@ -89,7 +92,7 @@ public struct EventDecoder: Sendable {
                 let key = try scanner.readString()
                 try scanner.expect(0x3A, "':' after a key")
                 scanner.skipWhitespace()
-                if let role = role(of: key, scanner) {
+                if let role = role(of: key, scanner, from: &nextRole) {
                     switch role {
                     case .id:
                         try readText(&scanner, field: .id, limit: EventLimits.idBytes) { event.id = EventID($0)! }
@@ -134,23 +137,25 @@ public struct EventDecoder: Sendable {
         }
     }
 
-    private func role(of key: JSONScanner.StringToken, _ scanner: JSONScanner) -> Role? {
+    /// The role of the field named by `key`, searching the roles from entry `start` round to the one before it;
+    /// on a match `start` moves past the matched entry.
+    private func role(of key: JSONScanner.StringToken, _ scanner: JSONScanner, from start: inout Int) -> Role? {
         if key.hasEscapes {
             return withUnsafeTemporaryAllocation(byteCount: 256, alignment: 1) { buffer in
                 guard let n = scanner.unescape(key, into: buffer) else { return nil }
                 let name = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-                return match(name, prefix: n == 0 ? 0 : Self.prefix(name.baseAddress!, count: n))
+                return match(name, prefix: n == 0 ? 0 : Self.prefix(name.baseAddress!, count: n), from: &start)
             }
         }
         let name = UnsafeRawBufferPointer(rebasing: scanner.bytes[key.range])
-        guard !name.isEmpty else { return match(name, prefix: 0) }
+        guard !name.isEmpty else { return match(name, prefix: 0, from: &start) }
         // A key is followed by at least its closing quote and a colon, so its first eight bytes are mostly inside
         // the message and read as one word.
         let prefix =
             key.range.lowerBound &+ 8 <= scanner.bytes.count
             ? UInt64(littleEndian: name.baseAddress!.loadUnaligned(as: UInt64.self)) & Self.prefixMask(count: name.count)
             : Self.prefix(name.baseAddress!, count: name.count)
-        return match(name, prefix: prefix)
+        return match(name, prefix: prefix, from: &start)
     }
 
     /// The first `min(count, 8)` bytes of a name, the first one lowest, zeros above.
@@ -165,14 +170,22 @@ public struct EventDecoder: Sendable {
         count >= 8 ? ~0 : (1 &<< (8 &* UInt64(truncatingIfNeeded: count))) &- 1
     }
 
-    private func match(_ name: UnsafeRawBufferPointer, prefix: UInt64) -> Role? {
+    private func match(_ name: UnsafeRawBufferPointer, prefix: UInt64, from start: inout Int) -> Role? {
         roles.withUnsafeBufferPointer { roles in
-            for entry in roles where entry.count == name.count && entry.prefix == prefix {
-                if name.count <= 8 { return entry.role }
-                let matches = roleNames.withUnsafeBytes { names in
-                    memcmp(names.baseAddress! + entry.start + 8, name.baseAddress! + 8, name.count - 8) == 0
+            let count = roles.count
+            var index = start < count ? start : 0
+            for _ in 0..<count {
+                let entry = roles[index]
+                if entry.count == name.count && entry.prefix == prefix
+                    && (name.count <= 8
+                        || roleNames.withUnsafeBytes { names in
+                            memcmp(names.baseAddress! + entry.start + 8, name.baseAddress! + 8, name.count - 8) == 0
+                        })
+                {
+                    start = index &+ 1
+                    return entry.role
                 }
-                if matches { return entry.role }
+                index = index &+ 1 == count ? 0 : index &+ 1
             }
             return nil
         }

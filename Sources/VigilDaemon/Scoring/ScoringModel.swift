@@ -95,13 +95,14 @@ public struct EventScorer: Sendable {
 extension ScoringStage {
     /// Completes a worker's scored event where it lies (a ring slot): global detectors, calibration, rules,
     /// policy. The event and features are read, and the result written, through pointers into the element, so
-    /// none of its ~1.2 kB is copied.
+    /// none of its ~1.7 kB is copied.
     public mutating func finish(_ scored: UnsafeMutablePointer<ScoredEvent>) {
         let raw = UnsafeMutableRawPointer(scored)
         let features = UnsafeBufferPointer(
             start: (raw + ScoredEvent.featuresOffset).assumingMemoryBound(to: Double.self), count: FeatureVector.count)
         let result = (raw + ScoredEvent.resultOffset).assumingMemoryBound(to: DetectionResult.self)
-        process(scored.pointee.event, features: features, result: &result.pointee)
+        let event = UnsafePointer((raw + ScoredEvent.eventOffset).assumingMemoryBound(to: Event.self))
+        process(event, features: features, result: &result.pointee)
     }
 
     /// Completes a scored event held in a variable.

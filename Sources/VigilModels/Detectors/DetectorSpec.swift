@@ -13,6 +13,15 @@ public enum DetectorInput: Sendable, Equatable {
         case .numericField(let f): event.numeric[f]
         }
     }
+
+    /// The input's value for the event at `event` (read where it lies, not copied).
+    @inline(__always)
+    public func value(event: UnsafePointer<Event>, features: UnsafeBufferPointer<Double>) -> Double {
+        switch self {
+        case .feature(let f): f < features.count ? features[f] : .nan
+        case .numericField(let f): event.pointee.numeric[f]
+        }
+    }
 }
 
 /// A configured detector.

@@ -23,12 +23,18 @@ public indirect enum RuleExpression: Sendable, Equatable {
 
     /// The expression's value: a number, or 1/0 for a condition.
     public func value(features: UnsafeBufferPointer<Double>, event: Event) -> Double {
+        withUnsafePointer(to: event) { value(features: features, event: $0) }
+    }
+
+    /// The expression's value for the event at `event`, read where it lies (the ordered stage's ring slot):
+    /// passing the event itself from a pointer copies all of it.
+    public func value(features: UnsafeBufferPointer<Double>, event: UnsafePointer<Event>) -> Double {
         switch self {
         case .number(let value): return value
         case .feature(let index): return features[index]
-        case .numericField(let index): return event.numeric[index]
+        case .numericField(let index): return event.pointee.numeric[index]
         case .categoricalIs(let field, let hash, let equal):
-            let value = event.categorical[field]
+            let value = event.pointee.categorical[field]
             if value == 0 { return 0 }
             return (value == hash) == equal ? 1 : 0
         case .negate(let operand): return -operand.value(features: features, event: event)
@@ -65,6 +71,11 @@ public indirect enum RuleExpression: Sendable, Equatable {
 
     /// Whether the condition holds (a non-zero, non-NaN value).
     public func holds(features: UnsafeBufferPointer<Double>, event: Event) -> Bool {
+        withUnsafePointer(to: event) { holds(features: features, event: $0) }
+    }
+
+    /// Whether the condition holds for the event at `event`.
+    public func holds(features: UnsafeBufferPointer<Double>, event: UnsafePointer<Event>) -> Bool {
         let v = value(features: features, event: event)
         return v != 0 && !v.isNaN
     }

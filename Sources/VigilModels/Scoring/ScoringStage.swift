@@ -115,6 +115,14 @@ public struct ScoringStage: Sendable {
 
     /// Completes `result` (which holds the per-entity detectors' raw scores) for one event.
     public mutating func process(_ event: borrowing Event, features: UnsafeBufferPointer<Double>, result: inout DetectionResult) {
+        withUnsafePointer(to: event) { process($0, features: features, result: &result) }
+    }
+
+    /// Completes `result` for the event at `event`, reading it where it lies (a ring slot). Passing the event
+    /// itself from a pointer's `pointee` made the caller copy all of it (569 bytes, most of which this stage never
+    /// reads) in case the call wrote that memory; on the output thread that copy fetched the slot's every line
+    /// from the core whose worker had just written it.
+    public mutating func process(_ event: UnsafePointer<Event>, features: UnsafeBufferPointer<Double>, result: inout DetectionResult) {
         defer { if prepared.next < prepared.count { prepared.next += 1 } }
         runGlobalDetectors(event, features: features, result: &result)
 
@@ -172,12 +180,12 @@ public struct ScoringStage: Sendable {
         if result.alert || result.suppressedByCooldown { explain(event, features, &result) }
     }
 
-    private mutating func runGlobalDetectors(_ event: Event, features: UnsafeBufferPointer<Double>, result: inout DetectionResult) {
+    private mutating func runGlobalDetectors(_ event: UnsafePointer<Event>, features: UnsafeBufferPointer<Double>, result: inout DetectionResult) {
         for g in globals.indices {
             let index = globals[g].index
             let kind = globals[g].kind
             if kind == .zScore {
-                let r = globals[g].zScore!.process(event, value: globals[g].inputs[0].value(event: event, features: features))
+                let r = globals[g].zScore!.process(event.pointee, value: globals[g].inputs[0].value(event: event, features: features))
                 if r.isWarm {
                     result.rawScores[index] = r.score
                     result.details[index] = r.z
@@ -186,7 +194,7 @@ public struct ScoringStage: Sendable {
                 continue
             }
             if kind == .keyed {
-                if let score = globals[g].keyed!.process(event, features: features) {
+                if let score = globals[g].keyed!.process(event.pointee, features: features) {
                     result.rawScores[index] = score
                     result.warmDetectors |= 1 << UInt8(index)
                     for k in globals[g].inputs.indices {
@@ -222,7 +230,7 @@ public struct ScoringStage: Sendable {
                 let vector = UnsafeBufferPointer(scaled)
                 if kind == .supervised {
                     globals[g].scaler!.scale(input, into: scaled)
-                    globals[g].labels!.remember(event.id, vector)
+                    globals[g].labels!.remember(event.pointee.id, vector)
                     if globals[g].positives >= globals[g].minLabels, globals[g].negatives >= globals[g].minLabels {
                         result.rawScores[index] = globals[g].model!.predict(vector)
                         result.warmDetectors |= 1 << UInt8(index)
@@ -256,7 +264,8 @@ public struct ScoringStage: Sendable {
         }
     }
 
-    private mutating func inCooldown(_ event: Event) -> Bool {
+    private mutating func inCooldown(_ event: UnsafePointer<Event>) -> Bool {
+        let event = event.pointee
         let key = event.entities[primaryEntity]
         guard key.isPresent, policy.cooldownMs > 0 else { return false }
         let lookup = cooldownIndex.lookup(key, nowMs: event.timeMs)
@@ -273,7 +282,7 @@ public struct ScoringStage: Sendable {
     /// The strongest reasons, strongest detector first: a z-score detector's field and z; half-space trees'
     /// two inputs with the largest share of the anomaly.
     /// Runs on alerts only, but allocates nothing (orderings in stack buffers), like the rest of the event path.
-    private func explain(_ event: Event, _ features: UnsafeBufferPointer<Double>, _ result: inout DetectionResult) {
+    private func explain(_ event: UnsafePointer<Event>, _ features: UnsafeBufferPointer<Double>, _ result: inout DetectionResult) {
         withUnsafeTemporaryAllocation(of: Int.self, capacity: specs.count) { order in
             var warm = 0
             for i in specs.indices where result.warmDetectors & (1 << UInt8(i)) != 0 && !specs[i].shadow {
@@ -290,7 +299,7 @@ public struct ScoringStage: Sendable {
     }
 
     private func explain(
-        _ event: Event, _ features: UnsafeBufferPointer<Double>, _ result: inout DetectionResult, detectorsInOrder order: UnsafeBufferPointer<Int>
+        _ event: UnsafePointer<Event>, _ features: UnsafeBufferPointer<Double>, _ result: inout DetectionResult, detectorsInOrder order: UnsafeBufferPointer<Int>
     ) {
         var filled = 0
         for i in order where filled < DetectionResult.maxExplanation {
@@ -338,7 +347,7 @@ public struct ScoringStage: Sendable {
                             value = features[f]
                         case .numericField(let f):
                             source = .numericField(f)
-                            value = event.numeric[f]
+                            value = event.pointee.numeric[f]
                         }
                         result.explanation[filled] = ExplanationItem(source: source, value: value, contribution: share, detector: Int8(i))
                         filled += 1
