@@ -14,6 +14,19 @@ public enum DetectorInput: Sendable, Equatable {
         }
     }
 
+    /// Starts loading the cache line the input's value lies in for the event at `event` (a hint: the ordered
+    /// stage gathers a run's inputs from ring slots another core has just written).
+    @inline(__always)
+    public func prefetch(event: UnsafePointer<Event>, features: UnsafeBufferPointer<Double>) {
+        switch self {
+        case .feature(let f): if f < features.count { prefetchCacheLine(features.baseAddress! + f) }
+        case .numericField(let f): prefetchCacheLine(UnsafeRawPointer(event) + Self.numericOffset + f &* MemoryLayout<Double>.stride)
+        }
+    }
+
+    /// Where an event's numeric fields start in it (computed, so the compiler folds it into a constant).
+    @inline(__always) static var numericOffset: Int { MemoryLayout<Event>.offset(of: \Event.numeric)! }
+
     /// The input's value for the event at `event` (read where it lies, not copied).
     @inline(__always)
     public func value(event: UnsafePointer<Event>, features: UnsafeBufferPointer<Double>) -> Double {

@@ -55,9 +55,18 @@ extension ScoringStage {
             var rows = 0
             inputs.withUnsafeMutableBufferPointer { batch in
                 withUnsafeTemporaryAllocation(of: Double.self, capacity: n) { x in
+                    // The inputs' lines are fetched a few events ahead: each slot was just written on another core,
+                    // and one event's lines after another's were a cross-core miss each, one at a time.
+                    let inputs = globals[g].inputs
+                    inputs.withUnsafeBufferPointer { inputs in
+                        for e in 0..<Swift.min(count, Self.gatherDistance) { Self.prefetch(inputs, input(e)) }
+                    }
                     for e in 0..<count {
+                        if e + Self.gatherDistance < count {
+                            inputs.withUnsafeBufferPointer { Self.prefetch($0, input(e + Self.gatherDistance)) }
+                        }
                         let (event, features) = input(e)
-                        for k in 0..<n { x[k] = globals[g].inputs[k].value(event: event.pointee, features: features) }
+                        for k in 0..<n { x[k] = globals[g].inputs[k].value(event: event, features: features) }
                         let row = UnsafeMutableBufferPointer(rebasing: batch[rows * n..<(rows + 1) * n])
                         guard globals[g].scaler!.observeAndScale(UnsafeBufferPointer(x), into: row) else {
                             prepared.rows[g * Self.preparedCapacity + e] = -1
@@ -74,5 +83,14 @@ extension ScoringStage {
             }
         }
         prepared.count = count
+    }
+
+    /// How many events ahead `prepareTrees` fetches the inputs it gathers.
+    static let gatherDistance = 4
+
+    @inline(__always) private static func prefetch(
+        _ inputs: UnsafeBufferPointer<DetectorInput>, _ input: (event: UnsafePointer<Event>, features: UnsafeBufferPointer<Double>)
+    ) {
+        for k in inputs.indices { inputs[k].prefetch(event: input.event, features: input.features) }
     }
 }
