@@ -4,12 +4,14 @@ public import VigilCore
 /// same language ("this event is in the top 0.1 %") whatever its raw scale.
 ///
 /// A KLL sketch holds the distribution. Ranks are read from a sorted snapshot of the sketch (values and
-/// cumulative weights), refreshed every `refreshEvery` scores, so calibrating costs one binary search (two when
-/// the score equals some in the snapshot).
+/// cumulative weights), refreshed every `refreshEvery` scores, so calibrating costs one search of the snapshot
+/// (two when the score equals some in it), narrowed first by a bucket index over the snapshot's value range.
 public struct ScoreCalibrator: Sendable {
     private var sketch: KLLSketch
     private var snapshotValues: [Double] = []
     private var snapshotRanks: [Double] = []
+    /// The bucket index of the snapshot (`SnapshotIndex`); rebuilt with it, not part of the state.
+    private var index = SnapshotIndex()
     private var sinceRefresh = 0
     /// `refresh`'s working arrays (the sketch's items and their sorted order), kept between refreshes so that
     /// refreshing allocates nothing once the sketch has reached its size. Not part of the state.
@@ -39,9 +41,9 @@ public struct ScoreCalibrator: Sendable {
     public func percentile(of raw: Double) -> Double {
         guard isWarm, !snapshotValues.isEmpty, !raw.isNaN else { return .nan }
         return snapshotValues.withUnsafeBufferPointer { values in
-            let below = Self.firstIndex(in: values) { $0 >= raw }
+            let below = index.firstIndex(in: values, of: raw) { $0 >= raw }
             // Past the scores below `raw`, those equal to it, if any (usually none: one search, not two).
-            let atOrBelow = below < values.count && values[below] == raw ? Self.firstIndex(in: values) { $0 > raw } : below
+            let atOrBelow = below < values.count && values[below] == raw ? index.firstIndex(in: values, of: raw) { $0 > raw } : below
             let lower = below == 0 ? 0 : snapshotRanks[below - 1]
             let upper = atOrBelow == 0 ? 0 : snapshotRanks[atOrBelow - 1]
             return (lower + upper) / 2
@@ -52,9 +54,10 @@ public struct ScoreCalibrator: Sendable {
     /// from there on). The search halves a range by choosing its base with a conditional move, not a branch:
     /// where the score falls is not predictable, and a mispredicted branch per step cost more than the loads.
     @inline(__always)
-    private static func firstIndex(in values: UnsafeBufferPointer<Double>, where predicate: (Double) -> Bool) -> Int {
-        var base = 0
-        var length = values.count
+    static func firstIndex(in values: UnsafeBufferPointer<Double>, from start: Int = 0, to end: Int? = nil, where predicate: (Double) -> Bool) -> Int {
+        var base = start
+        var length = (end ?? values.count) - start
+        guard length > 0 else { return start }
         while length > 1 {
             let half = length / 2
             base = predicate(values[base + half - 1]) ? base : base + half
@@ -99,6 +102,7 @@ public struct ScoreCalibrator: Sendable {
             cumulative += scratchWeights[Int(i)]
             snapshotRanks.append(cumulative / total)
         }
+        index.rebuild(for: snapshotValues)
     }
 }
 
@@ -113,5 +117,6 @@ extension ScoreCalibrator: BinaryStateRepresentable {
         snapshotValues = try r.readDoubles(); snapshotRanks = try r.readDoubles()
         sinceRefresh = try r.readInt(); refreshEvery = try r.readInt(); warmup = try r.readInt()
         guard snapshotValues.count == snapshotRanks.count, refreshEvery > 0 else { throw StateError("calibrator: inconsistent") }
+        index.rebuild(for: snapshotValues)
     }
 }
