@@ -57,13 +57,13 @@ extension ScoringStage {
                 withUnsafeTemporaryAllocation(of: Double.self, capacity: n) { x in
                     // The inputs' lines are fetched a few events ahead: each slot was just written on another core,
                     // and one event's lines after another's were a cross-core miss each, one at a time.
-                    let inputs = globals[g].inputs
-                    inputs.withUnsafeBufferPointer { inputs in
-                        for e in 0..<Swift.min(count, Self.gatherDistance) { Self.prefetch(inputs, input(e)) }
+                    let detectorInputs = globals[g].inputs
+                    detectorInputs.withUnsafeBufferPointer { detectorInputs in
+                        for e in 0..<Swift.min(count, Self.gatherDistance) { Self.prefetch(detectorInputs, input(e)) }
                     }
                     for e in 0..<count {
                         if e + Self.gatherDistance < count {
-                            inputs.withUnsafeBufferPointer { Self.prefetch($0, input(e + Self.gatherDistance)) }
+                            detectorInputs.withUnsafeBufferPointer { Self.prefetch($0, input(e + Self.gatherDistance)) }
                         }
                         let (event, features) = input(e)
                         for k in 0..<n { x[k] = globals[g].inputs[k].value(event: event, features: features) }
@@ -88,6 +88,7 @@ extension ScoringStage {
     /// How many events ahead `prepareTrees` fetches the inputs it gathers.
     static let gatherDistance = 4
 
+    /// Starts loading the lines of one event's `inputs` (the event and its features as `input` gives them).
     @inline(__always) private static func prefetch(
         _ inputs: UnsafeBufferPointer<DetectorInput>, _ input: (event: UnsafePointer<Event>, features: UnsafeBufferPointer<Double>)
     ) {

@@ -265,17 +265,17 @@ public struct ScoringStage: Sendable {
     }
 
     private mutating func inCooldown(_ event: UnsafePointer<Event>) -> Bool {
-        let event = event.pointee
-        let key = event.entities[primaryEntity]
+        let key = event.pointee.entities[primaryEntity]
+        let timeMs = event.pointee.timeMs
         guard key.isPresent, policy.cooldownMs > 0 else { return false }
-        let lookup = cooldownIndex.lookup(key, nowMs: event.timeMs)
+        let lookup = cooldownIndex.lookup(key, nowMs: timeMs)
         if lastAlertMs.count < cooldownIndex.slotCapacity {
             lastAlertMs.append(contentsOf: repeatElement(.min, count: cooldownIndex.slotCapacity - lastAlertMs.count))
         }
         if lookup.isFresh { lastAlertMs[lookup.slot] = .min }
         let last = lastAlertMs[lookup.slot]
-        if last != .min, event.timeMs >= last, event.timeMs < last + policy.cooldownMs { return true }
-        lastAlertMs[lookup.slot] = event.timeMs
+        if last != .min, timeMs >= last, timeMs < last + policy.cooldownMs { return true }
+        lastAlertMs[lookup.slot] = timeMs
         return false
     }
 
