@@ -106,6 +106,33 @@ struct ParallelScoringTests {
         #expect(alerts > 0, "the stream raises alerts, so the comparison covers them")
     }
 
+    /// The routing thread's view of the rings: `room` is the fullest ring's free slots (a poll of that many
+    /// messages fits wherever they go) and `released` counts the items the output thread has taken.
+    @Test(.timeLimit(.minutes(1)))
+    func roomIsTheFullestRingsFreeSlots() throws {
+        let config = try Self.config()
+        let model = ScoringModel(config: config)
+        let events = try generatedEvents(400, config: config, partitions: 2)
+        let pool = WorkerPool(model: model, count: 2, ringCapacity: 16)
+        defer { pool.stop() }
+        var router = Router(model: model)
+        var merge = OrderedMerge(outputs: pool.outputs, stage: model.makeStage())
+        #expect(pool.ringCapacity == 16 && pool.room == 16 && pool.released == 0)
+
+        let toWorker0 = events.filter { pool.worker(forPartition: $0.partition) == 0 }.prefix(5)
+        let toWorker1 = events.filter { pool.worker(forPartition: $0.partition) == 1 }.prefix(2)
+        for event in toWorker0 + toWorker1 { #expect(pool.route(router.prepare(event))) }
+        #expect(pool.room == 11, "the items stay in their slots until the output thread takes them")
+        #expect(pool.released == 0)
+
+        var taken = 0
+        let deadline = ContinuousClock.now + .seconds(30)
+        while taken < 7, ContinuousClock.now < deadline { taken += merge.drain { _ in } }
+        #expect(taken == 7)
+        #expect(pool.released == 7)
+        #expect(pool.room == 16)
+    }
+
     /// Control items travel in line with the events through the workers' rings: restores (a fresh scorer installed
     /// before a partition's first event) and drops (of a partition never seen) are carried out and passed over by
     /// the merge, checkpoint markers (no partitions to snapshot) reach the output in their place, and the events

@@ -73,6 +73,13 @@ public final class SPSCRing<Element>: @unchecked Sendable {
         return (Producer(ring), Relay(ring), Consumer(ring, upstream: ring.middle))
     }
 
+    /// Elements the consumer has released since the ring was made, as seen from any thread (a count that only
+    /// grows; approximate while the consumer is active).
+    @inlinable
+    public var released: Int {
+        head.load(ordering: .relaxed)
+    }
+
     /// Elements in the ring now, as seen from any thread (approximate while both ends are active).
     @inlinable
     public var count: Int {

@@ -99,6 +99,24 @@ public final class WorkerPool: Sendable {
         return true
     }
 
+    /// Slots in each worker's ring.
+    public var ringCapacity: Int { inputs[0].ring.capacity }
+
+    /// Free slots in the fullest worker ring: every message of a poll of at most this many fits into its worker's
+    /// ring, whichever partitions it comes from. Routing thread only.
+    public var room: Int {
+        var least = Int.max
+        for input in inputs { least = min(least, input.freeCount) }
+        return least
+    }
+
+    /// Items the output thread has taken out of all the rings so far (a count that only grows).
+    public var released: Int {
+        var total = 0
+        for input in inputs { total &+= input.ring.released }
+        return total
+    }
+
     /// Items in the rings, waiting for a worker or for the output thread (approximate).
     public var queued: Int { inputs.reduce(0) { $0 + $1.ring.count } }
 
