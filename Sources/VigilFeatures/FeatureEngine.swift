@@ -29,17 +29,23 @@ public struct FeatureEngine: Sendable {
     /// Starts fetching the state `process` will read for `event`, two events before it: see
     /// `prefetchState(for:)`, which follows one event later.
     public mutating func prefetchEntries(for event: Event) {
+        withUnsafePointer(to: event) { prefetchEntries(for: $0) }
+    }
+
+    /// As `prefetchEntries(for:)`, reading the event where it lies.
+    public mutating func prefetchEntries(for event: UnsafePointer<Event>) {
         for i in entities.indices { entities[i].prefetchEntry(event) }
     }
 
     /// Starts fetching the state `process` will read for `event`, one event before it.
     public mutating func prefetchState(for event: Event) {
-        _ = prefetchState(for: event, keyed: -1)
+        _ = withUnsafePointer(to: event) { prefetchState(for: $0, keyed: -1) }
     }
 
-    /// As `prefetchState(for:)`, and returns the slot the index of kind `keyed` expects the event's key at (a
-    /// hint for fetching state kept under the same slots; wrong when that table entry holds another key), or nil.
-    public mutating func prefetchState(for event: Event, keyed: Int) -> Int? {
+    /// As `prefetchState(for:)`, reading the event where it lies, and returns the slot the index of kind
+    /// `keyed` expects the event's key at (a hint for fetching state kept under the same slots; wrong when that
+    /// table entry holds another key), or nil.
+    public mutating func prefetchState(for event: UnsafePointer<Event>, keyed: Int) -> Int? {
         var hint: Int?
         for i in entities.indices {
             let slot = entities[i].prefetchState(event)
@@ -50,14 +56,15 @@ public struct FeatureEngine: Sendable {
 
     /// Computes the owned features of `event` into `output` (which has one element per spec) and updates state.
     public mutating func process(_ event: Event, into output: UnsafeMutableBufferPointer<Double>) {
-        _ = process(event, into: output, keyed: -1)
+        _ = withUnsafePointer(to: event) { process($0, into: output, keyed: -1) }
     }
 
-    /// As `process(_:into:)`, and returns the lookup of the event's key of kind `keyed` in this engine's index
+    /// As `process(_:into:)`, reading the event where it lies (a ring slot: passing `slot.pointee.event` by value
+    /// copies all of it first), and returns the lookup of the event's key of kind `keyed` in this engine's index
     /// (nil when the event has no such key or the engine does not own the kind), for state kept per key beside
     /// the features under the same slots (`keyIndex(entity:)`).
-    public mutating func process(_ event: Event, into output: UnsafeMutableBufferPointer<Double>, keyed: Int) -> EntityKeyIndex.Lookup? {
-        if event.isLate { lateEvents += 1 }
+    public mutating func process(_ event: UnsafePointer<Event>, into output: UnsafeMutableBufferPointer<Double>, keyed: Int) -> EntityKeyIndex.Lookup? {
+        if event.pointee.isLate { lateEvents += 1 }
         var keyedLookup: EntityKeyIndex.Lookup?
         for i in entities.indices {
             let lookup = entities[i].process(event, into: output)

@@ -36,10 +36,11 @@ public struct Router: Sendable {
         item.pointee.controlID = 0
         item.pointee.features = .undefined
         if secondary != nil {
-            let count = featureCount
-            item.pointee.features.withUnsafeMutableBufferPointer { buffer in
-                secondary!.process(item.pointee.event, into: UnsafeMutableBufferPointer(rebasing: buffer[0..<count]))
-            }
+            // Through pointers into the item: `item.pointee.event` as an argument would copy the whole event.
+            let raw = UnsafeMutableRawPointer(item)
+            let event = UnsafePointer((raw + Item.eventOffset).assumingMemoryBound(to: Event.self))
+            let output = UnsafeMutableBufferPointer(start: (raw + Item.featuresOffset).assumingMemoryBound(to: Double.self), count: featureCount)
+            _ = secondary!.process(event, into: output, keyed: -1)
         }
     }
 

@@ -189,14 +189,14 @@ struct PartitionScorers {
     mutating func prefetchEntries(for item: UnsafePointer<ScoredEvent>) {
         let partition = Int(item.pointee.event.partition)
         guard item.pointee.control == .event, partition >= 0, partition < scorers.count else { return }
-        scorers[partition]?.prefetchEntries(for: item.pointee.event)
+        scorers[partition]?.prefetchEntries(for: ScoredEvent.event(in: item))
     }
 
     /// Starts fetching the state of the next event: its keys' windows and baselines (`FeatureEngine.prefetchState`).
     mutating func prefetchState(for item: UnsafePointer<ScoredEvent>) {
         let partition = Int(item.pointee.event.partition)
         guard item.pointee.control == .event, partition >= 0, partition < scorers.count else { return }
-        scorers[partition]?.prefetchState(for: item.pointee.event)
+        scorers[partition]?.prefetchState(for: ScoredEvent.event(in: item))
     }
 
     /// Scores an event where it lies or carries out a control step. A checkpoint marker goes on to the output

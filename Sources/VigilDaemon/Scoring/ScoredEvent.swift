@@ -22,6 +22,10 @@ public protocol PipelineItem {
     var sequence: UInt64 { get set }
     var control: PipelineControl { get set }
     var controlID: UInt64 { get set }
+    /// Where `event` lies in the item, for reading it in place through a pointer to the item.
+    static var eventOffset: Int { get }
+    /// Where `features` lies in the item, for writing it in place through a pointer to the item.
+    static var featuresOffset: Int { get }
 }
 
 /// An event on its way to a worker: the decoded event and the features computed so far (those of secondary
@@ -37,6 +41,9 @@ public struct WorkItem: PipelineItem, Sendable {
 
     /// The sequence of items that never reach the output thread.
     public static let unsequenced = UInt64.max
+
+    public static var eventOffset: Int { MemoryLayout<WorkItem>.offset(of: \.event)! }
+    public static var featuresOffset: Int { MemoryLayout<WorkItem>.offset(of: \.features)! }
 
     public init(event: Event, features: FeatureVector = .undefined, sequence: UInt64 = 0, control: PipelineControl = .event, controlID: UInt64 = 0) {
         self.event = event

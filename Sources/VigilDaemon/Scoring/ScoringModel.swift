@@ -64,21 +64,24 @@ public struct EventScorer: Sendable {
     /// the per-entity detectors into its result.
     private mutating func complete(_ scored: UnsafeMutablePointer<ScoredEvent>) {
         let count = features.specs.count
-        scored.pointee.features.withUnsafeMutableBufferPointer { buffer in
-            let key = features.process(scored.pointee.event, into: UnsafeMutableBufferPointer(rebasing: buffer[0..<count]), keyed: 0)
-            detectors.process(
-                scored.pointee.event, features: UnsafeBufferPointer(rebasing: buffer[0..<count]), primaryKey: key, into: &scored.pointee.result)
-        }
+        // The event, features and result are reached through pointers into the slot: `scored.pointee.event` as an
+        // argument would copy the whole event (~570 bytes) for each call.
+        let raw = UnsafeMutableRawPointer(scored)
+        let event = ScoredEvent.event(in: scored)
+        let output = UnsafeMutableBufferPointer(start: (raw + ScoredEvent.featuresOffset).assumingMemoryBound(to: Double.self), count: count)
+        let result = (raw + ScoredEvent.resultOffset).assumingMemoryBound(to: DetectionResult.self)
+        let key = features.process(event, into: output, keyed: 0)
+        detectors.process(event, features: UnsafeBufferPointer(output), primaryKey: key, into: &result.pointee)
     }
 
     /// Starts fetching the state of an event two events ahead: its keys' table entries.
-    mutating func prefetchEntries(for event: Event) {
+    mutating func prefetchEntries(for event: UnsafePointer<Event>) {
         features.prefetchEntries(for: event)
         detectors.prefetchEntries(for: event)
     }
 
     /// Starts fetching the state of the next event: its keys' windows and baselines.
-    mutating func prefetchState(for event: Event) {
+    mutating func prefetchState(for event: UnsafePointer<Event>) {
         let slot = features.prefetchState(for: event, keyed: 0)
         detectors.prefetchState(for: event, primarySlot: slot)
     }
@@ -101,8 +104,7 @@ extension ScoringStage {
         let features = UnsafeBufferPointer(
             start: (raw + ScoredEvent.featuresOffset).assumingMemoryBound(to: Double.self), count: FeatureVector.count)
         let result = (raw + ScoredEvent.resultOffset).assumingMemoryBound(to: DetectionResult.self)
-        let event = UnsafePointer((raw + ScoredEvent.eventOffset).assumingMemoryBound(to: Event.self))
-        process(event, features: features, result: &result.pointee)
+        process(ScoredEvent.event(in: scored), features: features, result: &result.pointee)
     }
 
     /// Completes a scored event held in a variable.
@@ -112,11 +114,18 @@ extension ScoringStage {
 }
 
 extension ScoredEvent {
-    /// Where the features and the result lie in the element (for `ScoringStage.finish`). Computed, not stored:
+    /// Where the event, the features and the result lie in the element (for `ScoringStage.finish`, the workers and
+    /// `Router.prepare`, which read and write them in place). Computed, not stored:
     /// the compiler folds each into a constant, where a stored static was a lazy global checked on every use.
-    static var eventOffset: Int { MemoryLayout<ScoredEvent>.offset(of: \.event)! }
-    static var featuresOffset: Int { MemoryLayout<ScoredEvent>.offset(of: \.features)! }
+    public static var eventOffset: Int { MemoryLayout<ScoredEvent>.offset(of: \.event)! }
+    public static var featuresOffset: Int { MemoryLayout<ScoredEvent>.offset(of: \.features)! }
     static var resultOffset: Int { MemoryLayout<ScoredEvent>.offset(of: \.result)! }
+
+    /// The event of the element at `scored`, to be read where it lies.
+    @inline(__always)
+    static func event(in scored: UnsafePointer<ScoredEvent>) -> UnsafePointer<Event> {
+        UnsafePointer((UnsafeRawPointer(scored) + eventOffset).assumingMemoryBound(to: Event.self))
+    }
 }
 
 /// Scores events one at a time on the calling thread: the reference the parallel pipeline must equal, and
@@ -168,8 +177,8 @@ public struct SequentialScorer: Sendable {
         guard count > 0 else { return 0 }
         let results = scored.baseAddress!
         for e in 0..<count {
-            if e + 2 < count { scorer.prefetchEntries(for: results[e + 2].event) }
-            if e + 1 < count { scorer.prefetchState(for: results[e + 1].event) }
+            if e + 2 < count { scorer.prefetchEntries(for: ScoredEvent.event(in: results + e + 2)) }
+            if e + 1 < count { scorer.prefetchState(for: ScoredEvent.event(in: results + e + 1)) }
             router.prepare(results + e)
             scorer.score(inPlace: results + e)
         }

@@ -165,8 +165,8 @@ struct EntityFeatureState: Sendable {
 
     /// The first of two steps that fetch an event's state before it is processed, for an event two places
     /// ahead: its key's table entry.
-    mutating func prefetchEntry(_ event: Event) {
-        let key = event.entities[entity]
+    mutating func prefetchEntry(_ event: UnsafePointer<Event>) {
+        let key = event.pointee.entities[entity]
         if key.isPresent { index.prefetchEntry(hash: key.hash) }
     }
 
@@ -174,8 +174,8 @@ struct EntityFeatureState: Sendable {
     /// store's state for the slot the entry names. Processing then finds them loaded instead of waiting on
     /// memory for each in turn; a wrong guess (a colliding entry, a new key) only wastes the loads. Returns
     /// that slot.
-    mutating func prefetchState(_ event: Event) -> Int? {
-        let key = event.entities[entity]
+    mutating func prefetchState(_ event: UnsafePointer<Event>) -> Int? {
+        let key = event.pointee.entities[entity]
         guard key.isPresent, let slot = index.prefetchSlot(hash: key.hash) else { return nil }
         previousTimes.prefetch(slot)
         if !lastFields.isEmpty { lastValues.prefetch(slot * lastFields.count, count: lastFields.count) }
@@ -190,13 +190,13 @@ struct EntityFeatureState: Sendable {
     /// event to the state. Values that look back (first seen, time since previous, last, ratio to mean) are
     /// taken before the event is added; windowed aggregates after, so they include it. Returns the key's
     /// lookup (nil when the event has no key of this kind).
-    mutating func process(_ event: Event, into output: UnsafeMutableBufferPointer<Double>) -> EntityKeyIndex.Lookup? {
-        let key = event.entities[entity]
+    mutating func process(_ event: UnsafePointer<Event>, into output: UnsafeMutableBufferPointer<Double>) -> EntityKeyIndex.Lookup? {
+        let key = event.pointee.entities[entity]
         guard key.isPresent else {
             for (position, _) in features { output[position] = .nan }
             return nil
         }
-        let t = event.timeMs
+        let t = event.pointee.timeMs
         let lookup = index.lookup(key, nowMs: t)
         ensure(slots: index.slotCapacity)
         let slot = lookup.slot
@@ -211,29 +211,31 @@ struct EntityFeatureState: Sendable {
             case .last(let lane):
                 output[position] = lastValues[slot * lastFields.count + lane]
             case .firstSeen(let store, let field):
-                output[position] = categorical.inPlace(store) { $0.wasSeen(slot: slot, hash: event.categorical[field], atMs: t) } ? 0 : 1
+                output[position] = categorical.inPlace(store) { $0.wasSeen(slot: slot, hash: event.pointee.categorical[field], atMs: t) } ? 0 : 1
             case .slidingRatio(let lane, let field, let size):
-                output[position] = ratio(event.numeric[field], sliding!.stats(slot: slot, lane: lane, atMs: t, sizeMs: size))
+                output[position] = ratio(event.pointee.numeric[field], sliding!.stats(slot: slot, lane: lane, atMs: t, sizeMs: size))
             case .bucketRatio(let store, let field):
-                output[position] = ratio(event.numeric[field], buckets[store].stats(slot: slot, atMs: t))
+                output[position] = ratio(event.pointee.numeric[field], buckets[store].stats(slot: slot, atMs: t))
             case .decayedRatio(let store, let field):
-                output[position] = ratio(event.numeric[field], decayed[store].stats(slot: slot, atMs: t))
+                output[position] = ratio(event.pointee.numeric[field], decayed[store].stats(slot: slot, atMs: t))
             default:
                 break
             }
         }
 
-        if !event.isLate {
-            sliding?.insert(slot: slot, timeMs: t, numeric: event.numeric)
-            for i in buckets.indices { buckets[i].add(slot: slot, timeMs: t, numeric: event.numeric) }
-            for i in decayed.indices { decayed[i].add(slot: slot, timeMs: t, numeric: event.numeric) }
+        if !event.pointee.isLate {
+            // One copy of the numbers for every store (each call would copy them out of the pointee).
+            let numeric = event.pointee.numeric
+            sliding?.insert(slot: slot, timeMs: t, numeric: numeric)
+            for i in buckets.indices { buckets[i].add(slot: slot, timeMs: t, numeric: numeric) }
+            for i in decayed.indices { decayed[i].add(slot: slot, timeMs: t, numeric: numeric) }
             for i in categorical.indices {
-                categorical[i].add(slot: slot, hash: event.categorical[categorical[i].field], timeMs: t)
+                categorical[i].add(slot: slot, hash: event.pointee.categorical[categorical[i].field], timeMs: t)
             }
             if t >= previousTimes[slot] {
                 previousTimes[slot] = t
                 for lane in 0..<lastFields.count {
-                    let value = event.numeric[lastFields[lane]]
+                    let value = event.pointee.numeric[lastFields[lane]]
                     if !value.isNaN { lastValues[slot * lastFields.count + lane] = value }
                 }
             }

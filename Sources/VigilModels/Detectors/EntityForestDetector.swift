@@ -80,14 +80,19 @@ public struct EntityForestDetector: Sendable {
     /// Keys holding a model now.
     public var keyCount: Int { index.count }
 
-    /// Scores the event against its key's model, then teaches the model the event.
+    /// `process(_:features:)` for an event held by value.
+    public mutating func process(_ event: Event, features: UnsafeBufferPointer<Double>) -> Double? {
+        withUnsafePointer(to: event) { process($0, features: features) }
+    }
+
+    /// Scores the event against its key's model, then teaches the model the event (read where it lies).
     ///
     /// - Returns: the raw score once the key's model is warm (its ranges learned and, for trees, one reference
     ///   window; for forests, `outputAfter` points), otherwise nil. Events without the key score nil.
-    public mutating func process(_ event: Event, features: UnsafeBufferPointer<Double>) -> Double? {
-        let key = event.entities[entity]
+    public mutating func process(_ event: UnsafePointer<Event>, features: UnsafeBufferPointer<Double>) -> Double? {
+        let key = event.pointee.entities[entity]
         guard key.isPresent else { return nil }
-        let lookup = index.lookup(key, nowMs: event.timeMs)
+        let lookup = index.lookup(key, nowMs: event.pointee.timeMs)
         if models.count < index.slotCapacity {
             models.append(contentsOf: repeatElement(template, count: index.slotCapacity - models.count))
         }
@@ -130,7 +135,7 @@ extension EntityForestDetector {
     ///
     /// - Returns: the next free position.
     public func strongestInputs(
-        _ event: Event, features: UnsafeBufferPointer<Double>, detector: Int, into items: inout InlineArray<4, ExplanationItem>, from start: Int, count: Int
+        _ event: UnsafePointer<Event>, features: UnsafeBufferPointer<Double>, detector: Int, into items: inout InlineArray<4, ExplanationItem>, from start: Int, count: Int
     ) -> Int {
         var position = start
         var taken: UInt64 = 0

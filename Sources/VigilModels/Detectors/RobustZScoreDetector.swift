@@ -58,17 +58,27 @@ public struct RobustZScoreDetector: Sendable {
         process(event, value: event.numeric[field])
     }
 
+    /// `process(_:value:)` for an event held by value.
+    public mutating func process(_ event: Event, value x: Double) -> Result {
+        withUnsafePointer(to: event) { process($0, value: x) }
+    }
+
+    /// `process(_:value:key:)` for an event held by value.
+    public mutating func process(_ event: Event, value x: Double, key: EntityKeyIndex.Lookup?) -> Result {
+        withUnsafePointer(to: event) { process($0, value: x, key: key) }
+    }
+
     /// Starts fetching the baseline of `event`'s key two events ahead: its table entry (as
     /// `EntityFeatureState.prefetchEntry`; `mutating` so that callers reach the detector in place). Nothing for
     /// a detector sharing keys: the caller's index fetches its own entries.
-    public mutating func prefetchEntry(_ event: Event) {
-        guard let entity, let index, event.entities[entity].isPresent else { return }
-        index.prefetchEntry(hash: event.entities[entity].hash)
+    public mutating func prefetchEntry(_ event: UnsafePointer<Event>) {
+        guard let entity, let index, event.pointee.entities[entity].isPresent else { return }
+        index.prefetchEntry(hash: event.pointee.entities[entity].hash)
     }
 
     /// Starts fetching the baseline of `event`'s key one event ahead: the key and the window of values.
-    public mutating func prefetchState(_ event: Event) {
-        guard let entity, let index, event.entities[entity].isPresent, let slot = index.prefetchSlot(hash: event.entities[entity].hash) else { return }
+    public mutating func prefetchState(_ event: UnsafePointer<Event>) {
+        guard let entity, let index, event.pointee.entities[entity].isPresent, let slot = index.prefetchSlot(hash: event.pointee.entities[entity].hash) else { return }
         prefetchState(slot: slot)
     }
 
@@ -82,11 +92,11 @@ public struct RobustZScoreDetector: Sendable {
     }
 
     /// Scores `x` for the event's key against the key's baseline (before the event), then adds `x`.
-    public mutating func process(_ event: Event, value x: Double) -> Result {
+    public mutating func process(_ event: UnsafePointer<Event>, value x: Double) -> Result {
         precondition(index != nil, "a detector sharing keys is handed each event's slot")
-        let key = entity.map { event.entities[$0] } ?? EntityKey()
+        let key = entity.map { event.pointee.entities[$0] } ?? EntityKey()
         if x.isNaN || (entity != nil && !key.isPresent) { return Result(score: 0, z: .nan, isWarm: false) }
-        let lookup = index!.lookup(key, nowMs: event.timeMs)
+        let lookup = index!.lookup(key, nowMs: event.pointee.timeMs)
         ensure(slots: index!.slotCapacity)
         if lookup.isFresh { counts[lookup.slot] = 0 }
         return scoreAndAdd(event, value: x, slot: lookup.slot)
@@ -95,7 +105,7 @@ public struct RobustZScoreDetector: Sendable {
     /// Scores `x` for a detector sharing keys: `key` is the lookup of the event's key in the caller's index (nil
     /// when the event has none). A fresh slot (a new, expired or evicted key's) starts an empty baseline even when
     /// `x` is missing, so no baseline outlives its key.
-    public mutating func process(_ event: Event, value x: Double, key: EntityKeyIndex.Lookup?) -> Result {
+    public mutating func process(_ event: UnsafePointer<Event>, value x: Double, key: EntityKeyIndex.Lookup?) -> Result {
         precondition(index == nil, "a detector with its own key index looks its keys up")
         guard let key else { return Result(score: 0, z: .nan, isWarm: false) }
         ensure(slots: key.slot + 1)
@@ -106,14 +116,14 @@ public struct RobustZScoreDetector: Sendable {
 
     /// Scores `x` against the baseline at `slot` (already emptied if its key is new), then adds it unless the
     /// event is late.
-    private mutating func scoreAndAdd(_ event: Event, value x: Double, slot: Int) -> Result {
+    private mutating func scoreAndAdd(_ event: UnsafePointer<Event>, value x: Double, slot: Int) -> Result {
         let n = Int(counts[slot])
         var result = Result(score: 0, z: .nan, isWarm: n >= minSamples)
         if result.isWarm {
             result.z = zScore(x, slot: slot, count: n)
             result.score = Swift.abs(result.z)
         }
-        if !event.isLate { add(x, slot: slot, count: n) }
+        if !event.pointee.isLate { add(x, slot: slot, count: n) }
         return result
     }
 

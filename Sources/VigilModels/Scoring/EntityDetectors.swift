@@ -30,13 +30,13 @@ public struct EntityDetectors: Sendable {
     }
 
     /// Starts fetching the per-key z-score baselines `process` will read for `event`, two events ahead.
-    public mutating func prefetchEntries(for event: Event) {
+    public mutating func prefetchEntries(for event: UnsafePointer<Event>) {
         for i in zScores.indices { zScores[i].detector.prefetchEntry(event) }
     }
 
     /// Starts fetching them one event ahead; `primarySlot` is where the caller's index expects the event's
     /// primary key (for z-scores sharing it), if anywhere.
-    public mutating func prefetchState(for event: Event, primarySlot: Int?) {
+    public mutating func prefetchState(for event: UnsafePointer<Event>, primarySlot: Int?) {
         for i in zScores.indices {
             if zScores[i].detector.sharesKeys {
                 if let primarySlot { zScores[i].detector.prefetchState(slot: primarySlot) }
@@ -46,11 +46,12 @@ public struct EntityDetectors: Sendable {
         }
     }
 
-    /// Writes the raw scores, details, warm bits and (for forests) the strongest inputs into `result`.
+    /// Writes the raw scores, details, warm bits and (for forests) the strongest inputs into `result`, reading the
+    /// event where it lies.
     /// `primaryKey` is the lookup of the event's primary key in the caller's index (nil when it has none), which
     /// z-scores sharing keys read their slot from.
     public mutating func process(
-        _ event: Event, features: UnsafeBufferPointer<Double>, primaryKey: EntityKeyIndex.Lookup?, into result: inout DetectionResult
+        _ event: UnsafePointer<Event>, features: UnsafeBufferPointer<Double>, primaryKey: EntityKeyIndex.Lookup?, into result: inout DetectionResult
     ) {
         for i in zScores.indices {
             let value = zScores[i].input.value(event: event, features: features)
@@ -71,6 +72,13 @@ public struct EntityDetectors: Sendable {
             result.warmDetectors |= 1 << UInt8(index)
             reasons = forests[i].detector.strongestInputs(event, features: features, detector: index, into: &result.workerReasons, from: reasons, count: 2)
         }
+    }
+
+    /// `process(_:features:primaryKey:into:)` for an event held by value.
+    public mutating func process(
+        _ event: Event, features: UnsafeBufferPointer<Double>, primaryKey: EntityKeyIndex.Lookup?, into result: inout DetectionResult
+    ) {
+        withUnsafePointer(to: event) { process($0, features: features, primaryKey: primaryKey, into: &result) }
     }
 
     /// Keys holding a model, per forest detector (by detector index).

@@ -185,7 +185,7 @@ public struct ScoringStage: Sendable {
             let index = globals[g].index
             let kind = globals[g].kind
             if kind == .zScore {
-                let r = globals[g].zScore!.process(event.pointee, value: globals[g].inputs[0].value(event: event, features: features))
+                let r = globals[g].zScore!.process(event, value: globals[g].inputs[0].value(event: event, features: features))
                 if r.isWarm {
                     result.rawScores[index] = r.score
                     result.details[index] = r.z
@@ -194,7 +194,7 @@ public struct ScoringStage: Sendable {
                 continue
             }
             if kind == .keyed {
-                if let score = globals[g].keyed!.process(event.pointee, features: features) {
+                if let score = globals[g].keyed!.process(event, features: features) {
                     result.rawScores[index] = score
                     result.warmDetectors |= 1 << UInt8(index)
                     for k in globals[g].inputs.indices {
