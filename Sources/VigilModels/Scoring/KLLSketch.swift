@@ -6,6 +6,10 @@ public import VigilCore
 /// (odd or even positions, by a coin flip) moves up one level with twice the weight. Capacities shrink by 2/3
 /// per level below the top, so memory is O(k log(n/k)) and the rank error is about 1.65 / k with high
 /// probability. The coin is a seeded generator, so results are reproducible.
+///
+/// Levels above 0 are kept sorted: the items a compaction moves up are in order already and are merged into
+/// the next level, so only level 0 (unordered arrivals) is ever sorted, and a sorted view of all items is a
+/// merge of the levels (`sortedWeighted`).
 public struct KLLSketch: Sendable {
     public let k: Int
     private var levels: [[Double]] = [[]]
@@ -59,23 +63,45 @@ public struct KLLSketch: Sendable {
                     levels.append([])
                     levels[level + 1].reserveCapacity(k)
                 }
-                levels[level].sortWithoutAllocating(by: <)
+                // The level is moved out while the next one changes (both are elements of `levels`), and back.
+                var items: [Double] = []
+                swap(&items, &levels[level])
+                if level == 0 { items.sortWithoutAllocating(by: <) }
                 let offset = coin() ? 1 : 0
-                var i = offset
-                while i < levels[level].count - (levels[level].count % 2 == 1 ? 1 : 0) {
-                    levels[level + 1].append(levels[level][i])
-                    i += 2
-                }
-                // An odd item stays behind at this level.
-                if levels[level].count % 2 == 1 {
-                    let last = levels[level][levels[level].count - 1]
-                    levels[level].removeAll(keepingCapacity: true)
-                    levels[level].append(last)
-                } else {
-                    levels[level].removeAll(keepingCapacity: true)
-                }
+                let n = items.count
+                // Every other item of an even count (the last of an odd count stays behind: the largest).
+                let promoted = (n - n % 2) / 2
+                items.withUnsafeBufferPointer { Self.merge($0, first: offset, stride: 2, count: promoted, into: &levels[level + 1]) }
+                let last = items[n - 1]
+                items.removeAll(keepingCapacity: true)
+                if n % 2 == 1 { items.append(last) }
+                swap(&items, &levels[level])
             }
             level += 1
+        }
+    }
+
+    /// Merges `count` items of the sorted `items` (positions `first`, `first + stride` …, ascending) into the
+    /// sorted `level`, from the back, so nothing moves twice and nothing is allocated beyond the level's growth.
+    private static func merge(_ items: UnsafeBufferPointer<Double>, first: Int, stride: Int, count: Int, into level: inout [Double]) {
+        guard count > 0 else { return }
+        let old = level.count
+        level.append(contentsOf: repeatElement(0, count: count))
+        level.withUnsafeMutableBufferPointer { out in
+            var i = old - 1
+            var j = count - 1
+            var place = old + count - 1
+            while j >= 0 {
+                let incoming = items[first + j * stride]
+                if i >= 0, out[i] > incoming {
+                    out[place] = out[i]
+                    i -= 1
+                } else {
+                    out[place] = incoming
+                    j -= 1
+                }
+                place -= 1
+            }
         }
     }
 
@@ -129,6 +155,40 @@ public struct KLLSketch: Sendable {
 
     /// Items retained (memory is about 8 bytes each).
     public var retained: Int { levels.reduce(0) { $0 + $1.count } }
+
+    /// Every retained item in ascending order into `values`, its weight at the same place in `weights` (items of
+    /// equal value in level order, lower levels first), replacing their contents: level 0 sorted, then each
+    /// higher level merged in. `scratchValues` and `scratchWeights` are working room; with arrays kept between
+    /// calls nothing is allocated once they have grown to the sketch's size.
+    public func sortedWeighted(values: inout [Double], weights: inout [Double], scratchValues: inout [Double], scratchWeights: inout [Double]) {
+        values.removeAll(keepingCapacity: true)
+        weights.removeAll(keepingCapacity: true)
+        values.append(contentsOf: levels[0])
+        values.sortWithoutAllocating(by: <)
+        weights.append(contentsOf: repeatElement(1, count: values.count))
+        var weight = 2.0
+        for level in levels.dropFirst() {
+            scratchValues.removeAll(keepingCapacity: true)
+            scratchWeights.removeAll(keepingCapacity: true)
+            var i = 0
+            var j = 0
+            while i < values.count || j < level.count {
+                // Ties go to the lower levels first.
+                if j == level.count || (i < values.count && !(level[j] < values[i])) {
+                    scratchValues.append(values[i])
+                    scratchWeights.append(weights[i])
+                    i += 1
+                } else {
+                    scratchValues.append(level[j])
+                    scratchWeights.append(weight)
+                    j += 1
+                }
+            }
+            swap(&values, &scratchValues)
+            swap(&weights, &scratchWeights)
+            weight *= 2
+        }
+    }
 }
 
 extension KLLSketch: BinaryStateRepresentable {
@@ -145,5 +205,7 @@ extension KLLSketch: BinaryStateRepresentable {
         capacityByDepth = Self.capacities(k: k)
         levels = []
         for _ in 0..<n { levels.append(try r.readDoubles()) }
+        // Sketches written before the levels above 0 were kept sorted hold them as runs; the items are the same.
+        for level in levels.indices.dropFirst() { levels[level].sortWithoutAllocating(by: <) }
     }
 }

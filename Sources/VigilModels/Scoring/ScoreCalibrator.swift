@@ -13,11 +13,11 @@ public struct ScoreCalibrator: Sendable {
     /// The bucket index of the snapshot (`SnapshotIndex`); rebuilt with it, not part of the state.
     private var index = SnapshotIndex()
     private var sinceRefresh = 0
-    /// `refresh`'s working arrays (the sketch's items and their sorted order), kept between refreshes so that
+    /// `refresh`'s working arrays (the sorted items' weights and the merge's room), kept between refreshes so that
     /// refreshing allocates nothing once the sketch has reached its size. Not part of the state.
+    private var sortedWeights: [Double] = []
     private var scratchValues: [Double] = []
     private var scratchWeights: [Double] = []
-    private var scratchOrder: [Int32] = []
     public let refreshEvery: Int
     /// Scores needed before percentiles are trusted.
     public let warmup: Int
@@ -79,27 +79,14 @@ public struct ScoreCalibrator: Sendable {
 
     private mutating func refresh() {
         sinceRefresh = 0
-        scratchValues.removeAll(keepingCapacity: true)
-        scratchWeights.removeAll(keepingCapacity: true)
-        sketch.forEachWeighted { value, weight in
-            scratchValues.append(value)
-            scratchWeights.append(weight)
-        }
-        // Sort the items by value (ties in sketch order), then turn weights into cumulative fractions.
-        scratchOrder.removeAll(keepingCapacity: true)
-        for i in scratchValues.indices { scratchOrder.append(Int32(i)) }
-        let values = scratchValues
-        scratchOrder.sortWithoutAllocating { a, b in
-            values[Int(a)] < values[Int(b)] || (values[Int(a)] == values[Int(b)] && a < b)
-        }
+        // The items by value (ties in level order), then their weights turned into cumulative fractions.
+        sketch.sortedWeighted(values: &snapshotValues, weights: &sortedWeights, scratchValues: &scratchValues, scratchWeights: &scratchWeights)
         var total = 0.0
-        for i in scratchOrder { total += scratchWeights[Int(i)] }
+        for weight in sortedWeights { total += weight }
         var cumulative = 0.0
-        snapshotValues.removeAll(keepingCapacity: true)
         snapshotRanks.removeAll(keepingCapacity: true)
-        for i in scratchOrder {
-            snapshotValues.append(values[Int(i)])
-            cumulative += scratchWeights[Int(i)]
+        for weight in sortedWeights {
+            cumulative += weight
             snapshotRanks.append(cumulative / total)
         }
         index.rebuild(for: snapshotValues)
