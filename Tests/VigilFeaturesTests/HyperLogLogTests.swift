@@ -26,4 +26,20 @@ struct HyperLogLogTests {
             #expect(estimate.bitPattern == expected.bitPattern)
         }
     }
+
+    /// The sum of 2^-r taken as an integer (registers up to 45) equals the doubles added one by one, bit for bit,
+    /// for registers as keys fill them (small values), at the bound (45) and just past it (46: the additions).
+    @Test(arguments: [3, 10, 20, 45, 46, 58])
+    func theHarmonicSumEqualsTheAdditionsInOrder(largest: Int) {
+        var rng = SplitMix64(seed: UInt64(largest))
+        for round in 0..<300 {
+            var registers = (0..<128).map { _ in UInt8(rng.next() % UInt64(largest + 1)) }
+            if round % 3 == 0 { registers[Int(rng.next() % 128)] = UInt8(largest) }
+            var expected = 0.0
+            for r in registers { expected += exp2(-Double(r)) }
+            let (sum, zeros) = registers.withUnsafeBufferPointer { HyperLogLog.harmonicSum($0) }
+            #expect(sum.bitPattern == expected.bitPattern, "round \(round)")
+            #expect(zeros == registers.filter { $0 == 0 }.count)
+        }
+    }
 }
