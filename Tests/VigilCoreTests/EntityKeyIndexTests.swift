@@ -5,6 +5,28 @@ import VigilCore
 struct EntityKeyIndexTests {
     static func key(_ text: String) -> EntityKey { EntityKey(text)! }
 
+    /// Keys of every length are equal exactly when their bytes are: a key differing in any one byte is not equal
+    /// (the comparison runs in words, the last masked to the length), bytes past the length do not count.
+    @Test func keysAreEqualExactlyWhenTheirBytesAre() {
+        var rng = SplitMix64(seed: 9)
+        for length in 0...EventLimits.keyBytes {
+            var bytes = (0..<length).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            let key = bytes.withUnsafeBytes { EntityKey($0)! }
+            #expect(key == bytes.withUnsafeBytes { EntityKey($0)! })
+            var padded = key
+            withUnsafeMutableBytes(of: &padded.storage) { for i in length..<EventLimits.keyBytes { $0[i] = 0xA5 } }
+            #expect(padded == key, "bytes past the length \(length) are not compared")
+            for position in 0..<length {
+                let original = bytes[position]
+                bytes[position] ^= 0x01 << UInt8(position % 8)
+                var other = bytes.withUnsafeBytes { EntityKey($0)! }
+                other.hash = key.hash
+                #expect(other != key, "length \(length), byte \(position) differs")
+                bytes[position] = original
+            }
+        }
+    }
+
     @Test func keysGetStableSlotsAndExpireAfterTheirTTL() {
         var index = EntityKeyIndex(maxKeys: 100, ttlMs: 1000)
         let a = index.lookup(Self.key("card-a"), nowMs: 0)

@@ -84,9 +84,26 @@ public struct EntityKey: Sendable, Hashable, CustomStringConvertible, BitwiseCop
     public var string: String { withBytes { String(decoding: $0, as: UTF8.self) } }
     public var description: String { string }
 
+    /// Equal bytes (hash and count first). The bytes are compared eight at a time, the last word masked to the
+    /// key's length, instead of through `memcmp`: keys are short and every table lookup compares one, where the
+    /// call and its size dispatch cost more than the comparison.
     public static func == (lhs: EntityKey, rhs: EntityKey) -> Bool {
-        lhs.hash == rhs.hash && lhs.count == rhs.count
-            && withUnsafeBytes(of: lhs.storage) { a in withUnsafeBytes(of: rhs.storage) { b in memcmp(a.baseAddress!, b.baseAddress!, Int(lhs.count)) == 0 } }
+        guard lhs.hash == rhs.hash, lhs.count == rhs.count else { return false }
+        return withUnsafeBytes(of: lhs.storage) { a in
+            withUnsafeBytes(of: rhs.storage) { b in
+                var remaining = Int(lhs.count)
+                var offset = 0
+                // A word that starts before the end lies within the 48 bytes of storage: the count is at most 48.
+                while remaining > 0 {
+                    let difference = a.loadUnaligned(fromByteOffset: offset, as: UInt64.self) ^ b.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+                    let mask: UInt64 = remaining >= 8 ? ~0 : (1 &<< UInt64(remaining * 8)) &- 1
+                    if difference & mask.littleEndian != 0 { return false }
+                    remaining -= 8
+                    offset += 8
+                }
+                return true
+            }
+        }
     }
 
     public func hash(into hasher: inout Hasher) {
