@@ -115,8 +115,8 @@ extension ScoringStage {
 
 extension ScoredEvent {
     /// Where the event, the features and the result lie in the element (for `ScoringStage.finish`, the workers and
-    /// `Router.prepare`, which read and write them in place). Computed, not stored:
-    /// the compiler folds each into a constant, where a stored static was a lazy global checked on every use.
+    /// `Router.prepare`, which read and write them in place). Computed, not stored: the compiler folds each into a
+    /// constant, where a stored static was a lazy global checked on every use.
     public static var eventOffset: Int { MemoryLayout<ScoredEvent>.offset(of: \.event)! }
     public static var featuresOffset: Int { MemoryLayout<ScoredEvent>.offset(of: \.features)! }
     static var resultOffset: Int { MemoryLayout<ScoredEvent>.offset(of: \.result)! }

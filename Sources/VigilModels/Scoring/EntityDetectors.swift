@@ -81,7 +81,6 @@ public struct EntityDetectors: Sendable {
         withUnsafePointer(to: event) { process($0, features: features, primaryKey: primaryKey, into: &result) }
     }
 
-    /// Keys holding a model, per forest detector (by detector index).
     /// Bytes these detectors hold per key of entity kind `entity` (z-score baselines, per-key forests).
     public func bytesPerKey(entity: Int) -> Int {
         bytesPerKeyByDetector(entity: entity).reduce(0) { $0 + $1.bytes }
@@ -93,6 +92,7 @@ public struct EntityDetectors: Sendable {
             + forests.filter { $0.detector.entity == entity }.map { ("per-key forest", $0.detector.bytesPerKey) }
     }
 
+    /// Keys holding a model, per forest detector (by detector index).
     public var forestKeyCounts: [(detector: Int, keys: Int)] { forests.map { ($0.index, $0.detector.keyCount) } }
 }
 
