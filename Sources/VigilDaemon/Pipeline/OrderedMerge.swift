@@ -48,11 +48,8 @@ public struct OrderedMerge: Sendable {
             let events = endsAtMarker ? count - 1 : count
             let run = run
             stage.prepareTrees(count: events) { e in
-                let raw = UnsafeMutableRawPointer(rings[run[e].ring]._withUnsafeGuaranteedRef { $0.element(at: run[e].offset)! })
-                return (
-                    UnsafePointer((raw + ScoredEvent.eventOffset).assumingMemoryBound(to: Event.self)),
-                    UnsafeBufferPointer(start: (raw + ScoredEvent.featuresOffset).assumingMemoryBound(to: Double.self), count: FeatureVector.count)
-                )
+                let scored = UnsafePointer(rings[run[e].ring]._withUnsafeGuaranteedRef { $0.element(at: run[e].offset)! })
+                return (ScoredEvent.event(in: scored), ScoredEvent.features(in: scored))
             }
             for i in 0..<count {
                 // The items of the run before this one in its ring have been removed: it is the ring's first.

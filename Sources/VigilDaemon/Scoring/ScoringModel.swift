@@ -100,11 +100,8 @@ extension ScoringStage {
     /// policy. The event and features are read, and the result written, through pointers into the element, so
     /// none of its ~1.7 kB is copied.
     public mutating func finish(_ scored: UnsafeMutablePointer<ScoredEvent>) {
-        let raw = UnsafeMutableRawPointer(scored)
-        let features = UnsafeBufferPointer(
-            start: (raw + ScoredEvent.featuresOffset).assumingMemoryBound(to: Double.self), count: FeatureVector.count)
-        let result = (raw + ScoredEvent.resultOffset).assumingMemoryBound(to: DetectionResult.self)
-        process(ScoredEvent.event(in: scored), features: features, result: &result.pointee)
+        let result = (UnsafeMutableRawPointer(scored) + ScoredEvent.resultOffset).assumingMemoryBound(to: DetectionResult.self)
+        process(ScoredEvent.event(in: scored), features: ScoredEvent.features(in: scored), result: &result.pointee)
     }
 
     /// Completes a scored event held in a variable.
@@ -125,6 +122,12 @@ extension ScoredEvent {
     @inline(__always)
     static func event(in scored: UnsafePointer<ScoredEvent>) -> UnsafePointer<Event> {
         UnsafePointer((UnsafeRawPointer(scored) + eventOffset).assumingMemoryBound(to: Event.self))
+    }
+
+    /// The feature vector of the element at `scored`, to be read where it lies.
+    @inline(__always)
+    static func features(in scored: UnsafePointer<ScoredEvent>) -> UnsafeBufferPointer<Double> {
+        UnsafeBufferPointer(start: (UnsafeRawPointer(scored) + featuresOffset).assumingMemoryBound(to: Double.self), count: FeatureVector.count)
     }
 }
 
@@ -182,13 +185,7 @@ public struct SequentialScorer: Sendable {
             router.prepare(results + e)
             scorer.score(inPlace: results + e)
         }
-        stage.prepareTrees(count: count) { e in
-            let raw = UnsafeMutableRawPointer(results + e)
-            return (
-                UnsafePointer((raw + ScoredEvent.eventOffset).assumingMemoryBound(to: Event.self)),
-                UnsafeBufferPointer(start: (raw + ScoredEvent.featuresOffset).assumingMemoryBound(to: Double.self), count: FeatureVector.count)
-            )
-        }
+        stage.prepareTrees(count: count) { e in (ScoredEvent.event(in: results + e), ScoredEvent.features(in: results + e)) }
         for e in 0..<count { stage.finish(results + e) }
         return count
     }

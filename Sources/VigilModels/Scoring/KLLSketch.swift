@@ -72,9 +72,9 @@ public struct KLLSketch: Sendable {
                 // Every other item of an even count (the last of an odd count stays behind: the largest).
                 let promoted = (n - n % 2) / 2
                 items.withUnsafeBufferPointer { Self.merge($0, first: offset, stride: 2, count: promoted, into: &levels[level + 1]) }
-                let last = items[n - 1]
+                let leftover = n % 2 == 1 ? items[n - 1] : nil
                 items.removeAll(keepingCapacity: true)
-                if n % 2 == 1 { items.append(last) }
+                if let leftover { items.append(leftover) }
                 swap(&items, &levels[level])
             }
             level += 1
@@ -123,25 +123,16 @@ public struct KLLSketch: Sendable {
 
     /// The value at quantile `q` in [0, 1] (estimated); NaN when empty.
     public func quantile(_ q: Double) -> Double {
-        var weighted: [(value: Double, weight: Double)] = []
-        var weight = 1.0
-        var total = 0.0
-        for level in levels {
-            for item in level {
-                weighted.append((item, weight))
-                total += weight
-            }
-            weight *= 2
-        }
-        guard !weighted.isEmpty else { return .nan }
-        weighted.sort { $0.value < $1.value }
-        let target = q * total
+        var values: [Double] = [], weights: [Double] = [], scratchValues: [Double] = [], scratchWeights: [Double] = []
+        sortedWeighted(values: &values, weights: &weights, scratchValues: &scratchValues, scratchWeights: &scratchWeights)
+        guard !values.isEmpty else { return .nan }
+        let target = q * weights.reduce(0, +)
         var cumulative = 0.0
-        for entry in weighted {
-            cumulative += entry.weight
-            if cumulative >= target { return entry.value }
+        for (value, weight) in zip(values, weights) {
+            cumulative += weight
+            if cumulative >= target { return value }
         }
-        return weighted[weighted.count - 1].value
+        return values[values.count - 1]
     }
 
     /// Calls `body` with every retained item and its weight.
