@@ -7,7 +7,7 @@ public import VigilCore
 /// Memory is bounded: at most `maxKeys` keys hold a model (the least recently seen is evicted, and keys idle
 /// longer than the TTL start over), and a key's model is sized by the detector's parameters (`bytesPerKey`).
 /// Every key's model starts as a copy of one template built from the seed; half-space trees' split arrays are
-/// never written after construction, so all keys share them and a key owns only its mass counts. A new key
+/// never written after construction, so all keys share them and a key owns only its reference trees and window. A new key
 /// allocates its own arrays on its first event — once per key, not per event.
 public struct EntityForestDetector: Sendable {
     /// One key's model and the ranges it learned.
@@ -62,11 +62,11 @@ public struct EntityForestDetector: Sendable {
         scaled = Array(repeating: 0, count: inputs.count)
     }
 
-    /// Approximate bytes one key's model holds (mass counts or sampled points and tree nodes, plus ranges).
+    /// Approximate bytes one key's model holds (reference trees and a window of events, or sampled points and tree nodes, plus ranges).
     public static func bytesPerKey(_ kind: DetectorSpec.Kind) -> Int {
         switch kind {
-        case .halfSpaceTrees(let inputs, let trees, let height, _, _, _, _, _):
-            return trees * ((1 << (height + 1)) - 1) * MemoryLayout<HalfSpaceTrees.Mass>.stride + inputs.count * 16 + EntityKeyIndex.bytesPerKey
+        case .halfSpaceTrees(let inputs, let trees, let height, let window, _, _, _, _):
+            return HalfSpaceTrees.bytesPerModel(dimensions: inputs.count, trees: trees, height: height, window: window) + inputs.count * 16 + EntityKeyIndex.bytesPerKey
         case .randomCutForest(let inputs, let trees, let sampleSize, let shingleSize, _, _, _):
             let dimensions = inputs.count * shingleSize
             // Per sampled point: its coordinates, a leaf and an inner node with their boxes, priority and flags.

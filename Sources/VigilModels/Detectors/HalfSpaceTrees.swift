@@ -2,51 +2,25 @@ public import VigilCore
 
 /// Streaming Half-Space Trees (Tan, Ting & Liu, IJCAI 2011).
 ///
-/// Each tree is a complete binary tree of fixed height over the unit cube: every innerNodes node splits one
+/// Each tree is a complete binary tree of fixed height over the unit cube: every inner node splits one
 /// randomly chosen input at the middle of that input's randomly perturbed work range. Each node counts the
-/// events that reached it in the current window (`latest`) and in the previous one (`reference`); every `window`
+/// events that reached it in the current window (latest) and in the previous one (reference); every `window`
 /// events the latest counts become the reference and restart from zero. An event's score in a tree is
 /// `reference(node) * 2^depth` at the deepest node it reaches (stopping early where the reference mass falls
 /// below `sizeLimit`); sparse regions score low, so the anomaly score is `1 - sum / maximum`.
 ///
-/// Masses live in a flat array (heap order: children of `i` are `2i+1`, `2i+2`), splits in blocks of three levels
-/// (`SplitTable`), so scoring is O(trees x height) with no allocation. Inputs must be scaled to [0, 1] first
-/// (`InputScaler`).
+/// Only what a score can read is kept: the current window's events (their scaled inputs) and, per tree, the
+/// nodes of the reference window down to where its mass falls below the size limit (`ReferenceTrees`). When a
+/// window ends its events are partitioned down each tree, as deep as the limit lets a score go, and become the
+/// reference; counting every event at every node of its path as it arrives (the paper's way, 15 nodes a tree
+/// here) gives the same scores and shares, but walks the full trees' megabytes of counts for every event.
+/// Splits live in blocks of three levels (`SplitTable`); scoring is O(trees x height) with no allocation.
+/// Inputs must be scaled to [0, 1] first (`InputScaler`).
 public struct HalfSpaceTrees: Sendable {
     /// An inner node's split: events with `x[input] < value` go to the left child.
     struct Split: Sendable, Equatable {
         var value: Double
         var input: Int32
-    }
-
-    /// A node's counts, rolled over lazily: they belong to window `window`. When a node is next touched in a
-    /// later window, its latest count becomes the reference (if that window was the one just before) or both
-    /// restart from zero, which is what swapping and zeroing every node at each window's end would do, without
-    /// touching the nodes no event reached. Packed in one 64-bit word (window, latest, reference from the low
-    /// bits up), so that a walk's step loads and stores a node's counts once.
-    struct Mass: Sendable {
-        var bits: UInt64
-
-        init(window: UInt32, latest: UInt16, reference: UInt16) {
-            bits = UInt64(window) | UInt64(latest) << 32 | UInt64(reference) << 48
-        }
-
-        private init(bits: UInt64) { self.bits = bits }
-
-        var window: UInt32 { UInt32(truncatingIfNeeded: bits) }
-        var latest: UInt16 { UInt16(truncatingIfNeeded: bits >> 32) }
-        var reference: UInt16 { UInt16(truncatingIfNeeded: bits >> 48) }
-
-        @inline(__always) func rolled(to current: UInt32) -> Mass {
-            let window = window
-            if window == current { return self }
-            return Mass(bits: UInt64(current) | (window &+ 1 == current ? (bits >> 32 & 0xFFFF) << 48 : 0))
-        }
-
-        /// Rolled to window `current`, with one more event in it.
-        @inline(__always) func counted(in current: UInt32) -> Mass {
-            Mass(bits: rolled(to: current).bits &+ (1 << 32))
-        }
     }
 
     /// The largest `window`: masses are 16-bit counts.
@@ -64,7 +38,20 @@ public struct HalfSpaceTrees: Sendable {
     /// Inner nodes of every tree. Never written after construction, so copies of a model (one per key in
     /// `EntityForestDetector`) share them.
     private let splits: SplitTable
-    private var masses: [Mass]
+    /// The reference window's nodes that scores read.
+    private var reference: ReferenceTrees
+    /// The current window's events, `dimensions` scaled inputs each, in the order they came.
+    private var points: [Double]
+    /// Events in `points`.
+    private var buffered = 0
+    /// The numbers of the points, permuted by the partitions that build the reference trees.
+    private var order: [Int32]
+    /// Counts, per node in heap order tree after tree, of current-window events restored from a checkpoint
+    /// (which holds counts, not the events); nil when every event of the window is in `points`.
+    private var carried: [UInt16]?
+    /// The window in `points` has ended and becomes the reference before the next event is scored. Until then
+    /// the ended window's walks can still have their shares worked out (`contributions(of:event:into:)`).
+    private var referenceDue = false
     /// Events in the current window.
     public private(set) var seenInWindow = 0
     /// Completed windows; the model scores once one reference window exists.
@@ -80,7 +67,6 @@ public struct HalfSpaceTrees: Sendable {
         nodesPerTree = (1 << (height + 1)) - 1
         let innerNodes = (1 << height) - 1
         var splits = Array(repeating: Split(value: 0, input: 0), count: trees * innerNodes)
-        masses = Array(repeating: Mass(window: 0, latest: 0, reference: 0), count: trees * nodesPerTree)
         var rng = SplitMix64(seed: seed)
         var low = [Double](repeating: 0, count: dimensions)
         var high = [Double](repeating: 0, count: dimensions)
@@ -95,6 +81,16 @@ public struct HalfSpaceTrees: Sendable {
             Self.build(node: 0, depth: 0, height: height, into: &splits[tree * innerNodes..<(tree + 1) * innerNodes], low: &low, high: &high, rng: &rng)
         }
         self.splits = SplitTable(trees: trees, height: height, heapOrder: splits)
+        reference = ReferenceTrees(trees: trees, nodesPerTree: ReferenceTrees.nodesPerTree(height: height, window: window, sizeLimit: sizeLimit))
+        points = Array(repeating: 0, count: window * dimensions)
+        order = (0..<window).map { Int32($0) }
+    }
+
+    /// Approximate bytes a model of this shape holds besides the splits it shares with its copies: the reference
+    /// trees at their largest and a window of events.
+    public static func bytesPerModel(dimensions: Int, trees: Int, height: Int, window: Int) -> Int {
+        let nodes = ReferenceTrees.nodesPerTree(height: height, window: window, sizeLimit: 0.1 * Double(window))
+        return trees * (nodes * (MemoryLayout<ReferenceNode>.stride + 2) + 4) + window * (dimensions * 8 + 4)
     }
 
     /// Draws the splits of the subtree at `node` (heap order, `splits` indexed from the tree's root).
@@ -124,14 +120,15 @@ public struct HalfSpaceTrees: Sendable {
     }
 
     /// The reference mass (events of the previous window) at a node, in heap order (children of `i` are
-    /// `2i + 1` and `2i + 2`).
+    /// `2i + 1` and `2i + 2`), where a score can read it; 0 below the nodes whose mass fell under the size limit,
+    /// whose counts the model does not keep (no score reads them).
     public func referenceMass(tree: Int, node: Int) -> Double {
-        Double(masses[tree * nodesPerTree + node].rolled(to: currentWindow).reference)
+        Double(withReference().reference.mass(tree: tree, heap: node) ?? 0)
     }
 
     /// The latest mass (events of the current window) at a node.
     public func latestMass(tree: Int, node: Int) -> Double {
-        Double(masses[tree * nodesPerTree + node].rolled(to: currentWindow).latest)
+        Double(withReference().latestCounts()[tree * nodesPerTree + node])
     }
 
     /// True once a reference window exists.
@@ -144,11 +141,11 @@ public struct HalfSpaceTrees: Sendable {
     /// The largest possible mass score: every event of a window at the deepest level of every tree.
     private var maximum: Double { Double(trees) * Double(window) * Double(1 << height) }
 
-    /// What one tree's walk leaves for the explanation: the leaf the event reached (heap order) and the tree's
-    /// score. The path's steps and their shortfalls follow from the leaf and the reference masses, which do not
-    /// change within a window (`shares`).
+    /// What one tree's walk leaves for the explanation: the end node the event reached (heap order) and the
+    /// tree's score. The path's steps and their shortfalls follow from that node's number and the reference trees,
+    /// which do not change within a window (`shares`).
     public struct TreeWalk: Sendable {
-        var leaf: Int32
+        var end: Int32
         var score: Double
     }
 
@@ -174,7 +171,7 @@ public struct HalfSpaceTrees: Sendable {
         precondition(events > 0)
         return Walk(
             capacity: events,
-            trees: Array(repeating: TreeWalk(leaf: 0, score: 0), count: events * trees),
+            trees: Array(repeating: TreeWalk(end: 0, score: 0), count: events * trees),
             windows: Array(repeating: 0, count: events),
             warm: Array(repeating: false, count: events))
     }
@@ -198,7 +195,7 @@ public struct HalfSpaceTrees: Sendable {
             var warm = false
             var window: UInt32 = 0
             scoreAndLearn(x.baseAddress!, count: 1, scores: &score, trees: walks.baseAddress!, windows: &window, warm: &warm)
-            if let contributions { shares(trees: UnsafeBufferPointer(walks), window: window, warm: warm, into: contributions) }
+            if let contributions { shares(trees: UnsafeBufferPointer(walks), warm: warm, into: contributions) }
             return score
         }
     }
@@ -242,21 +239,22 @@ public struct HalfSpaceTrees: Sendable {
         precondition(window == currentWindow || (window &+ 1 == currentWindow && seenInWindow == 0), "shares asked after a later window's events")
         let trees = trees
         walk.trees.withUnsafeBufferPointer { walks in
-            shares(trees: UnsafeBufferPointer(rebasing: walks[event * trees..<(event + 1) * trees]), window: window, warm: walk.warm[event], into: contributions)
+            shares(trees: UnsafeBufferPointer(rebasing: walks[event * trees..<(event + 1) * trees]), warm: walk.warm[event], into: contributions)
         }
     }
 
     /// The walk itself, for a run of `count` events in stream order (`points`: `dimensions` values each), tree by
-    /// tree: each event counted at every node of its path, its score into `scores[e]`, the window it was counted
-    /// in into `windows[e]`, whether it was scored against a reference window into `warm[e]`, and per tree its
-    /// leaf and score (`trees`: at `e * trees + t`). A single event is a run of one.
+    /// tree: each event's score into `scores[e]`, the window it was counted in into `windows[e]`, whether it was
+    /// scored against a reference window into `warm[e]`, and per tree the end node it reached and its score there
+    /// (`trees`: at `e * trees + t`); then the events join the window. A single event is a run of one.
     private mutating func scoreAndLearn(
-        _ points: UnsafePointer<Double>, count: Int, scores: UnsafeMutablePointer<Double>, trees walks: UnsafeMutablePointer<TreeWalk>,
+        _ input: UnsafePointer<Double>, count: Int, scores: UnsafeMutablePointer<Double>, trees walks: UnsafeMutablePointer<TreeWalk>,
         windows eventWindows: UnsafeMutablePointer<UInt32>, warm: UnsafeMutablePointer<Bool>
     ) {
-        let (trees, height, dimensions, nodesPerTree, sizeLimit, maximum) = (trees, height, dimensions, nodesPerTree, sizeLimit, maximum)
+        let (trees, dimensions, maximum) = (trees, dimensions, maximum)
         var start = 0
         while start < count {
+            if referenceDue { makeReference() }
             let end = Swift.min(count, start + window - seenInWindow)
             let isWarm = windows > 0
             let current = currentWindow
@@ -265,119 +263,143 @@ public struct HalfSpaceTrees: Sendable {
                 warm[e] = isWarm
                 eventWindows[e] = current
             }
-            masses.withUnsafeMutableBufferPointer { masses in
+            reference.nodes.withUnsafeBufferPointer { nodes in
                 for tree in 0..<trees {
-                    let (treeSplits, treeMasses, root) = (splits.tree(tree), masses.baseAddress! + tree * nodesPerTree, splits.root)
+                    let root = Int(reference.roots[tree])
                     for e in start..<end {
-                        let treeWalk = Self.walkTree(
-                            points + e * dimensions, splits: treeSplits, root: root, masses: treeMasses, current: current, height: height,
-                            sizeLimit: sizeLimit)
+                        let treeWalk = Self.walkTree(input + e * dimensions, nodes: nodes.baseAddress!, root: root)
                         scores[e] += treeWalk.score
                         walks[e * trees + tree] = treeWalk
                     }
                 }
             }
             for e in start..<end { scores[e] = isWarm ? Swift.max(0, 1 - scores[e] / maximum) : 0 }
+            points.withUnsafeMutableBufferPointer { points in
+                (points.baseAddress! + buffered * dimensions).update(from: input + start * dimensions, count: (end - start) * dimensions)
+            }
+            buffered += end - start
             seenInWindow += end - start
             if seenInWindow >= window {
-                // The latest counts become the reference as each node is next touched (`Mass.rolled`); a walk's
-                // shares read the masses as of its own window (`shares`).
+                // The window becomes the reference when the next event comes: until then its walks' shares can
+                // still be read from the trees they were scored against.
                 seenInWindow = 0
                 windows += 1
+                referenceDue = true
             }
             start = end
         }
     }
 
-    /// One tree's walk for `x` (`splits`: the tree's first split block, `root` a cursor at its root; `masses`: its
-    /// root's mass): counts it at each node of its path and returns the leaf it reached and the tree's score,
-    /// `reference(node) * 2^depth` at the first node whose reference mass is below `sizeLimit` (or the leaf).
-    @inline(__always) private static func walkTree(
-        _ x: UnsafePointer<Double>, splits: UnsafeRawPointer, root: SplitTable.Cursor, masses: UnsafeMutablePointer<Mass>, current: UInt32,
-        height: Int, sizeLimit: Double
-    ) -> TreeWalk {
-        var node = 0
-        var place = root
-        var depth = 0
-        var treeScore = 0.0
-        // Down to the node the score is taken at, each node counted and its reference mass read; below it, each
-        // node only counted (two loops, so that the deeper steps do not test whether the tree has scored).
-        while true {
-            let here = masses[node].counted(in: current)
-            masses[node] = here
-            let mass = Double(here.reference)
-            if depth == height || mass < sizeLimit {
-                treeScore = mass * Double(1 &<< depth)
-                break
+    /// One tree's walk for `x` from the reference node `root`: the end node it reaches (its number in heap order)
+    /// and the tree's score there, `reference(node) * 2^depth` at the first node whose reference mass is below
+    /// `sizeLimit` (or the leaf).
+    @inline(__always) private static func walkTree(_ x: UnsafePointer<Double>, nodes: UnsafePointer<ReferenceNode>, root: Int) -> TreeWalk {
+        var node = nodes[root]
+        while !node.isEnd {
+            // A branch, not a select: the branch predictor then fetches the child while the comparison waits for
+            // `x`. Wrapping arithmetic: node indices are far below 2^31.
+            let left = Int(truncatingIfNeeded: node.next)
+            if x[Int(truncatingIfNeeded: node.input)] < node.value {
+                node = nodes[left]
+            } else {
+                node = nodes[left &+ 1]
             }
-            node = child(of: node, x, splits: splits, place: &place)
-            depth &+= 1
         }
-        while depth < height {
-            node = child(of: node, x, splits: splits, place: &place)
-            depth &+= 1
-            masses[node] = masses[node].counted(in: current)
-        }
-        return TreeWalk(leaf: Int32(truncatingIfNeeded: node), score: treeScore)
+        return TreeWalk(end: node.next, score: node.value)
     }
 
-    /// The child of inner node `node` (at `place`) that `x` goes to, `place` moved to it.
-    @inline(__always) private static func child(of node: Int, _ x: UnsafePointer<Double>, splits: UnsafeRawPointer, place: inout SplitTable.Cursor) -> Int {
-        let split = SplitTable.split(splits, at: place)
-        // A branch, not a select: the branch predictor then fetches the child's mass and split while the
-        // comparison waits for `x`; a select would put those loads behind it (the walk measured 15 % slower).
-        // Wrapping arithmetic here and in `descend`: node numbers stay below 2^(height + 1), and the overflow
-        // checks were a fifth of the walk's instructions and nearly half its branches.
-        if x[split.input] < split.value {
-            place.descend(0)
-            return 2 &* node &+ 1
-        } else {
-            place.descend(1)
-            return 2 &* node &+ 2
+    /// Makes the window of events in `points` (and any counts carried over from a checkpoint) the reference:
+    /// each tree's reference nodes rebuilt by partitioning the events down it as far as scores can read.
+    private mutating func makeReference() {
+        let shape = ReferenceTrees.Shape(height: height, sizeLimit: sizeLimit, dimensions: dimensions)
+        let (trees, nodesPerTree, buffered, root, splits) = (trees, nodesPerTree, buffered, splits.root, splits)
+        if buffered < window {
+            // Restored mid-window: earlier partitions permuted all the numbers, this one takes only the first ones.
+            for i in 0..<buffered { order[i] = Int32(i) }
         }
+        reference.removeAll()
+        points.withUnsafeBufferPointer { points in
+            order.withUnsafeMutableBufferPointer { order in
+                let carriedBase = carried?.withUnsafeBufferPointer { $0.baseAddress }
+                for tree in 0..<trees {
+                    reference.build(
+                        reference.begin(tree: tree), heap: 0, depth: 0, place: root, lo: 0, hi: buffered, shape: shape, splits: splits.tree(tree),
+                        points: points.baseAddress!, order: order.baseAddress!, carried: carriedBase.map { $0 + tree * nodesPerTree })
+                }
+            }
+        }
+        self.buffered = 0
+        carried = nil
+        referenceDue = false
+    }
+
+    /// This model with a due reference made (a copy when it is due): what its state is, seen from outside.
+    private func withReference() -> HalfSpaceTrees {
+        guard referenceDue else { return self }
+        var copy = self
+        copy.makeReference()
+        return copy
+    }
+
+    /// The current window's counts at every node, tree after tree in heap order: the events in `points` walked
+    /// to the leaves, over any counts carried from a checkpoint. Only on a model whose reference is made.
+    private func latestCounts() -> [UInt16] {
+        precondition(!referenceDue)
+        var counts = carried ?? Array(repeating: 0, count: trees * nodesPerTree)
+        for tree in 0..<trees {
+            let treeSplits = splits.tree(tree)
+            for p in 0..<buffered {
+                var (node, place) = (0, splits.root)
+                counts[tree * nodesPerTree] += 1
+                for _ in 0..<height {
+                    let split = SplitTable.split(treeSplits, at: place)
+                    let side = points[p * dimensions + split.input] < split.value ? 0 : 1
+                    place.descend(side)
+                    node = 2 * node + 1 + side
+                    counts[tree * nodesPerTree + node] += 1
+                }
+            }
+        }
+        return counts
     }
 
     /// Each tree's share of the anomaly score, spread over the inputs of the splits on its path before the node
     /// its score was taken at. A split "explains" how far the child the event went to fell short of half its
     /// parent's reference mass; the tree's anomaly is shared in proportion (evenly when nothing fell short). The
-    /// path is walked again from the recorded leaf, reading the reference masses of the event's window (`window`),
-    /// which are what the walk read: they change only when a later window's events are counted.
-    private func shares(trees walks: UnsafeBufferPointer<TreeWalk>, window eventWindow: UInt32, warm: Bool, into contributions: UnsafeMutableBufferPointer<Double>) {
+    /// path is walked again to the recorded end node through the reference trees the walk read (they change only
+    /// when a later window's events are counted).
+    private func shares(trees walks: UnsafeBufferPointer<TreeWalk>, warm: Bool, into contributions: UnsafeMutableBufferPointer<Double>) {
         for i in 0..<dimensions { contributions[i] = 0 }
         guard warm else { return }
-        let (height, nodesPerTree, sizeLimit) = (height, nodesPerTree, sizeLimit)
+        let height = height
         withUnsafeTemporaryAllocation(of: (input: Int, shortfall: Double).self, capacity: height) { path in
-            masses.withUnsafeBufferPointer { masses in
-                for tree in 0..<trees {
-                    let walk = walks[tree]
-                    let (treeSplits, treeMasses) = (splits.tree(tree), masses.baseAddress! + tree * nodesPerTree)
-                    // The node at depth d is the number the first d + 1 bits of `leaf + 1` make, less one.
-                    let route = Int(walk.leaf) + 1
-                    var place = splits.root
-                    var node = 0
-                    var depth = 0
-                    var steps = 0
-                    var shortfallTotal = 0.0
-                    var mass = Double(treeMasses[0].rolled(to: eventWindow).reference)
-                    while depth < height, mass >= sizeLimit {
-                        let side = (route >> (height - depth - 1)) & 1
-                        let child = 2 * node + 1 + side
-                        let next = Double(treeMasses[child].rolled(to: eventWindow).reference)
-                        let shortfall = Swift.max(0, mass / 2 - next)
-                        path[steps] = (SplitTable.split(treeSplits, at: place).input, shortfall)
-                        steps += 1
-                        shortfallTotal += shortfall
-                        place.descend(side)
-                        node = child
-                        mass = next
-                        depth += 1
-                    }
-                    guard steps > 0 else { continue }
-                    let treeAnomaly = (1 - walk.score / (Double(window) * Double(1 << height))) / Double(trees)
-                    for k in 0..<steps {
-                        let share = shortfallTotal > 0 ? path[k].shortfall / shortfallTotal : 1 / Double(steps)
-                        contributions[path[k].input] += treeAnomaly * share
-                    }
+            for tree in 0..<trees {
+                let walk = walks[tree]
+                // The node at depth d is the number the first d + 1 bits of `end + 1` make, less one.
+                let route = Int(walk.end) + 1
+                let endDepth = Int.bitWidth - 1 - route.leadingZeroBitCount
+                var index = Int(reference.roots[tree])
+                var depth = 0
+                var steps = 0
+                var shortfallTotal = 0.0
+                var mass = Double(reference.masses[index])
+                while !reference.nodes[index].isEnd {
+                    let side = (route >> (endDepth - depth - 1)) & 1
+                    let child = Int(reference.nodes[index].next) + side
+                    let next = Double(reference.masses[child])
+                    let shortfall = Swift.max(0, mass / 2 - next)
+                    path[steps] = (Int(reference.nodes[index].input), shortfall)
+                    steps += 1
+                    shortfallTotal += shortfall
+                    index = child
+                    mass = next
+                    depth += 1
+                }
+                guard steps > 0 else { continue }
+                let treeAnomaly = (1 - walk.score / (Double(window) * Double(1 << height))) / Double(trees)
+                for k in 0..<steps {
+                    let share = shortfallTotal > 0 ? path[k].shortfall / shortfallTotal : 1 / Double(steps)
+                    contributions[path[k].input] += treeAnomaly * share
                 }
             }
         }
@@ -389,25 +411,24 @@ extension HalfSpaceTrees: Equatable {
         guard a.dimensions == b.dimensions, a.trees == b.trees, a.height == b.height, a.window == b.window,
             a.seenInWindow == b.seenInWindow, a.windows == b.windows, a.splits.hasSameSplits(as: b.splits)
         else { return false }
-        let (ca, cb) = (a.currentWindow, b.currentWindow)
-        for i in a.masses.indices {
-            let (x, y) = (a.masses[i].rolled(to: ca), b.masses[i].rolled(to: cb))
-            if x.latest != y.latest || x.reference != y.reference { return false }
-        }
-        return true
+        let (x, y) = (a.withReference(), b.withReference())
+        return x.reference == y.reference && x.latestCounts() == y.latestCounts()
     }
 }
 
 extension HalfSpaceTrees: BinaryStateRepresentable {
     /// Written as plain arrays (split inputs, split values, reference and latest masses), the format of
-    /// version 1, whatever the layout in memory.
+    /// version 1, whatever the layout in memory. Reference masses no score can read are written as 0.
     public func write(to w: inout BinaryWriter) {
+        let model = withReference()
         w.write(dimensions); w.write(trees); w.write(height); w.write(window)
-        let current = currentWindow
-        let rolled = masses.map { $0.rolled(to: current) }
         let heapOrder = splits.heapOrder
         w.write(heapOrder.map(\.input)); w.write(heapOrder.map(\.value))
-        w.write(rolled.map { Float($0.reference) }); w.write(rolled.map { Float($0.latest) })
+        var reference = [Float](repeating: 0, count: trees * nodesPerTree)
+        for tree in 0..<trees {
+            model.reference.forEachMass(tree: tree) { heap, mass in reference[tree * nodesPerTree + heap] = Float(mass) }
+        }
+        w.write(reference); w.write(model.latestCounts().map { Float($0) })
         w.write(seenInWindow); w.write(windows)
     }
 
@@ -418,16 +439,34 @@ extension HalfSpaceTrees: BinaryStateRepresentable {
         }
         sizeLimit = 0.1 * Double(window)
         nodesPerTree = (1 << (height + 1)) - 1
-        let splitInput = try r.readInt32s(), splitValue = try r.readDoubles(), reference = try r.readFloats(), latest = try r.readFloats()
+        let splitInput = try r.readInt32s(), splitValue = try r.readDoubles(), referenceMasses = try r.readFloats(), latest = try r.readFloats()
         seenInWindow = try r.readInt(); windows = try r.readInt()
         let (inner, dimensions) = (trees * ((1 << height) - 1), dimensions)
         let isCount = { (m: Float) in m >= 0 && m <= Float(UInt16.max) && m.rounded() == m }
-        guard splitInput.count == inner, splitValue.count == inner, reference.count == trees * nodesPerTree, latest.count == reference.count,
-            splitInput.allSatisfy({ $0 >= 0 && Int($0) < dimensions }), reference.allSatisfy(isCount), latest.allSatisfy(isCount), windows >= 0
+        guard splitInput.count == inner, splitValue.count == inner, referenceMasses.count == trees * nodesPerTree, latest.count == referenceMasses.count,
+            splitInput.allSatisfy({ $0 >= 0 && Int($0) < dimensions }), referenceMasses.allSatisfy(isCount), latest.allSatisfy(isCount), windows >= 0,
+            seenInWindow >= 0, seenInWindow < window
         else { throw StateError("half-space trees: inconsistent arrays") }
-        splits = SplitTable(trees: trees, height: height, heapOrder: zip(splitValue, splitInput).map { Split(value: $0, input: $1) })
-        let current = UInt32(truncatingIfNeeded: windows)
-        masses = zip(reference, latest).map { Mass(window: current, latest: UInt16($1), reference: UInt16($0)) }
+        let splits = SplitTable(trees: trees, height: height, heapOrder: zip(splitValue, splitInput).map { Split(value: $0, input: $1) })
+        self.splits = splits
+        let shape = ReferenceTrees.Shape(height: height, sizeLimit: sizeLimit, dimensions: dimensions)
+        var reference = ReferenceTrees(trees: trees, nodesPerTree: ReferenceTrees.nodesPerTree(height: height, window: window, sizeLimit: sizeLimit))
+        reference.removeAll()
+        let counts = referenceMasses.map { UInt16($0) }
+        for tree in 0..<trees {
+            let split = { (heap: Int) -> (value: Double, input: Int) in
+                let s = splits[tree: tree, node: heap]
+                return (s.value, Int(s.input))
+            }
+            reference.build(
+                reference.begin(tree: tree), heap: 0, depth: 0, shape: shape, splits: split,
+                reference: counts[tree * nodesPerTree..<(tree + 1) * nodesPerTree])
+        }
+        self.reference = reference
+        // The window's counts so far, not its events: carried into the reference it becomes.
+        carried = latest.contains(where: { $0 != 0 }) ? latest.map { UInt16($0) } : nil
+        points = Array(repeating: 0, count: window * dimensions)
+        order = (0..<window).map { Int32($0) }
     }
 }
 
