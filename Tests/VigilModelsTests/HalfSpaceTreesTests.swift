@@ -1,6 +1,6 @@
 import Testing
 import VigilCore
-import VigilModels
+@testable import VigilModels
 
 @Suite("Half-space trees")
 struct HalfSpaceTreesTests {
@@ -80,20 +80,105 @@ struct HalfSpaceTreesTests {
         }
     }
 
-    @Test func scoresExactlyLikeThePlainAlgorithm() {
-        var model = HalfSpaceTrees(dimensions: 4, trees: 10, height: 12, window: 250, seed: 21)
+    /// Events around `clusters` fixed points, a few millionths apart, with a moving share of uniform noise: each
+    /// cluster holds the size limit down to the leaves, so the reference trees get more end nodes than their
+    /// tests can number (64) and are walked.
+    private func clusteredStream(count: Int, dimensions: Int, clusters: Int, seed: UInt64) -> [[Double]] {
+        var generator = SplitMix64(seed: seed)
+        let centers = (0..<clusters).map { _ in (0..<dimensions).map { _ in generator.uniform() } }
+        return (0..<count).map { i in
+            if generator.next() % 100 < UInt64(i * 20 / count) { return (0..<dimensions).map { _ in generator.uniform() } }
+            let center = centers[Int(generator.next() % UInt64(clusters))]
+            return center.map { $0 + Double(generator.next() % 1000) / 1e9 }
+        }
+    }
+
+    enum StreamKind: CaseIterable { case mixed, clustered }
+
+    private func stream(_ kind: StreamKind, count: Int, dimensions: Int, seed: UInt64) -> [[Double]] {
+        switch kind {
+        case .mixed: mixedStream(count: count, dimensions: dimensions, seed: seed)
+        case .clustered: clusteredStream(count: count, dimensions: dimensions, clusters: 8, seed: seed)
+        }
+    }
+
+    /// The reference trees built from the previous ones (end nodes' counts, end nodes partitioned further where
+    /// they now hold the limit, subtrees cut where they no longer do), the tests that find end nodes without a
+    /// walk, and the walks of trees with too many end nodes: all score exactly like counting every node.
+    @Test(arguments: StreamKind.allCases)
+    func scoresExactlyLikeThePlainAlgorithm(kind: StreamKind) {
+        // Clusters in two inputs and 15 levels: deep enough for each cluster to have a path of its own.
+        let (dimensions, height) = kind == .mixed ? (4, 12) : (2, 15)
+        var model = HalfSpaceTrees(dimensions: dimensions, trees: 10, height: height, window: 250, seed: 21)
         var plain = FullDepthTrees(model)
-        var contributions = [Double](repeating: 0, count: 4)
-        var warmScores = 0
-        for point in mixedStream(count: 3_000, dimensions: 4, seed: 3) {
+        var contributions = [Double](repeating: 0, count: dimensions)
+        var (warmScores, mostWalked, fewestWalked) = (0, 0, Int.max)
+        for point in stream(kind, count: 3_000, dimensions: dimensions, seed: 3) {
             let score = score(&model, point, contributions: &contributions)
             let (expected, expectedContributions) = plain.scoreAndLearn(point)
             #expect(score == expected)
             #expect(contributions == expectedContributions)
             if score > 0 { warmScores += 1 }
+            if model.isWarm { (mostWalked, fewestWalked) = (max(mostWalked, model.walkedTrees), min(fewestWalked, model.walkedTrees)) }
         }
         #expect(warmScores > 2_000, "the comparison covers warm windows")
-        #expect((0..<4).allSatisfy { model.latestMass(tree: $0, node: 0) == plain.latest[$0][0] })
+        #expect((0..<10).allSatisfy { model.latestMass(tree: $0, node: 0) == plain.latest[$0][0] })
+        switch kind {
+        case .mixed: #expect(mostWalked == 0, "every tree tested")
+        case .clustered: #expect(mostWalked > 0 && fewestWalked < mostWalked, "trees walked and tested, \(fewestWalked)...\(mostWalked)")
+        }
+    }
+
+    /// What a model writes holds the plain algorithm's latest counts at every node and its reference counts
+    /// wherever a score can read them (0 elsewhere).
+    @Test func theWrittenStateHoldsThePlainAlgorithmsCounts() throws {
+        var model = HalfSpaceTrees(dimensions: 3, trees: 6, height: 9, window: 100, seed: 4)
+        var plain = FullDepthTrees(model)
+        var contributions = [Double](repeating: 0, count: 3)
+        for (i, point) in mixedStream(count: 1_030, dimensions: 3, seed: 6).enumerated() {
+            _ = score(&model, point, contributions: &contributions)
+            _ = plain.scoreAndLearn(point)
+            guard i % 250 == 0 || i == 999 || i == 1_029 else { continue }
+            var w = BinaryWriter()
+            model.write(to: &w)
+            var r = BinaryReader(w.bytes)
+            _ = try (r.readInt(), r.readInt(), r.readInt(), r.readInt(), r.readInt32s(), r.readDoubles())
+            let (reference, latest) = (try r.readFloats(), try r.readFloats())
+            let nodes = (1 << 10) - 1
+            for tree in 0..<6 {
+                #expect(latest[tree * nodes..<(tree + 1) * nodes].map(Double.init) == plain.latest[tree], "event \(i)")
+                let readable = plain.readableNodes(tree: tree)
+                for node in 0..<nodes {
+                    #expect(Double(reference[tree * nodes + node]) == (readable.contains(node) ? plain.reference[tree][node] : 0), "event \(i), node \(node)")
+                }
+            }
+        }
+    }
+
+    /// A checkpoint that counted every node (what models wrote before they kept only the readable part, and
+    /// what they still read) restores into a model that goes on exactly like the plain algorithm.
+    @Test(arguments: [0, 37, 249])
+    func aCheckpointOfEveryNodesCountsRestoresExactly(intoWindow: Int) throws {
+        let model = HalfSpaceTrees(dimensions: 3, trees: 8, height: 10, window: 250, seed: 13)
+        var plain = FullDepthTrees(model)
+        let points = mixedStream(count: 2_000, dimensions: 3, seed: 17)
+        let cut = 750 + intoWindow
+        for point in points[..<cut] { _ = plain.scoreAndLearn(point) }
+        var w = BinaryWriter()
+        w.write(3); w.write(8); w.write(10); w.write(250)
+        let splits = (0..<8).flatMap { tree in (0..<((1 << 10) - 1)).map { model.split(tree: tree, node: $0) } }
+        w.write(splits.map { Int32($0.input) }); w.write(splits.map(\.value))
+        w.write(plain.reference.flatMap { $0.map(Float.init) }); w.write(plain.latest.flatMap { $0.map(Float.init) })
+        w.write(plain.seen); w.write(plain.windows)
+        var r = BinaryReader(w.bytes)
+        var restored = try HalfSpaceTrees(from: &r)
+        var contributions = [Double](repeating: 0, count: 3)
+        for point in points[cut...] {
+            let got = score(&restored, point, contributions: &contributions)
+            let (expected, expectedContributions) = plain.scoreAndLearn(point)
+            #expect(got == expected)
+            #expect(contributions == expectedContributions)
+        }
     }
 
     /// Recording the walk and working out the shares afterwards (what the ordered stage does, for alerts only)
@@ -155,16 +240,19 @@ struct HalfSpaceTreesTests {
         #expect(expectedScores.filter { $0 != 0 }.count > 500, "most events were scored warm")
     }
 
-    @Test func aModelRestoredMidWindowContinuesExactly() throws {
-        var model = HalfSpaceTrees(dimensions: 3, trees: 8, height: 10, window: 200, seed: 5)
-        var contributions = [0.0, 0.0, 0.0]
-        let stream = mixedStream(count: 1_500, dimensions: 3, seed: 9)
+    @Test(arguments: StreamKind.allCases)
+    func aModelRestoredMidWindowContinuesExactly(kind: StreamKind) throws {
+        let (dimensions, height) = kind == .mixed ? (3, 10) : (2, 15)
+        var model = HalfSpaceTrees(dimensions: dimensions, trees: 8, height: height, window: 200, seed: 5)
+        var contributions = [Double](repeating: 0, count: dimensions)
+        let stream = stream(kind, count: 1_500, dimensions: dimensions, seed: 9)
         for point in stream[..<730] { _ = score(&model, point, contributions: &contributions) }
         var w = BinaryWriter()
         model.write(to: &w)
         var r = BinaryReader(w.bytes)
         var restored = try HalfSpaceTrees(from: &r)
         #expect(restored == model)
+        if kind == .clustered { #expect(restored.walkedTrees > 0, "the restored reference has walked trees") }
         for point in stream[730...] {
             #expect(score(&restored, point, contributions: &contributions) == score(&model, point, contributions: &contributions))
         }
@@ -186,6 +274,21 @@ private struct FullDepthTrees {
         let nodes = (1 << (model.height + 1)) - 1
         latest = Array(repeating: Array(repeating: 0, count: nodes), count: model.trees)
         reference = latest
+    }
+
+    /// The nodes of tree `tree` whose reference mass a score can read: the root, and the children of every node
+    /// above the leaves holding the size limit whose own mass can be read.
+    func readableNodes(tree: Int) -> Set<Int> {
+        var readable: Set<Int> = [0]
+        var stack = [(node: 0, depth: 0)]
+        while let (node, depth) = stack.popLast() {
+            guard depth < model.height, reference[tree][node] >= model.sizeLimit else { continue }
+            for child in [2 * node + 1, 2 * node + 2] {
+                readable.insert(child)
+                stack.append((child, depth + 1))
+            }
+        }
+        return readable
     }
 
     mutating func scoreAndLearn(_ x: [Double]) -> (Double, [Double]) {

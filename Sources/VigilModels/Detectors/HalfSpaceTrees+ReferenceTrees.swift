@@ -13,14 +13,30 @@ extension HalfSpaceTrees {
         var isEnd: Bool { input < 0 }
     }
 
+    /// An inner node's test for finding an event's end node without walking (`ReferenceTrees.exit`): when
+    /// `x[input] < value` fails, the event goes right, so none of the end nodes left of the split can be its own;
+    /// `mask` has their bits clear.
+    struct ExitTest: Sendable, Equatable {
+        var value: Double
+        var input: Int32
+        /// End nodes under the inner node (in the padding the mask's alignment leaves).
+        var ends: Int32
+        var mask: UInt64
+    }
+
     /// The part of every tree that scores can read, with the reference masses there.
     ///
     /// A score reads a node's reference mass only if every node above it holds at least the size limit: below a
     /// node under it, the walk has stopped. So each tree keeps its inner nodes down to where the mass falls below
     /// the limit (or the leaves), and the end nodes there: at most `window / limit` inner nodes per level (they
-    /// hold disjoint parts of one window), against the full tree's 2^depth. Built afresh from a window's events
-    /// when it becomes the reference (`build(tree:…)`), so events are not counted one node at a time as they
-    /// arrive: a walk only reads these few nodes, which stay in the caches.
+    /// hold disjoint parts of one window), against the full tree's 2^depth; on a stream of a few dense regions,
+    /// some 30 inner nodes a tree.
+    ///
+    /// An event's end node is found without walking when a tree has at most 64 end nodes (QuickScorer, Lucchese
+    /// et al., SIGIR 2015): number the end nodes left to right; every inner node whose test sends the event right
+    /// rules out the end nodes of its left subtree; the leftmost end node not ruled out is the one the walk would
+    /// reach. Every test is evaluated, with no branch on the event: a walk of 15 steps is a chain of loads and
+    /// branches the predictor gets wrong, which is what it costs.
     struct ReferenceTrees: Sendable, Equatable {
         /// Every tree's nodes, tree after tree; each inner node's two children side by side.
         private(set) var nodes: [ReferenceNode]
@@ -28,18 +44,33 @@ extension HalfSpaceTrees {
         private(set) var masses: [UInt16]
         /// Per tree, the index of its root.
         private(set) var roots: [Int32]
+        /// Every tree's inner nodes' tests (trees with at most 64 end nodes), tree after tree.
+        private(set) var tests: [ExitTest]
+        /// Per tree, its first test in `tests`, and after the last tree the tests' count.
+        private(set) var testStarts: [Int32]
+        /// Every tree's end nodes left to right (trees with at most 64 end nodes), what a walk ending there
+        /// returns, tree after tree.
+        private(set) var exits: [TreeWalk]
+        /// Per tree, its first end node in `exits`, or -1 when it has more than 64 end nodes (it is walked).
+        private(set) var exitStarts: [Int32]
 
         /// Trees whose roots are end nodes with no mass: what scores before the first window ends.
         init(trees: Int, nodesPerTree capacity: Int) {
             nodes = []
             masses = []
+            tests = []
+            exits = []
             nodes.reserveCapacity(trees * capacity)
             masses.reserveCapacity(trees * capacity)
-            roots = []
-            for _ in 0..<trees {
-                roots.append(Int32(nodes.count))
-                nodes.append(ReferenceNode(value: 0, input: -1, next: 0))
-                masses.append(0)
+            tests.reserveCapacity(trees * 64)
+            exits.reserveCapacity(trees * 64)
+            roots = Array(repeating: 0, count: trees)
+            testStarts = Array(repeating: 0, count: trees + 1)
+            exitStarts = Array(repeating: 0, count: trees)
+            for tree in 0..<trees {
+                let root = begin(tree: tree)
+                _ = set(root, heap: 0, depth: 0, mass: 0, shape: Shape(height: 1, sizeLimit: 1, dimensions: 1)) { (0, 0) }
+                finish(tree: tree)
             }
         }
 
@@ -52,16 +83,71 @@ extension HalfSpaceTrees {
             return 1 + 2 * inner
         }
 
-        /// Starts a rebuild of every tree (`begin(tree:)`, then one `build` per tree, in order).
+        /// Starts a rebuild of every tree: then, tree after tree, `begin(tree:)`, a build, `finish(tree:)`.
         mutating func removeAll() {
             nodes.removeAll(keepingCapacity: true)
             masses.removeAll(keepingCapacity: true)
+            tests.removeAll(keepingCapacity: true)
+            exits.removeAll(keepingCapacity: true)
         }
 
         /// Appends tree `tree`'s root, still unset; returns its index.
         mutating func begin(tree: Int) -> Int {
             roots[tree] = Int32(nodes.count)
+            testStarts[tree] = Int32(tests.count)
             return appendNodes(1)
+        }
+
+        /// Derives tree `tree`'s tests and end nodes once it is built.
+        mutating func finish(tree: Int) {
+            var ends = 0
+            forEachMass(tree: tree) { _, _, isEnd in if isEnd { ends += 1 } }
+            guard ends <= 64 else {
+                exitStarts[tree] = -1
+                testStarts[tree + 1] = Int32(tests.count)
+                return
+            }
+            exitStarts[tree] = Int32(exits.count)
+            _ = appendTests(Int(roots[tree]), first: 0)
+            if (tests.count - Int(testStarts[tree])) % 2 == 1 {
+                // A test that rules nothing out whichever way it goes, so that tests go in pairs.
+                tests.append(ExitTest(value: 0, input: 0, ends: 0, mask: .max))
+            }
+            testStarts[tree + 1] = Int32(tests.count)
+        }
+
+        /// Appends the tests of the subtree at `index`, whose first end node is number `first` (left to right),
+        /// and its end nodes; returns how many end nodes it has.
+        private mutating func appendTests(_ index: Int, first: Int) -> Int {
+            let node = nodes[index]
+            if node.isEnd {
+                exits.append(TreeWalk(end: node.next, score: node.value))
+                return 1
+            }
+            let test = tests.count
+            tests.append(ExitTest(value: node.value, input: node.input, ends: 0, mask: 0))
+            let left = appendTests(Int(node.next), first: first)
+            let right = appendTests(Int(node.next) + 1, first: first + left)
+            tests[test].mask = ~(((UInt64(1) << left) &- 1) << first)
+            tests[test].ends = Int32(left + right)
+            return left + right
+        }
+
+        /// The number (left to right) of the end node `x` reaches in the tree whose tests are `tests` (an even
+        /// `count` of them: `finish(tree:)` pads them).
+        @inline(__always) static func exit(_ x: UnsafePointer<Double>, tests: UnsafePointer<ExitTest>, count: Int) -> Int {
+            var candidates = SIMD2<UInt64>(repeating: .max)
+            var k = 0
+            while k < count {
+                // Two tests at a time, as vector operations: the comparison's lanes are all ones where a test
+                // holds. As scalar selects (or arithmetic on a Bool, or lanes taken out each time) the compiler
+                // made each test a branch, which the predictor gets wrong as often as a walk's.
+                let (a, b) = (tests[k], tests[k &+ 1])
+                let holds = SIMD2(x[Int(truncatingIfNeeded: a.input)], x[Int(truncatingIfNeeded: b.input)]) .< SIMD2(a.value, b.value)
+                candidates &= SIMD2(a.mask, b.mask) | unsafeBitCast(holds, to: SIMD2<UInt64>.self)
+                k &+= 2
+            }
+            return (candidates[0] & candidates[1]).trailingZeroBitCount
         }
 
         private mutating func appendNodes(_ count: Int) -> Int {
@@ -98,12 +184,12 @@ extension HalfSpaceTrees {
         }
 
         /// Builds the subtree at node `index` (number `heap`, at `depth`, its split at `place` of `splits`: the
-        /// tree's split blocks) from the events `order[lo..<hi]` (numbers of points, `dimensions` values each,
-        /// that reached it) and `carried` (the tree's counts in heap order of events not among the points: a
-        /// window restored half-counted). Each inner node partitions its events between its children in place.
+        /// tree's split blocks) from the events that reached it, `order[lo..<hi]` (numbers of points, `dimensions`
+        /// values each), and `carried` (the tree's counts in heap order of events not among the points: a window
+        /// restored half-counted). Each inner node partitions its events between its children in place.
         mutating func build(
             _ index: Int, heap: Int, depth: Int, place: SplitTable.Cursor, lo: Int, hi: Int, shape: Shape, splits: UnsafeRawPointer,
-            points: UnsafePointer<Double>, order: UnsafeMutablePointer<Int32>, carried: UnsafePointer<UInt16>?
+            points: UnsafePointer<Double>, order: UnsafeMutablePointer<UInt16>, carried: UnsafePointer<UInt16>?
         ) {
             let mass = hi &- lo &+ (carried.map { Int($0[heap]) } ?? 0)
             var split = (value: 0.0, input: 0)
@@ -125,8 +211,77 @@ extension HalfSpaceTrees {
             var leftPlace = place, rightPlace = place
             leftPlace.descend(0)
             rightPlace.descend(1)
-            build(left, heap: 2 &* heap &+ 1, depth: depth &+ 1, place: leftPlace, lo: lo, hi: middle, shape: shape, splits: splits, points: points, order: order, carried: carried)
-            build(left &+ 1, heap: 2 &* heap &+ 2, depth: depth &+ 1, place: rightPlace, lo: middle, hi: hi, shape: shape, splits: splits, points: points, order: order, carried: carried)
+            build(
+                left, heap: 2 &* heap &+ 1, depth: depth &+ 1, place: leftPlace, lo: lo, hi: middle, shape: shape, splits: splits, points: points,
+                order: order, carried: carried)
+            build(
+                left &+ 1, heap: 2 &* heap &+ 2, depth: depth &+ 1, place: rightPlace, lo: middle, hi: hi, shape: shape, splits: splits,
+                points: points, order: order, carried: carried)
+        }
+
+        /// What rebuilding a tree from its previous reference needs: the window's events and where each ended in
+        /// the previous reference.
+        struct Window {
+            var points: UnsafePointer<Double>
+            /// Events in `points`.
+            var count: Int
+            /// Per event, the number (left to right) of the end node it reached in the previous reference tree.
+            var exits: UnsafePointer<UInt8>
+            /// Per end node of the previous reference tree, the events that reached it.
+            var exitCounts: UnsafePointer<Int>
+            /// The tree's counts in heap order of events not among the points, or nil.
+            var carried: UnsafePointer<UInt16>?
+            /// Scratch for `count` event numbers.
+            var order: UnsafeMutablePointer<UInt16>
+        }
+
+        /// Builds the subtree at node `index` (number `heap`, at `depth`, split at `place`) for the window's events
+        /// from `previous`'s node `old` at the same place, whose end nodes are numbered from `first` on and whose
+        /// inner nodes' tests start at `test` (pre-order, as `finish(tree:)` lays them out; moved past them): the
+        /// window's masses on the previous tree's nodes follow from the counts at its end nodes, so only where an
+        /// end node now holds the size limit (and is not a leaf) are its events partitioned further down. Only for
+        /// a previous tree with tests. Returns the number of end nodes under `old`.
+        @discardableResult
+        mutating func rebuild(
+            _ index: Int, heap: Int, depth: Int, place: SplitTable.Cursor, from previous: ReferenceTrees, old: Int, first: Int, test: inout Int,
+            shape: Shape, splits: UnsafeRawPointer, window: Window
+        ) -> Int {
+            let oldNode = previous.nodes[old]
+            if oldNode.isEnd {
+                let mass = window.exitCounts[first] &+ (window.carried.map { Int($0[heap]) } ?? 0)
+                if depth == shape.height || Double(mass) < shape.sizeLimit {
+                    _ = set(index, heap: heap, depth: depth, mass: mass, shape: shape) { (0, 0) }
+                } else {
+                    var count = 0
+                    for event in 0..<window.count {
+                        window.order[count] = UInt16(truncatingIfNeeded: event)
+                        count &+= Int(window.exits[event]) == first ? 1 : 0
+                    }
+                    build(
+                        index, heap: heap, depth: depth, place: place, lo: 0, hi: count, shape: shape, splits: splits, points: window.points,
+                        order: window.order, carried: window.carried)
+                }
+                return 1
+            }
+            let ends = Int(previous.tests[test].ends)
+            test &+= 1
+            var mass = window.carried.map { Int($0[heap]) } ?? 0
+            for end in first..<(first &+ ends) { mass &+= window.exitCounts[end] }
+            guard let left = set(index, heap: heap, depth: depth, mass: mass, shape: shape, split: { (oldNode.value, Int(oldNode.input)) }) else {
+                // The previous subtree's other inner nodes (a binary tree has one fewer than end nodes) are skipped.
+                test &+= ends &- 2
+                return ends
+            }
+            var leftPlace = place, rightPlace = place
+            leftPlace.descend(0)
+            rightPlace.descend(1)
+            let leftEnds = rebuild(
+                left, heap: 2 &* heap &+ 1, depth: depth &+ 1, place: leftPlace, from: previous, old: Int(oldNode.next), first: first, test: &test,
+                shape: shape, splits: splits, window: window)
+            rebuild(
+                left &+ 1, heap: 2 &* heap &+ 2, depth: depth &+ 1, place: rightPlace, from: previous, old: Int(oldNode.next) + 1,
+                first: first &+ leftEnds, test: &test, shape: shape, splits: splits, window: window)
+            return ends
         }
 
         /// Builds the subtree at node `index` (number `heap`, at `depth`) from a tree's reference masses in heap
@@ -138,10 +293,11 @@ extension HalfSpaceTrees {
             build(left + 1, heap: 2 * heap + 2, depth: depth + 1, shape: shape, splits: splits, reference: reference)
         }
 
-        /// Calls `body` with the number (heap order) and reference mass of every node of tree `tree`.
-        func forEachMass(tree: Int, _ body: (_ heap: Int, _ mass: Int) -> Void) {
+        /// Calls `body` with the number (heap order) and reference mass of every node of tree `tree`, and whether
+        /// it is an end node, end nodes left to right.
+        func forEachMass(tree: Int, _ body: (_ heap: Int, _ mass: Int, _ isEnd: Bool) -> Void) {
             func visit(_ index: Int, heap: Int) {
-                body(heap, Int(masses[index]))
+                body(heap, Int(masses[index]), nodes[index].isEnd)
                 guard !nodes[index].isEnd else { return }
                 visit(Int(nodes[index].next), heap: 2 * heap + 1)
                 visit(Int(nodes[index].next) + 1, heap: 2 * heap + 2)

@@ -10,11 +10,14 @@ public import VigilCore
 /// below `sizeLimit`); sparse regions score low, so the anomaly score is `1 - sum / maximum`.
 ///
 /// Only what a score can read is kept: the current window's events (their scaled inputs) and, per tree, the
-/// nodes of the reference window down to where its mass falls below the size limit (`ReferenceTrees`). When a
-/// window ends its events are partitioned down each tree, as deep as the limit lets a score go, and become the
-/// reference; counting every event at every node of its path as it arrives (the paper's way, 15 nodes a tree
-/// here) gives the same scores and shares, but walks the full trees' megabytes of counts for every event.
-/// Splits live in blocks of three levels (`SplitTable`); scoring is O(trees x height) with no allocation.
+/// nodes of the reference window down to where its mass falls below the size limit (`ReferenceTrees`: some 30
+/// inner nodes a tree on a stream of a few dense regions, against 32,767 at height 15). An event's end node in
+/// such a tree is found by evaluating every inner node's test without a branch (`ReferenceTrees.exit`) and
+/// recorded; when the window ends, the counts at the previous reference's end nodes give the new masses down to
+/// there, and only the events of an end node that now holds the limit are partitioned further. Counting every
+/// event at every node of its 15-node path as it arrives (the paper's way) gives the same scores and shares, but
+/// walks megabytes of counts with a branch per level that the predictor often gets wrong.
+/// Splits live in blocks of three levels (`SplitTable`). No allocation per event.
 /// Inputs must be scaled to [0, 1] first (`InputScaler`).
 public struct HalfSpaceTrees: Sendable {
     /// An inner node's split: events with `x[input] < value` go to the left child.
@@ -40,12 +43,17 @@ public struct HalfSpaceTrees: Sendable {
     private let splits: SplitTable
     /// The reference window's nodes that scores read.
     private var reference: ReferenceTrees
+    /// Where the next reference is built, kept for its storage.
+    private var spare: ReferenceTrees
     /// The current window's events, `dimensions` scaled inputs each, in the order they came.
     private var points: [Double]
     /// Events in `points`.
     private var buffered = 0
-    /// The numbers of the points, permuted by the partitions that build the reference trees.
-    private var order: [Int32]
+    /// Per tree, `window` slots: for each event of the window, the number (left to right) of the end node it
+    /// reached in the reference tree, when the tree has tests (`ReferenceTrees.exitStarts`).
+    private var exits: [UInt8]
+    /// Scratch for building a reference: numbers of points, partitioned down a tree.
+    private var order: [UInt16]
     /// Counts, per node in heap order tree after tree, of current-window events restored from a checkpoint
     /// (which holds counts, not the events); nil when every event of the window is in `points`.
     private var carried: [UInt16]?
@@ -82,15 +90,18 @@ public struct HalfSpaceTrees: Sendable {
         }
         self.splits = SplitTable(trees: trees, height: height, heapOrder: splits)
         reference = ReferenceTrees(trees: trees, nodesPerTree: ReferenceTrees.nodesPerTree(height: height, window: window, sizeLimit: sizeLimit))
+        spare = reference
         points = Array(repeating: 0, count: window * dimensions)
-        order = (0..<window).map { Int32($0) }
+        exits = Array(repeating: 0, count: trees * window)
+        order = Array(repeating: 0, count: window)
     }
 
     /// Approximate bytes a model of this shape holds besides the splits it shares with its copies: the reference
     /// trees at their largest and a window of events.
     public static func bytesPerModel(dimensions: Int, trees: Int, height: Int, window: Int) -> Int {
         let nodes = ReferenceTrees.nodesPerTree(height: height, window: window, sizeLimit: 0.1 * Double(window))
-        return trees * (nodes * (MemoryLayout<ReferenceNode>.stride + 2) + 4) + window * (dimensions * 8 + 4)
+        let tree = nodes * (MemoryLayout<ReferenceNode>.stride + 2) + 64 * MemoryLayout<TreeWalk>.stride + 63 * MemoryLayout<ExitTest>.stride + 16
+        return 2 * trees * tree + window * (dimensions * 8 + trees + 2)
     }
 
     /// Draws the splits of the subtree at `node` (heap order, `splits` indexed from the tree's root).
@@ -131,6 +142,10 @@ public struct HalfSpaceTrees: Sendable {
         Double(withReference().latestCounts()[tree * nodesPerTree + node])
     }
 
+    /// Trees whose reference has over 64 end nodes, so that events walk them instead of being tested
+    /// (`ReferenceTrees.exit`).
+    var walkedTrees: Int { reference.exitStarts.filter { $0 < 0 }.count }
+
     /// True once a reference window exists.
     public var isWarm: Bool { windows > 0 }
 
@@ -144,7 +159,7 @@ public struct HalfSpaceTrees: Sendable {
     /// What one tree's walk leaves for the explanation: the end node the event reached (heap order) and the
     /// tree's score. The path's steps and their shortfalls follow from that node's number and the reference trees,
     /// which do not change within a window (`shares`).
-    public struct TreeWalk: Sendable {
+    public struct TreeWalk: Sendable, Equatable {
         var end: Int32
         var score: Double
     }
@@ -263,13 +278,35 @@ public struct HalfSpaceTrees: Sendable {
                 warm[e] = isWarm
                 eventWindows[e] = current
             }
+            let (window, first) = (window, buffered)
             reference.nodes.withUnsafeBufferPointer { nodes in
-                for tree in 0..<trees {
-                    let root = Int(reference.roots[tree])
-                    for e in start..<end {
-                        let treeWalk = Self.walkTree(input + e * dimensions, nodes: nodes.baseAddress!, root: root)
-                        scores[e] += treeWalk.score
-                        walks[e * trees + tree] = treeWalk
+                reference.tests.withUnsafeBufferPointer { tests in
+                    reference.exits.withUnsafeBufferPointer { ends in
+                        exits.withUnsafeMutableBufferPointer { exits in
+                            for tree in 0..<trees {
+                                let exitStart = Int(reference.exitStarts[tree])
+                                guard exitStart >= 0 else {
+                                    // Over 64 end nodes: walked.
+                                    let root = Int(reference.roots[tree])
+                                    for e in start..<end {
+                                        let treeWalk = Self.walkTree(input + e * dimensions, nodes: nodes.baseAddress!, root: root)
+                                        scores[e] += treeWalk.score
+                                        walks[e * trees + tree] = treeWalk
+                                    }
+                                    continue
+                                }
+                                let testStart = Int(reference.testStarts[tree])
+                                let (treeTests, testCount) = (tests.baseAddress! + testStart, Int(reference.testStarts[tree + 1]) - testStart)
+                                let (treeEnds, treeExits) = (ends.baseAddress! + exitStart, exits.baseAddress! + tree * window + first - start)
+                                for e in start..<end {
+                                    let exit = ReferenceTrees.exit(input + e * dimensions, tests: treeTests, count: testCount)
+                                    let treeWalk = treeEnds[exit]
+                                    treeExits[e] = UInt8(truncatingIfNeeded: exit)
+                                    scores[e] += treeWalk.score
+                                    walks[e * trees + tree] = treeWalk
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -312,22 +349,41 @@ public struct HalfSpaceTrees: Sendable {
     /// each tree's reference nodes rebuilt by partitioning the events down it as far as scores can read.
     private mutating func makeReference() {
         let shape = ReferenceTrees.Shape(height: height, sizeLimit: sizeLimit, dimensions: dimensions)
-        let (trees, nodesPerTree, buffered, root, splits) = (trees, nodesPerTree, buffered, splits.root, splits)
-        if buffered < window {
-            // Restored mid-window: earlier partitions permuted all the numbers, this one takes only the first ones.
-            for i in 0..<buffered { order[i] = Int32(i) }
-        }
-        reference.removeAll()
-        points.withUnsafeBufferPointer { points in
-            order.withUnsafeMutableBufferPointer { order in
-                let carriedBase = carried?.withUnsafeBufferPointer { $0.baseAddress }
-                for tree in 0..<trees {
-                    reference.build(
-                        reference.begin(tree: tree), heap: 0, depth: 0, place: root, lo: 0, hi: buffered, shape: shape, splits: splits.tree(tree),
-                        points: points.baseAddress!, order: order.baseAddress!, carried: carriedBase.map { $0 + tree * nodesPerTree })
+        let (trees, nodesPerTree, buffered, root, splits, window, previous) = (trees, nodesPerTree, buffered, splits.root, splits, window, reference)
+        spare.removeAll()
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 64) { exitCounts in
+            points.withUnsafeBufferPointer { points in
+                exits.withUnsafeBufferPointer { exits in
+                    order.withUnsafeMutableBufferPointer { order in
+                        let carriedBase = carried?.withUnsafeBufferPointer { $0.baseAddress }
+                        for tree in 0..<trees {
+                            let carried = carriedBase.map { $0 + tree * nodesPerTree }
+                            let index = spare.begin(tree: tree)
+                            if previous.exitStarts[tree] >= 0 {
+                                // Where the window's events ended in the previous tree gives the masses down to there.
+                                let treeExits = exits.baseAddress! + tree * window
+                                for end in 0..<64 { exitCounts[end] = 0 }
+                                for e in 0..<buffered { exitCounts[Int(treeExits[e])] &+= 1 }
+                                var test = Int(previous.testStarts[tree])
+                                spare.rebuild(
+                                    index, heap: 0, depth: 0, place: root, from: previous, old: Int(previous.roots[tree]), first: 0, test: &test,
+                                    shape: shape, splits: splits.tree(tree),
+                                    window: ReferenceTrees.Window(
+                                        points: points.baseAddress!, count: buffered, exits: treeExits, exitCounts: UnsafePointer(exitCounts.baseAddress!),
+                                        carried: carried, order: order.baseAddress!))
+                            } else {
+                                for i in 0..<buffered { order[i] = UInt16(truncatingIfNeeded: i) }
+                                spare.build(
+                                    index, heap: 0, depth: 0, place: root, lo: 0, hi: buffered, shape: shape, splits: splits.tree(tree),
+                                    points: points.baseAddress!, order: order.baseAddress!, carried: carried)
+                            }
+                            spare.finish(tree: tree)
+                        }
+                    }
                 }
             }
         }
+        swap(&reference, &spare)
         self.buffered = 0
         carried = nil
         referenceDue = false
@@ -426,7 +482,7 @@ extension HalfSpaceTrees: BinaryStateRepresentable {
         w.write(heapOrder.map(\.input)); w.write(heapOrder.map(\.value))
         var reference = [Float](repeating: 0, count: trees * nodesPerTree)
         for tree in 0..<trees {
-            model.reference.forEachMass(tree: tree) { heap, mass in reference[tree * nodesPerTree + heap] = Float(mass) }
+            model.reference.forEachMass(tree: tree) { heap, mass, _ in reference[tree * nodesPerTree + heap] = Float(mass) }
         }
         w.write(reference); w.write(model.latestCounts().map { Float($0) })
         w.write(seenInWindow); w.write(windows)
@@ -461,12 +517,15 @@ extension HalfSpaceTrees: BinaryStateRepresentable {
             reference.build(
                 reference.begin(tree: tree), heap: 0, depth: 0, shape: shape, splits: split,
                 reference: counts[tree * nodesPerTree..<(tree + 1) * nodesPerTree])
+            reference.finish(tree: tree)
         }
         self.reference = reference
+        spare = reference
         // The window's counts so far, not its events: carried into the reference it becomes.
         carried = latest.contains(where: { $0 != 0 }) ? latest.map { UInt16($0) } : nil
         points = Array(repeating: 0, count: window * dimensions)
-        order = (0..<window).map { Int32($0) }
+        exits = Array(repeating: 0, count: trees * window)
+        order = Array(repeating: 0, count: window)
     }
 }
 
