@@ -104,12 +104,13 @@ struct HalfSpaceTreesTests {
 
     /// The reference trees built from the previous ones (end nodes' counts, end nodes partitioned further where
     /// they now hold the limit, subtrees cut where they no longer do), the tests that find end nodes without a
-    /// walk, and the walks of trees with too many end nodes: all score exactly like counting every node.
-    @Test(arguments: StreamKind.allCases)
-    func scoresExactlyLikeThePlainAlgorithm(kind: StreamKind) {
+    /// walk, the walks of trees with too many end nodes, and models that walk every tree (`findsEndsByTests`
+    /// false, as per entity key): all score exactly like counting every node.
+    @Test(arguments: StreamKind.allCases, [true, false])
+    func scoresExactlyLikeThePlainAlgorithm(kind: StreamKind, byTests: Bool) {
         // Clusters in two inputs and 15 levels: deep enough for each cluster to have a path of its own.
         let (dimensions, height) = kind == .mixed ? (4, 12) : (2, 15)
-        var model = HalfSpaceTrees(dimensions: dimensions, trees: 10, height: height, window: 250, seed: 21)
+        var model = HalfSpaceTrees(dimensions: dimensions, trees: 10, height: height, window: 250, seed: 21, findsEndsByTests: byTests)
         var plain = FullDepthTrees(model)
         var contributions = [Double](repeating: 0, count: dimensions)
         var (warmScores, mostWalked, fewestWalked) = (0, 0, Int.max)
@@ -124,6 +125,7 @@ struct HalfSpaceTreesTests {
         #expect(warmScores > 2_000, "the comparison covers warm windows")
         #expect((0..<10).allSatisfy { model.latestMass(tree: $0, node: 0) == plain.latest[$0][0] })
         switch kind {
+        case _ where !byTests: #expect(fewestWalked == 10 && mostWalked == 10, "every tree walked")
         case .mixed: #expect(mostWalked == 0, "every tree tested")
         case .clustered: #expect(mostWalked > 0 && fewestWalked < mostWalked, "trees walked and tested, \(fewestWalked)...\(mostWalked)")
         }
@@ -240,19 +242,19 @@ struct HalfSpaceTreesTests {
         #expect(expectedScores.filter { $0 != 0 }.count > 500, "most events were scored warm")
     }
 
-    @Test(arguments: StreamKind.allCases)
-    func aModelRestoredMidWindowContinuesExactly(kind: StreamKind) throws {
+    @Test(arguments: StreamKind.allCases, [true, false])
+    func aModelRestoredMidWindowContinuesExactly(kind: StreamKind, byTests: Bool) throws {
         let (dimensions, height) = kind == .mixed ? (3, 10) : (2, 15)
-        var model = HalfSpaceTrees(dimensions: dimensions, trees: 8, height: height, window: 200, seed: 5)
+        var model = HalfSpaceTrees(dimensions: dimensions, trees: 8, height: height, window: 200, seed: 5, findsEndsByTests: byTests)
         var contributions = [Double](repeating: 0, count: dimensions)
         let stream = stream(kind, count: 1_500, dimensions: dimensions, seed: 9)
         for point in stream[..<730] { _ = score(&model, point, contributions: &contributions) }
         var w = BinaryWriter()
         model.write(to: &w)
         var r = BinaryReader(w.bytes)
-        var restored = try HalfSpaceTrees(from: &r)
+        var restored = try HalfSpaceTrees(from: &r, findsEndsByTests: byTests)
         #expect(restored == model)
-        if kind == .clustered { #expect(restored.walkedTrees > 0, "the restored reference has walked trees") }
+        if kind == .clustered, byTests { #expect(restored.walkedTrees > 0, "the restored reference has walked trees") }
         for point in stream[730...] {
             #expect(score(&restored, point, contributions: &contributions) == score(&model, point, contributions: &contributions))
         }

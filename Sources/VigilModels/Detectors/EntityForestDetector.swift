@@ -44,7 +44,8 @@ public struct EntityForestDetector: Sendable {
             self.inputs = inputs
             template = KeyModel(
                 scaler: ranges.map { InputScaler(ranges: $0) } ?? InputScaler(dimensions: inputs.count, warmup: warmup, margin: margin),
-                trees: HalfSpaceTrees(dimensions: inputs.count, trees: trees, height: height, window: window, seed: seed)
+                // Walked, without tests: half the memory per key, and a key's trees are small.
+                trees: HalfSpaceTrees(dimensions: inputs.count, trees: trees, height: height, window: window, seed: seed, findsEndsByTests: false)
             )
         case .randomCutForest(let inputs, let trees, let sampleSize, let shingleSize, let sampling, let warmup, let seed):
             self.inputs = inputs
@@ -66,7 +67,7 @@ public struct EntityForestDetector: Sendable {
     public static func bytesPerKey(_ kind: DetectorSpec.Kind) -> Int {
         switch kind {
         case .halfSpaceTrees(let inputs, let trees, let height, let window, _, _, _, _):
-            return HalfSpaceTrees.bytesPerModel(dimensions: inputs.count, trees: trees, height: height, window: window) + inputs.count * 16 + EntityKeyIndex.bytesPerKey
+            return HalfSpaceTrees.bytesPerModel(dimensions: inputs.count, trees: trees, height: height, window: window, findsEndsByTests: false) + inputs.count * 16 + EntityKeyIndex.bytesPerKey
         case .randomCutForest(let inputs, let trees, let sampleSize, let shingleSize, _, _, _):
             let dimensions = inputs.count * shingleSize
             // Per sampled point: its coordinates, a leaf and an inner node with their boxes, priority and flags.
@@ -186,7 +187,7 @@ extension EntityForestDetector {
         restored.reserveCapacity(count)
         for _ in 0..<count {
             var model = KeyModel(scaler: try InputScaler(from: &r))
-            model.trees = try r.readBool() ? HalfSpaceTrees(from: &r) : nil
+            model.trees = try r.readBool() ? HalfSpaceTrees(from: &r, findsEndsByTests: false) : nil
             model.forest = try r.readBool() ? RandomCutForest(from: &r) : nil
             guard (model.trees != nil) == (template.trees != nil), (model.forest != nil) == (template.forest != nil) else {
                 throw StateError("per-entity forest: saved models are of another kind")

@@ -51,19 +51,24 @@ extension HalfSpaceTrees {
         /// Every tree's end nodes left to right (trees with at most 64 end nodes), what a walk ending there
         /// returns, tree after tree.
         private(set) var exits: [TreeWalk]
-        /// Per tree, its first end node in `exits`, or -1 when it has more than 64 end nodes (it is walked).
+        /// Per tree, its first end node in `exits`, or -1 when it is walked (more than 64 end nodes, or no tests).
         private(set) var exitStarts: [Int32]
+        /// Whether trees get tests; without them every tree is walked, and the trees take no room for tests.
+        let usesTests: Bool
 
         /// Trees whose roots are end nodes with no mass: what scores before the first window ends.
-        init(trees: Int, nodesPerTree capacity: Int) {
+        init(trees: Int, nodesPerTree capacity: Int, usesTests: Bool) {
+            self.usesTests = usesTests
             nodes = []
             masses = []
             tests = []
             exits = []
             nodes.reserveCapacity(trees * capacity)
             masses.reserveCapacity(trees * capacity)
-            tests.reserveCapacity(trees * 64)
-            exits.reserveCapacity(trees * 64)
+            if usesTests {
+                tests.reserveCapacity(trees * Self.testsPerTree(nodesPerTree: capacity))
+                exits.reserveCapacity(trees * Self.testsPerTree(nodesPerTree: capacity))
+            }
             roots = Array(repeating: 0, count: trees)
             testStarts = Array(repeating: 0, count: trees + 1)
             exitStarts = Array(repeating: 0, count: trees)
@@ -82,6 +87,9 @@ extension HalfSpaceTrees {
             for depth in 0..<height { inner += Swift.min(1 << depth, window / smallestInner) }
             return 1 + 2 * inner
         }
+
+        /// Most tests (and end nodes) a tree with tests has: fewer than 64 inner nodes, padded to an even count.
+        static func testsPerTree(nodesPerTree: Int) -> Int { Swift.min(64, (nodesPerTree + 1) / 2 + 1) }
 
         /// Starts a rebuild of every tree: then, tree after tree, `begin(tree:)`, a build, `finish(tree:)`.
         mutating func removeAll() {
@@ -102,7 +110,7 @@ extension HalfSpaceTrees {
         mutating func finish(tree: Int) {
             var ends = 0
             forEachMass(tree: tree) { _, _, isEnd in if isEnd { ends += 1 } }
-            guard ends <= 64 else {
+            guard usesTests, ends <= 64 else {
                 exitStarts[tree] = -1
                 testStarts[tree + 1] = Int32(tests.count)
                 return

@@ -65,7 +65,10 @@ public struct HalfSpaceTrees: Sendable {
     /// Completed windows; the model scores once one reference window exists.
     public private(set) var windows = 0
 
-    public init(dimensions: Int, trees: Int = 25, height: Int = 15, window: Int = 250, seed: UInt64 = 42) {
+    /// - Parameter findsEndsByTests: find events' end nodes by tests (`ReferenceTrees.exit`), for speed; without
+    ///   them every tree is walked and rebuilt from its window's events alone, and a model holds about half the
+    ///   memory (what a model per entity key wants).
+    public init(dimensions: Int, trees: Int = 25, height: Int = 15, window: Int = 250, seed: UInt64 = 42, findsEndsByTests: Bool = true) {
         precondition(dimensions > 0 && dimensions <= Self.maximumDimensions && trees > 0 && height > 0 && height <= 20 && window > 0 && window <= Self.maximumWindow)
         self.dimensions = dimensions
         self.trees = trees
@@ -89,19 +92,22 @@ public struct HalfSpaceTrees: Sendable {
             Self.build(node: 0, depth: 0, height: height, into: &splits[tree * innerNodes..<(tree + 1) * innerNodes], low: &low, high: &high, rng: &rng)
         }
         self.splits = SplitTable(trees: trees, height: height, heapOrder: splits)
-        reference = ReferenceTrees(trees: trees, nodesPerTree: ReferenceTrees.nodesPerTree(height: height, window: window, sizeLimit: sizeLimit))
+        reference = ReferenceTrees(
+            trees: trees, nodesPerTree: ReferenceTrees.nodesPerTree(height: height, window: window, sizeLimit: sizeLimit), usesTests: findsEndsByTests)
         spare = reference
         points = Array(repeating: 0, count: window * dimensions)
-        exits = Array(repeating: 0, count: trees * window)
+        exits = Array(repeating: 0, count: findsEndsByTests ? trees * window : 0)
         order = Array(repeating: 0, count: window)
     }
 
     /// Approximate bytes a model of this shape holds besides the splits it shares with its copies: the reference
-    /// trees at their largest and a window of events.
-    public static func bytesPerModel(dimensions: Int, trees: Int, height: Int, window: Int) -> Int {
+    /// trees at their largest (twice, with tests: the next one is built beside the last) and a window of events.
+    public static func bytesPerModel(dimensions: Int, trees: Int, height: Int, window: Int, findsEndsByTests: Bool) -> Int {
         let nodes = ReferenceTrees.nodesPerTree(height: height, window: window, sizeLimit: 0.1 * Double(window))
-        let tree = nodes * (MemoryLayout<ReferenceNode>.stride + 2) + 64 * MemoryLayout<TreeWalk>.stride + 63 * MemoryLayout<ExitTest>.stride + 16
-        return 2 * trees * tree + window * (dimensions * 8 + trees + 2)
+        let walked = nodes * (MemoryLayout<ReferenceNode>.stride + 2) + 16
+        guard findsEndsByTests else { return trees * walked + window * (dimensions * 8 + 2) }
+        let tests = ReferenceTrees.testsPerTree(nodesPerTree: nodes)
+        return 2 * trees * (walked + tests * (MemoryLayout<TreeWalk>.stride + MemoryLayout<ExitTest>.stride)) + window * (dimensions * 8 + trees + 2)
     }
 
     /// Draws the splits of the subtree at `node` (heap order, `splits` indexed from the tree's root).
@@ -349,8 +355,12 @@ public struct HalfSpaceTrees: Sendable {
     /// each tree's reference nodes rebuilt by partitioning the events down it as far as scores can read.
     private mutating func makeReference() {
         let shape = ReferenceTrees.Shape(height: height, sizeLimit: sizeLimit, dimensions: dimensions)
-        let (trees, nodesPerTree, buffered, root, splits, window, previous) = (trees, nodesPerTree, buffered, splits.root, splits, window, reference)
-        spare.removeAll()
+        let (trees, nodesPerTree, buffered, root, splits, window) = (trees, nodesPerTree, buffered, splits.root, splits, window)
+        // With tests, the next trees are built beside the last ones, from where the events ended in them;
+        // without, in place, from the events alone.
+        let usesTests = reference.usesTests
+        let previous = usesTests ? reference : nil
+        if usesTests { spare.removeAll() } else { reference.removeAll() }
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 64) { exitCounts in
             points.withUnsafeBufferPointer { points in
                 exits.withUnsafeBufferPointer { exits in
@@ -358,32 +368,35 @@ public struct HalfSpaceTrees: Sendable {
                         let carriedBase = carried?.withUnsafeBufferPointer { $0.baseAddress }
                         for tree in 0..<trees {
                             let carried = carriedBase.map { $0 + tree * nodesPerTree }
-                            let index = spare.begin(tree: tree)
-                            if previous.exitStarts[tree] >= 0 {
+                            if let previous, previous.exitStarts[tree] >= 0 {
                                 // Where the window's events ended in the previous tree gives the masses down to there.
                                 let treeExits = exits.baseAddress! + tree * window
                                 for end in 0..<64 { exitCounts[end] = 0 }
                                 for e in 0..<buffered { exitCounts[Int(treeExits[e])] &+= 1 }
                                 var test = Int(previous.testStarts[tree])
                                 spare.rebuild(
-                                    index, heap: 0, depth: 0, place: root, from: previous, old: Int(previous.roots[tree]), first: 0, test: &test,
-                                    shape: shape, splits: splits.tree(tree),
+                                    spare.begin(tree: tree), heap: 0, depth: 0, place: root, from: previous, old: Int(previous.roots[tree]), first: 0,
+                                    test: &test, shape: shape, splits: splits.tree(tree),
                                     window: ReferenceTrees.Window(
                                         points: points.baseAddress!, count: buffered, exits: treeExits, exitCounts: UnsafePointer(exitCounts.baseAddress!),
                                         carried: carried, order: order.baseAddress!))
-                            } else {
-                                for i in 0..<buffered { order[i] = UInt16(truncatingIfNeeded: i) }
-                                spare.build(
-                                    index, heap: 0, depth: 0, place: root, lo: 0, hi: buffered, shape: shape, splits: splits.tree(tree),
-                                    points: points.baseAddress!, order: order.baseAddress!, carried: carried)
+                                spare.finish(tree: tree)
+                                continue
                             }
-                            spare.finish(tree: tree)
+                            for i in 0..<buffered { order[i] = UInt16(truncatingIfNeeded: i) }
+                            func build(_ trees: inout ReferenceTrees) {
+                                trees.build(
+                                    trees.begin(tree: tree), heap: 0, depth: 0, place: root, lo: 0, hi: buffered, shape: shape, splits: splits.tree(tree),
+                                    points: points.baseAddress!, order: order.baseAddress!, carried: carried)
+                                trees.finish(tree: tree)
+                            }
+                            if usesTests { build(&spare) } else { build(&reference) }
                         }
                     }
                 }
             }
         }
-        swap(&reference, &spare)
+        if usesTests { swap(&reference, &spare) }
         self.buffered = 0
         carried = nil
         referenceDue = false
@@ -489,6 +502,11 @@ extension HalfSpaceTrees: BinaryStateRepresentable {
     }
 
     public init(from r: inout BinaryReader) throws(StateError) {
+        try self.init(from: &r, findsEndsByTests: true)
+    }
+
+    /// Restores a model written by `write(to:)`, finding end nodes by tests or not (see `init(dimensions:…)`).
+    public init(from r: inout BinaryReader, findsEndsByTests: Bool) throws(StateError) {
         dimensions = try r.readInt(); trees = try r.readInt(); height = try r.readInt(); window = try r.readInt()
         guard dimensions > 0, dimensions <= Self.maximumDimensions, trees > 0, (1...20).contains(height), window > 0, window <= Self.maximumWindow else {
             throw StateError("half-space trees: bad shape")
@@ -506,7 +524,8 @@ extension HalfSpaceTrees: BinaryStateRepresentable {
         let splits = SplitTable(trees: trees, height: height, heapOrder: zip(splitValue, splitInput).map { Split(value: $0, input: $1) })
         self.splits = splits
         let shape = ReferenceTrees.Shape(height: height, sizeLimit: sizeLimit, dimensions: dimensions)
-        var reference = ReferenceTrees(trees: trees, nodesPerTree: ReferenceTrees.nodesPerTree(height: height, window: window, sizeLimit: sizeLimit))
+        var reference = ReferenceTrees(
+            trees: trees, nodesPerTree: ReferenceTrees.nodesPerTree(height: height, window: window, sizeLimit: sizeLimit), usesTests: findsEndsByTests)
         reference.removeAll()
         let counts = referenceMasses.map { UInt16($0) }
         for tree in 0..<trees {
@@ -524,7 +543,7 @@ extension HalfSpaceTrees: BinaryStateRepresentable {
         // The window's counts so far, not its events: carried into the reference it becomes.
         carried = latest.contains(where: { $0 != 0 }) ? latest.map { UInt16($0) } : nil
         points = Array(repeating: 0, count: window * dimensions)
-        exits = Array(repeating: 0, count: trees * window)
+        exits = Array(repeating: 0, count: findsEndsByTests ? trees * window : 0)
         order = Array(repeating: 0, count: window)
     }
 }
