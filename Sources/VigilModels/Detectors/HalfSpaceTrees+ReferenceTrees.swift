@@ -32,11 +32,11 @@ extension HalfSpaceTrees {
     /// hold disjoint parts of one window), against the full tree's 2^depth; on a stream of a few dense regions,
     /// some 30 inner nodes a tree.
     ///
-    /// An event's end node is found without walking when a tree has at most 64 end nodes (QuickScorer, Lucchese
-    /// et al., SIGIR 2015): number the end nodes left to right; every inner node whose test sends the event right
-    /// rules out the end nodes of its left subtree; the leftmost end node not ruled out is the one the walk would
-    /// reach. Every test is evaluated, with no branch on the event: a walk of 15 steps is a chain of loads and
-    /// branches the predictor gets wrong, which is what it costs.
+    /// An event's end node is found without walking when the model uses tests and a tree has at most 64 end
+    /// nodes (QuickScorer, Lucchese et al., SIGIR 2015): number the end nodes left to right; every inner node whose
+    /// test sends the event right rules out the end nodes of its left subtree; the leftmost end node not ruled out
+    /// is the one the walk would reach. Every test is evaluated, with no branch on the event: a walk of 15 steps is
+    /// a chain of loads and branches the predictor gets wrong, which is what it costs.
     struct ReferenceTrees: Sendable, Equatable {
         /// Every tree's nodes, tree after tree; each inner node's two children side by side.
         private(set) var nodes: [ReferenceNode]

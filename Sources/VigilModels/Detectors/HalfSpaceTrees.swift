@@ -148,8 +148,8 @@ public struct HalfSpaceTrees: Sendable {
         Double(withReference().latestCounts()[tree * nodesPerTree + node])
     }
 
-    /// Trees whose reference has over 64 end nodes, so that events walk them instead of being tested
-    /// (`ReferenceTrees.exit`).
+    /// Trees that events walk instead of being tested (`ReferenceTrees.exit`): those whose reference has over 64
+    /// end nodes, or all of a model without tests.
     var walkedTrees: Int { reference.exitStarts.filter { $0 < 0 }.count }
 
     /// True once a reference window exists.
