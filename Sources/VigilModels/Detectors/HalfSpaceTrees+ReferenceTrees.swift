@@ -108,8 +108,8 @@ extension HalfSpaceTrees {
 
         /// Derives tree `tree`'s tests and end nodes once it is built.
         mutating func finish(tree: Int) {
-            var ends = 0
-            forEachMass(tree: tree) { _, _, isEnd in if isEnd { ends += 1 } }
+            // The tree's nodes are the last appended, and a binary tree has one more end node than inner nodes.
+            let ends = (nodes.count - Int(roots[tree]) + 1) / 2
             guard usesTests, ends <= 64 else {
                 exitStarts[tree] = -1
                 testStarts[tree + 1] = Int32(tests.count)
@@ -301,11 +301,10 @@ extension HalfSpaceTrees {
             build(left + 1, heap: 2 * heap + 2, depth: depth + 1, shape: shape, splits: splits, reference: reference)
         }
 
-        /// Calls `body` with the number (heap order) and reference mass of every node of tree `tree`, and whether
-        /// it is an end node, end nodes left to right.
-        func forEachMass(tree: Int, _ body: (_ heap: Int, _ mass: Int, _ isEnd: Bool) -> Void) {
+        /// Calls `body` with the number (heap order) and reference mass of every node of tree `tree`.
+        func forEachMass(tree: Int, _ body: (_ heap: Int, _ mass: Int) -> Void) {
             func visit(_ index: Int, heap: Int) {
-                body(heap, Int(masses[index]), nodes[index].isEnd)
+                body(heap, Int(masses[index]))
                 guard !nodes[index].isEnd else { return }
                 visit(Int(nodes[index].next), heap: 2 * heap + 1)
                 visit(Int(nodes[index].next) + 1, heap: 2 * heap + 2)

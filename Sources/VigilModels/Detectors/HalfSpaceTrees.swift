@@ -495,7 +495,7 @@ extension HalfSpaceTrees: BinaryStateRepresentable {
         w.write(heapOrder.map(\.input)); w.write(heapOrder.map(\.value))
         var reference = [Float](repeating: 0, count: trees * nodesPerTree)
         for tree in 0..<trees {
-            model.reference.forEachMass(tree: tree) { heap, mass, _ in reference[tree * nodesPerTree + heap] = Float(mass) }
+            model.reference.forEachMass(tree: tree) { heap, mass in reference[tree * nodesPerTree + heap] = Float(mass) }
         }
         w.write(reference); w.write(model.latestCounts().map { Float($0) })
         w.write(seenInWindow); w.write(windows)
