@@ -13,15 +13,18 @@ extension HalfSpaceTrees {
         var isEnd: Bool { input < 0 }
     }
 
-    /// An inner node's test for finding an event's end node without walking (`ReferenceTrees.exit`): when
-    /// `x[input] < value` fails, the event goes right, so none of the end nodes left of the split can be its own;
-    /// `mask` has their bits clear.
-    struct ExitTest: Sendable, Equatable {
-        var value: Double
-        var input: Int32
-        /// End nodes under the inner node (in the padding the mask's alignment leaves).
-        var ends: Int32
-        var mask: UInt64
+    /// Two inner nodes' tests for finding an event's end node without walking (`ReferenceTrees.exit`), lane by
+    /// lane: when `x[input] < value` fails, the event goes right, so none of the end nodes left of the split can
+    /// be its own; `mask` has their bits clear. Laid out so that a pair's values and masks load as vectors.
+    struct ExitTests: Sendable, Equatable {
+        var values: SIMD2<Double>
+        var masks: SIMD2<UInt64>
+        var inputs: SIMD2<Int32>
+        /// End nodes under each inner node.
+        var ends: SIMD2<Int32>
+
+        /// A pair of tests that rule nothing out whichever way they go, to be filled lane by lane.
+        static let unset = ExitTests(values: .zero, masks: SIMD2(repeating: .max), inputs: .zero, ends: .zero)
     }
 
     /// The part of every tree that scores can read, with the reference masses there.
@@ -44,10 +47,14 @@ extension HalfSpaceTrees {
         private(set) var masses: [UInt16]
         /// Per tree, the index of its root.
         private(set) var roots: [Int32]
-        /// Every tree's inner nodes' tests (trees with at most 64 end nodes), tree after tree.
-        private(set) var tests: [ExitTest]
-        /// Per tree, its first test in `tests`, and after the last tree the tests' count.
+        /// Every tree's inner nodes' tests (trees with at most 64 end nodes), tree after tree, in pairs: the
+        /// test numbered `k` is lane `k % 2` of pair `k / 2`.
+        private(set) var tests: [ExitTests]
+        /// Per tree, the number of its first test (even: a tree's tests start a pair), and after the last tree
+        /// the tests' count.
         private(set) var testStarts: [Int32]
+        /// Tests numbered so far.
+        private var testCount = 0
         /// Every tree's end nodes left to right (trees with at most 64 end nodes), what a walk ending there
         /// returns, tree after tree.
         private(set) var exits: [TreeWalk]
@@ -66,7 +73,7 @@ extension HalfSpaceTrees {
             nodes.reserveCapacity(trees * capacity)
             masses.reserveCapacity(trees * capacity)
             if usesTests {
-                tests.reserveCapacity(trees * Self.testsPerTree(nodesPerTree: capacity))
+                tests.reserveCapacity(trees * Self.testsPerTree(nodesPerTree: capacity) / 2)
                 exits.reserveCapacity(trees * Self.testsPerTree(nodesPerTree: capacity))
             }
             roots = Array(repeating: 0, count: trees)
@@ -96,13 +103,14 @@ extension HalfSpaceTrees {
             nodes.removeAll(keepingCapacity: true)
             masses.removeAll(keepingCapacity: true)
             tests.removeAll(keepingCapacity: true)
+            testCount = 0
             exits.removeAll(keepingCapacity: true)
         }
 
         /// Appends tree `tree`'s root, still unset; returns its index.
         mutating func begin(tree: Int) -> Int {
             roots[tree] = Int32(nodes.count)
-            testStarts[tree] = Int32(tests.count)
+            testStarts[tree] = Int32(testCount)
             return appendNodes(1)
         }
 
@@ -112,16 +120,14 @@ extension HalfSpaceTrees {
             let ends = (nodes.count - Int(roots[tree]) + 1) / 2
             guard usesTests, ends <= 64 else {
                 exitStarts[tree] = -1
-                testStarts[tree + 1] = Int32(tests.count)
+                testStarts[tree + 1] = Int32(testCount)
                 return
             }
             exitStarts[tree] = Int32(exits.count)
             _ = appendTests(Int(roots[tree]), first: 0)
-            if (tests.count - Int(testStarts[tree])) % 2 == 1 {
-                // A test that rules nothing out whichever way it goes, so that tests go in pairs.
-                tests.append(ExitTest(value: 0, input: 0, ends: 0, mask: .max))
-            }
-            testStarts[tree + 1] = Int32(tests.count)
+            // An odd last test leaves its pair's other lane ruling nothing out; the next tree starts a pair.
+            testCount = tests.count * 2
+            testStarts[tree + 1] = Int32(testCount)
         }
 
         /// Appends the tests of the subtree at `index`, whose first end node is number `first` (left to right),
@@ -132,28 +138,31 @@ extension HalfSpaceTrees {
                 exits.append(TreeWalk(end: node.next, score: node.value))
                 return 1
             }
-            let test = tests.count
-            tests.append(ExitTest(value: node.value, input: node.input, ends: 0, mask: 0))
+            let (pair, lane) = (testCount / 2, testCount % 2)
+            if lane == 0 { tests.append(.unset) }
+            testCount += 1
+            tests[pair].values[lane] = node.value
+            tests[pair].inputs[lane] = node.input
             let left = appendTests(Int(node.next), first: first)
             let right = appendTests(Int(node.next) + 1, first: first + left)
-            tests[test].mask = ~(((UInt64(1) << left) &- 1) << first)
-            tests[test].ends = Int32(left + right)
+            tests[pair].masks[lane] = ~(((UInt64(1) << left) &- 1) << first)
+            tests[pair].ends[lane] = Int32(left + right)
             return left + right
         }
 
-        /// The number (left to right) of the end node `x` reaches in the tree whose tests are `tests` (an even
-        /// `count` of them: `finish(tree:)` pads them).
-        @inline(__always) static func exit(_ x: UnsafePointer<Double>, tests: UnsafePointer<ExitTest>, count: Int) -> Int {
+        /// The number (left to right) of the end node `x` reaches in the tree whose tests are `tests` (`pairs` of
+        /// them).
+        @inline(__always) static func exit(_ x: UnsafePointer<Double>, tests: UnsafePointer<ExitTests>, pairs: Int) -> Int {
             var candidates = SIMD2<UInt64>(repeating: .max)
             var k = 0
-            while k < count {
+            while k < pairs {
                 // Two tests at a time, as vector operations: the comparison's lanes are all ones where a test
                 // holds. As scalar selects (or arithmetic on a Bool, or lanes taken out each time) the compiler
                 // made each test a branch, which the predictor gets wrong as often as a walk's.
-                let (a, b) = (tests[k], tests[k &+ 1])
-                let holds = SIMD2(x[Int(truncatingIfNeeded: a.input)], x[Int(truncatingIfNeeded: b.input)]) .< SIMD2(a.value, b.value)
-                candidates &= SIMD2(a.mask, b.mask) | unsafeBitCast(holds, to: SIMD2<UInt64>.self)
-                k &+= 2
+                let pair = tests[k]
+                let holds = SIMD2(x[Int(truncatingIfNeeded: pair.inputs[0])], x[Int(truncatingIfNeeded: pair.inputs[1])]) .< pair.values
+                candidates &= pair.masks | unsafeBitCast(holds, to: SIMD2<UInt64>.self)
+                k &+= 1
             }
             return (candidates[0] & candidates[1]).trailingZeroBitCount
         }
@@ -271,7 +280,7 @@ extension HalfSpaceTrees {
                 }
                 return 1
             }
-            let ends = Int(previous.tests[test].ends)
+            let ends = Int(previous.tests[test >> 1].ends[test & 1])
             test &+= 1
             var mass = window.carried.map { Int($0[heap]) } ?? 0
             for end in first..<(first &+ ends) { mass &+= window.exitCounts[end] }

@@ -107,7 +107,8 @@ public struct HalfSpaceTrees: Sendable {
         let walked = nodes * (MemoryLayout<ReferenceNode>.stride + 2) + 16
         guard findsEndsByTests else { return trees * walked + window * (dimensions * 8 + 2) }
         let tests = ReferenceTrees.testsPerTree(nodesPerTree: nodes)
-        return 2 * trees * (walked + tests * (MemoryLayout<TreeWalk>.stride + MemoryLayout<ExitTest>.stride)) + window * (dimensions * 8 + trees + 2)
+        let testBytes = tests / 2 * MemoryLayout<ExitTests>.stride + tests * MemoryLayout<TreeWalk>.stride
+        return 2 * trees * (walked + testBytes) + window * (dimensions * 8 + trees + 2)
     }
 
     /// Draws the splits of the subtree at `node` (heap order, `splits` indexed from the tree's root).
@@ -302,10 +303,10 @@ public struct HalfSpaceTrees: Sendable {
                                     continue
                                 }
                                 let testStart = Int(reference.testStarts[tree])
-                                let (treeTests, testCount) = (tests.baseAddress! + testStart, Int(reference.testStarts[tree + 1]) - testStart)
+                                let (treeTests, pairs) = (tests.baseAddress! + testStart / 2, (Int(reference.testStarts[tree + 1]) - testStart + 1) / 2)
                                 let (treeEnds, treeExits) = (ends.baseAddress! + exitStart, exits.baseAddress! + tree * window + first - start)
                                 for e in start..<end {
-                                    let exit = ReferenceTrees.exit(input + e * dimensions, tests: treeTests, count: testCount)
+                                    let exit = ReferenceTrees.exit(input + e * dimensions, tests: treeTests, pairs: pairs)
                                     let treeWalk = treeEnds[exit]
                                     treeExits[e] = UInt8(truncatingIfNeeded: exit)
                                     scores[e] += treeWalk.score
