@@ -293,7 +293,7 @@ public struct HalfSpaceTrees: Sendable {
                             for tree in 0..<trees {
                                 let exitStart = Int(reference.exitStarts[tree])
                                 guard exitStart >= 0 else {
-                                    // Over 64 end nodes: walked.
+                                    // Walked: over 64 end nodes, or a model without tests.
                                     let root = Int(reference.roots[tree])
                                     for e in start..<end {
                                         let treeWalk = Self.walkTree(input + e * dimensions, nodes: nodes.baseAddress!, root: root)
@@ -362,36 +362,39 @@ public struct HalfSpaceTrees: Sendable {
         let usesTests = reference.usesTests
         let previous = usesTests ? reference : nil
         if usesTests { spare.removeAll() } else { reference.removeAll() }
+        let (hasCarried, carriedCounts) = (carried != nil, carried ?? [])
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 64) { exitCounts in
             points.withUnsafeBufferPointer { points in
                 exits.withUnsafeBufferPointer { exits in
                     order.withUnsafeMutableBufferPointer { order in
-                        let carriedBase = carried?.withUnsafeBufferPointer { $0.baseAddress }
-                        for tree in 0..<trees {
-                            let carried = carriedBase.map { $0 + tree * nodesPerTree }
-                            if let previous, previous.exitStarts[tree] >= 0 {
-                                // Where the window's events ended in the previous tree gives the masses down to there.
-                                let treeExits = exits.baseAddress! + tree * window
-                                for end in 0..<64 { exitCounts[end] = 0 }
-                                for e in 0..<buffered { exitCounts[Int(treeExits[e])] &+= 1 }
-                                var test = Int(previous.testStarts[tree])
-                                spare.rebuild(
-                                    spare.begin(tree: tree), heap: 0, depth: 0, place: root, from: previous, old: Int(previous.roots[tree]), first: 0,
-                                    test: &test, shape: shape, splits: splits.tree(tree),
-                                    window: ReferenceTrees.Window(
-                                        points: points.baseAddress!, count: buffered, exits: treeExits, exitCounts: UnsafePointer(exitCounts.baseAddress!),
-                                        carried: carried, order: order.baseAddress!))
-                                spare.finish(tree: tree)
-                                continue
+                        carriedCounts.withUnsafeBufferPointer { carriedCounts in
+                            let carriedBase = hasCarried ? carriedCounts.baseAddress : nil
+                            for tree in 0..<trees {
+                                let carried = carriedBase.map { $0 + tree * nodesPerTree }
+                                if let previous, previous.exitStarts[tree] >= 0 {
+                                    // Where the window's events ended in the previous tree gives the masses down to there.
+                                    let treeExits = exits.baseAddress! + tree * window
+                                    for end in 0..<64 { exitCounts[end] = 0 }
+                                    for e in 0..<buffered { exitCounts[Int(treeExits[e])] &+= 1 }
+                                    var test = Int(previous.testStarts[tree])
+                                    spare.rebuild(
+                                        spare.begin(tree: tree), heap: 0, depth: 0, place: root, from: previous, old: Int(previous.roots[tree]), first: 0,
+                                        test: &test, shape: shape, splits: splits.tree(tree),
+                                        window: ReferenceTrees.Window(
+                                            points: points.baseAddress!, count: buffered, exits: treeExits, exitCounts: UnsafePointer(exitCounts.baseAddress!),
+                                            carried: carried, order: order.baseAddress!))
+                                    spare.finish(tree: tree)
+                                    continue
+                                }
+                                for i in 0..<buffered { order[i] = UInt16(truncatingIfNeeded: i) }
+                                func build(_ trees: inout ReferenceTrees) {
+                                    trees.build(
+                                        trees.begin(tree: tree), heap: 0, depth: 0, place: root, lo: 0, hi: buffered, shape: shape, splits: splits.tree(tree),
+                                        points: points.baseAddress!, order: order.baseAddress!, carried: carried)
+                                    trees.finish(tree: tree)
+                                }
+                                if usesTests { build(&spare) } else { build(&reference) }
                             }
-                            for i in 0..<buffered { order[i] = UInt16(truncatingIfNeeded: i) }
-                            func build(_ trees: inout ReferenceTrees) {
-                                trees.build(
-                                    trees.begin(tree: tree), heap: 0, depth: 0, place: root, lo: 0, hi: buffered, shape: shape, splits: splits.tree(tree),
-                                    points: points.baseAddress!, order: order.baseAddress!, carried: carried)
-                                trees.finish(tree: tree)
-                            }
-                            if usesTests { build(&spare) } else { build(&reference) }
                         }
                     }
                 }
