@@ -193,6 +193,11 @@ extension HalfSpaceTrees {
             return left
         }
 
+        /// A tree's carried count (heap order) at node `heap`; 0 without carried counts.
+        @inline(__always) private static func count(_ carried: UnsafePointer<UInt16>?, at heap: Int) -> Int {
+            carried.map { Int($0[heap]) } ?? 0
+        }
+
         /// What a build needs of the model.
         struct Shape {
             var height: Int
@@ -208,7 +213,7 @@ extension HalfSpaceTrees {
             _ index: Int, heap: Int, depth: Int, place: SplitTable.Cursor, lo: Int, hi: Int, shape: Shape, splits: UnsafeRawPointer,
             points: UnsafePointer<Double>, order: UnsafeMutablePointer<UInt16>, carried: UnsafePointer<UInt16>?
         ) {
-            let mass = hi &- lo &+ (carried.map { Int($0[heap]) } ?? 0)
+            let mass = hi &- lo &+ Self.count(carried, at: heap)
             var split = (value: 0.0, input: 0)
             guard let left = set(index, heap: heap, depth: depth, mass: mass, shape: shape, split: {
                 split = SplitTable.split(splits, at: place)
@@ -265,7 +270,7 @@ extension HalfSpaceTrees {
         ) -> Int {
             let oldNode = previous.nodes[old]
             if oldNode.isEnd {
-                let mass = window.exitCounts[first] &+ (window.carried.map { Int($0[heap]) } ?? 0)
+                let mass = window.exitCounts[first] &+ Self.count(window.carried, at: heap)
                 if depth == shape.height || Double(mass) < shape.sizeLimit {
                     _ = set(index, heap: heap, depth: depth, mass: mass, shape: shape) { (0, 0) }
                 } else {
@@ -282,7 +287,7 @@ extension HalfSpaceTrees {
             }
             let ends = Int(previous.tests[test >> 1].ends[test & 1])
             test &+= 1
-            var mass = window.carried.map { Int($0[heap]) } ?? 0
+            var mass = Self.count(window.carried, at: heap)
             for end in first..<(first &+ ends) { mass &+= window.exitCounts[end] }
             guard let left = set(index, heap: heap, depth: depth, mass: mass, shape: shape, split: { (oldNode.value, Int(oldNode.input)) }) else {
                 // The previous subtree's other inner nodes (a binary tree has one fewer than end nodes) are skipped.
