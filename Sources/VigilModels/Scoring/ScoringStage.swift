@@ -45,6 +45,8 @@ public struct ScoringStage: Sendable {
 
     public private(set) var specs: [DetectorSpec]
     public private(set) var rules: [Rule]
+    /// The rules' conditions as evaluated on the event path.
+    var ruleProgram: RuleProgram
     public private(set) var policy: AlertPolicy
     var globals: [Global] = []
     /// Where each half-space-trees global (by its place in `globals`) records its event's paths, for the
@@ -62,6 +64,7 @@ public struct ScoringStage: Sendable {
         precondition(specs.count <= DetectionResult.maxDetectors && rules.count <= 64, "validated by the config loader")
         self.specs = specs
         self.rules = rules
+        ruleProgram = RuleProgram(rules.map(\.expression))
         self.policy = policy
         self.primaryEntity = primaryEntity
         self.cooldownIndex = EntityKeyIndex(maxKeys: maxKeys, ttlMs: max(policy.cooldownMs, 1))
@@ -155,7 +158,7 @@ public struct ScoringStage: Sendable {
         }
 
         var ruleScore = 0.0
-        for i in rules.indices where rules[i].expression.holds(features: features, event: event) {
+        for i in rules.indices where ruleProgram.holds(rule: i, features: features, event: event) {
             result.firedRules |= 1 << UInt64(i)
             ruleScore = max(ruleScore, rules[i].score)
         }
@@ -385,6 +388,7 @@ public struct ScoringStage: Sendable {
     /// calibration state is kept, so a shadow detector switched on alerts from the next event with its history.
     public mutating func reconfigure(rules: [Rule], weights: [String: Double], shadow: [String: Bool] = [:], policy: AlertPolicy) {
         self.rules = rules
+        ruleProgram = RuleProgram(rules.map(\.expression))
         for i in specs.indices {
             if let w = weights[specs[i].name] { specs[i].weight = w }
             if let s = shadow[specs[i].name] { specs[i].shadow = s }
