@@ -268,4 +268,55 @@ struct EventDecoderTests {
             #expect(event.label == 1)
         }
     }
+
+    /// The decoder writes into ring slots that held earlier events: what a message leaves out must read as in a
+    /// fresh event, and what the reader set (partition, offset, watermark, read time, replay) must stay.
+    @Test func decodingIntoAUsedEventLeavesNoTraceOfTheLastOne() throws {
+        let decoder = EventDecoder(schema: schema)
+        func decode(_ text: String, into event: inout Event) throws {
+            var bytes = Array(text.utf8)
+            try bytes.withUnsafeMutableBytes { buffer in try decoder.decode(UnsafeRawBufferPointer(buffer), into: &event) }
+        }
+        let full = #"{"event_id":"a-rather-long-event-identifier-0123456789","ts":1764000000999,"card_id":"card-with-a-long-key-0123456789-abcdef","merchant_id":"m-123456789","amount":99.5,"country":"FR","currency":"EUR","label":1}"#
+        let sparse = #"{"event_id":"e1","ts":1764000000001,"card_id":"c7"}"#
+        var used = Event()
+        try decode(full, into: &used)
+        used.partition = 3
+        used.offset = 41
+        used.watermarkMs = 1_763_999_000_000
+        used.consumedAtNs = 77
+        used.isReplay = true
+        try decode(sparse, into: &used)
+        var fresh = Event()
+        try decode(sparse, into: &fresh)
+
+        #expect((used.partition, used.offset, used.watermarkMs, used.consumedAtNs, used.isReplay) == (3, 41, 1_763_999_000_000, 77, true))
+        #expect(used.id == fresh.id && used.id.string == "e1")
+        #expect(withUnsafeBytes(of: used.id.storage) { Array($0) } == withUnsafeBytes(of: fresh.id.storage) { Array($0) })
+        #expect(used.timeMs == fresh.timeMs && used.label == fresh.label && used.label == -1)
+        for i in 0..<EventLimits.entities {
+            #expect(used.entities[i] == fresh.entities[i])
+            #expect(withUnsafeBytes(of: used.entities[i].storage) { Array($0) } == withUnsafeBytes(of: fresh.entities[i].storage) { Array($0) })
+        }
+        #expect(used.entities[0].string == "c7" && !used.entities[1].isPresent)
+        for i in 0..<EventLimits.numericFields { #expect(used.numeric[i].bitPattern == fresh.numeric[i].bitPattern) }
+        for i in 0..<EventLimits.categoricalFields { #expect(used.categorical[i] == fresh.categorical[i]) }
+        #expect(used.numeric[0].isNaN && used.categorical[0] == 0 && used.categorical[1] == 0)
+    }
+
+    /// Ids and keys are copied in place word by word: every length must give what the initialisers give.
+    @Test func idsAndKeysOfEveryLengthReadAsTheirInitialisersMakeThem() throws {
+        let text = Array("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-+".utf8)
+        for length in 1...EventLimits.idBytes {
+            let value = String(decoding: text[..<length], as: UTF8.self)
+            let key = String(decoding: text[..<Swift.min(length, EventLimits.keyBytes)], as: UTF8.self)
+            let event = try decode(#"{"event_id":"\#(value)","ts":1764000000000,"card_id":"\#(key)"}"#)
+            let id = EventID(value)!
+            let entity = EntityKey(key)!
+            #expect(event.id == id && event.id.count == id.count)
+            #expect(withUnsafeBytes(of: event.id.storage) { Array($0) } == withUnsafeBytes(of: id.storage) { Array($0) })
+            #expect(event.entities[0] == entity && event.entities[0].hash == entity.hash)
+            #expect(withUnsafeBytes(of: event.entities[0].storage) { Array($0) } == withUnsafeBytes(of: entity.storage) { Array($0) })
+        }
+    }
 }

@@ -21,6 +21,8 @@ public struct EventDecoder: Sendable {
     private let roles: [(start: Int, count: Int, prefix: UInt64, role: Role)]
     /// Categorical fields that are also an entity's key field: (categorical index, entity index).
     private let categoricalFromEntity: [(Int, Int)]
+    /// How many entities, numeric and categorical fields the schema has: the parts of an event a message sets.
+    private let roleCounts: (entities: Int, numeric: Int, categorical: Int)
     /// Event times outside this range are refused: they would drag the watermark to nonsense.
     public var timeRangeMs: ClosedRange<Int64> = 946_684_800_000...4_102_444_800_000
 
@@ -39,6 +41,7 @@ public struct EventDecoder: Sendable {
             }
         }
         self.categoricalFromEntity = categoricalFromEntity
+        roleCounts = (schema.entities.count, schema.numericFields.count, schema.categoricalFields.count)
         if let label = schema.labelField { fields.append((Array(label.utf8), .label)) }
         var roleNames: [UInt8] = []
         roles = fields.map { name, role in
@@ -50,7 +53,8 @@ public struct EventDecoder: Sendable {
     }
 
     /// Decodes one message. `event` keeps what the reader set before decoding — its partition, offset, watermark,
-    /// read time and whether it is replayed after a restore; every other part is overwritten.
+    /// read time and whether it is replayed after a restore; every part the schema maps is overwritten (blank
+    /// where the message leaves it out), and the parts past the schema's fields are not touched.
     public func decode(_ bytes: UnsafeRawBufferPointer, into event: inout Event) throws(DecodeError) {
         guard bytes.count <= schema.maxMessageBytes else {
             throw DecodeError(.tooLarge, "message of \(bytes.count) bytes is over the limit of \(schema.maxMessageBytes)")
@@ -66,17 +70,7 @@ public struct EventDecoder: Sendable {
         }
         scanner.position += 1
 
-        let partition = event.partition
-        let offset = event.offset
-        let watermark = event.watermarkMs
-        let consumedAt = event.consumedAtNs
-        let isReplay = event.isReplay
-        event = Event()
-        event.consumedAtNs = consumedAt
-        event.isReplay = isReplay
-        event.partition = partition
-        event.offset = offset
-        event.watermarkMs = watermark
+        resetDecodedFields(of: &event)
         var sawID = false
         var sawTime = false
         // Where the next key's search starts: just past the last key's entry. Producers write their fields in one
@@ -95,15 +89,13 @@ public struct EventDecoder: Sendable {
                 if let role = role(of: key, scanner, from: &nextRole) {
                     switch role {
                     case .id:
-                        try readText(&scanner, field: .id, limit: EventLimits.idBytes) { event.id = EventID($0)! }
+                        try readText(&scanner, field: .id, limit: EventLimits.idBytes) { event.id.assign($0) }
                         sawID = event.id.count > 0
                     case .time:
                         event.timeMs = try readTime(&scanner)
                         sawTime = true
                     case .entity(let i):
-                        try readText(&scanner, field: .entity(i), limit: EventLimits.keyBytes, allowNull: true) {
-                            event.entities[i] = EntityKey($0)!
-                        }
+                        try readText(&scanner, field: .entity(i), limit: EventLimits.keyBytes, allowNull: true) { event.entities[i].assign($0) }
                     case .numeric(let i):
                         event.numeric[i] = try readNumber(&scanner, field: .numeric(i))
                     case .categorical(let i):
@@ -135,6 +127,20 @@ public struct EventDecoder: Sendable {
         guard schema.entities.isEmpty || event.entities[0].isPresent else {
             throw DecodeError(.missingField, "missing primary entity field '\(schema.entities[0].field)'")
         }
+    }
+
+    /// Blanks what a message sets (id, time, the schema's entities and fields, label), as in `Event()`, leaving
+    /// the reader's fields. Building a blank `Event` and copying it over wrote all its 569 bytes; the parts past the
+    /// schema's fields are left as they are: the decoder never writes them, so in events it decodes into they
+    /// stay as `Event()` made them.
+    @inline(__always)
+    private func resetDecodedFields(of event: inout Event) {
+        event.id.count = 0
+        event.timeMs = 0
+        event.label = -1
+        for i in 0..<roleCounts.entities { event.entities[i] = EntityKey() }
+        for i in 0..<roleCounts.numeric { event.numeric[i] = .nan }
+        for i in 0..<roleCounts.categorical { event.categorical[i] = 0 }
     }
 
     /// The role of the field named by `key`, searching the roles from entry `start` round to the one before it;
