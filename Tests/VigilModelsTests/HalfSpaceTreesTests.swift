@@ -183,6 +183,27 @@ struct HalfSpaceTreesTests {
         }
     }
 
+    /// A reference tree has room for what one window can hold; a checkpoint whose masses would need more nodes
+    /// (every node at the size limit, down to the leaves: no window of 250 events has that) is refused with a
+    /// state error, not grown into and not a crash.
+    @Test func referenceMassesNoWindowCanHaveAreRefused() throws {
+        let model = HalfSpaceTrees(dimensions: 3, trees: 2, height: 8, window: 250, seed: 13)
+        let nodes = (1 << 9) - 1
+        func checkpoint(masses: [Float]) -> [UInt8] {
+            var w = BinaryWriter()
+            w.write(3); w.write(2); w.write(8); w.write(250)
+            let splits = (0..<2).flatMap { tree in (0..<((1 << 8) - 1)).map { model.split(tree: tree, node: $0) } }
+            w.write(splits.map { Int32($0.input) }); w.write(splits.map(\.value))
+            w.write(masses); w.write([Float](repeating: 0, count: 2 * nodes))
+            w.write(0); w.write(3)
+            return w.bytes
+        }
+        var legit = BinaryReader(checkpoint(masses: [Float](repeating: 0, count: 2 * nodes)))
+        _ = try HalfSpaceTrees(from: &legit)
+        var corrupt = BinaryReader(checkpoint(masses: [Float](repeating: 25, count: 2 * nodes)))
+        #expect(throws: StateError.self) { _ = try HalfSpaceTrees(from: &corrupt) }
+    }
+
     /// Recording the walk and working out the shares afterwards (what the ordered stage does, for alerts only)
     /// gives the scores and the shares of working them out during the walk, bit for bit, warm or not.
     @Test func sharesFromARecordedWalkEqualSharesDuringTheWalk() {

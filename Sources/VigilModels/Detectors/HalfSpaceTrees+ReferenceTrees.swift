@@ -62,10 +62,13 @@ extension HalfSpaceTrees {
         private(set) var exitStarts: [Int32]
         /// Whether trees get tests; without them every tree is walked, and the trees take no room for tests.
         let usesTests: Bool
+        /// The most nodes a tree can have (`nodesPerTree(height:window:sizeLimit:)`).
+        let nodesPerTree: Int
 
         /// Trees whose roots are end nodes with no mass: what scores before the first window ends.
         init(trees: Int, nodesPerTree capacity: Int, usesTests: Bool) {
             self.usesTests = usesTests
+            nodesPerTree = capacity
             nodes = []
             masses = []
             tests = []
@@ -80,9 +83,7 @@ extension HalfSpaceTrees {
             testStarts = Array(repeating: 0, count: trees + 1)
             exitStarts = Array(repeating: 0, count: trees)
             for tree in 0..<trees {
-                let root = begin(tree: tree)
-                _ = set(root, heap: 0, depth: 0, mass: 0, shape: Shape(height: 1, sizeLimit: 1, dimensions: 1)) { (0, 0) }
-                finish(tree: tree)
+                build(tree: tree) { _ = $0.set(0, heap: 0, depth: 0, mass: 0, shape: Shape(height: 1, sizeLimit: 1, dimensions: 1)) { (0, 0) } }
             }
         }
 
@@ -98,7 +99,7 @@ extension HalfSpaceTrees {
         /// Most tests (and end nodes) a tree with tests has: fewer than 64 inner nodes, padded to an even count.
         static func testsPerTree(nodesPerTree: Int) -> Int { Swift.min(64, (nodesPerTree + 1) / 2 + 1) }
 
-        /// Starts a rebuild of every tree: then, tree after tree, `begin(tree:)`, a build, `finish(tree:)`.
+        /// Starts a rebuild of every tree: then `build(tree:_:)` tree after tree.
         mutating func removeAll() {
             nodes.removeAll(keepingCapacity: true)
             masses.removeAll(keepingCapacity: true)
@@ -107,47 +108,77 @@ extension HalfSpaceTrees {
             exits.removeAll(keepingCapacity: true)
         }
 
-        /// Appends tree `tree`'s root, still unset; returns its index.
-        mutating func begin(tree: Int) -> Int {
+        /// Builds tree `tree`, the next after those built since `removeAll()`: `body` sets its root (the writer's
+        /// node 0) and every node under it through `writer`, then the tree is appended and its tests derived.
+        /// False when the tree needed more nodes than a tree can have (only from a corrupt checkpoint's masses).
+        @discardableResult
+        mutating func build(tree: Int, _ body: (_ writer: inout TreeWriter) -> Void) -> Bool {
             roots[tree] = Int32(nodes.count)
             testStarts[tree] = Int32(testCount)
-            return appendNodes(1)
+            let fits = withUnsafeTemporaryAllocation(of: ReferenceNode.self, capacity: nodesPerTree) { treeNodes in
+                withUnsafeTemporaryAllocation(of: UInt16.self, capacity: nodesPerTree) { treeMasses in
+                    var writer = TreeWriter(nodes: treeNodes.baseAddress!, masses: treeMasses.baseAddress!, room: nodesPerTree, base: nodes.count)
+                    body(&writer)
+                    nodes.append(contentsOf: UnsafeBufferPointer(start: writer.nodes, count: writer.count))
+                    masses.append(contentsOf: UnsafeBufferPointer(start: writer.masses, count: writer.count))
+                    return !writer.overflowed
+                }
+            }
+            finish(tree: tree)
+            return fits
         }
 
         /// Derives tree `tree`'s tests and end nodes once it is built.
-        mutating func finish(tree: Int) {
+        private mutating func finish(tree: Int) {
             // The tree's nodes are the last appended, and a binary tree has one more end node than inner nodes.
-            let ends = (nodes.count - Int(roots[tree]) + 1) / 2
+            let root = Int(roots[tree])
+            let ends = (nodes.count - root + 1) / 2
             guard usesTests, ends <= 64 else {
                 exitStarts[tree] = -1
                 testStarts[tree + 1] = Int32(testCount)
                 return
             }
             exitStarts[tree] = Int32(exits.count)
-            _ = appendTests(Int(roots[tree]), first: 0)
             // An odd last test leaves its pair's other lane ruling nothing out; the next tree starts a pair.
+            let pairs = ends / 2
+            withUnsafeTemporaryAllocation(of: ExitTests.self, capacity: Swift.max(1, pairs)) { treeTests in
+                withUnsafeTemporaryAllocation(of: TreeWalk.self, capacity: ends) { treeExits in
+                    treeTests.initialize(repeating: .unset)
+                    nodes.withUnsafeBufferPointer { nodes in
+                        var test = 0
+                        var exit = 0
+                        _ = Self.appendTests(root, first: 0, nodes: nodes.baseAddress!, tests: treeTests.baseAddress!, test: &test, exits: treeExits.baseAddress!, exit: &exit)
+                    }
+                    tests.append(contentsOf: UnsafeBufferPointer(rebasing: treeTests[..<pairs]))
+                    exits.append(contentsOf: UnsafeBufferPointer(treeExits))
+                }
+            }
             testCount = tests.count * 2
             testStarts[tree + 1] = Int32(testCount)
         }
 
-        /// Appends the tests of the subtree at `index`, whose first end node is number `first` (left to right),
-        /// and its end nodes; returns how many end nodes it has.
-        private mutating func appendTests(_ index: Int, first: Int) -> Int {
+        /// Writes the tests of the subtree at `index`, whose first end node is number `first` (left to right), from
+        /// test number `test` on, and its end nodes from `exit` on (both moved past them); returns how many end
+        /// nodes it has.
+        private static func appendTests(
+            _ index: Int, first: Int, nodes: UnsafePointer<ReferenceNode>, tests: UnsafeMutablePointer<ExitTests>, test: inout Int,
+            exits: UnsafeMutablePointer<TreeWalk>, exit: inout Int
+        ) -> Int {
             let node = nodes[index]
             if node.isEnd {
-                exits.append(TreeWalk(end: node.next, score: node.value))
+                (exits + exit).initialize(to: TreeWalk(end: node.next, score: node.value))
+                exit &+= 1
                 return 1
             }
-            let (pair, lane) = (testCount / 2, testCount % 2)
-            if lane == 0 { tests.append(.unset) }
-            testCount += 1
+            let (pair, lane) = (test >> 1, test & 1)
+            test &+= 1
             tests[pair].values[lane] = node.value
             tests[pair].inputs[lane] = node.input
-            let left = appendTests(Int(node.next), first: first)
-            let right = appendTests(Int(node.next) + 1, first: first + left)
+            let left = appendTests(Int(node.next), first: first, nodes: nodes, tests: tests, test: &test, exits: exits, exit: &exit)
+            let right = appendTests(Int(node.next) &+ 1, first: first &+ left, nodes: nodes, tests: tests, test: &test, exits: exits, exit: &exit)
             tests[pair].masks[lane] = ~(((UInt64(1) << left) &- 1) << first)
-            tests[pair].ends[lane] = Int32(left + right)
-            return left + right
+            tests[pair].ends[lane] = Int32(left &+ right)
+            return left &+ right
         }
 
         /// The number (left to right) of the end node `x` reaches in the tree whose tests are `tests` (`pairs` of
@@ -167,78 +198,11 @@ extension HalfSpaceTrees {
             return (candidates[0] & candidates[1]).trailingZeroBitCount
         }
 
-        private mutating func appendNodes(_ count: Int) -> Int {
-            let first = nodes.count
-            for _ in 0..<count {
-                nodes.append(ReferenceNode(value: 0, input: -1, next: 0))
-                masses.append(0)
-            }
-            return first
-        }
-
-        /// Sets node `index` (number `heap`, at `depth`) for a reference mass `mass`: an end node when the mass
-        /// is below the limit or the node is a leaf; otherwise an inner node with `split`, whose two children are
-        /// appended (the left one's index is returned).
-        @inline(__always) private mutating func set(
-            _ index: Int, heap: Int, depth: Int, mass: Int, shape: Shape, split: () -> (value: Double, input: Int)
-        ) -> Int? {
-            masses[index] = UInt16(truncatingIfNeeded: mass)
-            guard depth < shape.height, Double(mass) >= shape.sizeLimit else {
-                nodes[index] = ReferenceNode(value: Double(mass) * Double(1 &<< depth), input: -1, next: Int32(truncatingIfNeeded: heap))
-                return nil
-            }
-            let (value, input) = split()
-            let left = appendNodes(2)
-            nodes[index] = ReferenceNode(value: value, input: Int32(truncatingIfNeeded: input), next: Int32(truncatingIfNeeded: left))
-            return left
-        }
-
-        /// A tree's carried count (heap order) at node `heap`; 0 without carried counts.
-        @inline(__always) private static func count(_ carried: UnsafePointer<UInt16>?, at heap: Int) -> Int {
-            carried.map { Int($0[heap]) } ?? 0
-        }
-
         /// What a build needs of the model.
         struct Shape {
             var height: Int
             var sizeLimit: Double
             var dimensions: Int
-        }
-
-        /// Builds the subtree at node `index` (number `heap`, at `depth`, its split at `place` of `splits`: the
-        /// tree's split blocks) from the events that reached it, `order[lo..<hi]` (numbers of points, `dimensions`
-        /// values each), and `carried` (the tree's counts in heap order of events not among the points: a window
-        /// restored half-counted). Each inner node partitions its events between its children in place.
-        mutating func build(
-            _ index: Int, heap: Int, depth: Int, place: SplitTable.Cursor, lo: Int, hi: Int, shape: Shape, splits: UnsafeRawPointer,
-            points: UnsafePointer<Double>, order: UnsafeMutablePointer<UInt16>, carried: UnsafePointer<UInt16>?
-        ) {
-            let mass = hi &- lo &+ Self.count(carried, at: heap)
-            var split = (value: 0.0, input: 0)
-            guard let left = set(index, heap: heap, depth: depth, mass: mass, shape: shape, split: {
-                split = SplitTable.split(splits, at: place)
-                return split
-            }) else { return }
-            // Branch-free: each event is swapped to the left part's end and the end moves on when it goes left
-            // (an event's side is a coin toss for the branch predictor).
-            var middle = lo
-            let dimensions = shape.dimensions
-            for j in lo..<hi {
-                let point = order[j]
-                let goesLeft = points[Int(point) &* dimensions &+ split.input] < split.value
-                order[j] = order[middle]
-                order[middle] = point
-                middle &+= goesLeft ? 1 : 0
-            }
-            var leftPlace = place, rightPlace = place
-            leftPlace.descend(0)
-            rightPlace.descend(1)
-            build(
-                left, heap: 2 &* heap &+ 1, depth: depth &+ 1, place: leftPlace, lo: lo, hi: middle, shape: shape, splits: splits, points: points,
-                order: order, carried: carried)
-            build(
-                left &+ 1, heap: 2 &* heap &+ 2, depth: depth &+ 1, place: rightPlace, lo: middle, hi: hi, shape: shape, splits: splits,
-                points: points, order: order, carried: carried)
         }
 
         /// What rebuilding a tree from its previous reference needs: the window's events and where each ended in
@@ -257,64 +221,19 @@ extension HalfSpaceTrees {
             var order: UnsafeMutablePointer<UInt16>
         }
 
-        /// Builds the subtree at node `index` (number `heap`, at `depth`, split at `place`) for the window's events
-        /// from `previous`'s node `old` at the same place, whose end nodes are numbered from `first` on and whose
-        /// inner nodes' tests start at `test` (pre-order, as `finish(tree:)` lays them out; moved past them): the
-        /// window's masses on the previous tree's nodes follow from the counts at its end nodes, so only where an
-        /// end node now holds the size limit (and is not a leaf) are its events partitioned further down. Only for
-        /// a previous tree with tests. Returns the number of end nodes under `old`.
-        @discardableResult
-        mutating func rebuild(
-            _ index: Int, heap: Int, depth: Int, place: SplitTable.Cursor, from previous: ReferenceTrees, old: Int, first: Int, test: inout Int,
-            shape: Shape, splits: UnsafeRawPointer, window: Window
-        ) -> Int {
-            let oldNode = previous.nodes[old]
-            if oldNode.isEnd {
-                let mass = window.exitCounts[first] &+ Self.count(window.carried, at: heap)
-                if depth == shape.height || Double(mass) < shape.sizeLimit {
-                    _ = set(index, heap: heap, depth: depth, mass: mass, shape: shape) { (0, 0) }
-                } else {
-                    var count = 0
-                    for event in 0..<window.count {
-                        window.order[count] = UInt16(truncatingIfNeeded: event)
-                        count &+= Int(window.exits[event]) == first ? 1 : 0
-                    }
-                    build(
-                        index, heap: heap, depth: depth, place: place, lo: 0, hi: count, shape: shape, splits: splits, points: window.points,
-                        order: window.order, carried: window.carried)
-                }
-                return 1
-            }
-            let ends = Int(previous.tests[test >> 1].ends[test & 1])
-            test &+= 1
-            var mass = Self.count(window.carried, at: heap)
-            for end in first..<(first &+ ends) { mass &+= window.exitCounts[end] }
-            guard let left = set(index, heap: heap, depth: depth, mass: mass, shape: shape, split: { (oldNode.value, Int(oldNode.input)) }) else {
-                // The previous subtree's other inner nodes (a binary tree has one fewer than end nodes) are skipped.
-                test &+= ends &- 2
-                return ends
-            }
-            var leftPlace = place, rightPlace = place
-            leftPlace.descend(0)
-            rightPlace.descend(1)
-            let leftEnds = rebuild(
-                left, heap: 2 &* heap &+ 1, depth: depth &+ 1, place: leftPlace, from: previous, old: Int(oldNode.next), first: first, test: &test,
-                shape: shape, splits: splits, window: window)
-            rebuild(
-                left &+ 1, heap: 2 &* heap &+ 2, depth: depth &+ 1, place: rightPlace, from: previous, old: Int(oldNode.next) + 1,
-                first: first &+ leftEnds, test: &test, shape: shape, splits: splits, window: window)
-            return ends
+        /// A previous reference's nodes and tests, read while the next is built from it.
+        struct Previous {
+            var nodes: UnsafePointer<ReferenceNode>
+            /// Nil when it has no tests.
+            var tests: UnsafePointer<ExitTests>?
         }
 
-        /// Builds the subtree at node `index` (number `heap`, at `depth`) from a tree's reference masses in heap
-        /// order (`reference`): a model restored from its arrays.
-        mutating func build(_ index: Int, heap: Int, depth: Int, shape: Shape, splits: (Int) -> (value: Double, input: Int), reference: ArraySlice<UInt16>) {
-            let mass = Int(reference[reference.startIndex + heap])
-            guard let left = set(index, heap: heap, depth: depth, mass: mass, shape: shape, split: { splits(heap) }) else { return }
-            build(left, heap: 2 * heap + 1, depth: depth + 1, shape: shape, splits: splits, reference: reference)
-            build(left + 1, heap: 2 * heap + 2, depth: depth + 1, shape: shape, splits: splits, reference: reference)
+        /// Calls `body` with `previous`'s nodes and tests where they lie.
+        static func reading<R>(_ previous: ReferenceTrees, _ body: (Previous) -> R) -> R {
+            previous.nodes.withUnsafeBufferPointer { nodes in
+                previous.tests.withUnsafeBufferPointer { tests in body(Previous(nodes: nodes.baseAddress!, tests: tests.baseAddress)) }
+            }
         }
-
         /// Calls `body` with the number (heap order) and reference mass of every node of tree `tree`.
         func forEachMass(tree: Int, _ body: (_ heap: Int, _ mass: Int) -> Void) {
             func visit(_ index: Int, heap: Int) {

@@ -377,21 +377,28 @@ public struct HalfSpaceTrees: Sendable {
                                     for end in 0..<64 { exitCounts[end] = 0 }
                                     for e in 0..<buffered { exitCounts[Int(treeExits[e])] &+= 1 }
                                     var test = Int(previous.testStarts[tree])
-                                    spare.rebuild(
-                                        spare.begin(tree: tree), heap: 0, depth: 0, place: root, from: previous, old: Int(previous.roots[tree]), first: 0,
-                                        test: &test, shape: shape, splits: splits.tree(tree),
-                                        window: ReferenceTrees.Window(
-                                            points: points.baseAddress!, count: buffered, exits: treeExits, exitCounts: UnsafePointer(exitCounts.baseAddress!),
-                                            carried: carried, order: order.baseAddress!))
-                                    spare.finish(tree: tree)
+                                    let old = Int(previous.roots[tree])
+                                    let fits = ReferenceTrees.reading(previous) { previous in
+                                        spare.build(tree: tree) { writer in
+                                            writer.rebuild(
+                                                0, heap: 0, depth: 0, place: root, from: previous, old: old, first: 0, test: &test, shape: shape,
+                                                splits: splits.tree(tree),
+                                                window: ReferenceTrees.Window(
+                                                    points: points.baseAddress!, count: buffered, exits: treeExits,
+                                                    exitCounts: UnsafePointer(exitCounts.baseAddress!), carried: carried, order: order.baseAddress!))
+                                        }
+                                    }
+                                    precondition(fits, "a window's tree has at most nodesPerTree nodes")
                                     continue
                                 }
                                 for i in 0..<buffered { order[i] = UInt16(truncatingIfNeeded: i) }
                                 func build(_ trees: inout ReferenceTrees) {
-                                    trees.build(
-                                        trees.begin(tree: tree), heap: 0, depth: 0, place: root, lo: 0, hi: buffered, shape: shape, splits: splits.tree(tree),
-                                        points: points.baseAddress!, order: order.baseAddress!, carried: carried)
-                                    trees.finish(tree: tree)
+                                    let fits = trees.build(tree: tree) { writer in
+                                        writer.build(
+                                            0, heap: 0, depth: 0, place: root, lo: 0, hi: buffered, shape: shape, splits: splits.tree(tree),
+                                            points: points.baseAddress!, order: order.baseAddress!, carried: carried)
+                                    }
+                                    precondition(fits, "a window's tree has at most nodesPerTree nodes")
                                 }
                                 if usesTests { build(&spare) } else { build(&reference) }
                             }
@@ -537,10 +544,10 @@ extension HalfSpaceTrees: BinaryStateRepresentable {
                 let s = splits[tree: tree, node: heap]
                 return (s.value, Int(s.input))
             }
-            reference.build(
-                reference.begin(tree: tree), heap: 0, depth: 0, shape: shape, splits: split,
-                reference: counts[tree * nodesPerTree..<(tree + 1) * nodesPerTree])
-            reference.finish(tree: tree)
+            let masses = counts[tree * nodesPerTree..<(tree + 1) * nodesPerTree]
+            guard reference.build(tree: tree, { $0.build(0, heap: 0, depth: 0, shape: shape, splits: split, reference: masses) }) else {
+                throw StateError("half-space trees: reference masses no window can have")
+            }
         }
         self.reference = reference
         spare = reference

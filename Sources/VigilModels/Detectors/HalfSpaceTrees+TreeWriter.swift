@@ -1,0 +1,146 @@
+extension HalfSpaceTrees {
+    /// Where a build writes one reference tree (`ReferenceTrees.build(tree:_:)`): room for the most nodes a tree
+    /// can have, appended to the trees' arrays in one piece when the tree is done. Set through the arrays, every
+    /// node set and every pair of children appended checked the arrays' uniqueness and bounds (six runtime calls
+    /// an inner node, a third of a window end's instructions); here each is a store.
+    struct TreeWriter {
+        let nodes: UnsafeMutablePointer<ReferenceNode>
+        let masses: UnsafeMutablePointer<UInt16>
+        /// Nodes there is room for.
+        let room: Int
+        /// Where the tree's first node goes in the trees' arrays: an inner node names its left child by its
+        /// index there.
+        let base: Int
+        /// Nodes made so far (the root first); every one is set before the tree is appended.
+        private(set) var count = 1
+        /// Set when the tree needed more than `room` nodes (only from a corrupt checkpoint's masses): the nodes
+        /// that did not fit were made end nodes.
+        private(set) var overflowed = false
+
+        init(nodes: UnsafeMutablePointer<ReferenceNode>, masses: UnsafeMutablePointer<UInt16>, room: Int, base: Int) {
+            (self.nodes, self.masses, self.room, self.base) = (nodes, masses, room, base)
+        }
+
+        /// Sets node `index` (number `heap`, at `depth`) for a reference mass `mass`: an end node when the mass
+        /// is below the limit or the node is a leaf; otherwise an inner node with `split`, whose two children are
+        /// made (the left one's index is returned).
+        @inline(__always) mutating func set(
+            _ index: Int, heap: Int, depth: Int, mass: Int, shape: ReferenceTrees.Shape, split: () -> (value: Double, input: Int)
+        ) -> Int? {
+            masses[index] = UInt16(truncatingIfNeeded: mass)
+            guard depth < shape.height, Double(mass) >= shape.sizeLimit, count &+ 2 <= room || overflow() else {
+                nodes[index] = ReferenceNode(value: Double(mass) * Double(1 &<< depth), input: -1, next: Int32(truncatingIfNeeded: heap))
+                return nil
+            }
+            let (value, input) = split()
+            let left = count
+            count &+= 2
+            nodes[index] = ReferenceNode(value: value, input: Int32(truncatingIfNeeded: input), next: Int32(truncatingIfNeeded: base &+ left))
+            return left
+        }
+
+        private mutating func overflow() -> Bool {
+            overflowed = true
+            return false
+        }
+
+        /// A tree's carried count (heap order) at node `heap`; 0 without carried counts.
+        @inline(__always) static func count(_ carried: UnsafePointer<UInt16>?, at heap: Int) -> Int {
+            carried.map { Int($0[heap]) } ?? 0
+        }
+
+        /// Builds the subtree at node `index` (number `heap`, at `depth`, its split at `place` of `splits`: the
+        /// tree's split blocks) from the events that reached it, `order[lo..<hi]` (numbers of points, `dimensions`
+        /// values each), and `carried` (the tree's counts in heap order of events not among the points: a window
+        /// restored half-counted). Each inner node partitions its events between its children in place.
+        mutating func build(
+            _ index: Int, heap: Int, depth: Int, place: SplitTable.Cursor, lo: Int, hi: Int, shape: ReferenceTrees.Shape, splits: UnsafeRawPointer,
+            points: UnsafePointer<Double>, order: UnsafeMutablePointer<UInt16>, carried: UnsafePointer<UInt16>?
+        ) {
+            let mass = hi &- lo &+ Self.count(carried, at: heap)
+            var split = (value: 0.0, input: 0)
+            guard let left = set(index, heap: heap, depth: depth, mass: mass, shape: shape, split: {
+                split = SplitTable.split(splits, at: place)
+                return split
+            }) else { return }
+            // Branch-free: each event is swapped to the left part's end and the end moves on when it goes left
+            // (an event's side is a coin toss for the branch predictor).
+            var middle = lo
+            let dimensions = shape.dimensions
+            for j in lo..<hi {
+                let point = order[j]
+                let goesLeft = points[Int(point) &* dimensions &+ split.input] < split.value
+                order[j] = order[middle]
+                order[middle] = point
+                middle &+= goesLeft ? 1 : 0
+            }
+            var leftPlace = place, rightPlace = place
+            leftPlace.descend(0)
+            rightPlace.descend(1)
+            build(
+                left, heap: 2 &* heap &+ 1, depth: depth &+ 1, place: leftPlace, lo: lo, hi: middle, shape: shape, splits: splits, points: points,
+                order: order, carried: carried)
+            build(
+                left &+ 1, heap: 2 &* heap &+ 2, depth: depth &+ 1, place: rightPlace, lo: middle, hi: hi, shape: shape, splits: splits,
+                points: points, order: order, carried: carried)
+        }
+
+        /// Builds the subtree at node `index` (number `heap`, at `depth`, split at `place`) for the window's events
+        /// from `previous`'s node `old` at the same place, whose end nodes are numbered from `first` on and whose
+        /// inner nodes' tests start at `test` (pre-order, as `finish(tree:)` lays them out; moved past them): the
+        /// window's masses on the previous tree's nodes follow from the counts at its end nodes, so only where an
+        /// end node now holds the size limit (and is not a leaf) are its events partitioned further down. Only for
+        /// a previous tree with tests. Returns the number of end nodes under `old`.
+        @discardableResult
+        mutating func rebuild(
+            _ index: Int, heap: Int, depth: Int, place: SplitTable.Cursor, from previous: ReferenceTrees.Previous, old: Int, first: Int, test: inout Int,
+            shape: ReferenceTrees.Shape, splits: UnsafeRawPointer, window: ReferenceTrees.Window
+        ) -> Int {
+            let oldNode = previous.nodes[old]
+            if oldNode.isEnd {
+                let mass = window.exitCounts[first] &+ Self.count(window.carried, at: heap)
+                if depth == shape.height || Double(mass) < shape.sizeLimit {
+                    _ = set(index, heap: heap, depth: depth, mass: mass, shape: shape) { (0, 0) }
+                } else {
+                    var count = 0
+                    for event in 0..<window.count {
+                        window.order[count] = UInt16(truncatingIfNeeded: event)
+                        count &+= Int(window.exits[event]) == first ? 1 : 0
+                    }
+                    build(
+                        index, heap: heap, depth: depth, place: place, lo: 0, hi: count, shape: shape, splits: splits, points: window.points,
+                        order: window.order, carried: window.carried)
+                }
+                return 1
+            }
+            let ends = Int(previous.tests.unsafelyUnwrapped[test &>> 1].ends[test & 1])
+            test &+= 1
+            var mass = Self.count(window.carried, at: heap)
+            for end in first..<(first &+ ends) { mass &+= window.exitCounts[end] }
+            guard let left = set(index, heap: heap, depth: depth, mass: mass, shape: shape, split: { (oldNode.value, Int(oldNode.input)) }) else {
+                // The previous subtree's other inner nodes (a binary tree has one fewer than end nodes) are skipped.
+                test &+= ends &- 2
+                return ends
+            }
+            var leftPlace = place, rightPlace = place
+            leftPlace.descend(0)
+            rightPlace.descend(1)
+            let leftEnds = rebuild(
+                left, heap: 2 &* heap &+ 1, depth: depth &+ 1, place: leftPlace, from: previous, old: Int(oldNode.next), first: first, test: &test,
+                shape: shape, splits: splits, window: window)
+            rebuild(
+                left &+ 1, heap: 2 &* heap &+ 2, depth: depth &+ 1, place: rightPlace, from: previous, old: Int(oldNode.next) &+ 1,
+                first: first &+ leftEnds, test: &test, shape: shape, splits: splits, window: window)
+            return ends
+        }
+
+        /// Builds the subtree at node `index` (number `heap`, at `depth`) from a tree's reference masses in heap
+        /// order (`reference`): a model restored from its arrays.
+        mutating func build(_ index: Int, heap: Int, depth: Int, shape: ReferenceTrees.Shape, splits: (Int) -> (value: Double, input: Int), reference: ArraySlice<UInt16>) {
+            let mass = Int(reference[reference.startIndex + heap])
+            guard let left = set(index, heap: heap, depth: depth, mass: mass, shape: shape, split: { splits(heap) }) else { return }
+            build(left, heap: 2 * heap + 1, depth: depth + 1, shape: shape, splits: splits, reference: reference)
+            build(left + 1, heap: 2 * heap + 2, depth: depth + 1, shape: shape, splits: splits, reference: reference)
+        }
+    }
+}
