@@ -180,10 +180,13 @@ public struct HalfSpaceTrees: Sendable {
     public struct Walk: Sendable {
         /// Events it holds the walks of at most.
         public let capacity: Int
-        /// Per event, `trees` summaries.
+        /// Per event, `trees` summaries; only the walked trees' are written. A tested tree's follows from the end
+        /// node number the model keeps for every event of the window (`exits`), read when shares are asked for:
+        /// writing all of them cost every event 25 stores of 16 bytes, 25 KB a run, for the 1 % that alert.
         var trees: [TreeWalk]
-        /// Per event, the window it was counted in.
+        /// Per event, the window it was counted in and its place among the window's events.
         var windows: [UInt32]
+        var positions: [Int32]
         /// Per event, true when it was scored against a reference window (it has shares).
         public internal(set) var warm: [Bool]
     }
@@ -195,12 +198,13 @@ public struct HalfSpaceTrees: Sendable {
             capacity: events,
             trees: Array(repeating: TreeWalk(end: 0, score: 0), count: events * trees),
             windows: Array(repeating: 0, count: events),
+            positions: Array(repeating: 0, count: events),
             warm: Array(repeating: false, count: events))
     }
 
     /// True when `walk` was made by a model of this shape.
     private func fits(_ walk: Walk) -> Bool {
-        walk.trees.count == walk.capacity * trees && walk.windows.count == walk.capacity
+        walk.trees.count == walk.capacity * trees && walk.windows.count == walk.capacity && walk.positions.count == walk.capacity
     }
 
     /// Scores `x` (scaled to [0, 1]) against the reference window, then counts it in the latest window.
@@ -216,8 +220,12 @@ public struct HalfSpaceTrees: Sendable {
             var score = 0.0
             var warm = false
             var window: UInt32 = 0
-            scoreAndLearn(x.baseAddress!, count: 1, scores: &score, trees: walks.baseAddress!, windows: &window, warm: &warm)
-            if let contributions { shares(trees: UnsafeBufferPointer(walks), warm: warm, into: contributions) }
+            var position: Int32 = 0
+            scoreAndLearn(x.baseAddress!, count: 1, scores: &score, trees: walks.baseAddress!, windows: &window, positions: &position, warm: &warm)
+            if let contributions {
+                testedWalks(at: Int(position), into: walks.baseAddress!)
+                shares(trees: UnsafeBufferPointer(walks), warm: warm, into: contributions)
+            }
             return score
         }
     }
@@ -245,8 +253,12 @@ public struct HalfSpaceTrees: Sendable {
         precondition(fits(walk) && count <= walk.capacity, "a walk made by another model's makeWalk(), or too small")
         walk.trees.withUnsafeMutableBufferPointer { trees in
             walk.windows.withUnsafeMutableBufferPointer { windows in
-                walk.warm.withUnsafeMutableBufferPointer { warm in
-                    scoreAndLearn(points, count: count, scores: scores, trees: trees.baseAddress!, windows: windows.baseAddress!, warm: warm.baseAddress!)
+                walk.positions.withUnsafeMutableBufferPointer { positions in
+                    walk.warm.withUnsafeMutableBufferPointer { warm in
+                        scoreAndLearn(
+                            points, count: count, scores: scores, trees: trees.baseAddress!, windows: windows.baseAddress!, positions: positions.baseAddress!,
+                            warm: warm.baseAddress!)
+                    }
                 }
             }
         }
@@ -260,18 +272,32 @@ public struct HalfSpaceTrees: Sendable {
         let window = walk.windows[event]
         precondition(window == currentWindow || (window &+ 1 == currentWindow && seenInWindow == 0), "shares asked after a later window's events")
         let trees = trees
-        walk.trees.withUnsafeBufferPointer { walks in
-            shares(trees: UnsafeBufferPointer(rebasing: walks[event * trees..<(event + 1) * trees]), warm: walk.warm[event], into: contributions)
+        withUnsafeTemporaryAllocation(of: TreeWalk.self, capacity: trees) { eventWalks in
+            walk.trees.withUnsafeBufferPointer { walks in
+                _ = eventWalks.initialize(fromContentsOf: walks[event * trees..<(event + 1) * trees])
+            }
+            testedWalks(at: Int(walk.positions[event]), into: eventWalks.baseAddress!)
+            shares(trees: UnsafeBufferPointer(eventWalks), warm: walk.warm[event], into: contributions)
+        }
+    }
+
+    /// Fills in the walks of the tested trees of the event at `position` in the current window (or in the window
+    /// just ended, before the next one starts): the end nodes its tests found, kept in `exits`.
+    private func testedWalks(at position: Int, into walks: UnsafeMutablePointer<TreeWalk>) {
+        for tree in 0..<trees where reference.exitStarts[tree] >= 0 {
+            walks[tree] = reference.exits[Int(reference.exitStarts[tree]) + Int(exits[tree * window + position])]
         }
     }
 
     /// The walk itself, for a run of `count` events in stream order (`points`: `dimensions` values each), tree by
-    /// tree: each event's score into `scores[e]`, the window it was counted in into `windows[e]`, whether it was
-    /// scored against a reference window into `warm[e]`, and per tree the end node it reached and its score there
-    /// (`trees`: at `e * trees + t`); then the events join the window. A single event is a run of one.
+    /// tree: each event's score into `scores[e]`, the window it was counted in into `windows[e]` and its place
+    /// among the window's events into `positions[e]`, whether it was scored against a reference window into
+    /// `warm[e]`, and per walked tree the end node it reached and its score there (`trees`: at `e * trees + t`;
+    /// the tested trees' follow from `exits`, `testedWalks(at:into:)`); then the events join the window. A single
+    /// event is a run of one.
     private mutating func scoreAndLearn(
         _ input: UnsafePointer<Double>, count: Int, scores: UnsafeMutablePointer<Double>, trees walks: UnsafeMutablePointer<TreeWalk>,
-        windows eventWindows: UnsafeMutablePointer<UInt32>, warm: UnsafeMutablePointer<Bool>
+        windows eventWindows: UnsafeMutablePointer<UInt32>, positions: UnsafeMutablePointer<Int32>, warm: UnsafeMutablePointer<Bool>
     ) {
         let (trees, dimensions, maximum) = (trees, dimensions, maximum)
         var start = 0
@@ -280,12 +306,13 @@ public struct HalfSpaceTrees: Sendable {
             let end = Swift.min(count, start + window - seenInWindow)
             let isWarm = windows > 0
             let current = currentWindow
+            let (window, first) = (window, buffered)
             for e in start..<end {
                 scores[e] = 0
                 warm[e] = isWarm
                 eventWindows[e] = current
+                positions[e] = Int32(truncatingIfNeeded: first &+ e &- start)
             }
-            let (window, first) = (window, buffered)
             reference.nodes.withUnsafeBufferPointer { nodes in
                 reference.tests.withUnsafeBufferPointer { tests in
                     reference.exits.withUnsafeBufferPointer { ends in
@@ -307,10 +334,8 @@ public struct HalfSpaceTrees: Sendable {
                                 let (treeEnds, treeExits) = (ends.baseAddress! + exitStart, exits.baseAddress! + tree * window + first - start)
                                 for e in start..<end {
                                     let exit = ReferenceTrees.exit(input + e * dimensions, tests: treeTests, pairs: pairs)
-                                    let treeWalk = treeEnds[exit]
                                     treeExits[e] = UInt8(truncatingIfNeeded: exit)
-                                    scores[e] += treeWalk.score
-                                    walks[e * trees + tree] = treeWalk
+                                    scores[e] += treeEnds[exit].score
                                 }
                             }
                         }
