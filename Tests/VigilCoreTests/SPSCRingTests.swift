@@ -23,6 +23,22 @@ struct SPSCRingTests {
         #expect(consumer.pop() == nil)
     }
 
+    /// Slots filled before use read as the fill wherever a builder leaves them alone, also once the ring has
+    /// wrapped round: what lets the decoder write only the parts of an event its schema maps.
+    @Test func filledSlotsKeepTheFillWhereBuildersLeaveThemAlone() {
+        struct Pair: Equatable { var built: Int; var untouched: Int }
+        let (producer, consumer) = SPSCRing<Pair>.makeRing(capacity: 4)
+        producer.fillSlots(with: Pair(built: -1, untouched: 7))
+        var taken: [Pair] = []
+        for i in 0..<10 {
+            let slot = producer.reserve()!
+            slot.pointee.built = i
+            producer.publishReserved()
+            taken.append(consumer.pop()!)
+        }
+        #expect(taken == (0..<10).map { Pair(built: $0, untouched: 7) })
+    }
+
     /// The look-ahead drain hands each element with the next two of the same batch, and nil past its end.
     @Test func drainLookingAheadSeesTheNextTwoOfTheBatch() {
         let (producer, consumer) = SPSCRing<Int>.makeRing(capacity: 8)

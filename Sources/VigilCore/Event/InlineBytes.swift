@@ -116,10 +116,7 @@ extension EventID {
     /// `EventID(bytes)` makes, without building one and copying its 65 bytes in, and without a `memcpy` call.
     @inline(__always)
     public mutating func assign(_ bytes: UnsafeRawBufferPointer) {
-        precondition(bytes.count <= EventLimits.idBytes)
-        storage = InlineArray(repeating: 0)
-        withUnsafeMutableBytes(of: &storage) { copyShort(bytes, to: $0.baseAddress!) }
-        count = UInt8(truncatingIfNeeded: bytes.count)
+        count = store(bytes, in: &storage)
     }
 }
 
@@ -128,12 +125,18 @@ extension EntityKey {
     /// `EntityKey(bytes)` makes, without building one and copying its 64 bytes in, and without a `memcpy` call.
     @inline(__always)
     public mutating func assign(_ bytes: UnsafeRawBufferPointer) {
-        precondition(bytes.count <= EventLimits.keyBytes)
-        storage = InlineArray(repeating: 0)
-        withUnsafeMutableBytes(of: &storage) { copyShort(bytes, to: $0.baseAddress!) }
-        count = UInt8(truncatingIfNeeded: bytes.count)
+        count = store(bytes, in: &storage)
         hash = FNV1a.hash(bytes)
     }
+}
+
+/// Puts `bytes` (at most `n`) at the start of `storage`, zeros after them; returns their count.
+@inline(__always)
+private func store<let n: Int>(_ bytes: UnsafeRawBufferPointer, in storage: inout InlineArray<n, UInt8>) -> UInt8 {
+    precondition(bytes.count <= n)
+    storage = InlineArray(repeating: 0)
+    withUnsafeMutableBytes(of: &storage) { copyShort(bytes, to: $0.baseAddress!) }
+    return UInt8(truncatingIfNeeded: bytes.count)
 }
 
 /// Copies a few dozen bytes as whole words, reading and writing only within `source.count` bytes: ids and keys

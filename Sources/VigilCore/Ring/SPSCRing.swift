@@ -142,6 +142,14 @@ extension SPSCRing {
             return n
         }
 
+        /// Writes `value` into every slot, before the ring is used (from the thread that made it): for plain-value elements that `reserve()`'s
+        /// callers build in place part by part, the parts a builder leaves alone then read as `value`'s, not as
+        /// whatever the memory held. Elements are plain values, so the bytes stay when an element is taken.
+        public func fillSlots(with value: Element) {
+            precondition(_isPOD(Element.self), "only plain values keep their bytes in a slot")
+            ring.slots.initialize(repeating: value, count: ring.capacity)
+        }
+
         /// The next free slot, uninitialized, or nil when the ring is full: initialize it in place, then
         /// `publishReserved()` appends it. A slot reserved and not published is offered again by the next call.
         /// Saves the copy `push` makes, for elements built where they will be read.

@@ -46,6 +46,8 @@ public final class WorkerPool: Sendable {
         var relays: [SPSCRing<ScoredEvent>.Relay] = []
         for _ in 0..<self.count {
             let (producer, relay, consumer) = SPSCRing<ScoredEvent>.makeRelayRing(capacity: ringCapacity)
+            // The decoder writes only the parts of an event the schema maps (`reserve(forPartition:)`).
+            producer.fillSlots(with: ScoredEvent(event: Event(), features: .undefined, result: DetectionResult(), sequence: 0))
             inputs.append(producer)
             relays.append(relay)
             outputs.append(consumer)
@@ -77,8 +79,10 @@ public final class WorkerPool: Sendable {
     /// A free slot in the ring of the worker owning `partition`, to build an item in place (then
     /// `publishReserved(forPartition:)`), or nil when that ring is full. Routing thread only.
     ///
-    /// The slot is uninitialized, and it is filled field by field (the event by the decoder, the rest by
-    /// `Router.prepare`, the result by the worker): `ScoredEvent` holds plain values only, so that is sound.
+    /// The slot holds an earlier item (or the blank one the rings were filled with), and it is filled field by
+    /// field (the event by the decoder, the rest by `Router.prepare`, the result by the worker): `ScoredEvent`
+    /// holds plain values only, so that is sound. The parts of an event past the schema's fields, which the
+    /// decoder leaves alone, stay blank: every item a ring holds was decoded with the same schema.
     @inline(__always)
     public func reserve(forPartition partition: Int32) -> UnsafeMutablePointer<ScoredEvent>? {
         assert(_isPOD(ScoredEvent.self), "ring slots are filled field by field")

@@ -147,7 +147,8 @@ extension HalfSpaceTrees {
                     nodes.withUnsafeBufferPointer { nodes in
                         var test = 0
                         var exit = 0
-                        _ = Self.appendTests(root, first: 0, nodes: nodes.baseAddress!, tests: treeTests.baseAddress!, test: &test, exits: treeExits.baseAddress!, exit: &exit)
+                        _ = Self.writeTests(
+                            root, first: 0, nodes: nodes.baseAddress!, tests: treeTests.baseAddress!, test: &test, exits: treeExits.baseAddress!, exit: &exit)
                     }
                     tests.append(contentsOf: UnsafeBufferPointer(rebasing: treeTests[..<pairs]))
                     exits.append(contentsOf: UnsafeBufferPointer(treeExits))
@@ -160,7 +161,7 @@ extension HalfSpaceTrees {
         /// Writes the tests of the subtree at `index`, whose first end node is number `first` (left to right), from
         /// test number `test` on, and its end nodes from `exit` on (both moved past them); returns how many end
         /// nodes it has.
-        private static func appendTests(
+        private static func writeTests(
             _ index: Int, first: Int, nodes: UnsafePointer<ReferenceNode>, tests: UnsafeMutablePointer<ExitTests>, test: inout Int,
             exits: UnsafeMutablePointer<TreeWalk>, exit: inout Int
         ) -> Int {
@@ -174,8 +175,8 @@ extension HalfSpaceTrees {
             test &+= 1
             tests[pair].values[lane] = node.value
             tests[pair].inputs[lane] = node.input
-            let left = appendTests(Int(node.next), first: first, nodes: nodes, tests: tests, test: &test, exits: exits, exit: &exit)
-            let right = appendTests(Int(node.next) &+ 1, first: first &+ left, nodes: nodes, tests: tests, test: &test, exits: exits, exit: &exit)
+            let left = writeTests(Int(node.next), first: first, nodes: nodes, tests: tests, test: &test, exits: exits, exit: &exit)
+            let right = writeTests(Int(node.next) &+ 1, first: first &+ left, nodes: nodes, tests: tests, test: &test, exits: exits, exit: &exit)
             tests[pair].masks[lane] = ~(((UInt64(1) << left) &- 1) << first)
             tests[pair].ends[lane] = Int32(left &+ right)
             return left &+ right
