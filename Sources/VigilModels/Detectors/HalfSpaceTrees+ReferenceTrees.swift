@@ -108,24 +108,36 @@ extension HalfSpaceTrees {
             exits.removeAll(keepingCapacity: true)
         }
 
-        /// Builds tree `tree`, the next after those built since `removeAll()`: `body` sets its root (the writer's
-        /// node 0) and every node under it through `writer`, then the tree is appended and its tests derived.
-        /// False when the tree needed more nodes than a tree can have (only from a corrupt checkpoint's masses).
+        /// Builds tree `tree`, the next after those built since `removeAll()`, in `room` (at least `nodesPerTree`
+        /// nodes and masses, kept by the caller so that the event path allocates nothing): `body` sets its root (the
+        /// writer's node 0) and every node under it through `writer`, then the tree is appended and its tests
+        /// derived. False when the tree needed more nodes than a tree can have (only from a corrupt checkpoint's
+        /// masses).
         @discardableResult
-        mutating func build(tree: Int, _ body: (_ writer: inout TreeWriter) -> Void) -> Bool {
+        mutating func build(
+            tree: Int, room: UnsafeMutablePointer<ReferenceNode>, masses roomMasses: UnsafeMutablePointer<UInt16>, _ body: (_ writer: inout TreeWriter) -> Void
+        ) -> Bool {
             roots[tree] = Int32(nodes.count)
             testStarts[tree] = Int32(testCount)
-            let fits = withUnsafeTemporaryAllocation(of: ReferenceNode.self, capacity: nodesPerTree) { treeNodes in
-                withUnsafeTemporaryAllocation(of: UInt16.self, capacity: nodesPerTree) { treeMasses in
-                    var writer = TreeWriter(nodes: treeNodes.baseAddress!, masses: treeMasses.baseAddress!, room: nodesPerTree, base: nodes.count)
-                    body(&writer)
-                    nodes.append(contentsOf: UnsafeBufferPointer(start: writer.nodes, count: writer.count))
-                    masses.append(contentsOf: UnsafeBufferPointer(start: writer.masses, count: writer.count))
-                    return !writer.overflowed
-                }
-            }
+            var writer = TreeWriter(nodes: room, masses: roomMasses, room: nodesPerTree, base: nodes.count)
+            body(&writer)
+            nodes.append(contentsOf: UnsafeBufferPointer(start: writer.nodes, count: writer.count))
+            masses.append(contentsOf: UnsafeBufferPointer(start: writer.masses, count: writer.count))
             finish(tree: tree)
-            return fits
+            return !writer.overflowed
+        }
+
+        /// `build(tree:room:masses:_:)` in room made for it: for building off the event path (a new or restored
+        /// model), where the allocation does not matter.
+        @discardableResult
+        mutating func build(tree: Int, _ body: (_ writer: inout TreeWriter) -> Void) -> Bool {
+            let room = UnsafeMutablePointer<ReferenceNode>.allocate(capacity: nodesPerTree)
+            let roomMasses = UnsafeMutablePointer<UInt16>.allocate(capacity: nodesPerTree)
+            defer {
+                room.deallocate()
+                roomMasses.deallocate()
+            }
+            return build(tree: tree, room: room, masses: roomMasses, body)
         }
 
         /// Derives tree `tree`'s tests and end nodes once it is built.
@@ -138,20 +150,21 @@ extension HalfSpaceTrees {
                 testStarts[tree + 1] = Int32(testCount)
                 return
             }
-            exitStarts[tree] = Int32(exits.count)
+            let (firstPair, firstExit) = (tests.count, exits.count)
+            exitStarts[tree] = Int32(firstExit)
             // An odd last test leaves its pair's other lane ruling nothing out; the next tree starts a pair.
-            let pairs = ends / 2
-            withUnsafeTemporaryAllocation(of: ExitTests.self, capacity: Swift.max(1, pairs)) { treeTests in
-                withUnsafeTemporaryAllocation(of: TreeWalk.self, capacity: ends) { treeExits in
-                    treeTests.initialize(repeating: .unset)
-                    nodes.withUnsafeBufferPointer { nodes in
+            // Appended first (within the reserved capacity), then written where they lie.
+            tests.append(contentsOf: repeatElement(.unset, count: ends / 2))
+            exits.append(contentsOf: repeatElement(TreeWalk(end: 0, score: 0), count: ends))
+            nodes.withUnsafeBufferPointer { nodes in
+                tests.withUnsafeMutableBufferPointer { tests in
+                    exits.withUnsafeMutableBufferPointer { exits in
                         var test = 0
                         var exit = 0
                         _ = Self.writeTests(
-                            root, first: 0, nodes: nodes.baseAddress!, tests: treeTests.baseAddress!, test: &test, exits: treeExits.baseAddress!, exit: &exit)
+                            root, first: 0, nodes: nodes.baseAddress!, tests: tests.baseAddress! + firstPair, test: &test, exits: exits.baseAddress! + firstExit,
+                            exit: &exit)
                     }
-                    tests.append(contentsOf: UnsafeBufferPointer(rebasing: treeTests[..<pairs]))
-                    exits.append(contentsOf: UnsafeBufferPointer(treeExits))
                 }
             }
             testCount = tests.count * 2
@@ -167,7 +180,7 @@ extension HalfSpaceTrees {
         ) -> Int {
             let node = nodes[index]
             if node.isEnd {
-                (exits + exit).initialize(to: TreeWalk(end: node.next, score: node.value))
+                exits[exit] = TreeWalk(end: node.next, score: node.value)
                 exit &+= 1
                 return 1
             }

@@ -54,6 +54,11 @@ public struct HalfSpaceTrees: Sendable {
     private var exits: [UInt8]
     /// Scratch for building a reference: numbers of points, partitioned down a tree.
     private var order: [UInt16]
+    /// Scratch for building a reference: room for one tree's nodes and masses before it is appended
+    /// (`ReferenceTrees.build(tree:room:masses:_:)`), made at the first window's end and kept, so that window ends
+    /// allocate nothing (4 KB a tree was too much for a temporary allocation on the stack). Not part of the state.
+    private var treeRoom: [ReferenceNode] = []
+    private var treeRoomMasses: [UInt16] = []
     /// Counts, per node in heap order tree after tree, of current-window events restored from a checkpoint
     /// (which holds counts, not the events); nil when every event of the window is in `points`.
     private var carried: [UInt16]?
@@ -104,11 +109,13 @@ public struct HalfSpaceTrees: Sendable {
     /// trees at their largest (twice, with tests: the next one is built beside the last) and a window of events.
     public static func bytesPerModel(dimensions: Int, trees: Int, height: Int, window: Int, findsEndsByTests: Bool) -> Int {
         let nodes = ReferenceTrees.nodesPerTree(height: height, window: window, sizeLimit: 0.1 * Double(window))
+        // Per tree its nodes with their masses and 16 bytes of indices, and once the room one tree is built in.
         let walked = nodes * (MemoryLayout<ReferenceNode>.stride + 2) + 16
-        guard findsEndsByTests else { return trees * walked + window * (dimensions * 8 + 2) }
+        let room = nodes * (MemoryLayout<ReferenceNode>.stride + 2)
+        guard findsEndsByTests else { return trees * walked + room + window * (dimensions * 8 + 2) }
         let tests = ReferenceTrees.testsPerTree(nodesPerTree: nodes)
         let testBytes = tests / 2 * MemoryLayout<ExitTests>.stride + tests * MemoryLayout<TreeWalk>.stride
-        return 2 * trees * (walked + testBytes) + window * (dimensions * 8 + trees + 2)
+        return 2 * trees * (walked + testBytes) + room + window * (dimensions * 8 + trees + 2)
     }
 
     /// Draws the splits of the subtree at `node` (heap order, `splits` indexed from the tree's root).
@@ -388,44 +395,52 @@ public struct HalfSpaceTrees: Sendable {
         let previous = usesTests ? reference : nil
         if usesTests { spare.removeAll() } else { reference.removeAll() }
         let (hasCarried, carriedCounts) = (carried != nil, carried ?? [])
+        if treeRoom.count < reference.nodesPerTree {
+            treeRoom = Array(repeating: ReferenceNode(value: 0, input: -1, next: 0), count: reference.nodesPerTree)
+            treeRoomMasses = Array(repeating: 0, count: reference.nodesPerTree)
+        }
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 64) { exitCounts in
             points.withUnsafeBufferPointer { points in
                 exits.withUnsafeBufferPointer { exits in
                     order.withUnsafeMutableBufferPointer { order in
                         carriedCounts.withUnsafeBufferPointer { carriedCounts in
-                            let carriedBase = hasCarried ? carriedCounts.baseAddress : nil
-                            for tree in 0..<trees {
-                                let carried = carriedBase.map { $0 + tree * nodesPerTree }
-                                if let previous, previous.exitStarts[tree] >= 0 {
-                                    // Where the window's events ended in the previous tree gives the masses down to there.
-                                    let treeExits = exits.baseAddress! + tree * window
-                                    for end in 0..<64 { exitCounts[end] = 0 }
-                                    for e in 0..<buffered { exitCounts[Int(treeExits[e])] &+= 1 }
-                                    var test = Int(previous.testStarts[tree])
-                                    let old = Int(previous.roots[tree])
-                                    let fits = ReferenceTrees.reading(previous) { previous in
-                                        spare.build(tree: tree) { writer in
-                                            writer.rebuild(
-                                                0, heap: 0, depth: 0, place: root, from: previous, old: old, first: 0, test: &test, shape: shape,
-                                                splits: splits.tree(tree),
-                                                window: ReferenceTrees.Window(
-                                                    points: points.baseAddress!, count: buffered, exits: treeExits,
-                                                    exitCounts: UnsafePointer(exitCounts.baseAddress!), carried: carried, order: order.baseAddress!))
+                            treeRoom.withUnsafeMutableBufferPointer { room in
+                                treeRoomMasses.withUnsafeMutableBufferPointer { roomMasses in
+                                    let carriedBase = hasCarried ? carriedCounts.baseAddress : nil
+                                    for tree in 0..<trees {
+                                        let carried = carriedBase.map { $0 + tree * nodesPerTree }
+                                        if let previous, previous.exitStarts[tree] >= 0 {
+                                            // Where the window's events ended in the previous tree gives the masses down to there.
+                                            let treeExits = exits.baseAddress! + tree * window
+                                            for end in 0..<64 { exitCounts[end] = 0 }
+                                            for e in 0..<buffered { exitCounts[Int(treeExits[e])] &+= 1 }
+                                            var test = Int(previous.testStarts[tree])
+                                            let old = Int(previous.roots[tree])
+                                            let fits = ReferenceTrees.reading(previous) { previous in
+                                                spare.build(tree: tree, room: room.baseAddress!, masses: roomMasses.baseAddress!) { writer in
+                                                    writer.rebuild(
+                                                        0, heap: 0, depth: 0, place: root, from: previous, old: old, first: 0, test: &test, shape: shape,
+                                                        splits: splits.tree(tree),
+                                                        window: ReferenceTrees.Window(
+                                                            points: points.baseAddress!, count: buffered, exits: treeExits,
+                                                            exitCounts: UnsafePointer(exitCounts.baseAddress!), carried: carried, order: order.baseAddress!))
+                                                }
+                                            }
+                                            precondition(fits, "a window's tree has at most nodesPerTree nodes")
+                                            continue
                                         }
+                                        for i in 0..<buffered { order[i] = UInt16(truncatingIfNeeded: i) }
+                                        func build(_ trees: inout ReferenceTrees) {
+                                            let fits = trees.build(tree: tree, room: room.baseAddress!, masses: roomMasses.baseAddress!) { writer in
+                                                writer.build(
+                                                    0, heap: 0, depth: 0, place: root, lo: 0, hi: buffered, shape: shape, splits: splits.tree(tree),
+                                                    points: points.baseAddress!, order: order.baseAddress!, carried: carried)
+                                            }
+                                            precondition(fits, "a window's tree has at most nodesPerTree nodes")
+                                        }
+                                        if usesTests { build(&spare) } else { build(&reference) }
                                     }
-                                    precondition(fits, "a window's tree has at most nodesPerTree nodes")
-                                    continue
                                 }
-                                for i in 0..<buffered { order[i] = UInt16(truncatingIfNeeded: i) }
-                                func build(_ trees: inout ReferenceTrees) {
-                                    let fits = trees.build(tree: tree) { writer in
-                                        writer.build(
-                                            0, heap: 0, depth: 0, place: root, lo: 0, hi: buffered, shape: shape, splits: splits.tree(tree),
-                                            points: points.baseAddress!, order: order.baseAddress!, carried: carried)
-                                    }
-                                    precondition(fits, "a window's tree has at most nodesPerTree nodes")
-                                }
-                                if usesTests { build(&spare) } else { build(&reference) }
                             }
                         }
                     }
