@@ -83,7 +83,11 @@ extension HalfSpaceTrees {
             testStarts = Array(repeating: 0, count: trees + 1)
             exitStarts = Array(repeating: 0, count: trees)
             for tree in 0..<trees {
-                build(tree: tree) { _ = $0.set(0, heap: 0, depth: 0, mass: 0, shape: Shape(height: 1, sizeLimit: 1, dimensions: 1)) { (0, 0) } }
+                roots[tree] = Int32(nodes.count)
+                testStarts[tree] = Int32(testCount)
+                nodes.append(ReferenceNode(value: 0, input: -1, next: 0))
+                masses.append(0)
+                finish(tree: tree)
             }
         }
 
@@ -127,8 +131,8 @@ extension HalfSpaceTrees {
             return !writer.overflowed
         }
 
-        /// `build(tree:room:masses:_:)` in room made for it: for building off the event path (a new or restored
-        /// model), where the allocation does not matter.
+        /// `build(tree:room:masses:_:)` in room made for it: for a model restored from a checkpoint, off the event
+        /// path.
         @discardableResult
         mutating func build(tree: Int, _ body: (_ writer: inout TreeWriter) -> Void) -> Bool {
             let room = UnsafeMutablePointer<ReferenceNode>.allocate(capacity: nodesPerTree)
