@@ -191,8 +191,9 @@ public struct HalfSpaceTrees: Sendable {
         /// node number the model keeps for every event of the window (`exits`), read when shares are asked for:
         /// writing all of them cost every event 25 stores of 16 bytes, 25 KB a run, for the 1 % that alert.
         var trees: [TreeWalk]
-        /// Per event, the window it was counted in and its place among the window's events.
+        /// Per event, the window it was counted in.
         var windows: [UInt32]
+        /// Per event, its place among its window's events: where its tested trees' end nodes are in `exits`.
         var positions: [Int32]
         /// Per event, true when it was scored against a reference window (it has shares).
         public internal(set) var warm: [Bool]
