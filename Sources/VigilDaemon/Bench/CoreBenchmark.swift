@@ -203,10 +203,11 @@ public struct CoreBenchmark: Sendable {
             }
             // As the consumer does: decoded where the worker will read it, waiting as it waits for room.
             let partition = partitions[i]
-            var slot = pool.reserve(forPartition: partition)
+            let worker = pool.worker(forPartition: partition)
+            var slot = pool.reserve(forWorker: worker)
             while slot == nil {
                 backoff.idle()
-                slot = pool.reserve(forPartition: partition)
+                slot = pool.reserve(forWorker: worker)
             }
             backoff.reset()
             slot!.pointee.event = Event()
@@ -215,7 +216,7 @@ public struct CoreBenchmark: Sendable {
             slot!.pointee.event.offset = Int64(i)
             slot!.pointee.event.partition = partition
             router.prepare(slot!)
-            pool.publishReserved(forPartition: partition)
+            pool.publishReserved(forWorker: worker)
         }
         drained.wait()
         let seconds = elapsed(start)

@@ -286,11 +286,12 @@ final class ConsumerLoop: @unchecked Sendable {
             logger.debug("message from an unassigned partition or an old offset skipped: \(message.topicPartition)@\(message.offset)")
             return
         }
-        if secondary == nil, pendingStart == pending.count, let slot = pool.reserve(forPartition: Int32(index)) {
+        let worker = pool.worker(forPartition: Int32(index))
+        if secondary == nil, pendingStart == pending.count, let slot = pool.reserve(forWorker: worker) {
             // Decoded and completed where the worker will read it; a refused message leaves the slot unpublished.
             guard decode(message, partition: index, readAt: readAt, into: &slot.pointee.event) else { return }
             router.prepare(slot)
-            pool.publishReserved(forPartition: Int32(index))
+            pool.publishReserved(forWorker: worker)
             return
         }
         var event = Event()
