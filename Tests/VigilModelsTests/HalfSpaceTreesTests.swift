@@ -131,6 +131,29 @@ struct HalfSpaceTreesTests {
         }
     }
 
+    /// A missing input (NaN) fails every split's `x < value`, so a walk sends it right everywhere: the tests that
+    /// find end nodes without a walk (`ReferenceTrees.exit`) must rule out every end node left of a split on it.
+    @Test func aMissingInputGoesWhereAWalkSendsIt() {
+        var tested = HalfSpaceTrees(dimensions: 4, trees: 10, height: 12, window: 250, seed: 21, findsEndsByTests: true)
+        var walked = HalfSpaceTrees(dimensions: 4, trees: 10, height: 12, window: 250, seed: 21, findsEndsByTests: false)
+        var generator = SplitMix64(seed: 17)
+        var (testedShares, walkedShares) = ([Double](repeating: 0, count: 4), [Double](repeating: 0, count: 4))
+        var (missing, warm) = (0, 0)
+        for var point in mixedStream(count: 3_000, dimensions: 4, seed: 5) {
+            for q in 0..<4 where generator.next() % 8 == 0 {
+                point[q] = .nan
+                missing += 1
+            }
+            let a = score(&tested, point, contributions: &testedShares)
+            let b = score(&walked, point, contributions: &walkedShares)
+            #expect(a == b)
+            #expect(testedShares == walkedShares)
+            if a > 0 { warm += 1 }
+        }
+        #expect(missing > 1_000 && warm > 2_000, "the comparison covers missing inputs in warm windows")
+        #expect(tested.walkedTrees == 0, "every tree tested")
+    }
+
     /// What a model writes holds the plain algorithm's latest counts at every node and its reference counts
     /// wherever a score can read them (0 elsewhere).
     @Test func theWrittenStateHoldsThePlainAlgorithmsCounts() throws {

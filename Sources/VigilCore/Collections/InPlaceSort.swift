@@ -10,18 +10,21 @@ extension UnsafeMutableBufferPointer {
         sortWithoutAllocating(depthLimit: 2 * (Int.bitWidth - count.leadingZeroBitCount), by: areInIncreasingOrder)
     }
 
-    /// The sort with a given budget of partitioning rounds before heapsort takes over (tests use 0 and 1).
+    /// The sort with a given depth of partitioning (on any one path of ranges split in two) before heapsort takes
+    /// over the range at hand (tests use 0 and 1).
     @inlinable
     func sortWithoutAllocating(depthLimit: Int, by areInIncreasingOrder: (Element, Element) -> Bool) {
         guard count > 1 else { return }
-        var depthLimit = depthLimit
-        introsort(0, count, depthLimit: &depthLimit, by: areInIncreasingOrder)
+        introsort(0, count, depthLimit: depthLimit, by: areInIncreasingOrder)
     }
 
+    /// The depth is counted per path, as introsort has it (each side of a split gets what is left of it): a budget
+    /// shared by the whole sort ran out after 2 log2(n) splits, and heapsort then sorted most of every large input.
     @inlinable
-    func introsort(_ start: Int, _ end: Int, depthLimit: inout Int, by less: (Element, Element) -> Bool) {
+    func introsort(_ start: Int, _ end: Int, depthLimit: Int, by less: (Element, Element) -> Bool) {
         var start = start
         var end = end
+        var depthLimit = depthLimit
         while end - start > 16 {
             if depthLimit == 0 {
                 heapsort(start, end, by: less)
@@ -48,10 +51,10 @@ extension UnsafeMutableBufferPointer {
             swapAt(start, j)
             // Recurse into the smaller side, loop on the larger: the stack stays O(log n).
             if j - start < end - (j + 1) {
-                introsort(start, j, depthLimit: &depthLimit, by: less)
+                introsort(start, j, depthLimit: depthLimit, by: less)
                 start = j + 1
             } else {
-                introsort(j + 1, end, depthLimit: &depthLimit, by: less)
+                introsort(j + 1, end, depthLimit: depthLimit, by: less)
                 end = j
             }
         }
