@@ -142,9 +142,10 @@ extension SPSCRing {
             return n
         }
 
-        /// Writes `value` into every slot, before the ring is used (from the thread that made it): for plain-value elements that `reserve()`'s
-        /// callers build in place part by part, the parts a builder leaves alone then read as `value`'s, not as
-        /// whatever the memory held. Elements are plain values, so the bytes stay when an element is taken.
+        /// Writes `value` into every slot, before the ring is used (from the thread that made it): for plain-value
+        /// elements that `reserve()`'s callers build in place part by part, the parts a builder leaves alone then
+        /// read as `value`'s, not as whatever the memory held. Elements are plain values, so the bytes stay when an
+        /// element is taken.
         public func fillSlots(with value: Element) {
             precondition(_isPOD(Element.self), "only plain values keep their bytes in a slot")
             ring.slots.initialize(repeating: value, count: ring.capacity)
