@@ -131,13 +131,15 @@ struct EntityFeatureState: Sendable {
         }
     }
 
-    /// Slots every store has room for: `ensure` returns at once below it, as it does on all but a key table's
-    /// growth (it ran every store's check on every event). Zero after a restore, whose stores have the checkpoint's
-    /// sizes.
+    /// Slots every store has room for: an event whose key's slot is below it grows nothing, as on all but a key
+    /// table's growth (running every store's check on every event cost more than the rest of the look-ups). Zero
+    /// after a restore, whose stores have the checkpoint's sizes (each store's growth skips what it has).
     var ensuredSlots = 0
 
-    private mutating func ensure(slots: Int) {
-        guard slots > ensuredSlots else { return }
+    /// Grows every store to `slots`, past `ensuredSlots`. Kept out of line and checked by the caller: the call,
+    /// which saved and restored six registers, was most of what an event paid for it.
+    @inline(never)
+    private mutating func grow(slots: Int) {
         ensuredSlots = slots
         sliding?.ensure(slots: slots)
         for i in buckets.indices { buckets[i].ensure(slots: slots) }
@@ -198,7 +200,7 @@ struct EntityFeatureState: Sendable {
         }
         let t = event.pointee.timeMs
         let lookup = index.lookup(key, nowMs: t)
-        ensure(slots: index.slotCapacity)
+        if index.slotCapacity > ensuredSlots { grow(slots: index.slotCapacity) }
         let slot = lookup.slot
         if lookup.isFresh { reset(slot: slot) }
 
@@ -245,7 +247,7 @@ struct EntityFeatureState: Sendable {
         for (position, plan) in features {
             switch plan {
             case .sliding(let lane, let size, let aggregate):
-                output[position] = sliding!.stats(slot: slot, lane: lane, atMs: t, sizeMs: size).value(of: aggregate)
+                output[position] = sliding!.value(of: aggregate, slot: slot, lane: lane, atMs: t, sizeMs: size)
             case .bucket(let store, let aggregate):
                 output[position] = bucketStatsAfter[store].value(of: aggregate)
             case .decayed(let store, let aggregate):
