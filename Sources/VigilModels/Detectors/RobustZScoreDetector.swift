@@ -131,40 +131,44 @@ public struct RobustZScoreDetector: Sendable {
     /// One pass: only the entries between the freed place (the oldest's, or the end) and `x`'s place move.
     private mutating func add(_ x: Double, slot: Int, count n: Int) {
         let (base, window) = (slot * window, window)
+        precondition(base + window <= values.count && base + window <= ages.count)
         values.withUnsafeMutableBufferPointer { values in
             ages.withUnsafeMutableBufferPointer { ages in
+                // The key's places through pointers: indexing the buffers checked every `base + i` for
+                // overflow, which kept the ages' increment from being a few vector additions.
+                let (values, ages) = (values.baseAddress! + base, ages.baseAddress! + base)
                 var hole = n
                 if n == window {
                     hole = 0
-                    while ages[base + hole] != UInt16(window - 1) { hole += 1 }
+                    while ages[hole] != UInt16(window - 1) { hole &+= 1 }
                 }
-                for i in 0..<n { ages[base + i] &+= 1 }
+                for i in 0..<n { ages[i] &+= 1 }
                 // After the values equal to it, so equal values keep their order of arrival.
                 var place = 0
                 var high = n
                 while place < high {
-                    let middle = (place + high) / 2
-                    if values[base + middle] <= x { place = middle + 1 } else { high = middle }
+                    let middle = (place &+ high) / 2
+                    if values[middle] <= x { place = middle &+ 1 } else { high = middle }
                 }
                 if place <= hole {
                     var i = hole
                     while i > place {
-                        values[base + i] = values[base + i - 1]
-                        ages[base + i] = ages[base + i - 1]
-                        i -= 1
+                        values[i] = values[i &- 1]
+                        ages[i] = ages[i &- 1]
+                        i &-= 1
                     }
                 } else {
                     place -= 1
                     for i in hole..<place {
-                        values[base + i] = values[base + i + 1]
-                        ages[base + i] = ages[base + i + 1]
+                        values[i] = values[i &+ 1]
+                        ages[i] = ages[i &+ 1]
                     }
                 }
-                values[base + place] = x
-                ages[base + place] = 0
-                counts[slot] = Int32(Swift.min(n + 1, window))
+                values[place] = x
+                ages[place] = 0
             }
         }
+        counts[slot] = Int32(Swift.min(n + 1, window))
     }
 
     private func zScore(_ x: Double, slot: Int, count n: Int) -> Double {
