@@ -175,41 +175,68 @@ public struct RobustZScoreDetector: Sendable {
         values.withUnsafeBufferPointer { values in
             let sorted = UnsafeBufferPointer(rebasing: values[slot * window..<slot * window + n])
             let median = Self.median(sorted)
-            // The deviations |v - median| in increasing order, without sorting them: they fall walking left from
-            // the last value not above the median and walking right from the next, so the two walks merge.
-            var left = n / 2
-            while left >= 0, sorted[left] > median { left -= 1 }
-            var right = left + 1
-            func nextDeviation() -> Double {
-                let fromLeft = left >= 0 ? Swift.abs(sorted[left] - median) : .infinity
-                let fromRight = right < n ? Swift.abs(sorted[right] - median) : .infinity
-                if fromLeft <= fromRight {
-                    left -= 1
-                    return fromLeft
-                }
-                right += 1
-                return fromRight
-            }
+            // The deviations |v - median| in increasing order, without sorting them: they rise walking left from
+            // the last value not above the median and walking right from the next.
+            var last = n / 2
+            while last >= 0, sorted[last] > median { last -= 1 }
             // The deviations' median: the middle one, or the mean of the middle two.
-            var total = 0.0
-            var lower = 0.0
-            var middle = 0.0
-            for k in 0...(n / 2) {
-                let deviation = nextDeviation()
-                total += deviation
-                if k == n / 2 - 1 { lower = deviation }
-                if k == n / 2 { middle = deviation }
-            }
+            let (lower, middle) = Self.middleDeviations(sorted, median: median, last: last)
             var spread = 1.4826 * (n % 2 == 1 ? middle : (lower + middle) / 2)
             if spread == 0 {
-                // More than half the values are equal: fall back to the mean absolute deviation, summed in
-                // increasing order (as over sorted deviations, so the sum rounds the same).
-                for _ in (n / 2 + 1)..<n { total += nextDeviation() }
-                spread = 1.2533 * total / Double(n)
+                // More than half the values are equal: fall back to the mean absolute deviation.
+                spread = 1.2533 * Self.deviationSum(sorted, median: median, last: last) / Double(n)
             }
             if spread == 0 { return x == median ? 0 : (x > median ? .infinity : -.infinity) }
             return (x - median) / spread
         }
+    }
+
+    /// The deviations from `median` numbered `n / 2 - 1` and `n / 2` in increasing order (`n` is `sorted.count`,
+    /// at least 2), where the deviations of `sorted[...last]` rise walking left and those of `sorted[(last + 1)...]`
+    /// walking right. Found by halving how many of the first `n / 2 + 1` come from the left, not by merging the
+    /// two walks step by step: each merge step was a branch on the data, mispredicted about every other time.
+    private static func middleDeviations(_ sorted: UnsafeBufferPointer<Double>, median: Double, last: Int) -> (lower: Double, middle: Double) {
+        let (leftCount, rightCount) = (last + 1, sorted.count - last - 1)
+        // The i-th deviation walking left or right; none (-infinity before the first, infinity past the last).
+        func left(_ i: Int) -> Double {
+            i < 0 ? -.infinity : i >= leftCount ? .infinity : Swift.abs(sorted[last - i] - median)
+        }
+        func right(_ j: Int) -> Double {
+            j < 0 ? -.infinity : j >= rightCount ? .infinity : Swift.abs(sorted[last + 1 + j] - median)
+        }
+        // The first `taken` deviations are `i` from the left and `taken - i` from the right for the least `i`
+        // whose next left one is not below the last right one taken.
+        let taken = sorted.count / 2 + 1
+        var (low, high) = (Swift.max(0, taken - rightCount), Swift.min(taken, leftCount))
+        while low < high {
+            let i = (low + high) / 2
+            if left(i) < right(taken - i - 1) { low = i + 1 } else { high = i }
+        }
+        let (i, j) = (low, taken - low)
+        // The largest of those taken is the middle deviation; the largest of the rest, the one before it.
+        if left(i - 1) >= right(j - 1) {
+            return (Swift.max(left(i - 2), right(j - 1)), left(i - 1))
+        }
+        return (Swift.max(left(i - 1), right(j - 2)), right(j - 1))
+    }
+
+    /// The sum of all deviations from `median`, added in increasing order (merging the two walks of
+    /// `middleDeviations`), so that it rounds as the sum of the sorted deviations does.
+    private static func deviationSum(_ sorted: UnsafeBufferPointer<Double>, median: Double, last: Int) -> Double {
+        var (left, right) = (last, last + 1)
+        var total = 0.0
+        for _ in 0..<sorted.count {
+            let fromLeft = left >= 0 ? Swift.abs(sorted[left] - median) : .infinity
+            let fromRight = right < sorted.count ? Swift.abs(sorted[right] - median) : .infinity
+            if fromLeft <= fromRight {
+                total += fromLeft
+                left -= 1
+            } else {
+                total += fromRight
+                right += 1
+            }
+        }
+        return total
     }
 
     private static func median(_ sorted: UnsafeBufferPointer<Double>) -> Double {
