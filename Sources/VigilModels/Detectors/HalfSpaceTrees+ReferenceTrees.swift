@@ -216,6 +216,30 @@ extension HalfSpaceTrees {
             return (candidates[0] & candidates[1]).trailingZeroBitCount
         }
 
+        /// `exit(_:tests:pairs:)` for four events at once: each pair of tests is loaded once for all four, which
+        /// leaves the loop a third fewer loads per event than four calls (the tests' values, masks and inputs,
+        /// against only the events' inputs).
+        @inline(__always) static func exits(
+            _ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ c: UnsafePointer<Double>, _ d: UnsafePointer<Double>,
+            tests: UnsafePointer<ExitTests>, pairs: Int
+        ) -> SIMD4<Int> {
+            var (candidatesA, candidatesB) = (SIMD2<UInt64>(repeating: .max), SIMD2<UInt64>(repeating: .max))
+            var (candidatesC, candidatesD) = (SIMD2<UInt64>(repeating: .max), SIMD2<UInt64>(repeating: .max))
+            var k = 0
+            while k < pairs {
+                let pair = tests[k]
+                let (first, second) = (Int(truncatingIfNeeded: pair.inputs[0]), Int(truncatingIfNeeded: pair.inputs[1]))
+                candidatesA &= pair.masks | unsafeBitCast(SIMD2(a[first], a[second]) .< pair.values, to: SIMD2<UInt64>.self)
+                candidatesB &= pair.masks | unsafeBitCast(SIMD2(b[first], b[second]) .< pair.values, to: SIMD2<UInt64>.self)
+                candidatesC &= pair.masks | unsafeBitCast(SIMD2(c[first], c[second]) .< pair.values, to: SIMD2<UInt64>.self)
+                candidatesD &= pair.masks | unsafeBitCast(SIMD2(d[first], d[second]) .< pair.values, to: SIMD2<UInt64>.self)
+                k &+= 1
+            }
+            return SIMD4(
+                (candidatesA[0] & candidatesA[1]).trailingZeroBitCount, (candidatesB[0] & candidatesB[1]).trailingZeroBitCount,
+                (candidatesC[0] & candidatesC[1]).trailingZeroBitCount, (candidatesD[0] & candidatesD[1]).trailingZeroBitCount)
+        }
+
         /// What a build needs of the model.
         struct Shape {
             var height: Int

@@ -340,10 +340,23 @@ public struct HalfSpaceTrees: Sendable {
                                 let testStart = Int(reference.testStarts[tree])
                                 let (treeTests, pairs) = (tests.baseAddress! + testStart / 2, (Int(reference.testStarts[tree + 1]) - testStart + 1) / 2)
                                 let (treeEnds, treeExits) = (ends.baseAddress! + exitStart, exits.baseAddress! + tree * window + first - start)
-                                for e in start..<end {
+                                // Four events at a time (the tests loaded once for all four), then the rest one by one.
+                                var e = start
+                                while e &+ 3 < end {
+                                    let point = input + e * dimensions
+                                    let found = ReferenceTrees.exits(
+                                        point, point + dimensions, point + 2 * dimensions, point + 3 * dimensions, tests: treeTests, pairs: pairs)
+                                    for lane in 0..<4 {
+                                        treeExits[e &+ lane] = UInt8(truncatingIfNeeded: found[lane])
+                                        scores[e &+ lane] += treeEnds[found[lane]].score
+                                    }
+                                    e &+= 4
+                                }
+                                while e < end {
                                     let exit = ReferenceTrees.exit(input + e * dimensions, tests: treeTests, pairs: pairs)
                                     treeExits[e] = UInt8(truncatingIfNeeded: exit)
                                     scores[e] += treeEnds[exit].score
+                                    e &+= 1
                                 }
                             }
                         }
