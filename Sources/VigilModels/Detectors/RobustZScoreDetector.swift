@@ -7,7 +7,8 @@ public import VigilCore
 /// The raw score is `|z|` (calibration turns it into a percentile).
 /// Each key keeps its last `window` values in increasing order, each with its age (how many of the key's values
 /// came after it), so adding a value moves at most `window` entries and the median is read off in place instead
-/// of sorting a copy per event; the deviations' median is found by walking out from the median.
+/// of sorting a copy per event; the deviations' median is found by halving how many of the smallest deviations
+/// lie left of the median (the deviations rise walking out from it on either side).
 ///
 /// A detector finds each key's slot in a key index of its own, or takes the slot from the caller
 /// (`sharesKeys`): the workers' z-score per card reads the slot the card's features already looked up, which
