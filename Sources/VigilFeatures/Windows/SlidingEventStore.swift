@@ -82,41 +82,34 @@ public struct SlidingEventStore: Sendable {
         counts[slot] = Int32(n + 1)
     }
 
-    /// Statistics of one lane (or of event counts when `lane` is nil) over events in `(t - size, t]`.
-    /// NaN values are skipped for value statistics.
-    public func stats(slot: Int, lane: Int?, atMs t: Int64, sizeMs: Int64) -> WindowStats {
+    /// Statistics of one lane over events in `(t - size, t]`; NaN values are skipped.
+    public func stats(slot: Int, lane: Int, atMs t: Int64, sizeMs: Int64) -> WindowStats {
         var stats = WindowStats()
         forEachEvent(slot: slot, atMs: t, sizeMs: sizeMs) { p in
-            if let lane {
-                let value = values[p * fields.count + lane]
-                if !value.isNaN { stats.add(value) }
-            } else {
-                stats.add(0)
-            }
+            let value = values[p * fields.count + lane]
+            if !value.isNaN { stats.add(value) }
         }
         return stats
     }
 
-    /// `aggregate` of one lane (or of event counts when `lane` is nil) over events in `(t - size, t]`, as
-    /// `stats(...).value(of:)`, except that counts and sums are added up directly: a sum is the plain sum of the
-    /// values instead of the count times their running mean. Welford's update divides once per value, a chain
-    /// of some 20 cycles a step through windows of dozens of events, for figures these two never read.
+    /// `aggregate` of one lane over events in `(t - size, t]`, as `stats(...).value(of:)`, or the number of those
+    /// events when `lane` is nil (a count is the one sliding aggregate without a field). Counts and sums are added
+    /// up directly: a sum is the plain sum of the values instead of the count times their running mean. Welford's
+    /// update divides once per value, a chain of some 20 cycles a step through windows of dozens of events, for
+    /// figures these two never read.
     public func value(of aggregate: Aggregate, slot: Int, lane: Int?, atMs t: Int64, sizeMs: Int64) -> Double {
-        switch (aggregate, lane) {
-        case (.count, nil):
+        guard let lane else {
             var count = 0
             forEachEvent(slot: slot, atMs: t, sizeMs: sizeMs) { _ in count += 1 }
             return Double(count)
-        case (.sum, let lane?):
-            var sum = 0.0
-            forEachEvent(slot: slot, atMs: t, sizeMs: sizeMs) { p in
-                let value = values[p * fields.count + lane]
-                if !value.isNaN { sum += value }
-            }
-            return sum
-        default:
-            return stats(slot: slot, lane: lane, atMs: t, sizeMs: sizeMs).value(of: aggregate)
         }
+        guard aggregate == .sum else { return stats(slot: slot, lane: lane, atMs: t, sizeMs: sizeMs).value(of: aggregate) }
+        var sum = 0.0
+        forEachEvent(slot: slot, atMs: t, sizeMs: sizeMs) { p in
+            let value = values[p * fields.count + lane]
+            if !value.isNaN { sum += value }
+        }
+        return sum
     }
 
     /// Calls `body` with the position of each of the slot's events in `(t - size, t]`, newest first.
