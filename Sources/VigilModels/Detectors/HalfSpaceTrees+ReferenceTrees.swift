@@ -53,8 +53,6 @@ extension HalfSpaceTrees {
         /// Per tree, the number of its first test (even: a tree's tests start a pair), and after the last tree
         /// the tests' count.
         private(set) var testStarts: [Int32]
-        /// Tests numbered so far.
-        private var testCount = 0
         /// Every tree's end nodes left to right (trees with at most 64 end nodes), what a walk ending there
         /// returns, tree after tree.
         private(set) var exits: [TreeWalk]
@@ -76,6 +74,7 @@ extension HalfSpaceTrees {
             nodes.reserveCapacity(trees * capacity)
             masses.reserveCapacity(trees * capacity)
             if usesTests {
+                // Each tree's build appends room for the most a tree can have; the last tree's must fit too.
                 tests.reserveCapacity(trees * Self.testsPerTree(nodesPerTree: capacity) / 2)
                 exits.reserveCapacity(trees * Self.testsPerTree(nodesPerTree: capacity))
             }
@@ -84,10 +83,11 @@ extension HalfSpaceTrees {
             exitStarts = Array(repeating: 0, count: trees)
             for tree in 0..<trees {
                 roots[tree] = Int32(nodes.count)
-                testStarts[tree] = Int32(testCount)
+                testStarts[tree] = 0
                 nodes.append(ReferenceNode(value: 0, input: -1, next: 0))
                 masses.append(0)
-                finish(tree: tree)
+                exitStarts[tree] = usesTests ? Int32(exits.count) : -1
+                if usesTests { exits.append(TreeWalk(end: 0, score: 0)) }
             }
         }
 
@@ -100,34 +100,52 @@ extension HalfSpaceTrees {
             return 1 + 2 * inner
         }
 
-        /// Most tests (and end nodes) a tree with tests has: fewer than 64 inner nodes, padded to an even count.
-        static func testsPerTree(nodesPerTree: Int) -> Int { Swift.min(64, (nodesPerTree + 1) / 2 + 1) }
+        /// Most tests (and end nodes) a tree with tests has: at most 64 end nodes, one more than its inner nodes;
+        /// an even count, for whole pairs of tests.
+        static func testsPerTree(nodesPerTree: Int) -> Int { Swift.min(64, ((nodesPerTree + 1) / 2 + 1) & ~1) }
 
         /// Starts a rebuild of every tree: then `build(tree:_:)` tree after tree.
         mutating func removeAll() {
             nodes.removeAll(keepingCapacity: true)
             masses.removeAll(keepingCapacity: true)
             tests.removeAll(keepingCapacity: true)
-            testCount = 0
             exits.removeAll(keepingCapacity: true)
         }
 
         /// Builds tree `tree`, the next after those built since `removeAll()`, in `room` (at least `nodesPerTree`
         /// nodes and masses, kept by the caller so that the event path allocates nothing): `body` sets its root (the
-        /// writer's node 0) and every node under it through `writer`, then the tree is appended and its tests
-        /// derived. False when the tree needed more nodes than a tree can have (only from a corrupt checkpoint's
-        /// masses).
+        /// writer's node 0) and every node under it through `writer`, which writes the tree's tests and end nodes
+        /// in place as it goes; then the nodes are appended. False when the tree needed more nodes than a tree can
+        /// have (only from a corrupt checkpoint's masses).
         @discardableResult
         mutating func build(
             tree: Int, room: UnsafeMutablePointer<ReferenceNode>, masses roomMasses: UnsafeMutablePointer<UInt16>, _ body: (_ writer: inout TreeWriter) -> Void
         ) -> Bool {
             roots[tree] = Int32(nodes.count)
-            testStarts[tree] = Int32(testCount)
-            var writer = TreeWriter(nodes: room, masses: roomMasses, room: nodesPerTree, base: nodes.count)
-            body(&writer)
+            testStarts[tree] = Int32(tests.count * 2)
+            let (firstPair, firstExit) = (tests.count, exits.count)
+            // Room for the most tests and end nodes a tree with tests has, within the reserved capacity: what the
+            // tree does not use is removed again.
+            let testRoom = usesTests ? Self.testsPerTree(nodesPerTree: nodesPerTree) : 0
+            tests.append(contentsOf: repeatElement(.unset, count: testRoom / 2))
+            exits.append(contentsOf: repeatElement(TreeWalk(end: 0, score: 0), count: testRoom))
+            let writer = tests.withUnsafeMutableBufferPointer { tests in
+                exits.withUnsafeMutableBufferPointer { exits in
+                    var writer = TreeWriter(
+                        nodes: room, masses: roomMasses, room: nodesPerTree, base: nodes.count, tests: tests.baseAddress.map { $0 + firstPair },
+                        exits: exits.baseAddress.map { $0 + firstExit }, testRoom: testRoom)
+                    body(&writer)
+                    return writer
+                }
+            }
             nodes.append(contentsOf: UnsafeBufferPointer(start: writer.nodes, count: writer.count))
             masses.append(contentsOf: UnsafeBufferPointer(start: writer.masses, count: writer.count))
-            finish(tree: tree)
+            let hasTests = usesTests && writer.endCount <= 64
+            // A tree's tests start a pair: an odd count leaves its last pair's other lane unset, ruling nothing out.
+            tests.removeLast(tests.count - firstPair - (hasTests ? (writer.innerCount + 1) / 2 : 0))
+            exits.removeLast(exits.count - firstExit - (hasTests ? writer.endCount : 0))
+            exitStarts[tree] = hasTests ? Int32(firstExit) : -1
+            testStarts[tree + 1] = Int32(tests.count * 2)
             return !writer.overflowed
         }
 
@@ -142,61 +160,6 @@ extension HalfSpaceTrees {
                 roomMasses.deallocate()
             }
             return build(tree: tree, room: room, masses: roomMasses, body)
-        }
-
-        /// Derives tree `tree`'s tests and end nodes once it is built.
-        private mutating func finish(tree: Int) {
-            // The tree's nodes are the last appended, and a binary tree has one more end node than inner nodes.
-            let root = Int(roots[tree])
-            let ends = (nodes.count - root + 1) / 2
-            guard usesTests, ends <= 64 else {
-                exitStarts[tree] = -1
-                testStarts[tree + 1] = Int32(testCount)
-                return
-            }
-            let (firstPair, firstExit) = (tests.count, exits.count)
-            exitStarts[tree] = Int32(firstExit)
-            // An odd last test leaves its pair's other lane ruling nothing out; the next tree starts a pair.
-            // Appended first (within the reserved capacity), then written where they lie.
-            tests.append(contentsOf: repeatElement(.unset, count: ends / 2))
-            exits.append(contentsOf: repeatElement(TreeWalk(end: 0, score: 0), count: ends))
-            nodes.withUnsafeBufferPointer { nodes in
-                tests.withUnsafeMutableBufferPointer { tests in
-                    exits.withUnsafeMutableBufferPointer { exits in
-                        var test = 0
-                        var exit = 0
-                        _ = Self.writeTests(
-                            root, first: 0, nodes: nodes.baseAddress!, tests: tests.baseAddress! + firstPair, test: &test, exits: exits.baseAddress! + firstExit,
-                            exit: &exit)
-                    }
-                }
-            }
-            testCount = tests.count * 2
-            testStarts[tree + 1] = Int32(testCount)
-        }
-
-        /// Writes the tests of the subtree at `index`, whose first end node is number `first` (left to right), from
-        /// test number `test` on, and its end nodes from `exit` on (both moved past them); returns how many end
-        /// nodes it has.
-        private static func writeTests(
-            _ index: Int, first: Int, nodes: UnsafePointer<ReferenceNode>, tests: UnsafeMutablePointer<ExitTests>, test: inout Int,
-            exits: UnsafeMutablePointer<TreeWalk>, exit: inout Int
-        ) -> Int {
-            let node = nodes[index]
-            if node.isEnd {
-                exits[exit] = TreeWalk(end: node.next, score: node.value)
-                exit &+= 1
-                return 1
-            }
-            let (pair, lane) = (test >> 1, test & 1)
-            test &+= 1
-            tests[pair].values[lane] = node.value
-            tests[pair].inputs[lane] = node.input
-            let left = writeTests(Int(node.next), first: first, nodes: nodes, tests: tests, test: &test, exits: exits, exit: &exit)
-            let right = writeTests(Int(node.next) &+ 1, first: first &+ left, nodes: nodes, tests: tests, test: &test, exits: exits, exit: &exit)
-            tests[pair].masks[lane] = ~(((UInt64(1) << left) &- 1) << first)
-            tests[pair].ends[lane] = Int32(left &+ right)
-            return left &+ right
         }
 
         /// The number (left to right) of the end node `x` reaches in the tree whose tests are `tests` (`pairs` of

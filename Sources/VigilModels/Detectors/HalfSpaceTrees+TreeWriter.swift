@@ -1,8 +1,9 @@
 extension HalfSpaceTrees {
-    /// Where a build writes one reference tree (`ReferenceTrees.build(tree:_:)`): room for the most nodes a tree
-    /// can have, appended to the trees' arrays in one piece when the tree is done. Set through the arrays, every
-    /// node set and every pair of children appended checked the arrays' uniqueness and bounds (six runtime calls
-    /// an inner node, a third of a window end's instructions); here each is a store.
+    /// Where a build writes one reference tree (`ReferenceTrees.build(tree:room:masses:_:)`): room for the most
+    /// nodes a tree can have, appended to the trees' arrays in one piece when the tree is done, and the tree's
+    /// tests and end nodes (`ReferenceTrees.exit`) written where they go as its nodes are set. Set through the
+    /// arrays, every node set and every pair of children appended checked the arrays' uniqueness and bounds (six
+    /// runtime calls an inner node, a third of a window end's instructions); here each is a store.
     struct TreeWriter {
         let nodes: UnsafeMutablePointer<ReferenceNode>
         let masses: UnsafeMutablePointer<UInt16>
@@ -11,32 +12,76 @@ extension HalfSpaceTrees {
         /// Where the tree's first node goes in the trees' arrays: an inner node names its left child by its
         /// index there.
         let base: Int
+        /// Where the tree's tests go (pairs set to `ExitTests.unset`), or nil when the trees have none.
+        let tests: UnsafeMutablePointer<ExitTests>?
+        /// Where the tree's end nodes go, left to right, when it has tests.
+        let exits: UnsafeMutablePointer<TreeWalk>?
+        /// Tests, and end nodes, there is room for: a tree with more end nodes is walked, and what did not fit
+        /// is dropped.
+        let testRoom: Int
         /// Nodes made so far (the root first); every one is set before the tree is appended.
         private(set) var count = 1
+        /// Inner nodes set so far: the next one's test number (tests are numbered in pre-order).
+        private(set) var innerCount = 0
+        /// End nodes set so far: the next one's number, left to right.
+        private(set) var endCount = 0
         /// Set when the tree needed more than `room` nodes (only from a corrupt checkpoint's masses): the nodes
         /// that did not fit were made end nodes.
         private(set) var overflowed = false
 
-        init(nodes: UnsafeMutablePointer<ReferenceNode>, masses: UnsafeMutablePointer<UInt16>, room: Int, base: Int) {
+        init(
+            nodes: UnsafeMutablePointer<ReferenceNode>, masses: UnsafeMutablePointer<UInt16>, room: Int, base: Int,
+            tests: UnsafeMutablePointer<ExitTests>? = nil, exits: UnsafeMutablePointer<TreeWalk>? = nil, testRoom: Int = 0
+        ) {
             (self.nodes, self.masses, self.room, self.base) = (nodes, masses, room, base)
+            (self.tests, self.exits, self.testRoom) = (tests, exits, tests == nil ? 0 : testRoom)
+        }
+
+        /// An inner node just set, until its subtrees are made and `close(_:leftEnds:)` completes its test.
+        struct InnerNode {
+            /// Its left child's index in the room (the right one follows).
+            var left: Int
+            /// Its test's number.
+            var test: Int
+            /// The number of its first end node.
+            var firstEnd: Int
         }
 
         /// Sets node `index` (number `heap`, at `depth`) for a reference mass `mass`: an end node when the mass
         /// is below the limit or the node is a leaf; otherwise an inner node with `split`, whose two children are
-        /// made (the left one's index is returned).
+        /// to be made, left subtree first, and then `close(_:leftEnds:)` called.
         @inline(__always) mutating func set(
             _ index: Int, heap: Int, depth: Int, mass: Int, shape: ReferenceTrees.Shape, split: () -> (value: Double, input: Int)
-        ) -> Int? {
+        ) -> InnerNode? {
             masses[index] = UInt16(truncatingIfNeeded: mass)
             guard depth < shape.height, Double(mass) >= shape.sizeLimit, count &+ 2 <= room || overflow() else {
-                nodes[index] = ReferenceNode(value: Double(mass) * Double(1 &<< depth), input: -1, next: Int32(truncatingIfNeeded: heap))
+                let score = Double(mass) * Double(1 &<< depth)
+                nodes[index] = ReferenceNode(value: score, input: -1, next: Int32(truncatingIfNeeded: heap))
+                if endCount < testRoom { exits.unsafelyUnwrapped[endCount] = TreeWalk(end: Int32(truncatingIfNeeded: heap), score: score) }
+                endCount &+= 1
                 return nil
             }
             let (value, input) = split()
             let left = count
             count &+= 2
             nodes[index] = ReferenceNode(value: value, input: Int32(truncatingIfNeeded: input), next: Int32(truncatingIfNeeded: base &+ left))
-            return left
+            let test = innerCount
+            innerCount &+= 1
+            if test < testRoom {
+                let (pair, lane) = (test &>> 1, test & 1)
+                tests.unsafelyUnwrapped[pair].values[lane] = value
+                tests.unsafelyUnwrapped[pair].inputs[lane] = Int32(truncatingIfNeeded: input)
+            }
+            return InnerNode(left: left, test: test, firstEnd: endCount)
+        }
+
+        /// Completes `inner`'s test once its subtrees are made, `leftEnds` end nodes under its left child: when
+        /// the test fails, the event goes right, so those end nodes are ruled out.
+        @inline(__always) mutating func close(_ inner: InnerNode, leftEnds: Int) {
+            guard inner.test < testRoom else { return }
+            let (pair, lane) = (inner.test &>> 1, inner.test & 1)
+            tests.unsafelyUnwrapped[pair].masks[lane] = ~(((UInt64(1) << leftEnds) &- 1) << inner.firstEnd)
+            tests.unsafelyUnwrapped[pair].ends[lane] = Int32(truncatingIfNeeded: endCount &- inner.firstEnd)
         }
 
         private mutating func overflow() -> Bool {
@@ -59,7 +104,7 @@ extension HalfSpaceTrees {
         ) {
             let mass = hi &- lo &+ Self.count(carried, at: heap)
             var split = (value: 0.0, input: 0)
-            guard let left = set(index, heap: heap, depth: depth, mass: mass, shape: shape, split: {
+            guard let inner = set(index, heap: heap, depth: depth, mass: mass, shape: shape, split: {
                 split = SplitTable.split(splits, at: place)
                 return split
             }) else { return }
@@ -78,16 +123,18 @@ extension HalfSpaceTrees {
             leftPlace.descend(0)
             rightPlace.descend(1)
             build(
-                left, heap: 2 &* heap &+ 1, depth: depth &+ 1, place: leftPlace, lo: lo, hi: middle, shape: shape, splits: splits, points: points,
+                inner.left, heap: 2 &* heap &+ 1, depth: depth &+ 1, place: leftPlace, lo: lo, hi: middle, shape: shape, splits: splits, points: points,
                 order: order, carried: carried)
+            let leftEnds = endCount &- inner.firstEnd
             build(
-                left &+ 1, heap: 2 &* heap &+ 2, depth: depth &+ 1, place: rightPlace, lo: middle, hi: hi, shape: shape, splits: splits,
+                inner.left &+ 1, heap: 2 &* heap &+ 2, depth: depth &+ 1, place: rightPlace, lo: middle, hi: hi, shape: shape, splits: splits,
                 points: points, order: order, carried: carried)
+            close(inner, leftEnds: leftEnds)
         }
 
         /// Builds the subtree at node `index` (number `heap`, at `depth`, split at `place`) for the window's events
         /// from `previous`'s node `old` at the same place, whose end nodes are numbered from `first` on and whose
-        /// inner nodes' tests start at `test` (pre-order, as `finish(tree:)` lays them out; moved past them): the
+        /// inner nodes' tests start at `test` (pre-order, as the writer numbers them; moved past them): the
         /// window's masses on the previous tree's nodes follow from the counts at its end nodes, so only where an
         /// end node now holds the size limit (and is not a leaf) are its events partitioned further down. Only for
         /// a previous tree with tests. Returns the number of end nodes under `old`.
@@ -117,7 +164,7 @@ extension HalfSpaceTrees {
             test &+= 1
             var mass = Self.count(window.carried, at: heap)
             for end in first..<(first &+ ends) { mass &+= window.exitCounts[end] }
-            guard let left = set(index, heap: heap, depth: depth, mass: mass, shape: shape, split: { (oldNode.value, Int(oldNode.input)) }) else {
+            guard let inner = set(index, heap: heap, depth: depth, mass: mass, shape: shape, split: { (oldNode.value, Int(oldNode.input)) }) else {
                 // The previous subtree's other inner nodes (a binary tree has one fewer than end nodes) are skipped.
                 test &+= ends &- 2
                 return ends
@@ -125,12 +172,14 @@ extension HalfSpaceTrees {
             var leftPlace = place, rightPlace = place
             leftPlace.descend(0)
             rightPlace.descend(1)
-            let leftEnds = rebuild(
-                left, heap: 2 &* heap &+ 1, depth: depth &+ 1, place: leftPlace, from: previous, old: Int(oldNode.next), first: first, test: &test,
+            let oldLeftEnds = rebuild(
+                inner.left, heap: 2 &* heap &+ 1, depth: depth &+ 1, place: leftPlace, from: previous, old: Int(oldNode.next), first: first, test: &test,
                 shape: shape, splits: splits, window: window)
+            let leftEnds = endCount &- inner.firstEnd
             rebuild(
-                left &+ 1, heap: 2 &* heap &+ 2, depth: depth &+ 1, place: rightPlace, from: previous, old: Int(oldNode.next) &+ 1,
-                first: first &+ leftEnds, test: &test, shape: shape, splits: splits, window: window)
+                inner.left &+ 1, heap: 2 &* heap &+ 2, depth: depth &+ 1, place: rightPlace, from: previous, old: Int(oldNode.next) &+ 1,
+                first: first &+ oldLeftEnds, test: &test, shape: shape, splits: splits, window: window)
+            close(inner, leftEnds: leftEnds)
             return ends
         }
 
@@ -138,9 +187,11 @@ extension HalfSpaceTrees {
         /// order (`reference`): a model restored from its arrays.
         mutating func build(_ index: Int, heap: Int, depth: Int, shape: ReferenceTrees.Shape, splits: (Int) -> (value: Double, input: Int), reference: ArraySlice<UInt16>) {
             let mass = Int(reference[reference.startIndex + heap])
-            guard let left = set(index, heap: heap, depth: depth, mass: mass, shape: shape, split: { splits(heap) }) else { return }
-            build(left, heap: 2 * heap + 1, depth: depth + 1, shape: shape, splits: splits, reference: reference)
-            build(left + 1, heap: 2 * heap + 2, depth: depth + 1, shape: shape, splits: splits, reference: reference)
+            guard let inner = set(index, heap: heap, depth: depth, mass: mass, shape: shape, split: { splits(heap) }) else { return }
+            build(inner.left, heap: 2 * heap + 1, depth: depth + 1, shape: shape, splits: splits, reference: reference)
+            let leftEnds = endCount - inner.firstEnd
+            build(inner.left + 1, heap: 2 * heap + 2, depth: depth + 1, shape: shape, splits: splits, reference: reference)
+            close(inner, leftEnds: leftEnds)
         }
     }
 }
