@@ -5,7 +5,8 @@ extension HalfSpaceTrees {
         /// Inner: the split value (events with `x[input] < value` go left). End: the tree's score there,
         /// reference mass x 2^depth.
         var value: Double
-        /// Inner: the split input. End: -1.
+        /// Inner: the split input. End: the complement (negative) of the end node's number among its tree's end
+        /// nodes, left to right.
         var input: Int32
         /// Inner: the index of the left child (the right one follows it). End: the node's number in heap order.
         var next: Int32
@@ -239,6 +240,11 @@ extension HalfSpaceTrees {
                 previous.tests.withUnsafeBufferPointer { tests in body(Previous(nodes: nodes.baseAddress!, tests: tests.baseAddress)) }
             }
         }
+        /// The number of tree `tree`'s nodes, once every tree is built.
+        func nodeCount(tree: Int) -> Int {
+            (tree + 1 < roots.count ? Int(roots[tree + 1]) : nodes.count) - Int(roots[tree])
+        }
+
         /// Calls `body` with the number (heap order) and reference mass of every node of tree `tree`.
         func forEachMass(tree: Int, _ body: (_ heap: Int, _ mass: Int) -> Void) {
             func visit(_ index: Int, heap: Int) {

@@ -56,7 +56,7 @@ extension HalfSpaceTrees {
             masses[index] = UInt16(truncatingIfNeeded: mass)
             guard depth < shape.height, Double(mass) >= shape.sizeLimit, count &+ 2 <= room || overflow() else {
                 let score = Double(mass) * Double(1 &<< depth)
-                nodes[index] = ReferenceNode(value: score, input: -1, next: Int32(truncatingIfNeeded: heap))
+                nodes[index] = ReferenceNode(value: score, input: ~Int32(truncatingIfNeeded: endCount), next: Int32(truncatingIfNeeded: heap))
                 if endCount < testRoom { exits.unsafelyUnwrapped[endCount] = TreeWalk(end: Int32(truncatingIfNeeded: heap), score: score) }
                 endCount &+= 1
                 return nil
@@ -130,6 +130,47 @@ extension HalfSpaceTrees {
                 inner.left &+ 1, heap: 2 &* heap &+ 2, depth: depth &+ 1, place: rightPlace, lo: middle, hi: hi, shape: shape, splits: splits,
                 points: points, order: order, carried: carried)
             close(inner, leftEnds: leftEnds)
+        }
+
+        /// Sets the whole tree as `previous`'s tree at `old` (`nodeCount` nodes; `pairs` pairs of tests from
+        /// `oldTests`) with the window's masses (`exitCounts`, per end node of that tree), when they keep its shape:
+        /// every inner node still holds the size limit, and every end node is below it or a leaf. About half of a
+        /// window's trees do, and need only their masses and scores rewritten, their tests copied. A tree's nodes
+        /// lie after their parents, so a pass from its last node back has weighed an inner node's children before
+        /// it. Returns false at the first node that breaks the shape, with the writer's counts as they were (what
+        /// the pass wrote is overwritten by the rebuild that follows). Not for a window with carried counts.
+        mutating func reweigh(
+            from previous: ReferenceTrees.Previous, old: Int, nodeCount: Int, tests oldTests: UnsafePointer<ExitTests>, pairs: Int,
+            shape: ReferenceTrees.Shape, exitCounts: UnsafePointer<Int>
+        ) -> Bool {
+            guard count == 1, nodeCount <= room else { return false }
+            let shift = Int32(truncatingIfNeeded: base &- old)
+            var i = nodeCount &- 1
+            while i >= 0 {
+                var node = previous.nodes[old &+ i]
+                if node.isEnd {
+                    let number = Int(truncatingIfNeeded: ~node.input)
+                    let mass = exitCounts[number]
+                    let depth = Int.bitWidth &- 1 &- (Int(truncatingIfNeeded: node.next) &+ 1).leadingZeroBitCount
+                    guard Double(mass) < shape.sizeLimit || depth == shape.height else { return false }
+                    node.value = Double(mass) * Double(1 &<< depth)
+                    masses[i] = UInt16(truncatingIfNeeded: mass)
+                    exits.unsafelyUnwrapped[number] = TreeWalk(end: node.next, score: node.value)
+                } else {
+                    let left = Int(truncatingIfNeeded: node.next) &- old
+                    let mass = Int(masses[left]) &+ Int(masses[left &+ 1])
+                    guard Double(mass) >= shape.sizeLimit else { return false }
+                    masses[i] = UInt16(truncatingIfNeeded: mass)
+                    node.next &+= shift
+                }
+                nodes[i] = node
+                i &-= 1
+            }
+            tests.unsafelyUnwrapped.update(from: oldTests, count: pairs)
+            count = nodeCount
+            innerCount = nodeCount / 2
+            endCount = nodeCount - innerCount
+            return true
         }
 
         /// Builds the subtree at node `index` (number `heap`, at `depth`, split at `place`) for the window's events

@@ -429,9 +429,17 @@ public struct HalfSpaceTrees: Sendable {
                                             for end in 0..<64 { exitCounts[end] = 0 }
                                             for e in 0..<buffered { exitCounts[Int(treeExits[e])] &+= 1 }
                                             var test = Int(previous.testStarts[tree])
-                                            let old = Int(previous.roots[tree])
+                                            let (old, nodeCount) = (Int(previous.roots[tree]), previous.nodeCount(tree: tree))
+                                            let pairs = (Int(previous.testStarts[tree + 1]) - test) / 2
                                             let fits = ReferenceTrees.reading(previous) { previous in
                                                 spare.build(tree: tree, room: room.baseAddress!, masses: roomMasses.baseAddress!) { writer in
+                                                    if carried == nil,
+                                                        writer.reweigh(
+                                                            from: previous, old: old, nodeCount: nodeCount, tests: previous.tests.unsafelyUnwrapped + test / 2,
+                                                            pairs: pairs, shape: shape, exitCounts: UnsafePointer(exitCounts.baseAddress!))
+                                                    {
+                                                        return
+                                                    }
                                                     writer.rebuild(
                                                         0, heap: 0, depth: 0, place: root, from: previous, old: old, first: 0, test: &test, shape: shape,
                                                         splits: splits.tree(tree),
