@@ -97,6 +97,38 @@ struct BucketWindowStoreTests {
         #expect(mismatches == 0)
     }
 
+    /// A bucket holds the times from `id * hop` to the next bucket's first: before 1970 too (ids round down), and
+    /// at the ends of the range, whichever bucket was looked up last (the store keeps the last one's span).
+    @Test func bucketsSpanTheirHopWhateverTheLookupBefore() {
+        let hop: Int64 = 1_000
+        var store = BucketWindowStore(sizeMs: hop, hopMs: hop, field: nil)
+        store.ensure(slots: 1)
+        let none = InlineArray<16, Double>(repeating: .nan)
+        // Per time: the times that share its bucket and those that do not.
+        let cases: [(t: Int64, same: [Int64], other: [Int64])] = [
+            (-1, [-hop, -hop / 2], [0, -hop - 1, hop]),
+            (0, [hop - 1, 1], [-1, hop]),
+            (-hop, [-1], [-hop - 1, 0]),
+            (5 * hop + 1, [5 * hop, 6 * hop - 1], [5 * hop - 1, 6 * hop]),
+            (.max, [.max - 1], [.max - 2 * hop]),
+            (.min, [.min + 1], [.min + 2 * hop]),
+        ]
+        for (t, same, other) in cases {
+            store.reset(slot: 0)
+            store.add(slot: 0, timeMs: t, numeric: none)
+            // Each read after a lookup of another bucket, and again right after its own.
+            for readAt in same {
+                _ = store.stats(slot: 0, atMs: readAt &+ 3 * hop)
+                #expect(store.stats(slot: 0, atMs: readAt).count == 1, "read at \(readAt) of an event at \(t)")
+                #expect(store.stats(slot: 0, atMs: readAt).count == 1, "read at \(readAt) of an event at \(t)")
+            }
+            for readAt in other {
+                #expect(store.stats(slot: 0, atMs: readAt).count == 0, "read at \(readAt) of an event at \(t)")
+                #expect(store.stats(slot: 0, atMs: t).count == 1, "read at \(t) of an event at \(t)")
+            }
+        }
+    }
+
     @Test func aRestoredStoreReadsAsTheSavedOne() throws {
         let hop: Int64 = 300_000
         var store = BucketWindowStore(sizeMs: 12 * hop, hopMs: hop, field: nil)

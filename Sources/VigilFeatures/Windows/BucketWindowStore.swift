@@ -32,6 +32,19 @@ public struct BucketWindowStore: Sendable {
     var folds = StateArray<Double>()
     /// Events whose bucket had already been reused by a newer one (too far out of order), not added.
     public internal(set) var tooOld = 0
+    /// The bucket of the last time looked up: a stream's consecutive events mostly fall in one bucket, which then
+    /// costs no division (finding a bucket took two, an id and a ring position, per `add` and per `stats`).
+    /// Derived from the times alone, so not saved.
+    private var recent = RecentBucket()
+
+    /// A bucket's id, ring position and span of time.
+    struct RecentBucket {
+        var id: Int64 = 0
+        var position = 0
+        /// First millisecond of the bucket, and the one past its last: an empty span until the first lookup.
+        var startMs = Int64.max
+        var endMs = Int64.min
+    }
 
     public init(sizeMs: Int64, hopMs: Int64, field: Int?, keepsExtremes: Bool = true) {
         self.sizeMs = sizeMs
@@ -103,15 +116,24 @@ public struct BucketWindowStore: Sendable {
         foldEnds[slot] = .min
     }
 
+    /// The id of the bucket holding time `t` (`floor(t / hop)`) and its position in a key's ring.
     @inline(__always)
-    private func bucketId(_ t: Int64) -> Int64 {
-        t >= 0 ? t / hopMs : (t - hopMs + 1) / hopMs
+    private mutating func bucket(at t: Int64) -> (id: Int64, position: Int) {
+        if t >= recent.startMs && t < recent.endMs { return (recent.id, recent.position) }
+        return locate(t)
     }
 
-    @inline(__always)
-    private func index(_ slot: Int, _ id: Int64) -> Int {
-        let r = id % Int64(bucketCount)
-        return slot * bucketCount + Int(r < 0 ? r + Int64(bucketCount) : r)
+    @inline(never)
+    private mutating func locate(_ t: Int64) -> (id: Int64, position: Int) {
+        // Rounded down, also before 1970; without the overflow `(t - hop + 1) / hop` had near the range's start.
+        let id = t / hopMs &- (t % hopMs < 0 ? 1 : 0)
+        let r = Int(id % Int64(bucketCount))
+        let position = r < 0 ? r + bucketCount : r
+        // A span that does not fit in 64 bits (times near the ends of the range) is not kept.
+        let (start, overflow) = id.multipliedReportingOverflow(by: hopMs)
+        let (end, overflowEnd) = start.addingReportingOverflow(hopMs)
+        recent = overflow || overflowEnd ? RecentBucket() : RecentBucket(id: id, position: position, startMs: start, endMs: end)
+        return (id, position)
     }
 
     /// Starts loading a slot's buckets and their merge (see `EntityFeatureState.prefetchState`). All the
@@ -131,8 +153,8 @@ public struct BucketWindowStore: Sendable {
             value = numeric[field]
             if value.isNaN { return }
         }
-        let id = bucketId(timeMs)
-        let i = index(slot, id)
+        let (id, position) = bucket(at: timeMs)
+        let i = slot * bucketCount + position
         if bucketIds[i] > id {
             tooOld += 1
             return
@@ -155,20 +177,20 @@ public struct BucketWindowStore: Sendable {
     public mutating func stats(slot: Int, atMs t: Int64) -> WindowStats {
         let (count, width) = (bucketCount, width)
         let base = slot * count
-        let end = bucketId(t)
+        let (end, endPosition) = bucket(at: t)
         var result = WindowStats()
         if foldEnds[slot] == end {
             result = folds.withUnsafeBufferPointer { Self.load($0.baseAddress! + slot * width, width: width) }
         } else {
-            var id = end - Int64(count) + 1
-            // One ring position computed with division, the rest by stepping (two integer divisions per bucket
-            // before; see BENCHMARKS.md for what this bought).
-            var r = index(0, id)
+            var id = end &- Int64(count) &+ 1
+            // Ring positions by stepping from the oldest bucket's, the one after the last's (two integer
+            // divisions per bucket before; see BENCHMARKS.md for what this bought).
+            var r = endPosition + 1 == count ? 0 : endPosition + 1
             bucketIds.withUnsafeBufferPointer { ids in
                 stats.withUnsafeBufferPointer { stats in
                     for _ in 0..<(count - 1) {
                         if ids[base + r] == id { result.merge(Self.load(stats.baseAddress! + (base + r) * width, width: width)) }
-                        id += 1
+                        id &+= 1
                         r += 1
                         if r == count { r = 0 }
                     }
@@ -177,7 +199,7 @@ public struct BucketWindowStore: Sendable {
             foldEnds[slot] = end
             folds.withUnsafeMutableBufferPointer { Self.store(result, at: $0.baseAddress! + slot * width, width: width) }
         }
-        let last = index(slot, end)
+        let last = base + endPosition
         if bucketIds[last] == end { result.merge(bucket(last)) }
         return result
     }
