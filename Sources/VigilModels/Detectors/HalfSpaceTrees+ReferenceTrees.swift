@@ -260,7 +260,7 @@ extension HalfSpaceTrees {
         /// end nodes, where the model keeps no counts.
         func mass(tree: Int, heap: Int) -> Int? {
             let path = heap + 1
-            let depth = Int.bitWidth - 1 - path.leadingZeroBitCount
+            let depth = HalfSpaceTrees.depth(ofHeapNode: heap)
             var index = Int(roots[tree])
             for level in stride(from: depth - 1, through: 0, by: -1) {
                 guard !nodes[index].isEnd else { return nil }

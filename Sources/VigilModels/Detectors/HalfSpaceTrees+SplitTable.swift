@@ -150,7 +150,7 @@ extension HalfSpaceTrees {
         /// one) followed block by block.
         func place(ofHeapNode node: Int) -> Cursor {
             let path = node + 1
-            let depth = Int.bitWidth - 1 - path.leadingZeroBitCount
+            let depth = HalfSpaceTrees.depth(ofHeapNode: node)
             var cursor = root
             for level in stride(from: depth - 1, through: 0, by: -1) { cursor.descend((path >> level) & 1) }
             return cursor

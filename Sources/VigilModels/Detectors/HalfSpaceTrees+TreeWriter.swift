@@ -151,7 +151,7 @@ extension HalfSpaceTrees {
                 if node.isEnd {
                     let number = Int(truncatingIfNeeded: ~node.input)
                     let mass = exitCounts[number]
-                    let depth = Int.bitWidth &- 1 &- (Int(truncatingIfNeeded: node.next) &+ 1).leadingZeroBitCount
+                    let depth = HalfSpaceTrees.depth(ofHeapNode: Int(truncatingIfNeeded: node.next))
                     guard Double(mass) < shape.sizeLimit || depth == shape.height else { return false }
                     node.value = Double(mass) * Double(1 &<< depth)
                     masses[i] = UInt16(truncatingIfNeeded: mass)

@@ -138,6 +138,12 @@ public struct HalfSpaceTrees: Sendable {
 
     private var currentWindow: UInt32 { UInt32(truncatingIfNeeded: windows) }
 
+    /// The depth of the node numbered `node` in heap order (the root 0, node n's children 2n + 1 and 2n + 2): the
+    /// bits of `node + 1` after its leading one are the path from the root.
+    @inline(__always) static func depth(ofHeapNode node: Int) -> Int {
+        Int.bitWidth &- 1 &- (node &+ 1).leadingZeroBitCount
+    }
+
     /// The split of an inner node (heap order): events with `x[input] < value` go to the left child `2i + 1`.
     public func split(tree: Int, node: Int) -> (input: Int, value: Double) {
         let s = splits[tree: tree, node: node]
@@ -519,7 +525,7 @@ public struct HalfSpaceTrees: Sendable {
                 let walk = walks[tree]
                 // The node at depth d is the number the first d + 1 bits of `end + 1` make, less one.
                 let route = Int(walk.end) + 1
-                let endDepth = Int.bitWidth - 1 - route.leadingZeroBitCount
+                let endDepth = Self.depth(ofHeapNode: Int(walk.end))
                 var index = Int(reference.roots[tree])
                 var depth = 0
                 var steps = 0
