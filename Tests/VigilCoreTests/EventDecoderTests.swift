@@ -219,6 +219,25 @@ struct EventDecoderTests {
         #expect(try decode(#"{"event_id":"e","ts":1764000000000,"card_id":"c","b":1}"#, schema: short).numeric[0].isNaN)
     }
 
+    /// A key where the search would look first is compared in place (its bytes and closing quote); written
+    /// any other way — an escape in it, a longer or shorter name, a quote missing at the message's end, a field
+    /// name JSON must escape — it is read as a string and decodes the same.
+    @Test func keysComparedInPlaceDecodeAsKeysReadAsStrings() throws {
+        let escaped = try decode(#"{"ev\u0065nt_id":"e","t\u0073":1764000000000,"card_id":"c","merchant\u005fid":"m","amount":2}"#)
+        #expect(escaped.id.string == "e" && escaped.timeMs == 1_764_000_000_000 && escaped.entities[1].string == "m" && escaped.numeric[0] == 2)
+        let near = try decode(#"{"event_idx":"x","event_id":"e","tsx":1,"ts":1764000000000,"card_i":"y","card_id":"c","merchant_id_":"z"}"#)
+        #expect(near.id.string == "e" && near.timeMs == 1_764_000_000_000 && near.entities[0].string == "c" && !near.entities[1].isPresent)
+        #expect(kind(of: #"{"event_id":"e","ts":1764000000000,"card_id"#) == .malformedJSON)
+        #expect(kind(of: #"{"event_id":"e","ts":1764000000000,"card_id:"c"}"#) == .malformedJSON)
+        #expect(kind(of: #"{"event_id":"e","ts":1764000000000,"card_id"}"#) == .malformedJSON)
+        let quoted = EventSchema(
+            idField: "event_id", timeField: "ts", timeFormat: .epochMilliseconds, entities: [("card", "card_id")],
+            numericFields: [#"a"b"#, #"c\d"#, "long\"quoted\\name"], categoricalFields: [], labelField: nil, maxMessageBytes: 512)
+        let odd = try decode(#"{"event_id":"e","ts":1764000000000,"card_id":"c","a\"b":1,"c\\d":2,"long\"quoted\\name":3}"#, schema: quoted)
+        #expect(odd.numeric[0] == 1 && odd.numeric[1] == 2 && odd.numeric[2] == 3)
+        #expect(kind(of: #"{"event_id":"e","ts":1764000000000,"card_id":"c","a"b":1,"padding":"so that eight bytes past the key are there to read"}"#, schema: quoted) == .malformedJSON)
+    }
+
     /// What the consumer sets before decoding survives it — partition, offset, watermark, read time and the replay
     /// flag (an event read again after a restore only rebuilds state; losing the flag sent its outputs again) —
     /// and everything the message carries is overwritten, also what an earlier message left in a reused event.

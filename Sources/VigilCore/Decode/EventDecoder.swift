@@ -14,11 +14,21 @@ public struct EventDecoder: Sendable {
     }
 
     public let schema: EventSchema
-    /// Every field name's bytes, one after another, and per name where its bytes are, its first eight bytes as a
-    /// word (`prefix(_:count:)`) and its role: scanned linearly (schemas have a handful of fields), a key matched
-    /// by its length and first word, and `memcmp` only for the bytes past the eighth.
+    /// A field name the schema maps: where its bytes are in `roleNames`, how many, its first eight bytes as a word
+    /// (`prefix(_:count:)`), its role, and whether it is written plainly in JSON (no quote, backslash or control
+    /// byte: the message's raw key bytes then equal the name exactly when the key is that field).
+    private struct KeyEntry: Sendable {
+        var start: Int
+        var count: Int
+        var prefix: UInt64
+        var role: Role
+        var isPlain: Bool
+    }
+
+    /// Every field name's bytes, one after another, and their entries: scanned linearly (schemas have a handful of
+    /// fields), a key matched by its length and first word, and `memcmp` only for the bytes past the eighth.
     private let roleNames: [UInt8]
-    private let roles: [(start: Int, count: Int, prefix: UInt64, role: Role)]
+    private let roles: [KeyEntry]
     /// Categorical fields that are also an entity's key field: (categorical index, entity index).
     private let categoricalFromEntity: [(Int, Int)]
     /// How many entities, numeric and categorical fields the schema has: the parts of an event a message sets.
@@ -47,7 +57,8 @@ public struct EventDecoder: Sendable {
         roles = fields.map { name, role in
             defer { roleNames += name }
             let prefix = name.withUnsafeBytes { Self.prefix($0.baseAddress!, count: name.count) }
-            return (roleNames.count, name.count, prefix, role)
+            let isPlain = !name.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }
+            return KeyEntry(start: roleNames.count, count: name.count, prefix: prefix, role: role, isPlain: isPlain)
         }
         self.roleNames = roleNames
     }
@@ -83,10 +94,16 @@ public struct EventDecoder: Sendable {
         } else {
             while true {
                 scanner.skipWhitespace()
-                let key = try scanner.readString()
+                let role: Role?
+                if let expected = expectedKey(&scanner, next: &nextRole) {
+                    role = expected
+                } else {
+                    let key = try scanner.readString()
+                    role = self.role(of: key, scanner, from: &nextRole)
+                }
                 try scanner.expect(0x3A, "':' after a key")
                 scanner.skipWhitespace()
-                if let role = role(of: key, scanner, from: &nextRole) {
+                if let role {
                     switch role {
                     case .id:
                         try readText(&scanner, field: .id, limit: EventLimits.idBytes) { event.id.assign($0) }
@@ -141,6 +158,36 @@ public struct EventDecoder: Sendable {
         for i in 0..<roleCounts.entities { event.entities[i] = EntityKey() }
         for i in 0..<roleCounts.numeric { event.numeric[i] = .nan }
         for i in 0..<roleCounts.categorical { event.categorical[i] = 0 }
+    }
+
+    /// The role of the key at the scanner's position when it is the field the search would try first (entry
+    /// `next`), written plainly: its bytes and closing quote are compared where they lie, and the scanner moves past
+    /// the key. Nil, the scanner unmoved, for any other key: it is read as a string and searched for then. A message
+    /// in its producer's usual order has every known key matched here, without scanning the key or searching.
+    @inline(__always)
+    private func expectedKey(_ scanner: inout JSONScanner, next: inout Int) -> Role? {
+        roles.withUnsafeBufferPointer { roles in
+            let index = next < roles.count ? next : 0
+            guard index < roles.count else { return nil }
+            let entry = roles[index]
+            let open = scanner.position
+            let close = open &+ 1 &+ entry.count
+            // The name's first word is read in one load, so it must lie inside the message with its closing quote.
+            guard entry.isPlain, open &+ 9 <= scanner.bytes.count, close < scanner.bytes.count,
+                scanner.bytes[open] == 0x22, scanner.bytes[close] == 0x22
+            else { return nil }
+            let word = UInt64(littleEndian: scanner.bytes.loadUnaligned(fromByteOffset: open &+ 1, as: UInt64.self))
+            guard word & Self.prefixMask(count: entry.count) == entry.prefix else { return nil }
+            if entry.count > 8 {
+                let rest = roleNames.withUnsafeBytes { names in
+                    memcmp(names.baseAddress! + entry.start + 8, scanner.bytes.baseAddress! + open + 9, entry.count - 8)
+                }
+                guard rest == 0 else { return nil }
+            }
+            scanner.position = close &+ 1
+            next = index &+ 1
+            return entry.role
+        }
     }
 
     /// The role of the field named by `key`, searching the roles from entry `start` round to the one before it;
