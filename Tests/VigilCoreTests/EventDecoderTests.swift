@@ -198,6 +198,35 @@ struct EventDecoderTests {
         #expect(mismatches.isEmpty, "\(mismatches.prefix(10))")
     }
 
+    /// Epoch times are read as exact integers of any length up to Int64's range (the digits gathered while the
+    /// number is scanned, the longest ones checked for overflow); past it they are refused, never wrapped.
+    @Test func integerTimesAreExactToInt64sLimits() throws {
+        var decoder = EventDecoder(schema: schema)
+        decoder.timeRangeMs = Int64.min...Int64.max
+        func time(_ text: String) throws -> Int64 {
+            var event = Event()
+            var bytes = Array(#"{"event_id":"e","ts":\#(text),"card_id":"c"}"#.utf8)
+            try bytes.withUnsafeMutableBytes { try decoder.decode(UnsafeRawBufferPointer($0), into: &event) }
+            return event.timeMs
+        }
+        var rng = SplitMix64(seed: 5)
+        var texts = ["0", "-0", "9", "-1", "999999999999999999", "-999999999999999999", "1000000000000000000",
+                     "9223372036854775807", "-9223372036854775807", "9223372036854775808", "18446744073709551616", "99999999999999999999"]
+        for digits in 1...20 {
+            for _ in 0..<200 {
+                let body = String(1 + rng.next() % 9) + (1..<digits).map { _ in String(rng.next() % 10) }.joined()
+                texts.append((rng.next() % 2 == 0 ? "-" : "") + body)
+            }
+        }
+        for text in texts {
+            if let exact = Int64(text) {
+                #expect(try time(text) == exact, "\(text)")
+            } else {
+                #expect(throws: DecodeError.self, "\(text)") { try time(text) }
+            }
+        }
+    }
+
     /// Names are compared whole: keys that share a field's first bytes, or are a field's prefix, or extend it,
     /// are other fields.
     @Test func keysMatchWholeNamesOnly() throws {

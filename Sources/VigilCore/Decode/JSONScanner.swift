@@ -208,36 +208,65 @@ struct JSONScanner {
         return out
     }
 
-    /// A number token's bytes, validated against JSON's grammar.
+    /// A number token's bytes, validated against JSON's grammar, with its digits as read on the way: the integer
+    /// they make with the point left out (wrapping past 19 digits) and how many digits that integer took, and how
+    /// many of them follow the point (the integer part's lone leading zero is not among them). The values are
+    /// worked out from these, without reading the bytes again.
     struct NumberToken {
         var range: Range<Int>
         var isInteger: Bool
+        var hasExponent = false
+        var mantissa: UInt64 = 0
+        var digits = 0
+        var fractionDigits = 0
     }
 
     mutating func readNumber() throws(DecodeError) -> NumberToken {
-        let start = position
-        var integer = true
+        var token = NumberToken(range: position..<position, isInteger: true)
         if peek() == 0x2D { position += 1 }
         guard let first = peek(), first >= 48, first <= 57 else { throw error(.malformedJSON, "bad number") }
         if first == 48 {
             position += 1
         } else {
-            while let d = peek(), d >= 48, d <= 57 { position += 1 }
+            token.digits = readDigits(onto: &token.mantissa)
         }
         if peek() == 0x2E {
-            integer = false
+            token.isInteger = false
             position += 1
             guard let d = peek(), d >= 48, d <= 57 else { throw error(.malformedJSON, "bad number fraction") }
-            while let d = peek(), d >= 48, d <= 57 { position += 1 }
+            token.fractionDigits = readDigits(onto: &token.mantissa)
+            token.digits &+= token.fractionDigits
         }
         if let e = peek(), e == 0x65 || e == 0x45 {
-            integer = false
+            token.isInteger = false
+            token.hasExponent = true
             position += 1
             if let s = peek(), s == 0x2B || s == 0x2D { position += 1 }
             guard let d = peek(), d >= 48, d <= 57 else { throw error(.malformedJSON, "bad number exponent") }
             while let d = peek(), d >= 48, d <= 57 { position += 1 }
         }
-        return NumberToken(range: start..<position, isInteger: integer)
+        token.range = token.range.lowerBound..<position
+        return token
+    }
+
+    /// Reads a run of digits onto `mantissa` (wrapping past 19 digits in all); returns how many it read. The loop
+    /// keeps the position in a register: through `self` it was stored back at every digit.
+    @inline(__always)
+    private mutating func readDigits(onto mantissa: inout UInt64) -> Int {
+        guard let base = bytes.baseAddress else { return 0 }
+        let start = position
+        let end = bytes.count
+        var at = start
+        var value = mantissa
+        while at < end {
+            let digit = base.load(fromByteOffset: at, as: UInt8.self) &- 48
+            guard digit < 10 else { break }
+            value = value &* 10 &+ UInt64(digit)
+            at &+= 1
+        }
+        mantissa = value
+        position = at
+        return at &- start
     }
 
     /// Exact powers of ten as doubles: 10^22 is the largest that is.
@@ -251,38 +280,15 @@ struct JSONScanner {
         fastDouble(token) ?? parsedDouble(token)
     }
 
-    /// The value of a token without an exponent whose digits make an integer of at most 2^53, with at most 22 of
-    /// them after the point (prices, amounts, counts): that integer and that power of ten are both exact doubles,
-    /// so one division rounds correctly (Clinger's fast path), to the value `strtod` gives. Nil for any other
-    /// token.
+    /// The value of a token without an exponent whose digits (at most 19, so read without wrapping) make an
+    /// integer of at most 2^53, with at most 22 of them after the point (prices, amounts, counts): that integer and
+    /// that power of ten are both exact doubles, so one division rounds correctly (Clinger's fast path), to the
+    /// value `strtod` gives. Nil for any other token.
     @inline(__always)
     private func fastDouble(_ token: NumberToken) -> Double? {
-        var i = token.range.lowerBound
-        let end = token.range.upperBound
-        let negative = bytes[i] == 0x2D
-        if negative { i &+= 1 }
-        var mantissa: UInt64 = 0
-        var digits = 0
-        var exponent = 0
-        var inFraction = false
-        while i < end {
-            let b = bytes[i]
-            if b == 0x2E {
-                inFraction = true
-            } else if b >= 48 && b <= 57 {
-                // Leading zeros add nothing to the mantissa and need no room.
-                if mantissa != 0 || b != 48 { digits &+= 1 }
-                guard digits <= 19 else { return nil }
-                mantissa = mantissa &* 10 &+ UInt64(b &- 48)
-                if inFraction { exponent &-= 1 }
-            } else {
-                return nil  // an exponent: the general path
-            }
-            i &+= 1
-        }
-        guard mantissa <= 1 << 53, exponent >= -22 else { return nil }
-        let value = exponent == 0 ? Double(mantissa) : Double(mantissa) / Self.exactPowersOfTen[-exponent]
-        return negative ? -value : value
+        guard !token.hasExponent, token.digits <= 19, token.mantissa <= 1 << 53, token.fractionDigits <= 22 else { return nil }
+        let value = token.fractionDigits == 0 ? Double(token.mantissa) : Double(token.mantissa) / Self.exactPowersOfTen[token.fractionDigits]
+        return bytes[token.range.lowerBound] == 0x2D ? -value : value
     }
 
     /// The token's value by `strtod` on a stack copy.
@@ -298,8 +304,11 @@ struct JSONScanner {
     /// The token as an exact integer, when it is one and fits.
     func int64(_ token: NumberToken) -> Int64? {
         guard token.isInteger else { return nil }
+        let negative = bytes[token.range.lowerBound] == 0x2D
+        // Up to 18 digits the integer read with the token is exact and fits; longer ones are worked out again with
+        // overflow checks.
+        if token.digits <= 18 { return negative ? -Int64(token.mantissa) : Int64(token.mantissa) }
         var i = token.range.lowerBound
-        let negative = bytes[i] == 0x2D
         if negative { i += 1 }
         var value: Int64 = 0
         while i < token.range.upperBound {
