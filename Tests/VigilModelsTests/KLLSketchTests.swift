@@ -137,6 +137,26 @@ struct KLLSketchTests {
 
     /// A sketch saved with its upper levels as unsorted runs (before they were kept sorted) is restored sorted and
     /// goes on exactly as the old implementation would.
+    /// A compaction stops at the first level it leaves alone, which holds for any sketch `add` built; a restored
+    /// state whose levels are over their capacities (written by hand, or by another implementation) has them
+    /// compacted at the next compaction, as a pass over every level does.
+    @Test func aRestoredSketchWithFullLevelsCompactsThemAll() throws {
+        var reference = SortingEveryLevelSketch(k: 40)
+        let values = stream(0, 5_000, seed: 11)
+        // Capacities 12, 18, 27 and 40 from the bottom: level 2 is over its own, and the compaction of level 0 into
+        // level 1 does not fill level 1, so only a pass over every level reaches it.
+        reference.levels = [Array(values[0..<10]), Array(values[10..<12]).sorted(), Array(values[12..<52]).sorted(), Array(values[52..<57]).sorted()]
+        reference.count = 10 + 2 * 2 + 4 * 40 + 8 * 5
+        var r = BinaryReader(reference.bytes)
+        var sketch = try KLLSketch(from: &r)
+        for (i, value) in values[57...].enumerated() {
+            sketch.add(value)
+            reference.add(value)
+            if i % 97 == 0 { #expect(sameItems(items(of: sketch), reference.weighted), "after \(i + 1) values") }
+        }
+        #expect(sameItems(items(of: sketch), reference.weighted))
+    }
+
     @Test func aSketchSavedWithUnsortedLevelsRestoresAndContinues() throws {
         var reference = SortingEveryLevelSketch(k: 40)
         let values = stream(0, 30_000, seed: 5)

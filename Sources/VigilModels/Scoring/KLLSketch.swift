@@ -18,6 +18,12 @@ public struct KLLSketch: Sendable {
     /// A level's capacity by its depth below the top (`k (2/3)^depth` rounded up, at least 8), worked out once:
     /// every added value asks for level 0's, which was a loop over the levels.
     private let capacityByDepth: [Int]
+    /// Whether a level may hold its capacity or more between compactions: only in a sketch restored from state
+    /// written elsewhere. A sketch built by `add` has every level under its capacity between compactions (items only
+    /// move up, each level is looked at after the one below it; a level is added on top only by a cascade that
+    /// compacted every level below, which then hold at most one item each, so their shrunk capacities hold too), and
+    /// a compaction stops at the first level it leaves alone: nothing above it changed.
+    private var levelsMayBeFull = false
 
     public init(k: Int = 200, seed: UInt64 = 0x5eed) {
         self.k = max(8, k)
@@ -56,26 +62,30 @@ public struct KLLSketch: Sendable {
     }
 
     private mutating func compact() {
+        // A pass over the levels from the bottom: a full level is compacted into the one above, which is looked at
+        // next; the first pass after a restore looks at every level.
+        let wholePass = levelsMayBeFull
+        levelsMayBeFull = false
         var level = 0
         while level < levels.count {
-            if levels[level].count >= capacity(level: level) {
-                if level + 1 == levels.count {
-                    levels.append([])
-                    levels[level + 1].reserveCapacity(k)
-                }
-                // The level is moved out while the next one changes (both are elements of `levels`), and back.
-                var items: [Double] = []
-                swap(&items, &levels[level])
-                if level == 0 { items.sortWithoutAllocating(by: <) }
-                let offset = coin() ? 1 : 0
-                let n = items.count
+            guard levels[level].count >= capacity(level: level) else {
+                if wholePass { level += 1; continue }
+                return
+            }
+            if level + 1 == levels.count {
+                levels.append([])
+                levels[level + 1].reserveCapacity(k)
+            }
+            let offset = coin() ? 1 : 0
+            // Both levels are reached through the outer buffer, without moving either out of `levels` and back.
+            levels.withUnsafeMutableBufferPointer { levels in
+                if level == 0 { levels[0].sortWithoutAllocating(by: <) }
+                let n = levels[level].count
                 // Every other item of an even count (the last of an odd count stays behind: the largest).
                 let promoted = (n - n % 2) / 2
-                items.withUnsafeBufferPointer { Self.merge($0, first: offset, stride: 2, count: promoted, into: &levels[level + 1]) }
-                let leftover = n % 2 == 1 ? items[n - 1] : nil
-                items.removeAll(keepingCapacity: true)
-                if let leftover { items.append(leftover) }
-                swap(&items, &levels[level])
+                levels[level].withUnsafeBufferPointer { Self.merge($0, first: offset, stride: 2, count: promoted, into: &levels[level + 1]) }
+                if n % 2 == 1 { levels[level][0] = levels[level][n - 1] }
+                levels[level].removeLast(n - n % 2)
             }
             level += 1
         }
@@ -194,6 +204,7 @@ extension KLLSketch: BinaryStateRepresentable {
         let n = try r.readInt()
         guard k >= 8, (1...64).contains(n) else { throw StateError("KLL sketch: bad shape") }
         capacityByDepth = Self.capacities(k: k)
+        levelsMayBeFull = true
         levels = []
         for _ in 0..<n { levels.append(try r.readDoubles()) }
         // Sketches written before the levels above 0 were kept sorted hold them as runs; the items are the same.
