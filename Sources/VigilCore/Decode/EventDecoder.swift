@@ -29,6 +29,9 @@ public struct EventDecoder: Sendable {
     /// fields), a key matched by its length and first word, and `memcmp` only for the bytes past the eighth.
     private let roleNames: [UInt8]
     private let roles: [KeyEntry]
+    /// One bit per field name, at `filterBit(count:prefix:)`: a key whose bit is clear is no field's, without a
+    /// search of the names. Events carry many fields no feature reads, and each such key was a search of them all.
+    private let nameFilter: UInt64
     /// Categorical fields that are also an entity's key field: (categorical index, entity index).
     private let categoricalFromEntity: [(Int, Int)]
     /// How many entities, numeric and categorical fields the schema has: the parts of an event a message sets.
@@ -61,6 +64,7 @@ public struct EventDecoder: Sendable {
             return KeyEntry(start: roleNames.count, count: name.count, prefix: prefix, role: role, isPlain: isPlain)
         }
         self.roleNames = roleNames
+        nameFilter = roles.reduce(0) { $0 | 1 &<< Self.filterBit(count: $1.count, prefix: $1.prefix) }
     }
 
     /// Decodes one message. `event` keeps what the reader set before decoding — its partition, offset, watermark,
@@ -191,8 +195,25 @@ public struct EventDecoder: Sendable {
     }
 
     /// The role of the field named by `key`, searching the roles from entry `start` round to the one before it;
-    /// on a match `start` moves past the matched entry.
+    /// on a match `start` moves past the matched entry. Inlined for the usual key (no escapes, its first eight bytes
+    /// inside the message), so that a key of no field is turned away by `nameFilter` without a call.
+    @inline(__always)
     private func role(of key: JSONScanner.StringToken, _ scanner: JSONScanner, from start: inout Int) -> Role? {
+        // A key is followed by at least its closing quote and a colon, so its first eight bytes are mostly inside
+        // the message and read as one word.
+        guard !key.hasEscapes, !key.range.isEmpty, key.range.lowerBound &+ 8 <= scanner.bytes.count, let base = scanner.bytes.baseAddress else {
+            return roleOfUnusualKey(key, scanner, from: &start)
+        }
+        let count = key.range.count
+        let prefix = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: key.range.lowerBound, as: UInt64.self)) & Self.prefixMask(count: count)
+        guard nameFilter & (1 &<< Self.filterBit(count: count, prefix: prefix)) != 0 else { return nil }
+        return match(UnsafeRawBufferPointer(rebasing: scanner.bytes[key.range]), prefix: prefix, from: &start)
+    }
+
+    /// `role(of:_:from:)` for a key with escapes (unescaped first), an empty one, or one too near the message's end
+    /// to read its first eight bytes as a word.
+    @inline(never)
+    private func roleOfUnusualKey(_ key: JSONScanner.StringToken, _ scanner: JSONScanner, from start: inout Int) -> Role? {
         if key.hasEscapes {
             return withUnsafeTemporaryAllocation(byteCount: 256, alignment: 1) { buffer in
                 guard let n = scanner.unescape(key, into: buffer) else { return nil }
@@ -201,14 +222,7 @@ public struct EventDecoder: Sendable {
             }
         }
         let name = UnsafeRawBufferPointer(rebasing: scanner.bytes[key.range])
-        guard !name.isEmpty else { return match(name, prefix: 0, from: &start) }
-        // A key is followed by at least its closing quote and a colon, so its first eight bytes are mostly inside
-        // the message and read as one word.
-        let prefix =
-            key.range.lowerBound &+ 8 <= scanner.bytes.count
-            ? UInt64(littleEndian: name.baseAddress!.loadUnaligned(as: UInt64.self)) & Self.prefixMask(count: name.count)
-            : Self.prefix(name.baseAddress!, count: name.count)
-        return match(name, prefix: prefix, from: &start)
+        return match(name, prefix: name.isEmpty ? 0 : Self.prefix(name.baseAddress!, count: name.count), from: &start)
     }
 
     /// The first `min(count, 8)` bytes of a name, the first one lowest, zeros above.
@@ -223,8 +237,18 @@ public struct EventDecoder: Sendable {
         count >= 8 ? ~0 : (1 &<< (8 &* UInt64(truncatingIfNeeded: count))) &- 1
     }
 
+    /// Where a name of `count` bytes starting with `prefix` falls in `nameFilter`: its length and first word mixed
+    /// by a multiplication, the top six bits.
+    @inline(__always) private static func filterBit(count: Int, prefix: UInt64) -> UInt64 {
+        ((prefix ^ UInt64(truncatingIfNeeded: count) &* 0x9E37_79B9_7F4A_7C15) &* 0xD6E8_FEB8_6659_FD93) >> 58
+    }
+
+    /// The role whose name is `name` (its first word `prefix`), searched from entry `start` round; nil at once
+    /// when `nameFilter` says no field has that length and first word.
+    @inline(never)
     private func match(_ name: UnsafeRawBufferPointer, prefix: UInt64, from start: inout Int) -> Role? {
-        roles.withUnsafeBufferPointer { roles in
+        guard nameFilter & (1 &<< Self.filterBit(count: name.count, prefix: prefix)) != 0 else { return nil }
+        return roles.withUnsafeBufferPointer { roles in
             let count = roles.count
             var index = start < count ? start : 0
             for _ in 0..<count {

@@ -55,14 +55,21 @@ struct JSONScanner {
         var escapes = false
         while position < bytes.count {
             // Eight bytes at a time past plain ASCII (0x20-0x7F but the quote and the backslash), which the steps
-            // below would pass one by one: ids, keys and names are mostly that.
-            if position &+ 8 <= bytes.count {
-                let special = Self.specialBytes(in: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: position, as: UInt64.self)))
-                if special == 0 {
-                    position &+= 8
-                    continue
+            // below would pass one by one: ids, keys and names are mostly that. The position is kept in a register
+            // meanwhile (through `self` it was stored back at every word).
+            if let base = bytes.baseAddress {
+                var at = position
+                let end = bytes.count
+                while at &+ 8 <= end {
+                    let special = Self.specialBytes(in: UInt64(littleEndian: base.loadUnaligned(fromByteOffset: at, as: UInt64.self)))
+                    if special != 0 {
+                        at &+= special.trailingZeroBitCount &>> 3
+                        break
+                    }
+                    at &+= 8
                 }
-                position &+= special.trailingZeroBitCount &>> 3
+                position = at
+                guard at < end else { break }
             }
             let b = bytes[position]
             if b == 0x22 {
