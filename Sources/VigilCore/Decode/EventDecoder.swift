@@ -206,7 +206,7 @@ public struct EventDecoder: Sendable {
         }
         let count = key.range.count
         let prefix = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: key.range.lowerBound, as: UInt64.self)) & Self.prefixMask(count: count)
-        guard nameFilter & (1 &<< Self.filterBit(count: count, prefix: prefix)) != 0 else { return nil }
+        guard mayBeField(count: count, prefix: prefix) else { return nil }
         return match(UnsafeRawBufferPointer(rebasing: scanner.bytes[key.range]), prefix: prefix, from: &start)
     }
 
@@ -218,11 +218,13 @@ public struct EventDecoder: Sendable {
             return withUnsafeTemporaryAllocation(byteCount: 256, alignment: 1) { buffer in
                 guard let n = scanner.unescape(key, into: buffer) else { return nil }
                 let name = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-                return match(name, prefix: n == 0 ? 0 : Self.prefix(name.baseAddress!, count: n), from: &start)
+                let prefix = n == 0 ? 0 : Self.prefix(name.baseAddress!, count: n)
+                return mayBeField(count: n, prefix: prefix) ? match(name, prefix: prefix, from: &start) : nil
             }
         }
         let name = UnsafeRawBufferPointer(rebasing: scanner.bytes[key.range])
-        return match(name, prefix: name.isEmpty ? 0 : Self.prefix(name.baseAddress!, count: name.count), from: &start)
+        let prefix = name.isEmpty ? 0 : Self.prefix(name.baseAddress!, count: name.count)
+        return mayBeField(count: name.count, prefix: prefix) ? match(name, prefix: prefix, from: &start) : nil
     }
 
     /// The first `min(count, 8)` bytes of a name, the first one lowest, zeros above.
@@ -243,12 +245,15 @@ public struct EventDecoder: Sendable {
         ((prefix ^ UInt64(truncatingIfNeeded: count) &* 0x9E37_79B9_7F4A_7C15) &* 0xD6E8_FEB8_6659_FD93) >> 58
     }
 
-    /// The role whose name is `name` (its first word `prefix`), searched from entry `start` round; nil at once
-    /// when `nameFilter` says no field has that length and first word.
+    /// False when no field name has `count` bytes and the first word `prefix` (`nameFilter`); true may be wrong.
+    @inline(__always) private func mayBeField(count: Int, prefix: UInt64) -> Bool {
+        nameFilter & (1 &<< Self.filterBit(count: count, prefix: prefix)) != 0
+    }
+
+    /// The role whose name is `name` (its first word `prefix`), searched from entry `start` round.
     @inline(never)
     private func match(_ name: UnsafeRawBufferPointer, prefix: UInt64, from start: inout Int) -> Role? {
-        guard nameFilter & (1 &<< Self.filterBit(count: name.count, prefix: prefix)) != 0 else { return nil }
-        return roles.withUnsafeBufferPointer { roles in
+        roles.withUnsafeBufferPointer { roles in
             let count = roles.count
             var index = start < count ? start : 0
             for _ in 0..<count {
