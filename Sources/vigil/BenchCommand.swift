@@ -17,7 +17,7 @@ struct BenchCommand: ParsableCommand {
 
         @Option(name: .long, help: "The config whose features and detectors to run.") var config: String = "configs/vigil.yaml"
         @Option(name: .long, help: "Synthetic events per run.") var events: Int = 500_000
-        @Option(name: .long, help: "Runs per measurement; the median is reported.") var runs: Int = 3
+        @Option(name: .long, help: "Rounds of runs, each measurement once per round; the median of each is reported.") var runs: Int = 3
         @Option(name: .long, help: "Largest worker count.") var maxWorkers: Int = ProcessInfo.processInfo.activeProcessorCount
         @Option(name: .long, help: "Append the results as Markdown to this file.") var markdown: String?
         @Flag(name: .long, help: "Print the rows as JSON lines instead of a table.") var json = false
@@ -27,11 +27,15 @@ struct BenchCommand: ParsableCommand {
         func run() throws {
             let configuration = try VigilConfiguration.load(file: config)
             let bench = CoreBenchmark(config: configuration, count: events)
-            var rows: [CoreBenchmark.Row] = []
-            func median(_ make: () -> CoreBenchmark.Row) -> CoreBenchmark.Row { (0..<max(1, runs)).map { _ in make() }.median }
-            rows.append(median { bench.decodeOnly() })
-            rows.append(median { bench.sequential() })
-            for workers in 1...max(1, maxWorkers) { rows.append(median { bench.pipeline(workers: workers) }) }
+            // Round by round, every measurement once per round, so that the ratios to the one-thread row compare runs
+            // taken minutes apart at most, not one row's runs on a quiet machine with another's on a busy one.
+            var samples: [[CoreBenchmark.Row]] = Array(repeating: [], count: 2 + max(1, maxWorkers))
+            for _ in 0..<max(1, runs) {
+                samples[0].append(bench.decodeOnly())
+                samples[1].append(bench.sequential())
+                for workers in 1...max(1, maxWorkers) { samples[1 + workers].append(bench.pipeline(workers: workers)) }
+            }
+            let rows = samples.map(\.median)
             let paced = latency ? bench.pacedLatency(workers: max(1, maxWorkers), rate: rows[rows.count - 1].eventsPerSecond / 2) : nil
             if json {
                 for row in rows { print(row.jsonLine()) }
