@@ -135,8 +135,6 @@ struct KLLSketchTests {
         }
     }
 
-    /// A sketch saved with its upper levels as unsorted runs (before they were kept sorted) is restored sorted and
-    /// goes on exactly as the old implementation would.
     /// A compaction stops at the first level it leaves alone, which holds for any sketch `add` built; a restored
     /// state whose levels are over their capacities (written by hand, or by another implementation) has them
     /// compacted at the next compaction, as a pass over every level does.
@@ -157,6 +155,8 @@ struct KLLSketchTests {
         #expect(sameItems(items(of: sketch), reference.weighted))
     }
 
+    /// A sketch saved with its upper levels as unsorted runs (before they were kept sorted) is restored sorted and
+    /// goes on exactly as the old implementation would.
     @Test func aSketchSavedWithUnsortedLevelsRestoresAndContinues() throws {
         var reference = SortingEveryLevelSketch(k: 40)
         let values = stream(0, 30_000, seed: 5)
