@@ -170,23 +170,19 @@ public struct EventDecoder: Sendable {
     /// in its producer's usual order has every known key matched here, without scanning the key or searching.
     @inline(__always)
     private func expectedKey(_ scanner: inout JSONScanner, next: inout Int) -> Role? {
-        roles.withUnsafeBufferPointer { roles in
+        roles.withUnsafeBufferPointer { roles -> Role? in
+            // The schema always maps an id and a time, so there are entries.
             let index = next < roles.count ? next : 0
-            guard index < roles.count else { return nil }
             let entry = roles[index]
             let open = scanner.position
             let close = open &+ 1 &+ entry.count
             // The name's first word is read in one load, so it must lie inside the message with its closing quote.
             guard entry.isPlain, open &+ 9 <= scanner.bytes.count, close < scanner.bytes.count,
-                scanner.bytes[open] == 0x22, scanner.bytes[close] == 0x22
+                scanner.bytes[open] == 0x22, scanner.bytes[close] == 0x22, let base = scanner.bytes.baseAddress
             else { return nil }
-            let word = UInt64(littleEndian: scanner.bytes.loadUnaligned(fromByteOffset: open &+ 1, as: UInt64.self))
-            guard word & Self.prefixMask(count: entry.count) == entry.prefix else { return nil }
-            if entry.count > 8 {
-                let rest = roleNames.withUnsafeBytes { names in
-                    memcmp(names.baseAddress! + entry.start + 8, scanner.bytes.baseAddress! + open + 9, entry.count - 8)
-                }
-                guard rest == 0 else { return nil }
+            let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: open &+ 1, as: UInt64.self))
+            guard word & Self.prefixMask(count: entry.count) == entry.prefix, bytesPastTheFirstWord(of: entry, match: base + (open &+ 1)) else {
+                return nil
             }
             scanner.position = close &+ 1
             next = index &+ 1
@@ -250,6 +246,12 @@ public struct EventDecoder: Sendable {
         nameFilter & (1 &<< Self.filterBit(count: count, prefix: prefix)) != 0
     }
 
+    /// Whether the bytes of `entry`'s name past its first eight (none for a short name) are those at `name + 8`:
+    /// what is left to compare once the lengths and first words agree.
+    @inline(__always) private func bytesPastTheFirstWord(of entry: KeyEntry, match name: UnsafeRawPointer) -> Bool {
+        entry.count <= 8 || roleNames.withUnsafeBytes { names in memcmp(names.baseAddress! + entry.start + 8, name + 8, entry.count - 8) == 0 }
+    }
+
     /// The role whose name is `name` (its first word `prefix`), searched from entry `start` round.
     @inline(never)
     private func match(_ name: UnsafeRawBufferPointer, prefix: UInt64, from start: inout Int) -> Role? {
@@ -258,12 +260,7 @@ public struct EventDecoder: Sendable {
             var index = start < count ? start : 0
             for _ in 0..<count {
                 let entry = roles[index]
-                if entry.count == name.count && entry.prefix == prefix
-                    && (name.count <= 8
-                        || roleNames.withUnsafeBytes { names in
-                            memcmp(names.baseAddress! + entry.start + 8, name.baseAddress! + 8, name.count - 8) == 0
-                        })
-                {
+                if entry.count == name.count && entry.prefix == prefix && bytesPastTheFirstWord(of: entry, match: name.baseAddress!) {
                     start = index &+ 1
                     return entry.role
                 }
